@@ -1,0 +1,154 @@
+"""The build event log interface every backend implements."""
+
+from __future__ import annotations
+
+import abc
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from databuild.errors import EventLogClosedError, InvalidArgumentError
+from databuild.events.filter import ALL_EVENTS, EventFilter
+from databuild.events.keys import Key
+from databuild.events.readmodel import Projection, Row, RowQuery
+from databuild.events.validate import validate_event
+from databuild.proto import databuild_pb2 as pb
+
+#: Semantics version of payloads this code writes (see proto/databuild.proto).
+EVENT_SCHEMA_VERSION = 1
+MAX_PAGE_SIZE = 10_000
+
+#: Returns the current time as UTC microseconds since the epoch.
+Clock = Callable[[], int]
+
+
+def system_clock() -> int:
+    """Wall-clock time in UTC microseconds."""
+    return time.time_ns() // 1000
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of events. Pass ``next`` as ``since`` to continue after it."""
+
+    events: list[pb.Event]
+    next: int
+    has_more: bool
+
+
+class EventLog(abc.ABC):
+    """Append-only, indexed log of ``databuild.v1.Event``.
+
+    ``append`` fills in ``index`` (gap-free, increasing in commit order),
+    ``event_id`` (a UUID, unless the caller set one), ``timestamp`` (from the
+    injected clock) and ``schema_version`` on the given messages, and updates every
+    registered projection's rows in the same transaction.
+    """
+
+    def __init__(self, projections: Sequence[Projection] = (), clock: Clock = system_clock) -> None:
+        names = [p.name for p in projections]
+        if len(set(names)) != len(names):
+            raise InvalidArgumentError(f"projection names must be unique, got {names}")
+        self.projections: tuple[Projection, ...] = tuple(projections)
+        self.clock = clock
+        self._closed = False
+
+    # -- public API --------------------------------------------------------
+
+    def append(self, events: Sequence[pb.Event]) -> list[int]:
+        """Append ``events`` atomically; return their indices.
+
+        Raises InvalidEventError / InvalidRefError (nothing written) for a malformed
+        event, EventLogBusyError if the log stayed locked past the busy timeout.
+        """
+        self._check_open()
+        events = list(events)
+        keys = [validate_event(event, position) for position, event in enumerate(events)]
+        if not events:
+            return []
+        now = self.clock()
+        for event in events:
+            if not event.event_id:
+                event.event_id = str(uuid.uuid4())
+            event.timestamp.FromMicroseconds(now)
+            event.schema_version = EVENT_SCHEMA_VERSION
+        try:
+            return self._append(events, keys)
+        except BaseException:
+            for event in events:
+                event.index = 0
+            raise
+
+    def list_events(self, since: int = 0, filter: EventFilter = ALL_EVENTS, limit: int = 1000) -> Page:
+        """Events with index > ``since`` matching ``filter``, in index order.
+
+        ``next`` is the index to pass as ``since`` for the following page. When
+        ``has_more`` is false it is the log's latest index at query time, so a
+        follower does not rescan non-matching events.
+        """
+        self._check_open()
+        if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+            raise InvalidArgumentError(f"since must be a non-negative integer, got {since!r}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidArgumentError(f"limit must be an integer from 1 to {MAX_PAGE_SIZE}, got {limit!r}")
+        return self._list_events(since, filter, limit)
+
+    def latest_index(self) -> int:
+        """Index of the newest event, 0 for an empty log."""
+        self._check_open()
+        return self._latest_index()
+
+    def get_row(self, kind: str, key: str) -> Row | None:
+        """The read-model row ``(kind, key)``, if any."""
+        self._check_open()
+        return self._get_rows(kind, [key]).get(key)
+
+    def get_rows(self, kind: str, keys: Sequence[str]) -> dict[str, Row]:
+        """Read-model rows of ``kind`` for those ``keys`` that exist."""
+        self._check_open()
+        return self._get_rows(kind, list(keys))
+
+    def query_rows(self, query: RowQuery) -> list[Row]:
+        """Read-model rows matching ``query``, in key order."""
+        self._check_open()
+        if not 1 <= query.limit <= MAX_PAGE_SIZE:
+            raise InvalidArgumentError(f"limit must be from 1 to {MAX_PAGE_SIZE}, got {query.limit!r}")
+        return self._query_rows(query)
+
+    def close(self) -> None:
+        """Release the backend's resources; later calls raise EventLogClosedError."""
+        if not self._closed:
+            self._closed = True
+            self._close()
+
+    def __enter__(self) -> "EventLog":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise EventLogClosedError("the event log is closed")
+
+    # -- backend hooks -----------------------------------------------------
+
+    @abc.abstractmethod
+    def _append(self, events: list[pb.Event], keys: list[set[Key]]) -> list[int]:
+        """Assign indices, store events, their keys and projection rows in one transaction."""
+
+    @abc.abstractmethod
+    def _list_events(self, since: int, filter: EventFilter, limit: int) -> Page: ...
+
+    @abc.abstractmethod
+    def _latest_index(self) -> int: ...
+
+    @abc.abstractmethod
+    def _get_rows(self, kind: str, keys: list[str]) -> dict[str, Row]: ...
+
+    @abc.abstractmethod
+    def _query_rows(self, query: RowQuery) -> list[Row]: ...
+
+    @abc.abstractmethod
+    def _close(self) -> None: ...

@@ -1,0 +1,90 @@
+"""In-memory event log (``memory://``): for unit tests and throwaway runs."""
+
+from __future__ import annotations
+
+import threading
+from typing import Sequence
+
+from databuild.events.filter import EventFilter
+from databuild.events.keys import Key, event_type
+from databuild.events.log import Clock, EventLog, Page, system_clock
+from databuild.events.readmodel import Projection, Row, RowQuery, row_matches
+from databuild.proto import databuild_pb2 as pb
+
+
+class _BufferedRows:
+    """ReadModelTx over a dict; writes become visible only on ``commit``."""
+
+    def __init__(self, rows: dict[tuple[str, str], Row]) -> None:
+        self._rows = rows
+        self._pending: dict[tuple[str, str], Row] = {}
+
+    def get_many(self, kind: str, keys: Sequence[str]) -> dict[str, Row]:
+        found = {}
+        for key in keys:
+            row = self._pending.get((kind, key)) or self._rows.get((kind, key))
+            if row is not None:
+                found[key] = row
+        return found
+
+    def put_many(self, rows: Sequence[Row]) -> None:
+        for row in rows:
+            self._pending[(row.kind, row.key)] = row
+
+    def commit(self) -> None:
+        self._rows.update(self._pending)
+
+
+class MemoryEventLog(EventLog):
+    """Keeps events and read-model rows in process memory."""
+
+    def __init__(self, projections: Sequence[Projection] = (), clock: Clock = system_clock) -> None:
+        super().__init__(projections, clock)
+        self._lock = threading.Lock()
+        self._events: list[tuple[pb.Event, str, int, set[Key]]] = []
+        self._rows: dict[tuple[str, str], Row] = {}
+
+    def _append(self, events: list[pb.Event], keys: list[set[Key]]) -> list[int]:
+        with self._lock:
+            first = len(self._events) + 1
+            stored = []
+            for offset, (event, event_keys) in enumerate(zip(events, keys)):
+                event.index = first + offset
+                copy = pb.Event()
+                copy.CopyFrom(event)
+                stored.append((copy, event_type(event), event.timestamp.ToMicroseconds(), event_keys))
+            tx = _BufferedRows(self._rows)
+            for projection in self.projections:
+                projection.apply(tx, events)
+            self._events.extend(stored)
+            tx.commit()
+            return [e.index for e in events]
+
+    def _list_events(self, since: int, filter: EventFilter, limit: int) -> Page:
+        with self._lock:
+            latest = len(self._events)
+            matched: list[pb.Event] = []
+            for event, type_, ts, keys in self._events[since:]:
+                if filter.matches(type_, ts, keys):
+                    if len(matched) == limit:
+                        return Page(matched, matched[-1].index, True)
+                    copy = pb.Event()
+                    copy.CopyFrom(event)
+                    matched.append(copy)
+            return Page(matched, max(latest, since), False)
+
+    def _latest_index(self) -> int:
+        return len(self._events)
+
+    def _get_rows(self, kind: str, keys: list[str]) -> dict[str, Row]:
+        with self._lock:
+            return {k: self._rows[(kind, k)] for k in keys if (kind, k) in self._rows}
+
+    def _query_rows(self, query: RowQuery) -> list[Row]:
+        with self._lock:
+            rows = sorted((r for r in self._rows.values() if row_matches(query, r)), key=lambda r: r.key)
+        return rows[: query.limit]
+
+    def _close(self) -> None:
+        self._events.clear()
+        self._rows.clear()

@@ -1,0 +1,274 @@
+"""SQLite event log on peewee (``sqlite:///path/to/bel.sqlite3``).
+
+Durability: WAL journal with ``synchronous=NORMAL``. A committed append survives
+the process being killed (SIGKILL included); after an OS crash or power loss the
+last few commits may be lost, never corrupted. ``?synchronous=full`` in the URI
+makes every commit durable against power loss at several times the cost per
+transaction (batches amortise it).
+
+Concurrency: one writer at a time. Threads of one process queue on a lock; other
+processes wait on SQLite's lock (``BEGIN IMMEDIATE`` + busy timeout) and are
+retried until ``busy_timeout_s`` has passed, then EventLogBusyError is raised:
+"database is locked" never reaches callers. Readers never block (WAL snapshots).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from typing import Callable, Iterable, Sequence, TypeVar
+
+import peewee
+
+from databuild.errors import EventLogBusyError
+from databuild.events import migrations
+from databuild.events.filter import EventFilter
+from databuild.events.keys import Key, KeyKind, event_type
+from databuild.events.log import Clock, EventLog, Page, system_clock
+from databuild.events.readmodel import Projection, Row, RowQuery
+from databuild.proto import databuild_pb2 as pb
+from databuild.refs import compile_pattern, prefix_upper_bound
+
+T = TypeVar("T")
+_REPLAY_CHUNK = 5000
+_SYNCHRONOUS = {"normal": 1, "full": 2}
+
+
+def _ref_match(pattern: str, key: str) -> bool:
+    return compile_pattern(pattern).matches(key)
+
+
+def _placeholders(values: Sequence[object]) -> str:
+    return ",".join("?" * len(values))
+
+
+class _SqliteRows:
+    """ReadModelTx on the open write transaction's cursor."""
+
+    def __init__(self, db: peewee.SqliteDatabase) -> None:
+        self._db = db
+
+    def get_many(self, kind: str, keys: Sequence[str]) -> dict[str, Row]:
+        return _select_rows(self._db, kind, list(keys))
+
+    def put_many(self, rows: Sequence[Row]) -> None:
+        self._db.cursor().executemany(
+            "INSERT OR REPLACE INTO read_model (kind, key, status, body) VALUES (?, ?, ?, ?)",
+            [(r.kind, r.key, r.status, r.body) for r in rows],
+        )
+
+
+def _select_rows(db: peewee.SqliteDatabase, kind: str, keys: list[str]) -> dict[str, Row]:
+    found: dict[str, Row] = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        cursor = db.execute_sql(
+            f"SELECT key, status, body FROM read_model WHERE kind = ? AND key IN ({_placeholders(chunk)})",
+            [kind, *chunk],
+        )
+        for key, status, body in cursor:
+            found[key] = Row(kind, key, status, bytes(body))
+    return found
+
+
+class SqliteEventLog(EventLog):
+    """Event log in one SQLite file, shared safely by threads and processes."""
+
+    def __init__(
+        self,
+        path: str,
+        projections: Sequence[Projection] = (),
+        clock: Clock = system_clock,
+        synchronous: str = "normal",
+        busy_timeout_s: float = 60.0,
+        schema_version: int = migrations.LATEST,
+    ) -> None:
+        super().__init__(projections, clock)
+        self.path = path
+        self.busy_timeout_s = busy_timeout_s
+        self._write_lock = threading.Lock()
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        self._db = peewee.SqliteDatabase(
+            path,
+            pragmas={
+                "journal_mode": "wal",
+                "synchronous": _SYNCHRONOUS[synchronous],
+                "busy_timeout": 2000,
+                "cache_size": -32_000,
+                "temp_store": "memory",
+            },
+            timeout=2,
+        )
+        self._db.register_function(_ref_match, "ref_match", 2, deterministic=True)
+        self.schema_version = self._retry(lambda: migrations.migrate(self._db, path, clock(), schema_version))
+        if self.projections:
+            self._retry(self._catch_up_projections)
+
+    # -- writes ------------------------------------------------------------
+
+    def _append(self, events: list[pb.Event], keys: list[set[Key]]) -> list[int]:
+        with self._write_lock:
+            return self._retry(lambda: self._append_tx(events, keys))
+
+    def _append_tx(self, events: list[pb.Event], keys: list[set[Key]]) -> list[int]:
+        with self._db.atomic("IMMEDIATE"):
+            first = self._max_index() + 1
+            event_rows, key_rows = [], []
+            for index, (event, event_keys) in enumerate(zip(events, keys), first):
+                event.index = index
+                event_rows.append(
+                    (index, event.event_id, event_type(event), event.timestamp.ToMicroseconds(), event.SerializeToString())
+                )
+                key_rows.extend((int(kind), key, index) for kind, key in event_keys)
+            cursor = self._db.cursor()
+            cursor.executemany("INSERT INTO events (idx, event_id, type, ts, body) VALUES (?, ?, ?, ?, ?)", event_rows)
+            cursor.executemany("INSERT INTO event_keys (kind, key, idx) VALUES (?, ?, ?)", key_rows)
+            if self.projections:
+                self._project(events, first - 1)
+        return [e.index for e in events]
+
+    def _project(self, events: list[pb.Event], before: int) -> None:
+        """Fold ``events`` into every projection, first replaying what it missed.
+
+        A projection misses events appended by a process that did not register it
+        (an older DataBuild, a tool): it catches up here, in the same transaction.
+        """
+        tx = _SqliteRows(self._db)
+        status = self._projection_status()
+        for projection in self.projections:
+            version, last = status.get(projection.name, (None, 0))
+            if version != projection.version:
+                self._reset(projection)
+                last = 0
+            for chunk in self._replay(last, before):
+                projection.apply(tx, chunk)
+            projection.apply(tx, events)
+            self._db.execute_sql(
+                "INSERT OR REPLACE INTO projections (name, version, last_index) VALUES (?, ?, ?)",
+                (projection.name, projection.version, events[-1].index if events else before),
+            )
+
+    def _catch_up_projections(self) -> None:
+        with self._db.atomic("IMMEDIATE"):
+            self._project([], self._max_index())
+
+    def _reset(self, projection: Projection) -> None:
+        for kind in projection.kinds:
+            self._db.execute_sql("DELETE FROM read_model WHERE kind = ?", (kind,))
+
+    def _replay(self, after: int, upto: int) -> Iterable[list[pb.Event]]:
+        while after < upto:
+            cursor = self._db.execute_sql(
+                "SELECT body FROM events WHERE idx > ? AND idx <= ? ORDER BY idx LIMIT ?",
+                (after, upto, _REPLAY_CHUNK),
+            )
+            chunk = [pb.Event.FromString(body) for (body,) in cursor]
+            yield chunk
+            after = chunk[-1].index
+
+    def _projection_status(self) -> dict[str, tuple[int, int]]:
+        cursor = self._db.execute_sql("SELECT name, version, last_index FROM projections")
+        return {name: (version, last) for name, version, last in cursor}
+
+    def _max_index(self) -> int:
+        return self._db.execute_sql("SELECT COALESCE(MAX(idx), 0) FROM events").fetchone()[0]
+
+    def _retry(self, operation: Callable[[], T]) -> T:
+        """Run ``operation``, retrying while another process holds the write lock."""
+        deadline = time.monotonic() + self.busy_timeout_s
+        delay = 0.001
+        while True:
+            try:
+                return operation()
+            except peewee.OperationalError as e:
+                text = str(e)
+                if "locked" not in text and "busy" not in text:
+                    raise
+                if time.monotonic() >= deadline:
+                    raise EventLogBusyError(
+                        f"event log {self.path} stayed locked by another writer for {self.busy_timeout_s:.0f}s"
+                    ) from e
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 0.1)
+
+    # -- reads -------------------------------------------------------------
+
+    def _list_events(self, since: int, filter: EventFilter, limit: int) -> Page:
+        where, params = ["e.idx > ?"], [since]
+        if filter.types:
+            where.append(f"e.type IN ({_placeholders(filter.types)})")
+            params += filter.types
+        if filter.start is not None:
+            where.append("e.ts >= ?")
+            params.append(filter.start_us)
+        if filter.end is not None:
+            where.append("e.ts < ?")
+            params.append(filter.end_us)
+        if filter.refs or filter.ref_patterns:
+            where.append(f"e.idx IN ({self._ref_subquery(filter, since, params)})")
+        for kind, ids in filter.id_groups():
+            where.append(f"e.idx IN (SELECT idx FROM event_keys WHERE kind = ? AND key IN ({_placeholders(ids)}) AND idx > ?)")
+            params += [int(kind), *ids, since]
+        sql = f"SELECT e.body FROM events e WHERE {' AND '.join(where)} ORDER BY e.idx LIMIT ?"
+        with self._db.atomic():  # one snapshot for the page and the latest index
+            rows = self._db.execute_sql(sql, [*params, limit + 1]).fetchall()
+            latest = self._max_index()
+        events = [pb.Event.FromString(body) for (body,) in rows[:limit]]
+        if len(rows) > limit:
+            return Page(events, events[-1].index, True)
+        return Page(events, max(latest, since), False)
+
+    @staticmethod
+    def _ref_subquery(filter: EventFilter, since: int, params: list[object]) -> str:
+        parts = []
+        if filter.refs:
+            parts.append(f"SELECT idx FROM event_keys WHERE kind = ? AND key IN ({_placeholders(filter.refs)}) AND idx > ?")
+            params += [int(KeyKind.PARTITION), *filter.refs, since]
+        for pattern in filter.patterns:
+            sql = "SELECT idx FROM event_keys WHERE kind = ? AND idx > ? AND ref_match(?, key)"
+            params += [int(KeyKind.PARTITION), since, pattern.pattern]
+            sql, params_extra = _prefix_range(sql, pattern.literal_prefix)
+            params += params_extra
+            parts.append(sql)
+        return " UNION ".join(parts)
+
+    def _latest_index(self) -> int:
+        return self._max_index()
+
+    def _get_rows(self, kind: str, keys: list[str]) -> dict[str, Row]:
+        return _select_rows(self._db, kind, keys)
+
+    def _query_rows(self, query: RowQuery) -> list[Row]:
+        sql, params = "SELECT key, status, body FROM read_model WHERE kind = ?", [query.kind]
+        if query.statuses:
+            sql += f" AND status IN ({_placeholders(query.statuses)})"
+            params += query.statuses
+        if query.pattern is not None:
+            pattern = compile_pattern(query.pattern)
+            sql, extra = _prefix_range(sql, pattern.literal_prefix)
+            params += extra
+            if not pattern.is_literal:
+                sql += " AND ref_match(?, key)"
+                params.append(pattern.pattern)
+        if query.after_key is not None:
+            sql += " AND key > ?"
+            params.append(query.after_key)
+        sql += " ORDER BY key LIMIT ?"
+        params.append(query.limit)
+        return [Row(query.kind, k, s, bytes(b)) for k, s, b in self._db.execute_sql(sql, params)]
+
+    def _close(self) -> None:
+        self._db.close()
+
+
+def _prefix_range(sql: str, prefix: str) -> tuple[str, list[object]]:
+    """Add ``prefix <= key < upper`` to ``sql`` so SQLite can use the key index."""
+    if not prefix:
+        return sql, []
+    upper = prefix_upper_bound(prefix)
+    if upper is None:
+        return sql + " AND key >= ?", [prefix]
+    return sql + " AND key >= ? AND key < ?", [prefix, upper]

@@ -1,0 +1,714 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class PartitionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PARTITION_STATUS_UNSPECIFIED: _ClassVar[PartitionStatus]
+    PARTITION_STATUS_MISSING: _ClassVar[PartitionStatus]
+    PARTITION_STATUS_REQUESTED: _ClassVar[PartitionStatus]
+    PARTITION_STATUS_SCHEDULED: _ClassVar[PartitionStatus]
+    PARTITION_STATUS_BUILDING: _ClassVar[PartitionStatus]
+    PARTITION_STATUS_AVAILABLE: _ClassVar[PartitionStatus]
+    PARTITION_STATUS_FAILED: _ClassVar[PartitionStatus]
+    PARTITION_STATUS_TAINTED: _ClassVar[PartitionStatus]
+
+class JobRunStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JOB_RUN_STATUS_UNSPECIFIED: _ClassVar[JobRunStatus]
+    JOB_RUN_STATUS_SCHEDULED: _ClassVar[JobRunStatus]
+    JOB_RUN_STATUS_RUNNING: _ClassVar[JobRunStatus]
+    JOB_RUN_STATUS_SUCCEEDED: _ClassVar[JobRunStatus]
+    JOB_RUN_STATUS_FAILED: _ClassVar[JobRunStatus]
+    JOB_RUN_STATUS_CANCELLED: _ClassVar[JobRunStatus]
+    JOB_RUN_STATUS_SKIPPED: _ClassVar[JobRunStatus]
+
+class BuildStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BUILD_STATUS_UNSPECIFIED: _ClassVar[BuildStatus]
+    BUILD_STATUS_RECEIVED: _ClassVar[BuildStatus]
+    BUILD_STATUS_PLANNING: _ClassVar[BuildStatus]
+    BUILD_STATUS_EXECUTING: _ClassVar[BuildStatus]
+    BUILD_STATUS_COMPLETED: _ClassVar[BuildStatus]
+    BUILD_STATUS_FAILED: _ClassVar[BuildStatus]
+    BUILD_STATUS_CANCELLED: _ClassVar[BuildStatus]
+
+class WantStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WANT_STATUS_UNSPECIFIED: _ClassVar[WantStatus]
+    WANT_STATUS_WAITING: _ClassVar[WantStatus]
+    WANT_STATUS_QUEUED: _ClassVar[WantStatus]
+    WANT_STATUS_BUILDING: _ClassVar[WantStatus]
+    WANT_STATUS_SATISFIED: _ClassVar[WantStatus]
+    WANT_STATUS_EXPIRED: _ClassVar[WantStatus]
+    WANT_STATUS_CANCELLED: _ClassVar[WantStatus]
+    WANT_STATUS_FAILED: _ClassVar[WantStatus]
+
+class DepType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DEP_TYPE_UNSPECIFIED: _ClassVar[DepType]
+    materialize: _ClassVar[DepType]
+    query: _ClassVar[DepType]
+
+class WantSourceType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WANT_SOURCE_TYPE_UNSPECIFIED: _ClassVar[WantSourceType]
+    WANT_SOURCE_TYPE_CLI: _ClassVar[WantSourceType]
+    WANT_SOURCE_TYPE_DASHBOARD: _ClassVar[WantSourceType]
+    WANT_SOURCE_TYPE_API: _ClassVar[WantSourceType]
+    WANT_SOURCE_TYPE_SCHEDULED: _ClassVar[WantSourceType]
+PARTITION_STATUS_UNSPECIFIED: PartitionStatus
+PARTITION_STATUS_MISSING: PartitionStatus
+PARTITION_STATUS_REQUESTED: PartitionStatus
+PARTITION_STATUS_SCHEDULED: PartitionStatus
+PARTITION_STATUS_BUILDING: PartitionStatus
+PARTITION_STATUS_AVAILABLE: PartitionStatus
+PARTITION_STATUS_FAILED: PartitionStatus
+PARTITION_STATUS_TAINTED: PartitionStatus
+JOB_RUN_STATUS_UNSPECIFIED: JobRunStatus
+JOB_RUN_STATUS_SCHEDULED: JobRunStatus
+JOB_RUN_STATUS_RUNNING: JobRunStatus
+JOB_RUN_STATUS_SUCCEEDED: JobRunStatus
+JOB_RUN_STATUS_FAILED: JobRunStatus
+JOB_RUN_STATUS_CANCELLED: JobRunStatus
+JOB_RUN_STATUS_SKIPPED: JobRunStatus
+BUILD_STATUS_UNSPECIFIED: BuildStatus
+BUILD_STATUS_RECEIVED: BuildStatus
+BUILD_STATUS_PLANNING: BuildStatus
+BUILD_STATUS_EXECUTING: BuildStatus
+BUILD_STATUS_COMPLETED: BuildStatus
+BUILD_STATUS_FAILED: BuildStatus
+BUILD_STATUS_CANCELLED: BuildStatus
+WANT_STATUS_UNSPECIFIED: WantStatus
+WANT_STATUS_WAITING: WantStatus
+WANT_STATUS_QUEUED: WantStatus
+WANT_STATUS_BUILDING: WantStatus
+WANT_STATUS_SATISFIED: WantStatus
+WANT_STATUS_EXPIRED: WantStatus
+WANT_STATUS_CANCELLED: WantStatus
+WANT_STATUS_FAILED: WantStatus
+DEP_TYPE_UNSPECIFIED: DepType
+materialize: DepType
+query: DepType
+WANT_SOURCE_TYPE_UNSPECIFIED: WantSourceType
+WANT_SOURCE_TYPE_CLI: WantSourceType
+WANT_SOURCE_TYPE_DASHBOARD: WantSourceType
+WANT_SOURCE_TYPE_API: WantSourceType
+WANT_SOURCE_TYPE_SCHEDULED: WantSourceType
+
+class DataDep(_message.Message):
+    __slots__ = ("ref", "dep_type")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    DEP_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ref: str
+    dep_type: DepType
+    def __init__(self, ref: _Optional[str] = ..., dep_type: _Optional[_Union[DepType, str]] = ...) -> None: ...
+
+class JobConfig(_message.Message):
+    __slots__ = ("outputs", "inputs", "args", "env")
+    class EnvEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    outputs: _containers.RepeatedScalarFieldContainer[str]
+    inputs: _containers.RepeatedCompositeFieldContainer[DataDep]
+    args: _containers.RepeatedScalarFieldContainer[str]
+    env: _containers.ScalarMap[str, str]
+    def __init__(self, outputs: _Optional[_Iterable[str]] = ..., inputs: _Optional[_Iterable[_Union[DataDep, _Mapping]]] = ..., args: _Optional[_Iterable[str]] = ..., env: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class JobConfigResponse(_message.Message):
+    __slots__ = ("configs",)
+    CONFIGS_FIELD_NUMBER: _ClassVar[int]
+    configs: _containers.RepeatedCompositeFieldContainer[JobConfig]
+    def __init__(self, configs: _Optional[_Iterable[_Union[JobConfig, _Mapping]]] = ...) -> None: ...
+
+class PlannedJobRun(_message.Message):
+    __slots__ = ("job_run_id", "job_label", "config")
+    JOB_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_LABEL_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    job_run_id: str
+    job_label: str
+    config: JobConfig
+    def __init__(self, job_run_id: _Optional[str] = ..., job_label: _Optional[str] = ..., config: _Optional[_Union[JobConfig, _Mapping]] = ...) -> None: ...
+
+class JobGraph(_message.Message):
+    __slots__ = ("requested_partitions", "job_runs", "external_partitions")
+    REQUESTED_PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    JOB_RUNS_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    requested_partitions: _containers.RepeatedScalarFieldContainer[str]
+    job_runs: _containers.RepeatedCompositeFieldContainer[PlannedJobRun]
+    external_partitions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, requested_partitions: _Optional[_Iterable[str]] = ..., job_runs: _Optional[_Iterable[_Union[PlannedJobRun, _Mapping]]] = ..., external_partitions: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class WantSource(_message.Message):
+    __slots__ = ("type", "name")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    type: WantSourceType
+    name: str
+    def __init__(self, type: _Optional[_Union[WantSourceType, str]] = ..., name: _Optional[str] = ...) -> None: ...
+
+class WantSpec(_message.Message):
+    __slots__ = ("want_id", "partitions", "created_at", "data_timestamp", "ttl_seconds", "sla_seconds", "external_dependencies", "source", "comment")
+    WANT_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DATA_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SLA_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_DEPENDENCIES_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    want_id: str
+    partitions: _containers.RepeatedScalarFieldContainer[str]
+    created_at: _timestamp_pb2.Timestamp
+    data_timestamp: _timestamp_pb2.Timestamp
+    ttl_seconds: int
+    sla_seconds: int
+    external_dependencies: _containers.RepeatedScalarFieldContainer[str]
+    source: WantSource
+    comment: str
+    def __init__(self, want_id: _Optional[str] = ..., partitions: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., data_timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ttl_seconds: _Optional[int] = ..., sla_seconds: _Optional[int] = ..., external_dependencies: _Optional[_Iterable[str]] = ..., source: _Optional[_Union[WantSource, _Mapping]] = ..., comment: _Optional[str] = ...) -> None: ...
+
+class BuildRequested(_message.Message):
+    __slots__ = ("build_id", "partitions", "want_ids", "graph_label")
+    BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    WANT_IDS_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_LABEL_FIELD_NUMBER: _ClassVar[int]
+    build_id: str
+    partitions: _containers.RepeatedScalarFieldContainer[str]
+    want_ids: _containers.RepeatedScalarFieldContainer[str]
+    graph_label: str
+    def __init__(self, build_id: _Optional[str] = ..., partitions: _Optional[_Iterable[str]] = ..., want_ids: _Optional[_Iterable[str]] = ..., graph_label: _Optional[str] = ...) -> None: ...
+
+class BuildStatusChanged(_message.Message):
+    __slots__ = ("build_id", "status", "message")
+    BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    build_id: str
+    status: BuildStatus
+    message: str
+    def __init__(self, build_id: _Optional[str] = ..., status: _Optional[_Union[BuildStatus, str]] = ..., message: _Optional[str] = ...) -> None: ...
+
+class JobGraphRecorded(_message.Message):
+    __slots__ = ("build_id", "job_graph")
+    BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_GRAPH_FIELD_NUMBER: _ClassVar[int]
+    build_id: str
+    job_graph: JobGraph
+    def __init__(self, build_id: _Optional[str] = ..., job_graph: _Optional[_Union[JobGraph, _Mapping]] = ...) -> None: ...
+
+class JobRunStatusChanged(_message.Message):
+    __slots__ = ("job_run_id", "build_id", "job_label", "status", "outputs", "config", "exit_code", "message", "log_path")
+    JOB_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_LABEL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    LOG_PATH_FIELD_NUMBER: _ClassVar[int]
+    job_run_id: str
+    build_id: str
+    job_label: str
+    status: JobRunStatus
+    outputs: _containers.RepeatedScalarFieldContainer[str]
+    config: JobConfig
+    exit_code: int
+    message: str
+    log_path: str
+    def __init__(self, job_run_id: _Optional[str] = ..., build_id: _Optional[str] = ..., job_label: _Optional[str] = ..., status: _Optional[_Union[JobRunStatus, str]] = ..., outputs: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[JobConfig, _Mapping]] = ..., exit_code: _Optional[int] = ..., message: _Optional[str] = ..., log_path: _Optional[str] = ...) -> None: ...
+
+class PartitionStatusChanged(_message.Message):
+    __slots__ = ("ref", "status", "build_id", "job_run_id", "message")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ref: str
+    status: PartitionStatus
+    build_id: str
+    job_run_id: str
+    message: str
+    def __init__(self, ref: _Optional[str] = ..., status: _Optional[_Union[PartitionStatus, str]] = ..., build_id: _Optional[str] = ..., job_run_id: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ExternalPartitionsAvailable(_message.Message):
+    __slots__ = ("refs", "upstream", "upstream_event_index", "comment")
+    REFS_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_EVENT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    refs: _containers.RepeatedScalarFieldContainer[str]
+    upstream: str
+    upstream_event_index: int
+    comment: str
+    def __init__(self, refs: _Optional[_Iterable[str]] = ..., upstream: _Optional[str] = ..., upstream_event_index: _Optional[int] = ..., comment: _Optional[str] = ...) -> None: ...
+
+class PartitionsTainted(_message.Message):
+    __slots__ = ("refs", "reason", "requested_by")
+    REFS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    refs: _containers.RepeatedScalarFieldContainer[str]
+    reason: str
+    requested_by: str
+    def __init__(self, refs: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ..., requested_by: _Optional[str] = ...) -> None: ...
+
+class DelegationRecorded(_message.Message):
+    __slots__ = ("build_id", "partitions", "delegated_to_build_id", "delegated_to_job_run_id")
+    BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    DELEGATED_TO_BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    DELEGATED_TO_JOB_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    build_id: str
+    partitions: _containers.RepeatedScalarFieldContainer[str]
+    delegated_to_build_id: str
+    delegated_to_job_run_id: str
+    def __init__(self, build_id: _Optional[str] = ..., partitions: _Optional[_Iterable[str]] = ..., delegated_to_build_id: _Optional[str] = ..., delegated_to_job_run_id: _Optional[str] = ...) -> None: ...
+
+class CancellationRequested(_message.Message):
+    __slots__ = ("build_id", "job_run_id", "reason", "requested_by")
+    BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    build_id: str
+    job_run_id: str
+    reason: str
+    requested_by: str
+    def __init__(self, build_id: _Optional[str] = ..., job_run_id: _Optional[str] = ..., reason: _Optional[str] = ..., requested_by: _Optional[str] = ...) -> None: ...
+
+class WantCreated(_message.Message):
+    __slots__ = ("want",)
+    WANT_FIELD_NUMBER: _ClassVar[int]
+    want: WantSpec
+    def __init__(self, want: _Optional[_Union[WantSpec, _Mapping]] = ...) -> None: ...
+
+class WantStatusChanged(_message.Message):
+    __slots__ = ("want_id", "status", "build_id", "attempt", "message")
+    WANT_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    want_id: str
+    status: WantStatus
+    build_id: str
+    attempt: int
+    message: str
+    def __init__(self, want_id: _Optional[str] = ..., status: _Optional[_Union[WantStatus, str]] = ..., build_id: _Optional[str] = ..., attempt: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
+class WantCancelled(_message.Message):
+    __slots__ = ("want_id", "reason", "requested_by")
+    WANT_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    want_id: str
+    reason: str
+    requested_by: str
+    def __init__(self, want_id: _Optional[str] = ..., reason: _Optional[str] = ..., requested_by: _Optional[str] = ...) -> None: ...
+
+class WantExpired(_message.Message):
+    __slots__ = ("want_id", "ttl_deadline")
+    WANT_ID_FIELD_NUMBER: _ClassVar[int]
+    TTL_DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    want_id: str
+    ttl_deadline: _timestamp_pb2.Timestamp
+    def __init__(self, want_id: _Optional[str] = ..., ttl_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class WantSatisfied(_message.Message):
+    __slots__ = ("want_id", "build_id")
+    WANT_ID_FIELD_NUMBER: _ClassVar[int]
+    BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    want_id: str
+    build_id: str
+    def __init__(self, want_id: _Optional[str] = ..., build_id: _Optional[str] = ...) -> None: ...
+
+class WantSlaViolated(_message.Message):
+    __slots__ = ("want_id", "sla_deadline")
+    WANT_ID_FIELD_NUMBER: _ClassVar[int]
+    SLA_DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    want_id: str
+    sla_deadline: _timestamp_pb2.Timestamp
+    def __init__(self, want_id: _Optional[str] = ..., sla_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class UpstreamCursorAdvanced(_message.Message):
+    __slots__ = ("upstream", "url", "next_index")
+    UPSTREAM_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    NEXT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    upstream: str
+    url: str
+    next_index: int
+    def __init__(self, upstream: _Optional[str] = ..., url: _Optional[str] = ..., next_index: _Optional[int] = ...) -> None: ...
+
+class Event(_message.Message):
+    __slots__ = ("index", "event_id", "timestamp", "schema_version", "build_requested", "build_status_changed", "job_graph_recorded", "job_run_status_changed", "partition_status_changed", "external_partitions_available", "partitions_tainted", "delegation_recorded", "cancellation_requested", "want_created", "want_status_changed", "want_cancelled", "want_expired", "want_satisfied", "want_sla_violated", "upstream_cursor_advanced")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    BUILD_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    BUILD_STATUS_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    JOB_GRAPH_RECORDED_FIELD_NUMBER: _ClassVar[int]
+    JOB_RUN_STATUS_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_STATUS_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_PARTITIONS_AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_TAINTED_FIELD_NUMBER: _ClassVar[int]
+    DELEGATION_RECORDED_FIELD_NUMBER: _ClassVar[int]
+    CANCELLATION_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    WANT_CREATED_FIELD_NUMBER: _ClassVar[int]
+    WANT_STATUS_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    WANT_CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    WANT_EXPIRED_FIELD_NUMBER: _ClassVar[int]
+    WANT_SATISFIED_FIELD_NUMBER: _ClassVar[int]
+    WANT_SLA_VIOLATED_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_CURSOR_ADVANCED_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    event_id: str
+    timestamp: _timestamp_pb2.Timestamp
+    schema_version: int
+    build_requested: BuildRequested
+    build_status_changed: BuildStatusChanged
+    job_graph_recorded: JobGraphRecorded
+    job_run_status_changed: JobRunStatusChanged
+    partition_status_changed: PartitionStatusChanged
+    external_partitions_available: ExternalPartitionsAvailable
+    partitions_tainted: PartitionsTainted
+    delegation_recorded: DelegationRecorded
+    cancellation_requested: CancellationRequested
+    want_created: WantCreated
+    want_status_changed: WantStatusChanged
+    want_cancelled: WantCancelled
+    want_expired: WantExpired
+    want_satisfied: WantSatisfied
+    want_sla_violated: WantSlaViolated
+    upstream_cursor_advanced: UpstreamCursorAdvanced
+    def __init__(self, index: _Optional[int] = ..., event_id: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., schema_version: _Optional[int] = ..., build_requested: _Optional[_Union[BuildRequested, _Mapping]] = ..., build_status_changed: _Optional[_Union[BuildStatusChanged, _Mapping]] = ..., job_graph_recorded: _Optional[_Union[JobGraphRecorded, _Mapping]] = ..., job_run_status_changed: _Optional[_Union[JobRunStatusChanged, _Mapping]] = ..., partition_status_changed: _Optional[_Union[PartitionStatusChanged, _Mapping]] = ..., external_partitions_available: _Optional[_Union[ExternalPartitionsAvailable, _Mapping]] = ..., partitions_tainted: _Optional[_Union[PartitionsTainted, _Mapping]] = ..., delegation_recorded: _Optional[_Union[DelegationRecorded, _Mapping]] = ..., cancellation_requested: _Optional[_Union[CancellationRequested, _Mapping]] = ..., want_created: _Optional[_Union[WantCreated, _Mapping]] = ..., want_status_changed: _Optional[_Union[WantStatusChanged, _Mapping]] = ..., want_cancelled: _Optional[_Union[WantCancelled, _Mapping]] = ..., want_expired: _Optional[_Union[WantExpired, _Mapping]] = ..., want_satisfied: _Optional[_Union[WantSatisfied, _Mapping]] = ..., want_sla_violated: _Optional[_Union[WantSlaViolated, _Mapping]] = ..., upstream_cursor_advanced: _Optional[_Union[UpstreamCursorAdvanced, _Mapping]] = ...) -> None: ...
+
+class PartitionState(_message.Message):
+    __slots__ = ("ref", "status", "external", "build_id", "job_run_id", "upstream", "message", "last_event_index", "updated_at")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_FIELD_NUMBER: _ClassVar[int]
+    BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVENT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ref: str
+    status: PartitionStatus
+    external: bool
+    build_id: str
+    job_run_id: str
+    upstream: str
+    message: str
+    last_event_index: int
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, ref: _Optional[str] = ..., status: _Optional[_Union[PartitionStatus, str]] = ..., external: _Optional[bool] = ..., build_id: _Optional[str] = ..., job_run_id: _Optional[str] = ..., upstream: _Optional[str] = ..., message: _Optional[str] = ..., last_event_index: _Optional[int] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class JobRunState(_message.Message):
+    __slots__ = ("job_run_id", "build_id", "job_label", "status", "outputs", "config", "exit_code", "message", "log_path", "scheduled_at", "started_at", "finished_at", "last_event_index")
+    JOB_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_LABEL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    LOG_PATH_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_AT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVENT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    job_run_id: str
+    build_id: str
+    job_label: str
+    status: JobRunStatus
+    outputs: _containers.RepeatedScalarFieldContainer[str]
+    config: JobConfig
+    exit_code: int
+    message: str
+    log_path: str
+    scheduled_at: _timestamp_pb2.Timestamp
+    started_at: _timestamp_pb2.Timestamp
+    finished_at: _timestamp_pb2.Timestamp
+    last_event_index: int
+    def __init__(self, job_run_id: _Optional[str] = ..., build_id: _Optional[str] = ..., job_label: _Optional[str] = ..., status: _Optional[_Union[JobRunStatus, str]] = ..., outputs: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[JobConfig, _Mapping]] = ..., exit_code: _Optional[int] = ..., message: _Optional[str] = ..., log_path: _Optional[str] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ...) -> None: ...
+
+class BuildState(_message.Message):
+    __slots__ = ("build_id", "status", "partitions", "want_ids", "job_graph", "delegations", "message", "cancel_requested", "requested_at", "finished_at", "last_event_index")
+    BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    WANT_IDS_FIELD_NUMBER: _ClassVar[int]
+    JOB_GRAPH_FIELD_NUMBER: _ClassVar[int]
+    DELEGATIONS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVENT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    build_id: str
+    status: BuildStatus
+    partitions: _containers.RepeatedScalarFieldContainer[str]
+    want_ids: _containers.RepeatedScalarFieldContainer[str]
+    job_graph: JobGraph
+    delegations: _containers.RepeatedCompositeFieldContainer[DelegationRecorded]
+    message: str
+    cancel_requested: bool
+    requested_at: _timestamp_pb2.Timestamp
+    finished_at: _timestamp_pb2.Timestamp
+    last_event_index: int
+    def __init__(self, build_id: _Optional[str] = ..., status: _Optional[_Union[BuildStatus, str]] = ..., partitions: _Optional[_Iterable[str]] = ..., want_ids: _Optional[_Iterable[str]] = ..., job_graph: _Optional[_Union[JobGraph, _Mapping]] = ..., delegations: _Optional[_Iterable[_Union[DelegationRecorded, _Mapping]]] = ..., message: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ...) -> None: ...
+
+class WantState(_message.Message):
+    __slots__ = ("spec", "status", "build_id", "attempts", "message", "sla_violated", "finished_at", "last_event_index")
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    SLA_VIOLATED_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVENT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    spec: WantSpec
+    status: WantStatus
+    build_id: str
+    attempts: int
+    message: str
+    sla_violated: bool
+    finished_at: _timestamp_pb2.Timestamp
+    last_event_index: int
+    def __init__(self, spec: _Optional[_Union[WantSpec, _Mapping]] = ..., status: _Optional[_Union[WantStatus, str]] = ..., build_id: _Optional[str] = ..., attempts: _Optional[int] = ..., message: _Optional[str] = ..., sla_violated: _Optional[bool] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ...) -> None: ...
+
+class UpstreamState(_message.Message):
+    __slots__ = ("upstream", "url", "next_index", "last_event_index")
+    UPSTREAM_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    NEXT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVENT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    upstream: str
+    url: str
+    next_index: int
+    last_event_index: int
+    def __init__(self, upstream: _Optional[str] = ..., url: _Optional[str] = ..., next_index: _Optional[int] = ..., last_event_index: _Optional[int] = ...) -> None: ...
+
+class ErrorDetail(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ErrorResponse(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: ErrorDetail
+    def __init__(self, error: _Optional[_Union[ErrorDetail, _Mapping]] = ...) -> None: ...
+
+class HealthResponse(_message.Message):
+    __slots__ = ("status", "version", "graph_label", "latest_event_index")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_LABEL_FIELD_NUMBER: _ClassVar[int]
+    LATEST_EVENT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    version: str
+    graph_label: str
+    latest_event_index: int
+    def __init__(self, status: _Optional[str] = ..., version: _Optional[str] = ..., graph_label: _Optional[str] = ..., latest_event_index: _Optional[int] = ...) -> None: ...
+
+class JobInfo(_message.Message):
+    __slots__ = ("label", "output_patterns")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_PATTERNS_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    output_patterns: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, label: _Optional[str] = ..., output_patterns: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UpstreamInfo(_message.Message):
+    __slots__ = ("name", "url", "patterns")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    PATTERNS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    url: str
+    patterns: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., url: _Optional[str] = ..., patterns: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GraphResponse(_message.Message):
+    __slots__ = ("label", "jobs", "lookup", "upstreams")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    LOOKUP_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAMS_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    jobs: _containers.RepeatedCompositeFieldContainer[JobInfo]
+    lookup: str
+    upstreams: _containers.RepeatedCompositeFieldContainer[UpstreamInfo]
+    def __init__(self, label: _Optional[str] = ..., jobs: _Optional[_Iterable[_Union[JobInfo, _Mapping]]] = ..., lookup: _Optional[str] = ..., upstreams: _Optional[_Iterable[_Union[UpstreamInfo, _Mapping]]] = ...) -> None: ...
+
+class AnalyzeRequest(_message.Message):
+    __slots__ = ("partitions",)
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    partitions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, partitions: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AnalyzeResponse(_message.Message):
+    __slots__ = ("job_graph",)
+    JOB_GRAPH_FIELD_NUMBER: _ClassVar[int]
+    job_graph: JobGraph
+    def __init__(self, job_graph: _Optional[_Union[JobGraph, _Mapping]] = ...) -> None: ...
+
+class ListEventsRequest(_message.Message):
+    __slots__ = ("since", "patterns", "types", "limit", "wait_seconds")
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    PATTERNS_FIELD_NUMBER: _ClassVar[int]
+    TYPES_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    WAIT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    since: int
+    patterns: _containers.RepeatedScalarFieldContainer[str]
+    types: _containers.RepeatedScalarFieldContainer[str]
+    limit: int
+    wait_seconds: float
+    def __init__(self, since: _Optional[int] = ..., patterns: _Optional[_Iterable[str]] = ..., types: _Optional[_Iterable[str]] = ..., limit: _Optional[int] = ..., wait_seconds: _Optional[float] = ...) -> None: ...
+
+class ListEventsResponse(_message.Message):
+    __slots__ = ("events", "next", "has_more")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_FIELD_NUMBER: _ClassVar[int]
+    HAS_MORE_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[Event]
+    next: int
+    has_more: bool
+    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., next: _Optional[int] = ..., has_more: _Optional[bool] = ...) -> None: ...
+
+class ListPartitionsResponse(_message.Message):
+    __slots__ = ("partitions", "next_page_token")
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    partitions: _containers.RepeatedCompositeFieldContainer[PartitionState]
+    next_page_token: str
+    def __init__(self, partitions: _Optional[_Iterable[_Union[PartitionState, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class PartitionDetailResponse(_message.Message):
+    __slots__ = ("partition", "history")
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    partition: PartitionState
+    history: _containers.RepeatedCompositeFieldContainer[Event]
+    def __init__(self, partition: _Optional[_Union[PartitionState, _Mapping]] = ..., history: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
+
+class MarkAvailableRequest(_message.Message):
+    __slots__ = ("comment",)
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    comment: str
+    def __init__(self, comment: _Optional[str] = ...) -> None: ...
+
+class TaintRequest(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class ListBuildsResponse(_message.Message):
+    __slots__ = ("builds", "next_page_token")
+    BUILDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    builds: _containers.RepeatedCompositeFieldContainer[BuildState]
+    next_page_token: str
+    def __init__(self, builds: _Optional[_Iterable[_Union[BuildState, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class BuildDetailResponse(_message.Message):
+    __slots__ = ("build", "job_runs")
+    BUILD_FIELD_NUMBER: _ClassVar[int]
+    JOB_RUNS_FIELD_NUMBER: _ClassVar[int]
+    build: BuildState
+    job_runs: _containers.RepeatedCompositeFieldContainer[JobRunState]
+    def __init__(self, build: _Optional[_Union[BuildState, _Mapping]] = ..., job_runs: _Optional[_Iterable[_Union[JobRunState, _Mapping]]] = ...) -> None: ...
+
+class JobRunDetailResponse(_message.Message):
+    __slots__ = ("job_run",)
+    JOB_RUN_FIELD_NUMBER: _ClassVar[int]
+    job_run: JobRunState
+    def __init__(self, job_run: _Optional[_Union[JobRunState, _Mapping]] = ...) -> None: ...
+
+class CreateWantRequest(_message.Message):
+    __slots__ = ("partitions", "ttl_seconds", "sla_seconds", "data_timestamp", "external_dependencies", "source", "comment")
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SLA_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    DATA_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_DEPENDENCIES_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    partitions: _containers.RepeatedScalarFieldContainer[str]
+    ttl_seconds: int
+    sla_seconds: int
+    data_timestamp: _timestamp_pb2.Timestamp
+    external_dependencies: _containers.RepeatedScalarFieldContainer[str]
+    source: WantSource
+    comment: str
+    def __init__(self, partitions: _Optional[_Iterable[str]] = ..., ttl_seconds: _Optional[int] = ..., sla_seconds: _Optional[int] = ..., data_timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., external_dependencies: _Optional[_Iterable[str]] = ..., source: _Optional[_Union[WantSource, _Mapping]] = ..., comment: _Optional[str] = ...) -> None: ...
+
+class CreateWantsRequest(_message.Message):
+    __slots__ = ("wants",)
+    WANTS_FIELD_NUMBER: _ClassVar[int]
+    wants: _containers.RepeatedCompositeFieldContainer[CreateWantRequest]
+    def __init__(self, wants: _Optional[_Iterable[_Union[CreateWantRequest, _Mapping]]] = ...) -> None: ...
+
+class CreateWantsResponse(_message.Message):
+    __slots__ = ("wants",)
+    WANTS_FIELD_NUMBER: _ClassVar[int]
+    wants: _containers.RepeatedCompositeFieldContainer[WantState]
+    def __init__(self, wants: _Optional[_Iterable[_Union[WantState, _Mapping]]] = ...) -> None: ...
+
+class ListWantsResponse(_message.Message):
+    __slots__ = ("wants", "next_page_token")
+    WANTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    wants: _containers.RepeatedCompositeFieldContainer[WantState]
+    next_page_token: str
+    def __init__(self, wants: _Optional[_Iterable[_Union[WantState, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class WantDetailResponse(_message.Message):
+    __slots__ = ("want", "timeline", "explanation")
+    WANT_FIELD_NUMBER: _ClassVar[int]
+    TIMELINE_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    want: WantState
+    timeline: _containers.RepeatedCompositeFieldContainer[Event]
+    explanation: str
+    def __init__(self, want: _Optional[_Union[WantState, _Mapping]] = ..., timeline: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., explanation: _Optional[str] = ...) -> None: ...
+
+class ListUpstreamsResponse(_message.Message):
+    __slots__ = ("upstreams",)
+    UPSTREAMS_FIELD_NUMBER: _ClassVar[int]
+    upstreams: _containers.RepeatedCompositeFieldContainer[UpstreamState]
+    def __init__(self, upstreams: _Optional[_Iterable[_Union[UpstreamState, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,99 @@
+"""Partition refs and ref patterns (globs).
+
+A ref is non-empty, at most 1024 characters, with no whitespace or control
+characters. In a pattern ``*`` and ``?`` stay within one ``/``-separated segment and
+``**`` crosses segments, so ``daily_votes/*/red`` matches ``daily_votes/2025-01-01/red``
+and ``raw/**`` matches everything under ``raw/``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from databuild.errors import InvalidRefError
+
+MAX_REF_LENGTH = 1024
+_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f]")
+_GLOB_CHARS = re.compile(r"[*?]")
+
+
+def validate_ref(ref: object, what: str = "partition ref") -> str:
+    """Return ``ref`` unchanged if it is a valid ref, else raise InvalidRefError."""
+    if not isinstance(ref, str):
+        raise InvalidRefError(f"{what} must be a string, got {ref!r}")
+    if not ref:
+        raise InvalidRefError(f"{what} must not be empty")
+    if len(ref) > MAX_REF_LENGTH:
+        raise InvalidRefError(
+            f"{what} is {len(ref)} characters, more than {MAX_REF_LENGTH}: {ref[:60]!r}..."
+        )
+    bad = _FORBIDDEN.search(ref)
+    if bad:
+        raise InvalidRefError(
+            f"{what} {ref!r} contains whitespace or a control character at position {bad.start()}"
+        )
+    return ref
+
+
+def validate_refs(refs: Iterable[object], what: str = "partition ref") -> list[str]:
+    """Validate each ref; return them as a list."""
+    return [validate_ref(r, what) for r in refs]
+
+
+@dataclass(frozen=True)
+class RefPattern:
+    """A compiled ref glob."""
+
+    pattern: str
+    regex: re.Pattern[str]
+    literal_prefix: str
+
+    def matches(self, ref: str) -> bool:
+        """True if ``ref`` matches the whole pattern."""
+        return self.regex.fullmatch(ref) is not None
+
+    @property
+    def is_literal(self) -> bool:
+        """True if the pattern has no glob characters (it names one ref)."""
+        return self.literal_prefix == self.pattern
+
+
+@functools.lru_cache(maxsize=1024)
+def compile_pattern(pattern: str) -> RefPattern:
+    """Compile a ref glob; raise InvalidRefError for an invalid one."""
+    validate_ref(pattern, "partition pattern")
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif c == "*":
+            out.append("[^/]*")
+            i += 1
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(c))
+            i += 1
+    first_glob = _GLOB_CHARS.search(pattern)
+    prefix = pattern if first_glob is None else pattern[: first_glob.start()]
+    return RefPattern(pattern, re.compile("".join(out), re.DOTALL), prefix)
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """Smallest string greater than every string starting with ``prefix``.
+
+    Used to turn a literal prefix into an index range ``prefix <= key < upper``.
+    None means no upper bound (empty prefix).
+    """
+    while prefix and ord(prefix[-1]) == 0x10FFFF:
+        prefix = prefix[:-1]
+    if not prefix:
+        return None
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
