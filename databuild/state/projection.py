@@ -1,0 +1,37 @@
+"""The projection that keeps state read models current inside each append."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from databuild.events import ReadModelTx, Row
+from databuild.proto import databuild_pb2 as pb
+from databuild.state.reducers import KINDS, STATE_TYPES, reduce, status_of, touched
+
+
+class StateProjection:
+    """Folds events into one read-model row per partition, job run, build, want, upstream."""
+
+    name = "state"
+    version = 1
+    kinds = KINDS
+
+    def apply(self, tx: ReadModelTx, events: Sequence[pb.Event]) -> None:
+        """Load every touched entity once, fold the batch, write back what changed."""
+        touches = [(event, list(touched(event))) for event in events]
+        wanted: dict[str, set[str]] = {}
+        for _, entities in touches:
+            for kind, key in entities:
+                wanted.setdefault(kind, set()).add(key)
+        current = {
+            (kind, key): STATE_TYPES[kind].FromString(row.body)
+            for kind, keys in wanted.items()
+            for key, row in tx.get_many(kind, sorted(keys)).items()
+        }
+        changed = {}
+        for event, entities in touches:
+            for entity in entities:
+                current[entity] = changed[entity] = reduce(*entity, current.get(entity), event)
+        tx.put_many(
+            [Row(kind, key, status_of(kind, s), s.SerializeToString()) for (kind, key), s in changed.items()]
+        )
