@@ -1,0 +1,264 @@
+"""The contract every event log backend must keep (runs against memory and SQLite)."""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from databuild.errors import (
+    EventLogClosedError, InvalidArgumentError, InvalidEventError, InvalidRefError,
+)
+from databuild.events import EventFilter, Row, RowQuery, event_keys, event_type
+from databuild.proto import databuild_pb2 as pb
+from eventgen import BUILDS, REFS, RUNS, WANTS, partition_event, random_events
+
+
+def all_events(log, filter=EventFilter(), limit=7):
+    """Read everything matching ``filter`` page by page."""
+    out, since = [], 0
+    while True:
+        page = log.list_events(since, filter, limit)
+        out += page.events
+        assert page.next >= since
+        since = page.next
+        if not page.has_more:
+            return out
+
+
+def test_indices_are_gap_free_and_increasing(make_log):
+    log = make_log()
+    assert log.latest_index() == 0
+    assert log.append([partition_event("a/1")]) == [1]
+    assert log.append([partition_event(f"a/{i}") for i in range(3)]) == [2, 3, 4]
+    assert log.append([]) == []
+    assert log.latest_index() == 4
+    assert [e.index for e in all_events(log)] == [1, 2, 3, 4]
+
+
+def test_append_stamps_id_time_and_version(make_log, clock):
+    log = make_log()
+    mine = partition_event("a/1")
+    mine.event_id = "my-id"
+    fresh = partition_event("a/2")
+    log.append([mine, fresh])
+    stored = all_events(log)
+    assert stored[0].event_id == "my-id"
+    uuid.UUID(stored[1].event_id)
+    assert stored[0].timestamp == stored[1].timestamp  # one server time per batch
+    assert stored[0].timestamp.ToMicroseconds() >= 1_735_689_600_000_000
+    assert stored[0].schema_version == 1
+    assert stored[1] == fresh  # the caller's message was filled in
+
+
+def test_events_round_trip_unchanged(make_log):
+    log = make_log()
+    events = random_events(random.Random(1), 200)
+    log.append(events)
+    assert all_events(log) == events
+
+
+def test_paging_returns_each_event_once(make_log):
+    log = make_log()
+    log.append(random_events(random.Random(2), 95))
+    page = log.list_events(0, limit=10)
+    assert [e.index for e in page.events] == list(range(1, 11)) and page.has_more and page.next == 10
+    assert [e.index for e in all_events(log, limit=10)] == list(range(1, 96))
+    last = log.list_events(90, limit=10)
+    assert [e.index for e in last.events] == [91, 92, 93, 94, 95] and not last.has_more and last.next == 95
+
+
+def test_exhausted_filtered_page_advances_to_latest(make_log):
+    log = make_log()
+    log.append([partition_event("a/1"), partition_event("b/1"), partition_event("b/2")])
+    page = log.list_events(0, EventFilter(refs=("a/1",)), limit=10)
+    assert [e.index for e in page.events] == [1]
+    assert page.next == 3 and not page.has_more
+    empty = log.list_events(3, EventFilter(refs=("a/1",)))
+    assert empty.events == [] and empty.next == 3
+
+
+@pytest.mark.parametrize(
+    "bad, error, fragment",
+    [
+        (pb.Event(), InvalidEventError, "no payload"),
+        ("not an event", InvalidEventError, "str"),
+        (partition_event("x" * 1025), InvalidRefError, "1025 characters"),
+        (partition_event("daily/2025 01"), InvalidRefError, "'daily/2025 01'"),
+        (partition_event("tab\there"), InvalidRefError, "whitespace"),
+        (pb.Event(build_status_changed=pb.BuildStatusChanged(build_id="b1")), InvalidEventError, "status"),
+        (pb.Event(want_created=pb.WantCreated(want=pb.WantSpec(want_id="w"))), InvalidEventError, "want.partitions"),
+    ],
+)
+def test_malformed_event_rejects_whole_batch(make_log, bad, error, fragment):
+    log = make_log()
+    log.append([partition_event("a/0")])
+    good = partition_event("a/1")
+    with pytest.raises(error, match="event #1") as info:
+        log.append([good, bad, partition_event("a/2")])
+    assert fragment in str(info.value)
+    assert log.latest_index() == 1
+    assert good.index == 0
+    assert [e.index for e in all_events(log)] == [1]
+
+
+class ExplodingProjection:
+    """A projection that fails on one ref, to prove rows and events commit together."""
+
+    name, version, kinds = "exploding", 1, ("count",)
+
+    def apply(self, tx, events):
+        for event in events:
+            if event.partition_status_changed.ref == "explode/now":
+                raise RuntimeError("projection failed")
+        row = tx.get_many("count", ["n"]).get("n")
+        n = int(row.body) if row else 0
+        tx.put_many([Row("count", "n", 0, str(n + len(events)).encode())])
+
+
+def test_projection_failure_rolls_back_events_and_rows(make_log):
+    log = make_log([ExplodingProjection()])
+    log.append([partition_event("a/1"), partition_event("a/2")])
+    with pytest.raises(RuntimeError):
+        log.append([partition_event("a/3"), partition_event("explode/now")])
+    assert log.latest_index() == 2
+    assert log.get_row("count", "n").body == b"2"
+    assert log.append([partition_event("a/4")]) == [3]
+    assert log.get_row("count", "n").body == b"3"
+
+
+def brute_force(events, filter):
+    return [e for e in events if filter.matches(event_type(e), e.timestamp.ToMicroseconds(), event_keys(e))]
+
+
+FILTERS = [
+    EventFilter(types=("partition_status_changed",)),
+    EventFilter(types=("want_created", "want_satisfied")),
+    EventFilter(refs=("raw/a",)),
+    EventFilter(refs=("raw/a", "daily/2025-01-01/red")),
+    EventFilter(ref_patterns=("daily/*/red",)),
+    EventFilter(ref_patterns=("raw/*",)),
+    EventFilter(ref_patterns=("raw/**",)),
+    EventFilter(ref_patterns=("daily/2025-01-0?/blue",), refs=("raw/a",)),
+    EventFilter(build_ids=("b1",)),
+    EventFilter(job_run_ids=("j2", "j3")),
+    EventFilter(want_ids=("w1",)),
+    EventFilter(build_ids=("b2",), types=("build_status_changed",)),
+    EventFilter(want_ids=("w2",), refs=("raw/b/c",)),
+    EventFilter(ref_patterns=("**",), build_ids=("b3",), job_run_ids=("j1",)),
+]
+
+
+@pytest.mark.parametrize("filter", FILTERS, ids=repr)
+def test_filters_match_brute_force(make_log, filter):
+    log = make_log()
+    events = random_events(random.Random(3), 400)
+    for start in range(0, 400, 50):
+        log.append(events[start : start + 50])
+    expected = brute_force(events, filter)
+    assert expected, "the generated log should exercise this filter"
+    assert all_events(log, filter, limit=13) == expected
+    since = len(events) // 2
+    assert log.list_events(since, filter, 1000).events == [e for e in expected if e.index > since]
+
+
+def test_glob_semantics(make_log):
+    log = make_log()
+    log.append([partition_event(r) for r in ["raw/a", "raw/x/y", "rawx/a", "raw"]])
+    refs = lambda f: [e.partition_status_changed.ref for e in all_events(log, f)]
+    assert refs(EventFilter(ref_patterns=("raw/*",))) == ["raw/a"]
+    assert refs(EventFilter(ref_patterns=("raw/**",))) == ["raw/a", "raw/x/y"]
+    assert refs(EventFilter(ref_patterns=("raw*",))) == ["raw"]  # * stays within a segment
+    assert refs(EventFilter(ref_patterns=("raw",))) == ["raw"]
+
+
+def test_time_range_filter(make_log, clock):
+    log = make_log()
+    for i in range(5):  # the fake clock advances 1 ms per append
+        log.append([partition_event(f"a/{i}")])
+    times = [e.timestamp.ToDatetime(tzinfo=timezone.utc) for e in all_events(log)]
+    got = all_events(log, EventFilter(start=times[1], end=times[3]))
+    assert [e.index for e in got] == [2, 3]
+    naive_start = times[4].replace(tzinfo=None)
+    assert [e.index for e in all_events(log, EventFilter(start=naive_start))] == [5]
+
+
+@pytest.mark.parametrize(
+    "call, fragment",
+    [
+        (lambda log: log.list_events(-1), "since"),
+        (lambda log: log.list_events("3"), "since"),
+        (lambda log: log.list_events(0, limit=0), "limit"),
+        (lambda log: log.list_events(0, limit=10_001), "limit"),
+        (lambda log: EventFilter(types=("nope",)), "'nope'"),
+        (lambda log: EventFilter(types="want_created"), "string"),
+        (lambda log: EventFilter(refs=("has space",)), "'has space'"),
+        (lambda log: EventFilter(ref_patterns=("",)), "empty"),
+        (lambda log: log.query_rows(RowQuery("partition", limit=0)), "limit"),
+    ],
+)
+def test_bad_query_arguments_are_named(make_log, call, fragment):
+    log = make_log()
+    with pytest.raises(InvalidArgumentError) as info:
+        call(log)
+    assert fragment in str(info.value)
+
+
+def test_closed_log_refuses_use(make_log):
+    log = make_log()
+    log.close()
+    with pytest.raises(EventLogClosedError):
+        log.append([partition_event("a/1")])
+    with pytest.raises(EventLogClosedError):
+        log.latest_index()
+
+
+def test_concurrent_appends_from_threads(make_log):
+    log = make_log()
+    errors = []
+
+    def writer(n):
+        try:
+            for i in range(60):
+                log.append([partition_event(f"t{n}/{i}/{k}") for k in range(1 + i % 3)])
+        except Exception as e:  # surfaced below: any error fails the test
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    expected = 6 * sum(1 + i % 3 for i in range(60))
+    events = all_events(log, limit=1000)
+    assert [e.index for e in events] == list(range(1, expected + 1))
+    per_writer = {}
+    for e in events:  # each writer's events keep their order
+        n, i, _ = e.partition_status_changed.ref.split("/")
+        per_writer.setdefault(n, []).append(int(i))
+    assert all(seq == sorted(seq) for seq in per_writer.values())
+
+
+def test_read_model_queries(make_log):
+    class Statuses:
+        name, version, kinds = "statuses", 1, ("p",)
+
+        def apply(self, tx, events):
+            tx.put_many([Row("p", e.partition_status_changed.ref, e.partition_status_changed.status, b"") for e in events])
+
+    log = make_log([Statuses()])
+    A, F = pb.PARTITION_STATUS_AVAILABLE, pb.PARTITION_STATUS_FAILED
+    log.append([partition_event(f"d/{i:02d}/{c}", A if i % 2 else F) for i in range(10) for c in ("red", "blue")])
+    keys = lambda q: [r.key for r in log.query_rows(q)]
+    assert keys(RowQuery("p", (A,), "d/*/red")) == [f"d/{i:02d}/red" for i in range(1, 10, 2)]
+    assert keys(RowQuery("p", (), "d/0[1]/red")) == []  # brackets are literal, not a class
+    assert keys(RowQuery("p", (A, F), "d/0*/blue", after_key="d/05/blue", limit=2)) == ["d/06/blue", "d/07/blue"]
+    assert keys(RowQuery("p", (), "d/03/red")) == ["d/03/red"]
+    assert len(keys(RowQuery("p"))) == 20
+    assert log.get_row("p", "d/03/red").status == A
+    assert log.get_row("p", "nope") is None
+    assert set(log.get_rows("p", ["d/03/red", "nope"])) == {"d/03/red"}

@@ -1,0 +1,171 @@
+"""What only the SQLite backend must show: files, processes, schema versions."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import sqlite3
+
+import pytest
+
+from databuild.errors import (
+    EventLogBusyError, InvalidUriError, SchemaTooNewError, UnsupportedBackendError,
+)
+from databuild.events import EventFilter, MemoryEventLog, SqliteEventLog, open_event_log
+from databuild.events import migrations
+from databuild.proto import databuild_pb2 as pb
+from databuild.state import StateProjection, StateStore, open_state_store
+from eventgen import partition_event
+
+
+def _writer(path: str, name: str, rounds: int, barrier) -> None:
+    log = open_event_log(f"sqlite://{path}", [StateProjection()])
+    barrier.wait()
+    for i in range(rounds):
+        log.append([partition_event(f"{name}/{i}/{k}") for k in range(1 + i % 4)])
+    log.close()
+
+
+def test_two_processes_append_to_one_file(tmp_path):
+    path = str(tmp_path / "bel.sqlite3")
+    open_event_log(f"sqlite://{path}").close()
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    procs = [ctx.Process(target=_writer, args=(path, n, 300, barrier)) for n in ("p1", "p2")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    store = open_state_store(f"sqlite://{path}")
+    expected = 2 * sum(1 + i % 4 for i in range(300))
+    assert store.log.latest_index() == expected
+    page = store.log.list_events(0, limit=10_000)
+    assert [e.index for e in page.events] == list(range(1, expected + 1))
+    assert len(store.partitions(limit=10_000)) == expected  # read model saw both writers
+    store.close()
+
+
+def test_reopen_keeps_events_and_continues_indices(tmp_path):
+    uri = f"sqlite://{tmp_path}/bel.sqlite3"
+    store = open_state_store(uri)
+    store.log.append([partition_event("a/1"), partition_event("a/2")])
+    store.close()
+    store = open_state_store(uri)
+    assert store.log.latest_index() == 2
+    assert store.log.append([partition_event("a/3")]) == [3]
+    assert [p.ref for p in store.partitions("a/*")] == ["a/1", "a/2", "a/3"]
+    store.close()
+
+
+def test_migration_from_previous_schema_version(tmp_path):
+    path = str(tmp_path / "bel.sqlite3")
+    old = SqliteEventLog(path, schema_version=1)  # what the previous release wrote
+    old.append([partition_event("a/1"), partition_event("a/2", pb.PARTITION_STATUS_FAILED)])
+    old.close()
+    tables = lambda: {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "read_model" not in tables()
+
+    store = open_state_store(f"sqlite://{path}")
+    assert store.log.schema_version == migrations.LATEST == 2
+    assert "read_model" in tables()
+    assert store.partition("a/1").status == pb.PARTITION_STATUS_AVAILABLE
+    assert store.partition("a/2").status == pb.PARTITION_STATUS_FAILED
+    store.log.append([partition_event("a/3")])
+    versions = sqlite3.connect(path).execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+    assert versions == [(1,), (2,)]
+    store.close()
+
+
+def test_newer_schema_is_refused_untouched(tmp_path):
+    path = tmp_path / "bel.sqlite3"
+    log = open_event_log(f"sqlite://{path}")
+    log.append([partition_event("a/1")])
+    log.close()
+    con = sqlite3.connect(path)
+    con.execute("INSERT INTO schema_migrations VALUES (99, 'from the future', 0)")
+    con.commit()
+    con.close()
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(SchemaTooNewError, match="schema version 99.*only knows versions up to 2"):
+        open_event_log(f"sqlite://{path}")
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def test_events_appended_without_projection_are_caught_up(tmp_path):
+    uri = f"sqlite://{tmp_path}/bel.sqlite3"
+    store = open_state_store(uri)
+    store.log.append([partition_event("a/1")])
+    plain = open_event_log(uri)  # a writer that does not maintain read models
+    plain.append([partition_event("a/2")])
+    assert store.partition("a/2") is None  # not folded yet...
+    store.log.append([partition_event("a/3")])  # ...until the next append catches up
+    assert [p.ref for p in store.partitions("a/*")] == ["a/1", "a/2", "a/3"]
+    plain.append([partition_event("a/4")])
+    plain.close()
+    store.close()
+    reopened = open_state_store(uri)  # and opening catches up too
+    assert reopened.partition("a/4").status == pb.PARTITION_STATUS_AVAILABLE
+    reopened.close()
+
+
+def test_projection_version_change_rebuilds_rows(tmp_path):
+    uri = f"sqlite://{tmp_path}/bel.sqlite3"
+    store = open_state_store(uri)
+    store.log.append([partition_event("a/1"), partition_event("a/1", pb.PARTITION_STATUS_TAINTED)])
+    con = sqlite3.connect(tmp_path / "bel.sqlite3")
+    con.execute("UPDATE read_model SET status = 0, body = x''")  # corrupt the derived rows
+    con.execute("UPDATE projections SET version = 0")
+    con.commit()
+    store.close()
+    store = open_state_store(uri)
+    assert store.partition("a/1").status == pb.PARTITION_STATUS_TAINTED
+    store.close()
+
+
+def test_busy_writer_gets_named_error_not_database_locked(tmp_path):
+    path = tmp_path / "bel.sqlite3"
+    log = open_event_log(f"sqlite://{path}?busy_timeout=0.5")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(EventLogBusyError, match="stayed locked"):
+            log.append([partition_event("a/1")])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert log.append([partition_event("a/1")]) == [1]
+    log.close()
+
+
+def test_uri_selects_backend(tmp_path, monkeypatch):
+    assert isinstance(open_event_log("memory://"), MemoryEventLog)
+    absolute = open_event_log(f"sqlite://{tmp_path}/abs.sqlite3?synchronous=full")
+    assert absolute.path == f"{tmp_path}/abs.sqlite3"
+    absolute.close()
+    monkeypatch.chdir(tmp_path)
+    relative = open_event_log("sqlite://sub/rel.sqlite3")
+    assert (tmp_path / "sub" / "rel.sqlite3").exists()
+    relative.close()
+
+
+@pytest.mark.parametrize(
+    "uri, error, fragment",
+    [
+        ("postgresql://db/bel", UnsupportedBackendError, "PostgreSQL"),
+        ("mysql://x", InvalidUriError, "'mysql'"),
+        ("bel.sqlite3", InvalidUriError, "'bel.sqlite3'"),
+        ("sqlite://", InvalidUriError, "names no file"),
+        ("sqlite:///tmp/x.db?synchronous=off", InvalidUriError, "'off'"),
+        ("sqlite:///tmp/x.db?cache=big", InvalidUriError, "cache"),
+    ],
+)
+def test_bad_uris_are_named(uri, error, fragment):
+    with pytest.raises(error) as info:
+        open_event_log(uri)
+    assert fragment in str(info.value)
+
+
+def test_state_store_requires_projection():
+    with pytest.raises(ValueError, match="StateProjection"):
+        StateStore(MemoryEventLog())
