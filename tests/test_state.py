@@ -1,0 +1,146 @@
+"""State folds: reducer behaviour, fold split == full replay, read models == fold."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings, strategies as st
+
+from databuild.events import MemoryEventLog, RowQuery, SqliteEventLog
+from databuild.proto import databuild_pb2 as pb
+from databuild.state import (
+    BUILD, EMPTY, JOB_RUN, KINDS, PARTITION, StateProjection, StateStore, WANT, fold,
+)
+from databuild.state.reducers import STATE_TYPES
+from eventgen import partition_event, random_events
+
+
+def indexed(events):
+    for i, e in enumerate(events, 1):
+        e.index = i
+        e.timestamp.FromMicroseconds(1_000_000 * i)
+    return events
+
+
+def ev(**payload) -> pb.Event:
+    return pb.Event(**payload)
+
+
+def test_partition_lifecycle_external_and_taint():
+    events = indexed([
+        partition_event("d/1", pb.PARTITION_STATUS_BUILDING, "b1"),
+        partition_event("d/1", pb.PARTITION_STATUS_AVAILABLE, "b1"),
+        ev(external_partitions_available=pb.ExternalPartitionsAvailable(refs=["raw/1", "raw/1"], upstream="up")),
+        ev(partitions_tainted=pb.PartitionsTainted(refs=["d/1"], reason="bad rows")),
+    ])
+    state = fold(EMPTY, events)
+    built, raw = state.get(PARTITION, "d/1"), state.get(PARTITION, "raw/1")
+    assert (built.status, built.build_id, built.message, built.last_event_index) == (
+        pb.PARTITION_STATUS_TAINTED, "b1", "bad rows", 4)
+    assert (raw.status, raw.external, raw.upstream) == (pb.PARTITION_STATUS_AVAILABLE, True, "up")
+    assert state.get(PARTITION, "never") is None
+    assert state.last_index == 4
+
+
+def test_job_run_and_build_lifecycle():
+    config = pb.JobConfig(outputs=["d/1"], args=["--x"])
+    events = indexed([
+        ev(build_requested=pb.BuildRequested(build_id="b1", partitions=["d/1"], want_ids=["w1"])),
+        ev(build_status_changed=pb.BuildStatusChanged(build_id="b1", status=pb.BUILD_STATUS_EXECUTING)),
+        ev(job_run_status_changed=pb.JobRunStatusChanged(
+            job_run_id="j1", build_id="b1", job_label="//:job", status=pb.JOB_RUN_STATUS_SCHEDULED, config=config)),
+        ev(job_run_status_changed=pb.JobRunStatusChanged(
+            job_run_id="j1", build_id="b1", job_label="//:job", status=pb.JOB_RUN_STATUS_RUNNING, log_path="/l")),
+        ev(job_run_status_changed=pb.JobRunStatusChanged(
+            job_run_id="j1", build_id="b1", job_label="//:job", status=pb.JOB_RUN_STATUS_FAILED, exit_code=3)),
+        ev(cancellation_requested=pb.CancellationRequested(build_id="b1", reason="user")),
+        ev(build_status_changed=pb.BuildStatusChanged(build_id="b1", status=pb.BUILD_STATUS_FAILED, message="j1")),
+    ])
+    state = fold(EMPTY, events)
+    run = state.get(JOB_RUN, "j1")
+    assert run.status == pb.JOB_RUN_STATUS_FAILED and run.exit_code == 3
+    assert run.config == config and run.log_path == "/l"
+    assert (run.scheduled_at.seconds, run.started_at.seconds, run.finished_at.seconds) == (3, 4, 5)
+    build = state.get(BUILD, "b1")
+    assert build.status == pb.BUILD_STATUS_FAILED and build.cancel_requested
+    assert list(build.want_ids) == ["w1"] and build.finished_at.seconds == 7 and build.message == "j1"
+
+
+def test_want_terminal_states_are_final():
+    spec = pb.WantSpec(want_id="w1", partitions=["d/1"], external_dependencies=["raw/1"])
+    events = indexed([
+        ev(want_created=pb.WantCreated(want=spec)),
+        ev(want_status_changed=pb.WantStatusChanged(want_id="w1", status=pb.WANT_STATUS_BUILDING, build_id="b1", attempt=1)),
+        ev(want_satisfied=pb.WantSatisfied(want_id="w1", build_id="b1")),
+        ev(want_status_changed=pb.WantStatusChanged(want_id="w1", status=pb.WANT_STATUS_QUEUED)),
+        ev(want_expired=pb.WantExpired(want_id="w1")),
+        ev(want_sla_violated=pb.WantSlaViolated(want_id="w1")),
+    ])
+    assert fold(EMPTY, events[:1]).get(WANT, "w1").status == pb.WANT_STATUS_WAITING
+    want = fold(EMPTY, events).get(WANT, "w1")
+    assert want.status == pb.WANT_STATUS_SATISFIED and want.finished_at.seconds == 3
+    assert want.attempts == 1 and want.build_id == "b1" and want.sla_violated
+
+
+def test_fold_does_not_mutate_its_input():
+    first = fold(EMPTY, indexed([partition_event("d/1", pb.PARTITION_STATUS_BUILDING)]))
+    snapshot = first.get(PARTITION, "d/1").SerializeToString()
+    fold(first, [pb.Event(index=2, partitions_tainted=pb.PartitionsTainted(refs=["d/1"]))])
+    assert first.get(PARTITION, "d/1").SerializeToString() == snapshot
+    assert EMPTY.entities == {k: {} for k in KINDS}
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32), n=st.integers(0, 120), data=st.data())
+def test_incremental_fold_equals_full_replay(seed, n, data):
+    events = indexed(random_events(random.Random(seed), n))
+    cuts = sorted(data.draw(st.lists(st.integers(0, n), max_size=5)))
+    state = EMPTY
+    for start, end in zip([0, *cuts], [*cuts, n]):
+        state = fold(state, events[start:end])
+    assert state == fold(EMPTY, events)
+
+
+def read_models(log) -> dict:
+
+
+    return {
+        kind: {r.key: STATE_TYPES[kind].FromString(r.body) for r in log.query_rows(RowQuery(kind, limit=10_000))}
+        for kind in KINDS
+    }
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32), n=st.integers(1, 150), batch=st.integers(1, 40), sqlite=st.booleans())
+def test_read_models_equal_pure_fold(tmp_path_factory, seed, n, batch, sqlite):
+    events = random_events(random.Random(seed), n)
+    clock = iter(range(1_000_000, 10**12, 1_000_000)).__next__
+    if sqlite:
+        log = SqliteEventLog(str(tmp_path_factory.mktemp("rm") / "bel.sqlite3"), [StateProjection()], clock)
+    else:
+        log = MemoryEventLog([StateProjection()], clock)
+    for start in range(0, n, batch):
+        log.append(events[start : start + batch])
+    assert read_models(log) == fold(EMPTY, events).entities
+    log.close()
+
+
+def test_store_queries(tmp_path):
+    log = SqliteEventLog(str(tmp_path / "bel.sqlite3"), [StateProjection()])
+    store = StateStore(log)
+    A, F = pb.PARTITION_STATUS_AVAILABLE, pb.PARTITION_STATUS_FAILED
+    log.append([partition_event(f"votes/2025-01-{d:02d}/{c}", A if d % 3 else F)
+                for d in range(1, 31) for c in ("red", "blue")])
+    spec = lambda w, s: ev(want_created=pb.WantCreated(want=pb.WantSpec(want_id=w, partitions=["votes/x"])))
+    log.append([spec("w1", 0), spec("w2", 0), spec("w3", 0),
+                ev(want_cancelled=pb.WantCancelled(want_id="w2"))])
+    reds = store.partitions("votes/2025-01-*/red", [A], limit=5)
+    assert [p.ref.split("/")[1] for p in reds] == ["2025-01-01", "2025-01-02", "2025-01-04", "2025-01-05", "2025-01-07"]
+    more = store.partitions("votes/2025-01-*/red", [A], after=reds[-1].ref, limit=100)
+    assert len(reds) + len(more) == 20
+    assert store.partition_statuses(["votes/2025-01-03/red", "votes/none"]) == {
+        "votes/2025-01-03/red": F, "votes/none": pb.PARTITION_STATUS_MISSING}
+    assert [w.spec.want_id for w in store.active_wants()] == ["w1", "w3"]
+    assert store.want("w2").status == pb.WANT_STATUS_CANCELLED
+    assert store.build("nope") is None and store.job_run("nope") is None and store.upstream("nope") is None
+    store.close()
