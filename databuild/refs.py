@@ -97,3 +97,63 @@ def prefix_upper_bound(prefix: str) -> str | None:
     if not prefix:
         return None
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _tokens(pattern: str) -> list[str]:
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**", i):
+            out.append("**")
+            i += 2
+        else:
+            out.append(pattern[i])
+            i += 1
+    return out
+
+
+def _step(token: str, char: str) -> bool:
+    """Can ``token`` consume ``char``? ("" stands for any char but '/')."""
+    if token == "**":
+        return True
+    if token in ("*", "?"):
+        return char != "/"
+    return char == "" or token == char
+
+
+def patterns_overlap(a: str, b: str) -> bool:
+    """True if some ref matches both globs (emptiness of their intersection).
+
+    Breadth-first search over pairs of positions in the two token lists: a star
+    may be skipped (matches nothing) or consume a character both sides accept.
+    ``rules/private/patterns.bzl`` implements the same search in Starlark.
+    """
+    ta, tb = _tokens(a), _tokens(b)
+    seen, todo = {(0, 0)}, [(0, 0)]
+    while todo:
+        i, j = todo.pop()
+        if i == len(ta) and j == len(tb):
+            return True
+        moves = []
+        if i < len(ta) and ta[i] in ("*", "**"):
+            moves.append((i + 1, j))
+        if j < len(tb) and tb[j] in ("*", "**"):
+            moves.append((i, j + 1))
+        if i < len(ta) and j < len(tb) and _compatible(ta[i], tb[j]):
+            moves.append((i + (ta[i] not in ("*", "**")), j + (tb[j] not in ("*", "**"))))
+        for move in moves:
+            if move not in seen and move != (i, j):
+                seen.add(move)
+                todo.append(move)
+    return False
+
+
+def _compatible(x: str, y: str) -> bool:
+    """Is there a character both tokens accept?"""
+    wild = ("*", "**", "?")
+    if x not in wild and y not in wild:
+        return x == y
+    if x not in wild:
+        return _step(y, x)
+    if y not in wild:
+        return _step(x, y)
+    return True  # any two wildcards share a non-'/' character

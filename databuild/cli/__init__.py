@@ -1,0 +1,1 @@
+"""The command line of a generated ``<graph>.build`` binary."""
