@@ -59,3 +59,13 @@ class EventLogClosedError(DataBuildError):
     """The event log was used after ``close()``."""
 
     code = "event_log_closed"
+
+
+class AppendConflictError(DataBuildError):
+    """A conditional append found the log had moved past the expected index."""
+
+    code = "append_conflict"
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(f"expected the event log to end at index {expected}, but it ends at {actual}")
+        self.expected, self.actual = expected, actual

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from databuild.errors import (
-    EventLogClosedError, InvalidArgumentError, InvalidEventError, InvalidRefError,
+    AppendConflictError, EventLogClosedError, InvalidArgumentError, InvalidEventError, InvalidRefError,
 )
 from databuild.events import EventFilter, Row, RowQuery, event_keys, event_type
 from databuild.proto import databuild_pb2 as pb
@@ -262,3 +262,13 @@ def test_read_model_queries(make_log):
     assert log.get_row("p", "d/03/red").status == A
     assert log.get_row("p", "nope") is None
     assert set(log.get_rows("p", ["d/03/red", "nope"])) == {"d/03/red"}
+
+
+def test_conditional_append(make_log):
+    log = make_log()
+    log.append([partition_event("a/1")])
+    assert log.append([partition_event("a/2")], expect_latest=1) == [2]
+    stale = partition_event("a/3")
+    with pytest.raises(AppendConflictError, match="end at index 1, but it ends at 2"):
+        log.append([stale], expect_latest=1)
+    assert stale.index == 0 and log.latest_index() == 2

@@ -56,9 +56,12 @@ class EventLog(abc.ABC):
 
     # -- public API --------------------------------------------------------
 
-    def append(self, events: Sequence[pb.Event]) -> list[int]:
+    def append(self, events: Sequence[pb.Event], expect_latest: int | None = None) -> list[int]:
         """Append ``events`` atomically; return their indices.
 
+        With ``expect_latest``, append only if the log still ends at that index
+        (optimistic concurrency: decide from state read at that index, then commit
+        the decision only if nothing happened meanwhile), else AppendConflictError.
         Raises InvalidEventError / InvalidRefError (nothing written) for a malformed
         event, EventLogBusyError if the log stayed locked past the busy timeout.
         """
@@ -74,7 +77,7 @@ class EventLog(abc.ABC):
             event.timestamp.FromMicroseconds(now)
             event.schema_version = EVENT_SCHEMA_VERSION
         try:
-            return self._append(events, keys)
+            return self._append(events, keys, expect_latest)
         except BaseException:
             for event in events:
                 event.index = 0
@@ -135,8 +138,12 @@ class EventLog(abc.ABC):
     # -- backend hooks -----------------------------------------------------
 
     @abc.abstractmethod
-    def _append(self, events: list[pb.Event], keys: list[set[Key]]) -> list[int]:
-        """Assign indices, store events, their keys and projection rows in one transaction."""
+    def _append(self, events: list[pb.Event], keys: list[set[Key]], expect_latest: int | None) -> list[int]:
+        """Assign indices, store events, their keys and projection rows in one transaction.
+
+        Raise AppendConflictError (writing nothing) if ``expect_latest`` is given and
+        is not the latest index inside that transaction.
+        """
 
     @abc.abstractmethod
     def _list_events(self, since: int, filter: EventFilter, limit: int) -> Page: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Sequence
 
+from databuild.errors import AppendConflictError
 from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, event_type
 from databuild.events.log import Clock, EventLog, Page, system_clock
@@ -44,8 +45,10 @@ class MemoryEventLog(EventLog):
         self._events: list[tuple[pb.Event, str, int, set[Key]]] = []
         self._rows: dict[tuple[str, str], Row] = {}
 
-    def _append(self, events: list[pb.Event], keys: list[set[Key]]) -> list[int]:
+    def _append(self, events: list[pb.Event], keys: list[set[Key]], expect_latest: int | None) -> list[int]:
         with self._lock:
+            if expect_latest is not None and expect_latest != len(self._events):
+                raise AppendConflictError(expect_latest, len(self._events))
             first = len(self._events) + 1
             stored = []
             for offset, (event, event_keys) in enumerate(zip(events, keys)):

@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Sequence, TypeVar
 
 import peewee
 
-from databuild.errors import EventLogBusyError
+from databuild.errors import AppendConflictError, EventLogBusyError
 from databuild.events import migrations
 from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, KeyKind, event_type
@@ -109,13 +109,15 @@ class SqliteEventLog(EventLog):
 
     # -- writes ------------------------------------------------------------
 
-    def _append(self, events: list[pb.Event], keys: list[set[Key]]) -> list[int]:
+    def _append(self, events: list[pb.Event], keys: list[set[Key]], expect_latest: int | None) -> list[int]:
         with self._write_lock:
-            return self._retry(lambda: self._append_tx(events, keys))
+            return self._retry(lambda: self._append_tx(events, keys, expect_latest))
 
-    def _append_tx(self, events: list[pb.Event], keys: list[set[Key]]) -> list[int]:
+    def _append_tx(self, events: list[pb.Event], keys: list[set[Key]], expect_latest: int | None) -> list[int]:
         with self._db.atomic("IMMEDIATE"):
             first = self._max_index() + 1
+            if expect_latest is not None and expect_latest != first - 1:
+                raise AppendConflictError(expect_latest, first - 1)
             event_rows, key_rows = [], []
             for index, (event, event_keys) in enumerate(zip(events, keys), first):
                 event.index = index

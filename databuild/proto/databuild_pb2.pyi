@@ -188,16 +188,18 @@ class WantSpec(_message.Message):
     def __init__(self, want_id: _Optional[str] = ..., partitions: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., data_timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ttl_seconds: _Optional[int] = ..., sla_seconds: _Optional[int] = ..., external_dependencies: _Optional[_Iterable[str]] = ..., source: _Optional[_Union[WantSource, _Mapping]] = ..., comment: _Optional[str] = ...) -> None: ...
 
 class BuildRequested(_message.Message):
-    __slots__ = ("build_id", "partitions", "want_ids", "graph_label")
+    __slots__ = ("build_id", "partitions", "want_ids", "graph_label", "executor")
     BUILD_ID_FIELD_NUMBER: _ClassVar[int]
     PARTITIONS_FIELD_NUMBER: _ClassVar[int]
     WANT_IDS_FIELD_NUMBER: _ClassVar[int]
     GRAPH_LABEL_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_FIELD_NUMBER: _ClassVar[int]
     build_id: str
     partitions: _containers.RepeatedScalarFieldContainer[str]
     want_ids: _containers.RepeatedScalarFieldContainer[str]
     graph_label: str
-    def __init__(self, build_id: _Optional[str] = ..., partitions: _Optional[_Iterable[str]] = ..., want_ids: _Optional[_Iterable[str]] = ..., graph_label: _Optional[str] = ...) -> None: ...
+    executor: str
+    def __init__(self, build_id: _Optional[str] = ..., partitions: _Optional[_Iterable[str]] = ..., want_ids: _Optional[_Iterable[str]] = ..., graph_label: _Optional[str] = ..., executor: _Optional[str] = ...) -> None: ...
 
 class BuildStatusChanged(_message.Message):
     __slots__ = ("build_id", "status", "message")
@@ -460,12 +462,13 @@ class JobRunState(_message.Message):
     def __init__(self, job_run_id: _Optional[str] = ..., build_id: _Optional[str] = ..., job_label: _Optional[str] = ..., status: _Optional[_Union[JobRunStatus, str]] = ..., outputs: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[JobConfig, _Mapping]] = ..., exit_code: _Optional[int] = ..., message: _Optional[str] = ..., log_path: _Optional[str] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ...) -> None: ...
 
 class BuildState(_message.Message):
-    __slots__ = ("build_id", "status", "partitions", "want_ids", "job_graph", "delegations", "message", "cancel_requested", "requested_at", "finished_at", "last_event_index")
+    __slots__ = ("build_id", "status", "partitions", "want_ids", "job_graph", "executor", "delegations", "message", "cancel_requested", "requested_at", "finished_at", "last_event_index")
     BUILD_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     PARTITIONS_FIELD_NUMBER: _ClassVar[int]
     WANT_IDS_FIELD_NUMBER: _ClassVar[int]
     JOB_GRAPH_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_FIELD_NUMBER: _ClassVar[int]
     DELEGATIONS_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
@@ -477,13 +480,14 @@ class BuildState(_message.Message):
     partitions: _containers.RepeatedScalarFieldContainer[str]
     want_ids: _containers.RepeatedScalarFieldContainer[str]
     job_graph: JobGraph
+    executor: str
     delegations: _containers.RepeatedCompositeFieldContainer[DelegationRecorded]
     message: str
     cancel_requested: bool
     requested_at: _timestamp_pb2.Timestamp
     finished_at: _timestamp_pb2.Timestamp
     last_event_index: int
-    def __init__(self, build_id: _Optional[str] = ..., status: _Optional[_Union[BuildStatus, str]] = ..., partitions: _Optional[_Iterable[str]] = ..., want_ids: _Optional[_Iterable[str]] = ..., job_graph: _Optional[_Union[JobGraph, _Mapping]] = ..., delegations: _Optional[_Iterable[_Union[DelegationRecorded, _Mapping]]] = ..., message: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ...) -> None: ...
+    def __init__(self, build_id: _Optional[str] = ..., status: _Optional[_Union[BuildStatus, str]] = ..., partitions: _Optional[_Iterable[str]] = ..., want_ids: _Optional[_Iterable[str]] = ..., job_graph: _Optional[_Union[JobGraph, _Mapping]] = ..., executor: _Optional[str] = ..., delegations: _Optional[_Iterable[_Union[DelegationRecorded, _Mapping]]] = ..., message: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ...) -> None: ...
 
 class WantState(_message.Message):
     __slots__ = ("spec", "status", "build_id", "attempts", "message", "sla_violated", "finished_at", "last_event_index")

@@ -106,6 +106,7 @@ def _build(s: pb.BuildState, build_id: str, name: str, p, event: pb.Event) -> No
         s.status = pb.BUILD_STATUS_RECEIVED
         s.partitions[:] = p.partitions
         s.want_ids[:] = p.want_ids
+        s.executor = p.executor
         s.requested_at.CopyFrom(event.timestamp)
     elif name == "build_status_changed":
         s.status, s.message = p.status, p.message
