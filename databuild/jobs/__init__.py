@@ -1,0 +1,1 @@
+"""Talking to job and lookup binaries (SPEC section 5)."""
