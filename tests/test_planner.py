@@ -2,49 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from databuild.planner import CycleError, NoProducerError, PlanningError, plan
 from databuild.proto import databuild_pb2 as pb
+from fakes import FakeResolver, cfg, ids
 
 AVAILABLE = pb.PARTITION_STATUS_AVAILABLE
-
-
-def cfg(outputs, inputs=(), query=()):
-    return pb.JobConfig(
-        outputs=list(outputs),
-        inputs=[pb.DataDep(ref=r, dep_type=pb.materialize) for r in inputs]
-        + [pb.DataDep(ref=r, dep_type=pb.query) for r in query],
-    )
-
-
-class FakeResolver:
-    """Jobs as functions ref -> config; records every call to prove batching."""
-
-    def __init__(self, jobs: dict, produces: dict):
-        self.jobs, self.produces = jobs, produces  # label -> fn(ref) -> config; label -> predicate
-        self.lookups, self.config_calls = [], []
-
-    def lookup(self, refs):
-        self.lookups.append(list(refs))
-        return {r: next((label for label, p in self.produces.items() if p(r)), None) for r in refs}
-
-    def configs(self, label, refs):
-        self.config_calls.append((label, list(refs)))
-        out, seen = [], set()
-        for ref in refs:
-            c = self.jobs[label](ref)
-            if c.outputs[0] not in seen:
-                seen.update(c.outputs)
-                out.append(c)
-        return out
-
-
-def ids():
-    counter = itertools.count(1)
-    return lambda: f"run{next(counter)}"
 
 
 def votes_graph():

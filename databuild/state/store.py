@@ -43,6 +43,10 @@ class StateStore:
         """State of one partition; None if no event mentioned it (i.e. missing)."""
         return self._one(PARTITION, ref)
 
+    def partitions_by_ref(self, refs: Sequence[str]) -> dict[str, pb.PartitionState]:
+        """States of those ``refs`` any event mentioned (one batched lookup)."""
+        return {ref: pb.PartitionState.FromString(row.body) for ref, row in self.log.get_rows(PARTITION, refs).items()}
+
     def partition_statuses(self, refs: Sequence[str]) -> dict[str, int]:
         """Status of each ref; refs never seen are PARTITION_STATUS_MISSING."""
         rows = self.log.get_rows(PARTITION, refs)

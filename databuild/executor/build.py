@@ -1,0 +1,396 @@
+"""The executor: runs a build's job graph and records every transition in the BEL.
+
+Semantics (SPEC section 7): bounded parallelism; partitions already available are
+skipped; partitions another live build has scheduled are not built twice (the
+build records a delegation and waits for them); a build whose external inputs are
+missing does not start; on the first failure no new run starts; only a run that
+exited 0 makes its outputs available. Claims are made with a conditional append, so
+two processes planning overlapping builds at once cannot both claim a partition.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from databuild.errors import AppendConflictError, EventLogBusyError
+from databuild.executor.launcher import Launcher
+from databuild.graph import GraphSpec
+from databuild.planner import GraphResolver, Plan, PlannedRun, PlanningError, Resolver, plan
+from databuild.proto import databuild_pb2 as pb
+from databuild.state import StateStore
+
+IN_FLIGHT = (pb.PARTITION_STATUS_SCHEDULED, pb.PARTITION_STATUS_BUILDING)
+TERMINAL_BUILD = (pb.BUILD_STATUS_COMPLETED, pb.BUILD_STATUS_FAILED, pb.BUILD_STATUS_CANCELLED)
+AVAILABLE = pb.PARTITION_STATUS_AVAILABLE
+
+
+def executor_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def executor_alive(identity: str) -> bool:
+    """False only when the executor ran on this host and its process is gone."""
+    host, _, pid = identity.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class Progress:
+    """Counts of a build's job runs, reported after every transition."""
+
+    build_id: str
+    total: int = 0
+    pending: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    status: int = pb.BUILD_STATUS_RECEIVED
+
+
+@dataclass
+class BuildResult:
+    build_id: str
+    status: int
+    message: str = ""
+    plan: Plan | None = None
+    failed_runs: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == pb.BUILD_STATUS_COMPLETED
+
+
+class BuildFinished(Exception):
+    """Internal: ends a build early with a status and message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _ev(**payload) -> pb.Event:
+    return pb.Event(**payload)
+
+
+class BuildExecutor:
+    """Plans and runs builds of one graph against one state store."""
+
+    def __init__(
+        self,
+        graph: GraphSpec,
+        store: StateStore,
+        launcher: Launcher,
+        log_dir: str,
+        parallelism: int | None = None,
+        resolver: Resolver | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        poll_interval: float = 0.05,
+        kill_grace: float = 5.0,
+    ) -> None:
+        self.graph, self.store, self.log, self.launcher = graph, store, store.log, launcher
+        self.log_dir = log_dir
+        self.parallelism = max(1, parallelism or os.cpu_count() or 1)
+        self.resolver = resolver or GraphResolver(graph)
+        self.on_progress = on_progress or (lambda p: None)
+        self.new_id, self.poll_interval, self.kill_grace = new_id, poll_interval, kill_grace
+        self._cancel_reason: str | None = None
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """Stop the running build: safe to call from a signal handler."""
+        self._cancel_reason = reason
+        self.launcher.wake()
+
+    def run(self, refs: Iterable[str], want_ids: Iterable[str] = ()) -> BuildResult:
+        """Plan and execute a build of ``refs``; return how it ended."""
+        build_id = self.new_id()
+        refs = list(refs)
+        self.log.append([
+            _ev(build_requested=pb.BuildRequested(build_id=build_id, partitions=refs, want_ids=list(want_ids),
+                                                  graph_label=self.graph.label, executor=executor_identity())),
+            _ev(build_status_changed=pb.BuildStatusChanged(build_id=build_id, status=pb.BUILD_STATUS_PLANNING)),
+        ])
+        run = _Run(self, build_id)
+        try:
+            run.plan = plan(self.graph.label, refs, self.resolver, self.store.partition_statuses, self.new_id)
+            self.log.append([_ev(job_graph_recorded=pb.JobGraphRecorded(build_id=build_id,
+                                                                       job_graph=run.plan.job_graph()))])
+            run.check_external()
+            run.claim()
+            run.execute()
+            status, message = pb.BUILD_STATUS_COMPLETED, ""
+        except PlanningError as e:
+            status, message = pb.BUILD_STATUS_FAILED, str(e)
+        except BuildFinished as e:
+            status, message = e.status, e.message
+        run.finish(status, message)
+        return BuildResult(build_id, status, message, run.plan, run.failed_runs)
+
+
+class _Run:
+    """Mutable execution state of one build."""
+
+    def __init__(self, executor: BuildExecutor, build_id: str) -> None:
+        self.x = executor
+        self.build_id = build_id
+        self.plan: Plan | None = None
+        self.mine: dict[str, list[str]] = {}  # job_run_id -> outputs this build claimed
+        self.waits_on: dict[str, set[str]] = {}  # job_run_id -> refs other builds produce for it
+        self.state: dict[str, str] = {}  # job_run_id -> pending|running|succeeded|failed|skipped|cancelled
+        self.failed_runs: list[str] = []
+        self.failure: str | None = None
+        self.progress = Progress(build_id)
+        self._events: list[pb.Event] = []
+
+    # -- planning-time checks --------------------------------------------
+
+    def check_external(self) -> None:
+        statuses = self.x.store.partition_statuses(self.plan.external)
+        missing = [ref for ref in self.plan.external if statuses[ref] != AVAILABLE]
+        if missing:
+            raise BuildFinished(pb.BUILD_STATUS_FAILED, "external partitions not available: " + ", ".join(missing))
+
+    def claim(self) -> None:
+        """Mark this build's outputs scheduled, delegating those another live build has."""
+        for _ in range(1000):
+            latest = self.x.log.latest_index()
+            events = self._claim_events()
+            try:
+                self.x.log.append(events, expect_latest=latest)
+                return
+            except AppendConflictError:
+                continue  # someone appended meanwhile: decide again from fresh state
+        raise EventLogBusyError("could not claim partitions: the event log kept changing for 1000 attempts")
+
+    def _claim_events(self) -> list[pb.Event]:
+        outputs = [ref for run in self.plan.runs for ref in run.config.outputs]
+        parts = self.x.store.partitions_by_ref(outputs)
+        owners = {p.build_id for p in parts.values() if p.status in IN_FLIGHT and p.build_id != self.build_id}
+        live, events = self._live_owners(owners)
+        self.mine, self.waits_on, self.state = {}, {}, {}
+        for run in self.plan.runs:
+            mine, delegated = [], {}
+            for ref in run.config.outputs:
+                p = parts.get(ref)
+                if p is not None and p.status == AVAILABLE:
+                    continue
+                if p is not None and p.status in IN_FLIGHT and p.build_id in live:
+                    delegated.setdefault((p.build_id, p.job_run_id), []).append(ref)
+                else:
+                    mine.append(ref)
+            events += self._claim_run(run, mine, delegated)
+        events.append(_ev(build_status_changed=pb.BuildStatusChanged(
+            build_id=self.build_id, status=pb.BUILD_STATUS_EXECUTING)))
+        return events
+
+    def _live_owners(self, owners: set[str]) -> tuple[set[str], list[pb.Event]]:
+        """Builds that are really still running; events that close the dead ones."""
+        live, events = set(), []
+        for build_id in owners:
+            build = self.x.store.build(build_id)
+            if build is None or build.status in TERMINAL_BUILD:
+                continue
+            if executor_alive(build.executor):
+                live.add(build_id)
+            else:
+                events.append(_ev(build_status_changed=pb.BuildStatusChanged(
+                    build_id=build_id, status=pb.BUILD_STATUS_FAILED,
+                    message=f"executor {build.executor} exited without finishing the build")))
+        return live, events
+
+    def _claim_run(self, run: PlannedRun, mine: list[str], delegated: dict) -> list[pb.Event]:
+        rid = run.job_run_id
+        self.state[rid] = "pending"
+        if not mine and not delegated:
+            self.state[rid] = "skipped"
+            return [self._run_event(run, pb.JOB_RUN_STATUS_SKIPPED, message="outputs already available")]
+        events = []
+        for (owner, owner_run), refs in delegated.items():
+            self.waits_on.setdefault(rid, set()).update(refs)
+            events.append(_ev(delegation_recorded=pb.DelegationRecorded(
+                build_id=self.build_id, partitions=refs, delegated_to_build_id=owner,
+                delegated_to_job_run_id=owner_run)))
+        if mine:
+            self.mine[rid] = mine
+            events.append(self._run_event(run, pb.JOB_RUN_STATUS_SCHEDULED, config=run.config))
+            events += self._partition_events(run, mine, pb.PARTITION_STATUS_SCHEDULED)
+        return events
+
+    # -- execution ---------------------------------------------------------
+
+    def execute(self) -> None:
+        runs = {r.job_run_id: r for r in self.plan.runs}
+        self._report()
+        while True:
+            if self.x._cancel_reason is not None:
+                self._cancel(runs)
+            started = [] if self.failure else self._ready(runs)
+            for run in started:
+                self.state[run.job_run_id] = "running"
+                self._events.append(self._run_event(run, pb.JOB_RUN_STATUS_RUNNING, log_path=self._log_path(run)))
+                self._events += self._partition_events(run, self.mine[run.job_run_id], pb.PARTITION_STATUS_BUILDING)
+            self._flush()
+            for run in started:
+                self._spawn(run)
+            running = [rid for rid, s in self.state.items() if s == "running"]
+            if not running and not (self._waiting_on_others() and not self.failure):
+                break
+            timeout = self.x.poll_interval if self.waits_on else None
+            for rid, code in self.x.launcher.wait(timeout):
+                self._finished(runs[rid], code)
+            if self.waits_on:
+                self._check_delegations(runs)
+            self._report()
+        self._flush()
+        if self.failure:
+            raise BuildFinished(pb.BUILD_STATUS_FAILED, self.failure)
+
+    def _ready(self, runs: dict[str, PlannedRun]) -> list[PlannedRun]:
+        slots = self.x.parallelism - sum(1 for s in self.state.values() if s == "running")
+        ready = []
+        for rid, s in self.state.items():
+            if slots <= 0:
+                break
+            if s != "pending" or self.waits_on.get(rid) or rid not in self.mine:
+                continue
+            if all(self.state[d] in ("succeeded", "skipped") for d in self.plan.deps[rid]):
+                ready.append(runs[rid])
+                slots -= 1
+        return ready
+
+    def _waiting_on_others(self) -> bool:
+        return any(self.waits_on.values())
+
+    def _spawn(self, run: PlannedRun) -> None:
+        path = self._log_path(run)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        try:
+            self.x.launcher.start(run, path)
+        except OSError as e:
+            self._finished(run, None, f"could not start {run.job_label}: {e}")
+
+    def _finished(self, run: PlannedRun, code: int | None, error: str = "") -> None:
+        rid = run.job_run_id
+        if code == 0:
+            self.state[rid] = "succeeded"
+            self._events.append(self._run_event(run, pb.JOB_RUN_STATUS_SUCCEEDED, exit_code=0))
+            self._events += self._partition_events(run, self.mine[rid], AVAILABLE)
+            return
+        cancelled = self.x._cancel_reason is not None
+        self.state[rid] = "cancelled" if cancelled else "failed"
+        message = error or (f"cancelled: {self.x._cancel_reason}" if cancelled else self._exit_message(run, code))
+        status = pb.JOB_RUN_STATUS_CANCELLED if cancelled else pb.JOB_RUN_STATUS_FAILED
+        self._events.append(self._run_event(run, status, exit_code=code or 0, message=message))
+        parts = pb.PARTITION_STATUS_MISSING if cancelled else pb.PARTITION_STATUS_FAILED
+        self._events += self._partition_events(run, self.mine[rid], parts, message)
+        if not cancelled:
+            self.failed_runs.append(rid)
+            self.failure = self.failure or f"job run {rid} of {run.job_label} failed: {message}"
+
+    def _exit_message(self, run: PlannedRun, code: int | None) -> str:
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+        return f"{how}; log: {self._log_path(run)}"
+
+    def _check_delegations(self, runs: dict[str, PlannedRun]) -> None:
+        refs = sorted({r for refs in self.waits_on.values() for r in refs})
+        parts = self.x.store.partitions_by_ref(refs)
+        for rid, waiting in list(self.waits_on.items()):
+            for ref in list(waiting):
+                p = parts.get(ref)
+                if p is not None and p.status == AVAILABLE:
+                    waiting.discard(ref)
+                elif p is None or p.status not in IN_FLIGHT or not self._owner_running(p.build_id):
+                    self.failure = self.failure or (
+                        f"{ref} was being built by build {p.build_id if p else '?'}, which did not produce it")
+                    waiting.clear()
+            if not waiting:
+                del self.waits_on[rid]
+                if rid not in self.mine and self.state[rid] == "pending":
+                    self.state[rid] = "skipped" if not self.failure else "cancelled"
+                    if not self.failure:
+                        self._events.append(self._run_event(runs[rid], pb.JOB_RUN_STATUS_SKIPPED,
+                                                            message="built by another build (delegated)"))
+
+    def _owner_running(self, build_id: str) -> bool:
+        build = self.x.store.build(build_id)
+        return build is not None and build.status not in TERMINAL_BUILD and executor_alive(build.executor)
+
+    def _cancel(self, runs: dict[str, PlannedRun]) -> None:
+        reason = self.x._cancel_reason
+        self._events.append(_ev(cancellation_requested=pb.CancellationRequested(build_id=self.build_id, reason=reason)))
+        running = [rid for rid, s in self.state.items() if s == "running"]
+        for rid in running:
+            self.x.launcher.terminate(rid)
+        deadline = time.monotonic() + self.x.kill_grace
+        while any(self.state[rid] == "running" for rid in running):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                for rid in running:
+                    self.x.launcher.terminate(rid, force=True)
+                left = None
+            for rid, code in self.x.launcher.wait(left):
+                self._finished(runs[rid], code)
+        self._flush()
+        raise BuildFinished(pb.BUILD_STATUS_CANCELLED, f"cancelled: {reason}")
+
+    # -- ending ------------------------------------------------------------
+
+    def finish(self, status: int, message: str) -> None:
+        """Record the build's end; runs that never started give their partitions back."""
+        if self.plan is not None:
+            for run in self.plan.runs:
+                rid = run.job_run_id
+                if self.state.get(rid) == "pending" and rid in self.mine:
+                    self.state[rid] = "cancelled"
+                    why = "not started: build " + ("cancelled" if status == pb.BUILD_STATUS_CANCELLED else "failed")
+                    self._events.append(self._run_event(run, pb.JOB_RUN_STATUS_CANCELLED, message=why))
+                    self._events += self._partition_events(run, self.mine[rid], pb.PARTITION_STATUS_MISSING, why)
+        self._events.append(_ev(build_status_changed=pb.BuildStatusChanged(
+            build_id=self.build_id, status=status, message=message)))
+        self._flush()
+        self.progress.status = status
+        self._report()
+
+    # -- helpers -------------------------------------------------------------
+
+    def _flush(self) -> None:
+        if self._events:
+            self.x.log.append(self._events)
+            self._events = []
+
+    def _report(self) -> None:
+        counts = {s: 0 for s in ("pending", "running", "succeeded", "failed", "skipped", "cancelled")}
+        for s in self.state.values():
+            counts[s] += 1
+        p = self.progress
+        p.total = len(self.state)
+        p.pending, p.running, p.succeeded = counts["pending"], counts["running"], counts["succeeded"]
+        p.failed, p.skipped = counts["failed"] + counts["cancelled"], counts["skipped"]
+        self.x.on_progress(p)
+
+    def _log_path(self, run: PlannedRun) -> str:
+        return os.path.join(self.x.log_dir, self.build_id, f"{run.job_run_id}.log")
+
+    def _run_event(self, run: PlannedRun, status: int, **fields) -> pb.Event:
+        return _ev(job_run_status_changed=pb.JobRunStatusChanged(
+            job_run_id=run.job_run_id, build_id=self.build_id, job_label=run.job_label, status=status,
+            outputs=run.config.outputs, **fields))
+
+    def _partition_events(self, run: PlannedRun, refs: list[str], status: int, message: str = "") -> list[pb.Event]:
+        return [_ev(partition_status_changed=pb.PartitionStatusChanged(
+            ref=ref, status=status, build_id=self.build_id, job_run_id=run.job_run_id, message=message))
+            for ref in refs]

@@ -1,0 +1,157 @@
+"""Executor decisions with fake jobs: in memory, no processes, no sleeps."""
+
+from __future__ import annotations
+
+import pytest
+
+from databuild.events import MemoryEventLog
+from databuild.executor import BuildExecutor, executor_identity
+from databuild.graph import GraphSpec, JobSpec
+from databuild.proto import databuild_pb2 as pb
+from databuild.state import StateProjection, StateStore
+from eventgen import partition_event
+from fakes import FakeLauncher, FakeResolver, cfg, ids
+
+A, F, M = pb.PARTITION_STATUS_AVAILABLE, pb.PARTITION_STATUS_FAILED, pb.PARTITION_STATUS_MISSING
+GRAPH = GraphSpec("//g:g", (JobSpec("daily", "/bin/true", ("daily/*",)), JobSpec("weekly", "/bin/true", ("weekly/*",))))
+
+
+def resolver():
+    return FakeResolver(
+        jobs={"daily": lambda r: cfg([r], [f"raw/{r.split('/')[1]}"]),
+              "weekly": lambda r: cfg([r], [f"daily/{d}" for d in range(1, 6)])},
+        produces={"daily": lambda r: r.startswith("daily/"), "weekly": lambda r: r.startswith("weekly/")},
+    )
+
+
+@pytest.fixture
+def store():
+    s = StateStore(MemoryEventLog([StateProjection()]))
+    s.log.append([pb.Event(external_partitions_available=pb.ExternalPartitionsAvailable(
+        refs=[f"raw/{d}" for d in range(1, 6)]))])
+    return s
+
+
+def executor(store, launcher, tmp_path, **kw):
+    return BuildExecutor(GRAPH, store, launcher, str(tmp_path), resolver=kw.pop("resolver", resolver()),
+                         new_id=ids(), poll_interval=0, **kw)
+
+
+def statuses(store, refs):
+    return [store.partition_statuses(refs)[r] for r in refs]
+
+
+def run_statuses(store, build_id):
+    events = store.log.list_events(0, limit=10_000).events
+    out = {}
+    for e in events:
+        if e.HasField("job_run_status_changed") and e.job_run_status_changed.build_id == build_id:
+            out[e.job_run_status_changed.job_run_id] = e.job_run_status_changed.status
+    return out
+
+
+def test_build_runs_in_dependency_order_within_parallelism(store, tmp_path):
+    launcher = FakeLauncher()
+    progress = []
+    result = executor(store, launcher, tmp_path, parallelism=2, on_progress=lambda p: progress.append(
+        (p.pending, p.running, p.succeeded))).run(["weekly/1"])
+    assert result.ok, result.message
+    assert launcher.started == ["daily"] * 5 + ["weekly"]
+    assert launcher.max_concurrent == 2
+    assert statuses(store, ["weekly/1", "daily/3"]) == [A, A]
+    build = store.build(result.build_id)
+    assert build.status == pb.BUILD_STATUS_COMPLETED and len(build.job_graph.job_runs) == 6
+    assert set(run_statuses(store, result.build_id).values()) == {pb.JOB_RUN_STATUS_SUCCEEDED}
+    assert progress[-1] == (0, 0, 6)
+    assert all(p.endswith(".log") and result.build_id in p for p in launcher.log_paths.values())
+
+
+def test_available_partitions_are_skipped(store, tmp_path):
+    store.log.append([partition_event(f"daily/{d}") for d in (1, 2, 3)])
+    launcher = FakeLauncher()
+    result = executor(store, launcher, tmp_path).run(["weekly/1"])
+    assert result.ok
+    assert launcher.started == ["daily", "daily", "weekly"]
+
+
+def test_first_failure_stops_new_runs(store, tmp_path):
+    launcher = FakeLauncher(exit_codes={"daily": 3})
+    result = executor(store, launcher, tmp_path, parallelism=1).run(["weekly/1"])
+    assert result.status == pb.BUILD_STATUS_FAILED
+    assert launcher.started == ["daily"]  # nothing started after the failure
+    assert "exited with code 3" in result.message
+    states = store.partitions_by_ref([f"daily/{d}" for d in range(1, 6)] + ["weekly/1"])
+    assert sorted(p.status for p in states.values()) == sorted([F, M, M, M, M, M])
+    runs = run_statuses(store, result.build_id)
+    assert sorted(runs.values()) == sorted([pb.JOB_RUN_STATUS_FAILED] + [pb.JOB_RUN_STATUS_CANCELLED] * 5)
+    assert store.build(result.build_id).message == result.message
+
+
+def test_missing_external_inputs_refuse_the_build(tmp_path):
+    store = StateStore(MemoryEventLog([StateProjection()]))
+    store.log.append([pb.Event(external_partitions_available=pb.ExternalPartitionsAvailable(refs=["raw/1"]))])
+    launcher = FakeLauncher()
+    result = executor(store, launcher, tmp_path).run(["daily/1", "daily/2", "daily/3"])
+    assert result.status == pb.BUILD_STATUS_FAILED
+    assert result.message == "external partitions not available: raw/2, raw/3"
+    assert launcher.started == []
+
+
+def test_planning_error_fails_the_build(store, tmp_path):
+    result = executor(store, FakeLauncher(), tmp_path).run(["nope/1"])
+    assert result.status == pb.BUILD_STATUS_FAILED and "no job in graph //g:g produces nope/1" in result.message
+    assert store.build(result.build_id).status == pb.BUILD_STATUS_FAILED
+
+
+def other_build_scheduled(store, refs, executor_id):
+    store.log.append([
+        pb.Event(build_requested=pb.BuildRequested(build_id="other", partitions=refs, executor=executor_id)),
+        *[partition_event(r, pb.PARTITION_STATUS_SCHEDULED, build_id="other") for r in refs],
+    ])
+
+
+def test_delegates_to_an_in_flight_build(store, tmp_path):
+    other_build_scheduled(store, ["daily/1", "daily/2"], executor_identity())
+
+    def other_finishes(launcher):
+        if store.partition("daily/1").status != A:
+            store.log.append([partition_event(r, A, build_id="other") for r in ("daily/1", "daily/2")])
+
+    launcher = FakeLauncher(on_wait=other_finishes)
+    result = executor(store, launcher, tmp_path).run(["weekly/1"])
+    assert result.ok, result.message
+    assert launcher.started == ["daily"] * 3 + ["weekly"]  # daily/1 and daily/2 were not run again
+    build = store.build(result.build_id)
+    assert [(list(d.partitions), d.delegated_to_build_id) for d in build.delegations] == [
+        (["daily/1"], "other"), (["daily/2"], "other")]
+
+
+def test_delegated_failure_fails_the_build(store, tmp_path):
+    other_build_scheduled(store, ["daily/1"], executor_identity())
+    launcher = FakeLauncher(on_wait=lambda l: store.log.append([partition_event("daily/1", F, build_id="other")])
+                            if store.partition("daily/1").status != F else None)
+    result = executor(store, launcher, tmp_path).run(["weekly/1"])
+    assert result.status == pb.BUILD_STATUS_FAILED
+    assert "daily/1 was being built by build other, which did not produce it" in result.message
+
+
+def test_dead_owner_is_not_delegated_to(store, tmp_path):
+    other_build_scheduled(store, ["daily/1"], f"{executor_identity().rpartition(':')[0]}:999999999")
+    launcher = FakeLauncher()
+    result = executor(store, launcher, tmp_path).run(["daily/1"])
+    assert result.ok and launcher.started == ["daily"]
+    assert store.build("other").status == pb.BUILD_STATUS_FAILED
+    assert "exited without finishing" in store.build("other").message
+
+
+def test_cancel_terminates_running_jobs(store, tmp_path):
+    launcher = FakeLauncher(hang={"daily"})
+    ex = executor(store, launcher, tmp_path, parallelism=2, kill_grace=10)
+    launcher.on_wait = lambda l: ex.cancel("SIGTERM") if l.running else None
+    result = ex.run(["weekly/1"])
+    assert result.status == pb.BUILD_STATUS_CANCELLED and result.message == "cancelled: SIGTERM"
+    assert [force for _, force in launcher.terminated] == [False, False]
+    runs = run_statuses(store, result.build_id)
+    assert sorted(runs.values()).count(pb.JOB_RUN_STATUS_CANCELLED) == 6
+    assert all(s in (M,) for s in statuses(store, [f"daily/{d}" for d in range(1, 6)]))
+    assert store.build(result.build_id).cancel_requested
