@@ -1,0 +1,72 @@
+"""What every command needs: the graph, its state directory and event log."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from databuild.errors import InvalidRefError
+from databuild.graph import GraphSpec, load_manifest
+from databuild.refs import validate_ref
+from databuild.state import StateStore, open_state_store
+
+
+def default_state_dir(graph_label: str) -> Path:
+    """``~/.local/state/databuild/<graph>`` with the label made file-name safe."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", graph_label.strip("/:@")) or "graph"
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "databuild" / name
+
+
+@dataclass
+class CliContext:
+    """Lazily opened graph and store for one CLI invocation."""
+
+    state_dir_option: str | None
+    bel_option: str | None
+    as_json: bool
+    _graph: GraphSpec | None = None
+    _store: StateStore | None = field(default=None, repr=False)
+
+    @property
+    def graph(self) -> GraphSpec:
+        if self._graph is None:
+            manifest = os.environ.get("DATABUILD_GRAPH_MANIFEST")
+            if not manifest:
+                raise click.UsageError("DATABUILD_GRAPH_MANIFEST is not set: run the <graph>.build binary Bazel built")
+            self._graph = load_manifest(manifest, os.environ.get("DATABUILD_RUNFILES"))
+        return self._graph
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.state_dir_option) if self.state_dir_option else default_state_dir(self.graph.label)
+
+    @property
+    def bel_uri(self) -> str:
+        return self.bel_option or f"sqlite://{self.state_dir.absolute() / 'bel.sqlite3'}"
+
+    @property
+    def store(self) -> StateStore:
+        if self._store is None:
+            self._store = open_state_store(self.bel_uri)
+        return self._store
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def refs_argument(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
+    """Click callback: validate partition refs, naming the bad one (exit 2)."""
+    try:
+        return [validate_ref(v) for v in values]
+    except InvalidRefError as e:
+        raise click.BadParameter(str(e), ctx, param) from None

@@ -1,0 +1,85 @@
+"""Output: aligned tables for people, one JSON document for scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any, Sequence
+
+import click
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from databuild.proto import databuild_pb2 as pb
+
+
+def to_dict(message: Message) -> dict:
+    """Protobuf JSON mapping with the proto's snake_case field names."""
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+def emit_json(doc: Any) -> None:
+    click.echo(json.dumps(doc, indent=None, sort_keys=False))
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print rows under headers, columns padded to their widest cell."""
+    cells = [[str(c) for c in headers]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        if n == 0:
+            click.echo("  ".join("-" * w for w in widths))
+
+
+def short(enum_name: str, prefix: str) -> str:
+    return enum_name.removeprefix(prefix).lower()
+
+
+def partition_status(value: int) -> str:
+    return short(pb.PartitionStatus.Name(value), "PARTITION_STATUS_")
+
+
+def build_status(value: int) -> str:
+    return short(pb.BuildStatus.Name(value), "BUILD_STATUS_")
+
+
+def job_run_status(value: int) -> str:
+    return short(pb.JobRunStatus.Name(value), "JOB_RUN_STATUS_")
+
+
+def timestamp(ts) -> str:
+    if not ts.seconds and not ts.nanos:
+        return ""
+    return ts.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")
+
+
+class ProgressLine:
+    """Live build progress on stderr: rewritten in place on a terminal, else one line per change."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.tty = sys.stderr.isatty()
+        self.interval = interval
+        self.last: tuple | None = None
+        self.printed_at = 0.0
+
+    def __call__(self, p) -> None:
+        key = (p.total, p.pending, p.running, p.succeeded, p.failed, p.skipped, p.status)
+        if key == self.last:
+            return
+        self.last = key
+        done = p.succeeded + p.skipped
+        line = (f"build {p.build_id[:8]}: {done}/{p.total} done, {p.running} running, "
+                f"{p.pending} pending" + (f", {p.failed} failed" if p.failed else ""))
+        if self.tty:
+            click.echo("\r\x1b[2K" + line, err=True, nl=False)
+            return
+        final = p.status in (pb.BUILD_STATUS_COMPLETED, pb.BUILD_STATUS_FAILED, pb.BUILD_STATUS_CANCELLED)
+        if final or time.monotonic() - self.printed_at >= self.interval:
+            self.printed_at = time.monotonic()
+            click.echo(line, err=True)
+
+    def close(self) -> None:
+        if self.tty and self.last is not None:
+            click.echo("", err=True)
