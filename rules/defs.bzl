@@ -1,0 +1,24 @@
+"""Public API of the DataBuild Bazel rules.
+
+    load("@databuild//rules:defs.bzl", "databuild_graph", "databuild_job", "databuild_upstream")
+
+See docs/bazel-rules.md. Everything is implemented in rules/private/.
+"""
+
+load("//rules/private:graph.bzl", _databuild_graph = "databuild_graph")
+load("//rules/private:job.bzl", _databuild_job = "databuild_job")
+load(
+    "//rules/private:providers.bzl",
+    _DataBuildGraphInfo = "DataBuildGraphInfo",
+    _DataBuildJobInfo = "DataBuildJobInfo",
+    _DataBuildUpstreamInfo = "DataBuildUpstreamInfo",
+)
+load("//rules/private:upstream.bzl", _databuild_upstream = "databuild_upstream")
+
+databuild_job = _databuild_job
+databuild_graph = _databuild_graph
+databuild_upstream = _databuild_upstream
+
+DataBuildJobInfo = _DataBuildJobInfo
+DataBuildGraphInfo = _DataBuildGraphInfo
+DataBuildUpstreamInfo = _DataBuildUpstreamInfo

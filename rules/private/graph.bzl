@@ -1,0 +1,188 @@
+"""`databuild_graph`: jobs + lookup + upstreams -> the `<name>.build` command."""
+
+load(":common.bzl", "label_str", "runfiles_path", "shell_quote")
+load(":durations.bzl", "parse_duration")
+load(":patterns.bzl", "patterns_overlap")
+load(":providers.bzl", "DataBuildGraphInfo", "DataBuildJobInfo", "DataBuildUpstreamInfo")
+
+_PY_TOOLCHAIN = "@bazel_tools//tools/python:toolchain_type"
+
+# How the launcher finds `import databuild`: the runfiles directory holding this file.
+_PACKAGE_INIT = "databuild/__init__.py"
+
+def _jobs(ctx, graph):
+    """The DataBuildJobInfo of every target in `jobs`, failing on anything else."""
+    jobs = []
+    for target in ctx.attr.jobs:
+        if DataBuildJobInfo not in target:
+            fail(("%s in the jobs of graph %s is not a databuild_job. Wrap the executable: " +
+                  "databuild_job(name = \"...\", binary = \"%s\", outputs = [...]) and list that target instead.") %
+                 (label_str(target.label), graph, label_str(target.label)))
+        jobs.append(target[DataBuildJobInfo])
+    return jobs
+
+def _upstreams(ctx, graph):
+    upstreams = []
+    names = {}
+    for target in ctx.attr.upstreams:
+        if DataBuildUpstreamInfo not in target:
+            fail("%s in the upstreams of graph %s is not a databuild_upstream" % (label_str(target.label), graph))
+        info = target[DataBuildUpstreamInfo]
+        if info.name in names:
+            fail("graph %s: upstreams %s and %s have the same name %r; upstream names must be unique within a graph" %
+                 (graph, names[info.name], info.label, info.name))
+        names[info.name] = info.label
+        upstreams.append(info)
+    return upstreams
+
+def _check_outputs(graph, jobs, has_lookup):
+    if not has_lookup:
+        without = [job.label for job in jobs if not job.outputs]
+        if without:
+            fail(("job %s declares no outputs and graph %s has no lookup: declare outputs = [...] on " +
+                  "every job, or give the graph a lookup = \"...\" that maps refs to jobs") %
+                 (", ".join(without), graph))
+    declared = [(job.label, pattern) for job in jobs for pattern in job.outputs]
+    overlaps = []
+    for i, (label_a, a) in enumerate(declared):
+        for label_b, b in declared[i + 1:]:
+            if patterns_overlap(a, b):
+                overlaps.append("  %r of %s and %r of %s" % (a, label_a, b, label_b))
+    if overlaps:
+        fail("graph %s: output patterns overlap (a partition must be produced by exactly one job):\n" % graph +
+             "\n".join(overlaps))
+
+def _defaults(ctx, graph):
+    out = {}
+    for attr_name, key in [("default_ttl", "ttl_seconds"), ("default_sla", "sla_seconds")]:
+        seconds, problem = parse_duration(getattr(ctx.attr, attr_name))
+        if problem:
+            fail("graph %s: %s %s" % (graph, attr_name, problem))
+        out[key] = seconds
+    return out
+
+def _python_package_dir(ctx):
+    """Runfiles-relative directory to put on PYTHONPATH for `import databuild`."""
+    for f in ctx.attr._databuild[DefaultInfo].files.to_list():
+        path = runfiles_path(ctx, f)
+        if path.endswith("/" + _PACKAGE_INIT):
+            return path[:-len("/" + _PACKAGE_INIT)]
+    fail("%s provides no %s; cannot build the graph command" % (ctx.attr._databuild.label, _PACKAGE_INIT))
+
+def _python(ctx):
+    """(absolute interpreter path, runfiles-relative interpreter path, runfiles) from the toolchain."""
+    toolchain = ctx.toolchains[_PY_TOOLCHAIN]
+    runtime = getattr(toolchain, "py3_runtime", None) if toolchain else None
+    if runtime == None:
+        return ("", "", ctx.runfiles())
+    if runtime.interpreter_path:
+        return (runtime.interpreter_path, "", ctx.runfiles())
+    if runtime.interpreter:
+        return ("", runfiles_path(ctx, runtime.interpreter), ctx.runfiles(
+            files = [runtime.interpreter],
+            transitive_files = runtime.files,
+        ))
+    return ("", "", ctx.runfiles())
+
+def _databuild_graph_impl(ctx):
+    graph = label_str(ctx.label)
+    jobs = _jobs(ctx, graph)
+    upstreams = _upstreams(ctx, graph)
+    lookup = ctx.attr.lookup
+    _check_outputs(graph, jobs, lookup != None)
+    defaults = _defaults(ctx, graph)
+
+    runfiles = ctx.runfiles()
+    for job in jobs:
+        runfiles = runfiles.merge(job.runfiles)
+    lookup_doc = None
+    if lookup:
+        lookup_exe = lookup[DefaultInfo].files_to_run.executable
+        lookup_doc = {"label": label_str(lookup.label), "executable": runfiles_path(ctx, lookup_exe)}
+        runfiles = runfiles.merge(ctx.runfiles(files = [lookup_exe])).merge(lookup[DefaultInfo].default_runfiles)
+
+    manifest = ctx.actions.declare_file(ctx.label.name + ".manifest.json")
+    ctx.actions.write(
+        output = manifest,
+        content = json.encode({
+            "version": 1,
+            "label": graph,
+            "jobs": [
+                {"label": job.label, "executable": runfiles_path(ctx, job.executable), "outputs": job.outputs}
+                for job in jobs
+            ],
+            "lookup": lookup_doc,
+            "upstreams": [
+                {"name": u.name, "label": u.label, "url": u.url, "patterns": u.patterns}
+                for u in upstreams
+            ],
+            "defaults": defaults,
+        }) + "\n",
+    )
+
+    python_abs, python_rel, python_runfiles = _python(ctx)
+    launcher = ctx.actions.declare_file(ctx.label.name + ".build")
+    ctx.actions.expand_template(
+        template = ctx.file._launcher_template,
+        output = launcher,
+        substitutions = {
+            "%{label}": graph,
+            "%{manifest}": shell_quote(runfiles_path(ctx, manifest)),
+            "%{pythonpath}": shell_quote(_python_package_dir(ctx)),
+            "%{python_runfile}": shell_quote(python_rel),
+            "%{python_path}": shell_quote(python_abs),
+        },
+        is_executable = True,
+    )
+
+    runfiles = runfiles.merge(ctx.runfiles(files = [manifest])) \
+        .merge(ctx.attr._databuild[DefaultInfo].default_runfiles) \
+        .merge(python_runfiles)
+    return [
+        DataBuildGraphInfo(label = graph, manifest = manifest, jobs = jobs, upstreams = upstreams),
+        DefaultInfo(
+            executable = launcher,
+            files = depset([launcher, manifest]),
+            runfiles = runfiles,
+        ),
+    ]
+
+databuild_graph = rule(
+    implementation = _databuild_graph_impl,
+    doc = """A DataBuild graph. `bazel build //pkg:name` produces the command `bazel-bin/pkg/name.build`.
+
+Analysis fails when a target in `jobs` is not a databuild_job, when output
+patterns of the jobs overlap, when there is no lookup and some job declares no
+outputs, or when default_ttl / default_sla is not a duration.""",
+    attrs = {
+        "jobs": attr.label_list(
+            doc = "databuild_job targets making up the graph.",
+            mandatory = True,
+            allow_empty = False,
+        ),
+        "lookup": attr.label(
+            doc = "Executable implementing the lookup protocol (`LOOKUP REF...` -> {ref: job label | null}). Optional when every job declares outputs.",
+            executable = True,
+            cfg = "target",
+        ),
+        "upstreams": attr.label_list(
+            doc = "databuild_upstream targets: other graphs whose partitions this graph consumes.",
+        ),
+        "default_ttl": attr.string(
+            doc = "Default TTL of wants (`90s`, `15m`, `6h`, `2d`); empty for none.",
+        ),
+        "default_sla": attr.string(
+            doc = "Default SLA of wants (`90s`, `15m`, `6h`, `2d`); empty for none.",
+        ),
+        "_databuild": attr.label(
+            default = Label("//:databuild"),
+        ),
+        "_launcher_template": attr.label(
+            default = Label("//rules/private:launcher.sh.tpl"),
+            allow_single_file = True,
+        ),
+    },
+    executable = True,
+    toolchains = [_PY_TOOLCHAIN],
+    provides = [DataBuildGraphInfo],
+)

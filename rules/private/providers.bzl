@@ -1,0 +1,35 @@
+"""Providers of the DataBuild rules.
+
+Other rules can consume them, e.g. a rule that needs a graph's manifest reads
+`DataBuildGraphInfo.manifest`.
+"""
+
+DataBuildJobInfo = provider(
+    doc = "A DataBuild job: an executable implementing the job protocol (`config` / `exec`).",
+    fields = {
+        "label": "string: the job's label as written in graph manifests and lookup answers, e.g. `//pkg:ingest` (`@repo//pkg:ingest` for a job in another repository).",
+        "executable": "File: the job's executable (the wrapped binary's executable).",
+        "runfiles": "runfiles: everything the executable needs at run time (the wrapped binary's runfiles).",
+        "outputs": "list of string: partition patterns the job declares it produces; empty when the graph's lookup maps refs to this job.",
+    },
+)
+
+DataBuildUpstreamInfo = provider(
+    doc = "Another DataBuild graph whose partitions this graph consumes, reached over HTTP.",
+    fields = {
+        "name": "string: the upstream's name (the target name), unique within a graph.",
+        "label": "string: the upstream target's label, e.g. `//pkg:raw_events`.",
+        "url": "string: default base URL of the upstream graph's service; overridable at run time.",
+        "patterns": "list of string: partition patterns of that graph this graph consumes.",
+    },
+)
+
+DataBuildGraphInfo = provider(
+    doc = "A DataBuild graph: its manifest and the jobs it is made of.",
+    fields = {
+        "label": "string: the graph's label, e.g. `//pkg:my_graph`.",
+        "manifest": "File: the graph manifest JSON (format: databuild/graph/manifest.py).",
+        "jobs": "list of DataBuildJobInfo: the graph's jobs, in declaration order.",
+        "upstreams": "list of DataBuildUpstreamInfo: the graph's upstreams, in declaration order.",
+    },
+)

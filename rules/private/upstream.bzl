@@ -1,0 +1,38 @@
+"""`databuild_upstream`: another graph whose partitions a graph consumes."""
+
+load(":common.bzl", "label_str")
+load(":patterns.bzl", "validate_pattern")
+load(":providers.bzl", "DataBuildUpstreamInfo")
+
+def _databuild_upstream_impl(ctx):
+    label = label_str(ctx.label)
+    url = ctx.attr.url
+    if not (url.startswith("http://") or url.startswith("https://")) or " " in url:
+        fail("databuild_upstream %s: url %r must be an http:// or https:// URL" % (label, url))
+    for pattern in ctx.attr.patterns:
+        problem = validate_pattern(pattern)
+        if problem:
+            fail("databuild_upstream %s: pattern %r %s" % (label, pattern, problem))
+    return [DataBuildUpstreamInfo(
+        name = ctx.label.name,
+        label = label,
+        url = url,
+        patterns = list(ctx.attr.patterns),
+    )]
+
+databuild_upstream = rule(
+    implementation = _databuild_upstream_impl,
+    doc = "An upstream DataBuild graph, reached over HTTP, and the partitions of it this graph consumes.",
+    attrs = {
+        "url": attr.string(
+            doc = "Default base URL of the upstream graph's service, e.g. `http://127.0.0.1:8101`; overridable at run time.",
+            mandatory = True,
+        ),
+        "patterns": attr.string_list(
+            doc = "Partition patterns of the upstream graph this graph consumes, e.g. `[\"raw/**\"]`.",
+            mandatory = True,
+            allow_empty = False,
+        ),
+    },
+    provides = [DataBuildUpstreamInfo],
+)
