@@ -32,7 +32,8 @@ EVENT_TYPES: tuple[str, ...] = tuple(
 
 
 def _each(kind: KeyKind, values: Iterable[str]) -> Iterator[Key]:
-    return ((kind, v) for v in values if v)
+    # Empty partition refs are kept so validation rejects them; empty ids mean "none".
+    return ((kind, v) for v in values if v or kind is KeyKind.PARTITION)
 
 
 def _one(kind: KeyKind, value: str) -> Iterator[Key]:

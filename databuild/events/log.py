@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import abc
+import os
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -26,6 +26,22 @@ Clock = Callable[[], int]
 def system_clock() -> int:
     """Wall-clock time in UTC microseconds."""
     return time.time_ns() // 1000
+
+
+def uuid4_batch(n: int) -> list[str]:
+    """``n`` random (version 4) UUID strings from one ``urandom`` call.
+
+    ``uuid.uuid4()`` costs a system call and object construction per id, a
+    measurable share of batched appends.
+    """
+    raw = bytearray(os.urandom(16 * n))
+    out = []
+    for i in range(0, 16 * n, 16):
+        raw[i + 6] = (raw[i + 6] & 0x0F) | 0x40  # version 4
+        raw[i + 8] = (raw[i + 8] & 0x3F) | 0x80  # RFC 4122 variant
+        h = raw[i : i + 16].hex()
+        out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -71,9 +87,10 @@ class EventLog(abc.ABC):
         if not events:
             return []
         now = self.clock()
+        fresh_ids = iter(uuid4_batch(sum(1 for e in events if not e.event_id)))
         for event in events:
             if not event.event_id:
-                event.event_id = str(uuid.uuid4())
+                event.event_id = next(fresh_ids)
             event.timestamp.FromMicroseconds(now)
             event.schema_version = EVENT_SCHEMA_VERSION
         try:

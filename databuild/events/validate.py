@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from databuild.errors import InvalidEventError, InvalidRefError
 from databuild.events.keys import Key, KeyKind, event_keys, event_type
 from databuild.proto import databuild_pb2 as pb
@@ -28,13 +30,26 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 }
 
 
-def _present(message, path: str) -> bool:
+def _checker(payload_descriptor, path: str) -> Callable[[object], bool]:
+    """A fast presence test for one dotted field path, resolved once at import."""
     *parents, leaf = path.split(".")
+    descriptor = payload_descriptor
     for name in parents:
-        message = getattr(message, name)
-    if leaf in message.DESCRIPTOR.oneofs_by_name:
-        return message.WhichOneof(leaf) is not None
-    return bool(getattr(message, leaf))
+        descriptor = descriptor.fields_by_name[name].message_type
+    is_oneof = leaf in descriptor.oneofs_by_name
+
+    def present(message) -> bool:
+        for name in parents:
+            message = getattr(message, name)
+        return message.WhichOneof(leaf) is not None if is_oneof else bool(getattr(message, leaf))
+
+    return present
+
+
+_CHECKS: dict[str, list[tuple[str, Callable[[object], bool]]]] = {
+    name: [(path, _checker(pb.Event.DESCRIPTOR.fields_by_name[name].message_type, path)) for path in paths]
+    for name, paths in _REQUIRED.items()
+}
 
 
 def validate_event(event: object, position: int = 0) -> set[Key]:
@@ -49,7 +64,7 @@ def validate_event(event: object, position: int = 0) -> set[Key]:
     if not name:
         raise InvalidEventError(f"{where} has no payload set")
     payload = getattr(event, name)
-    missing = [f for f in _REQUIRED[name] if not _present(payload, f)]
+    missing = [path for path, present in _CHECKS[name] if not present(payload)]
     if missing:
         raise InvalidEventError(f"{where} ({name}) is missing required field(s): {', '.join(missing)}")
     keys = event_keys(event)

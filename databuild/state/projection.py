@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from google.protobuf.message import Message
+
 from databuild.events import ReadModelTx, Row
 from databuild.proto import databuild_pb2 as pb
-from databuild.state.reducers import KINDS, STATE_TYPES, reduce, status_of, touched
+from databuild.state.reducers import KINDS, STATE_TYPES, apply_in_place, status_of, touched
 
 
 class StateProjection:
@@ -17,21 +19,19 @@ class StateProjection:
     kinds = KINDS
 
     def apply(self, tx: ReadModelTx, events: Sequence[pb.Event]) -> None:
-        """Load every touched entity once, fold the batch, write back what changed."""
+        """Load every touched entity once, fold the batch in place, write back what changed."""
         touches = [(event, list(touched(event))) for event in events]
         wanted: dict[str, set[str]] = {}
         for _, entities in touches:
             for kind, key in entities:
                 wanted.setdefault(kind, set()).add(key)
-        current = {
-            (kind, key): STATE_TYPES[kind].FromString(row.body)
-            for kind, keys in wanted.items()
-            for key, row in tx.get_many(kind, sorted(keys)).items()
-        }
-        changed = {}
+        states: dict[tuple[str, str], Message] = {}
+        for kind, keys in wanted.items():
+            rows = tx.get_many(kind, sorted(keys))
+            for key in keys:
+                row = rows.get(key)
+                states[(kind, key)] = STATE_TYPES[kind].FromString(row.body) if row else STATE_TYPES[kind]()
         for event, entities in touches:
-            for entity in entities:
-                current[entity] = changed[entity] = reduce(*entity, current.get(entity), event)
-        tx.put_many(
-            [Row(kind, key, status_of(kind, s), s.SerializeToString()) for (kind, key), s in changed.items()]
-        )
+            for kind, key in entities:
+                apply_in_place(kind, key, states[(kind, key)], event)
+        tx.put_many([Row(kind, key, status_of(kind, s), s.SerializeToString()) for (kind, key), s in states.items()])

@@ -60,14 +60,19 @@ def status_of(kind: str, state: Message) -> int:
 
 
 def reduce(kind: str, key: str, previous: Message | None, event: pb.Event) -> Message:
-    """Apply ``event`` to the entity ``(kind, key)`` whose state was ``previous``."""
+    """Apply ``event`` to the entity ``(kind, key)`` whose state was ``previous`` (left unchanged)."""
     state = STATE_TYPES[kind]()
     if previous is not None:
         state.CopyFrom(previous)
+    apply_in_place(kind, key, state, event)
+    return state
+
+
+def apply_in_place(kind: str, key: str, state: Message, event: pb.Event) -> None:
+    """Apply ``event`` to ``state``, mutating it: for callers that own ``state``."""
     name = event.WhichOneof("payload")
     _REDUCERS[kind](state, key, name, getattr(event, name), event)
     state.last_event_index = event.index
-    return state
 
 
 def _partition(s: pb.PartitionState, ref: str, name: str, p, event: pb.Event) -> None:
