@@ -1,0 +1,185 @@
+"""The Starlark rules (rules/): what `bazel build` of a databuild_graph produces.
+
+Runs Bazel 4.2.3 offline (tools/bazel_setup must have run): builds the fixtures in
+tests/rules, runs the generated `<graph>.build` from a bare environment, checks the
+manifest against the Python loader, expects the analysis-time errors of
+tests/rules/failures, and builds the graph of examples/consumer_workspace, which
+loads the rules as the external repository @databuild.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from databuild.graph import load_manifest
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("bazel") is None, reason="bazel is not installed (run tools/setup)"),
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+CONSUMER = ROOT / "examples" / "consumer_workspace"
+
+
+def bazel(command: str, *args: str, cwd: Path = ROOT, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        ["bazel", command, "--noshow_progress", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=600,
+    )
+    if check and proc.returncode != 0:
+        pytest.fail(f"bazel {command} {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def run_clean(binary: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run like a user's fresh shell: no virtualenv, no Bazel variables, another directory."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")}
+    return subprocess.run([str(binary), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def bin_dir() -> Path:
+    bazel("build", "//tests/rules:g", "//tests/rules:g_lookup")
+    return ROOT / "bazel-bin" / "tests" / "rules"
+
+
+def runfiles(bin_dir: Path, graph: str) -> Path:
+    return bin_dir / f"{graph}.build.runfiles"
+
+
+def manifest(bin_dir: Path, graph: str) -> dict:
+    return json.loads((bin_dir / f"{graph}.manifest.json").read_text())
+
+
+def test_graph_binary_is_an_executable(bin_dir):
+    for graph in ("g", "g_lookup"):
+        binary = bin_dir / f"{graph}.build"
+        assert binary.is_file() and os.access(binary, os.X_OK), binary
+        # the manifest sits in the runfiles where the launcher looks for it
+        assert (runfiles(bin_dir, graph) / "databuild" / "tests" / "rules" / f"{graph}.manifest.json").is_file()
+
+
+def test_jobs_list_from_a_clean_environment(bin_dir, tmp_path):
+    proc = run_clean(bin_dir / "g.build", "--json", "jobs", "list", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["graph"] == "//tests/rules:g"
+    assert {j["label"]: j["outputs"] for j in doc["jobs"]} == {
+        "//tests/rules:ingest": ["raw_votes/*"],
+        "//tests/rules:summary": ["daily_votes/*/*", "totals/*"],
+    }
+
+
+def test_jobs_list_of_a_graph_with_lookup(bin_dir, tmp_path):
+    proc = run_clean(bin_dir / "g_lookup.build", "--json", "jobs", "list", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["graph"] == "//tests/rules:g_lookup"
+    assert {j["label"]: j["outputs"] for j in doc["jobs"]} == {
+        "//tests/rules:ingest_any": [],
+        "//tests/rules:summary": ["daily_votes/*/*", "totals/*"],
+    }
+
+
+def test_manifest_content(bin_dir):
+    doc = manifest(bin_dir, "g")
+    assert doc["version"] == 1 and doc["label"] == "//tests/rules:g"
+    assert doc["lookup"] is None
+    assert doc["defaults"] == {"ttl_seconds": 2 * 86400, "sla_seconds": 6 * 3600}
+    assert doc["upstreams"] == [{
+        "name": "raw_events", "label": "//tests/rules:raw_events",
+        "url": "http://127.0.0.1:8101", "patterns": ["events/**"],
+    }]
+    assert manifest(bin_dir, "g_lookup")["lookup"] == {
+        "label": "//tests/rules:lookup_bin", "executable": "databuild/tests/rules/lookup_bin",
+    }
+
+
+@pytest.mark.parametrize("graph", ["g", "g_lookup"])
+def test_manifest_executables_are_in_the_runfiles(bin_dir, graph):
+    rf = runfiles(bin_dir, graph)
+    spec = load_manifest(bin_dir / f"{graph}.manifest.json", rf)  # the Python loader accepts it
+    executables = [Path(j.executable) for j in spec.jobs]
+    if spec.lookup:
+        executables.append(Path(spec.lookup.executable))
+    for exe in executables:
+        assert exe.is_file() and os.access(exe, os.X_OK), exe
+    # a job's own runfiles (its data) come along, and so does the databuild package
+    assert (rf / "databuild" / "tests" / "rules" / "job_data.txt").is_file()
+    assert (rf / "databuild" / "databuild" / "cli" / "__main__.py").is_file()
+
+
+def test_lookup_runs_from_the_runfiles(bin_dir):
+    spec = load_manifest(bin_dir / "g_lookup.manifest.json", runfiles(bin_dir, "g_lookup"))
+    proc = subprocess.run([spec.lookup.executable, "raw/x"], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"raw/x": None}
+
+
+def test_graph_binary_found_through_a_symlink(bin_dir, tmp_path):
+    link = tmp_path / "bin" / "votes"
+    link.parent.mkdir()
+    link.symlink_to(bin_dir / "g.build")
+    proc = run_clean(link, "--json", "jobs", "list", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["graph"] == "//tests/rules:g"
+
+
+@pytest.mark.parametrize(
+    "target, fragments",
+    [
+        ("overlap", [
+            "graph //tests/rules/failures:overlap: output patterns overlap",
+            '"daily/*/red" of //tests/rules/failures:daily_red and "daily/2025/**" of //tests/rules/failures:daily_2025',
+        ]),
+        ("no_lookup", [
+            "job //tests/rules:ingest_any declares no outputs and graph //tests/rules/failures:no_lookup has no lookup",
+        ]),
+        ("not_a_job", [
+            "//tests/rules:summary_bin in the jobs of graph //tests/rules/failures:not_a_job is not a databuild_job",
+        ]),
+        ("bad_duration", [
+            'graph //tests/rules/failures:bad_duration: default_ttl "2 days" is not a duration',
+            "90s, 15m, 6h, 2d",
+        ]),
+        ("bad_pattern", [
+            'databuild_job //tests/rules/failures:bad_pattern: output pattern "daily votes/*" contains whitespace',
+        ]),
+    ],
+)
+def test_analysis_errors(target, fragments):
+    proc = bazel("build", f"//tests/rules/failures:{target}", check=False)
+    assert proc.returncode != 0, f"//tests/rules/failures:{target} built, expected an analysis error"
+    for fragment in fragments:
+        assert fragment in proc.stderr, proc.stderr[-3000:]
+
+
+def test_consumer_workspace(tmp_path):
+    """The rules work when loaded as @databuild from another workspace."""
+    try:
+        bazel("build", "//:graph", cwd=CONSUMER)
+        bin_dir = CONSUMER / "bazel-bin"
+        binary = bin_dir / "graph.build"
+        assert binary.is_file() and os.access(binary, os.X_OK)
+        proc = run_clean(binary, "--json", "jobs", "list", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        assert doc["graph"] == "//:graph"
+        assert {j["label"]: j["outputs"] for j in doc["jobs"]} == {
+            "//:daily_votes": ["daily_votes/*/*"],
+            "//:vote_totals": ["vote_totals/*"],
+        }
+        rf = bin_dir / "graph.build.runfiles"
+        spec = load_manifest(bin_dir / "graph.manifest.json", rf)
+        assert all(Path(j.executable).is_file() for j in spec.jobs)
+        # the databuild package comes from the @databuild repository
+        assert (rf / "databuild" / "databuild" / "cli" / "__main__.py").is_file()
+    finally:
+        subprocess.run(["bazel", "shutdown"], cwd=CONSUMER, capture_output=True, timeout=120)
