@@ -84,6 +84,7 @@ def test_jobs_list_of_a_graph_with_lookup(bin_dir, tmp_path):
     assert doc["graph"] == "//tests/rules:g_lookup"
     assert {j["label"]: j["outputs"] for j in doc["jobs"]} == {
         "//tests/rules:ingest_any": [],
+        "//tests/rules:py_any": [],
         "//tests/rules:summary": ["daily_votes/*/*", "totals/*"],
     }
 
@@ -114,6 +115,15 @@ def test_manifest_executables_are_in_the_runfiles(bin_dir, graph):
     # a job's own runfiles (its data) come along, and so does the databuild package
     assert (rf / "databuild" / "tests" / "rules" / "job_data.txt").is_file()
     assert (rf / "databuild" / "databuild" / "cli" / "__main__.py").is_file()
+
+
+def test_jobs_run_from_the_graph_runfiles(bin_dir, tmp_path):
+    """sh_binary and py_binary jobs start from the graph's runfiles tree, in a bare environment."""
+    spec = load_manifest(bin_dir / "g_lookup.manifest.json", runfiles(bin_dir, "g_lookup"))
+    for job in spec.jobs:
+        proc = run_clean(Path(job.executable), "config", "raw_votes/2025-01-01", cwd=tmp_path)
+        assert proc.returncode == 0, (job.label, proc.stderr)
+        assert json.loads(proc.stdout) == {"configs": []}, job.label
 
 
 def test_lookup_runs_from_the_runfiles(bin_dir):
