@@ -38,6 +38,11 @@ def validate_ref(ref: object, what: str = "partition ref") -> str:
     return ref
 
 
+def is_valid_ref(ref: str) -> bool:
+    """Fast check for hot paths; ``validate_ref`` explains a failure."""
+    return 0 < len(ref) <= MAX_REF_LENGTH and _FORBIDDEN.search(ref) is None
+
+
 def validate_refs(refs: Iterable[object], what: str = "partition ref") -> list[str]:
     """Validate each ref; return them as a list."""
     return [validate_ref(r, what) for r in refs]
@@ -84,6 +89,15 @@ def compile_pattern(pattern: str) -> RefPattern:
     first_glob = _GLOB_CHARS.search(pattern)
     prefix = pattern if first_glob is None else pattern[: first_glob.start()]
     return RefPattern(pattern, re.compile("".join(out), re.DOTALL), prefix)
+
+
+def sqlite_glob(pattern: str) -> str:
+    """A SQLite GLOB matching every ref ``pattern`` matches (and possibly more).
+
+    GLOB's ``*`` also crosses ``/``, so it is a cheap pre-filter that lets SQLite
+    skip most keys before the exact ``ref_match`` function runs.
+    """
+    return pattern.replace("[", "[[]").replace("**", "*")
 
 
 def prefix_upper_bound(prefix: str) -> str | None:

@@ -63,6 +63,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        3,
+        "event keys by index, so ref-pattern feeds scan in index order and stop at their limit",
+        ("CREATE INDEX event_keys_by_idx ON event_keys (kind, idx, key)",),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -29,7 +29,7 @@ from databuild.events.keys import Key, KeyKind, event_type
 from databuild.events.log import Clock, EventLog, Page, system_clock
 from databuild.events.readmodel import Projection, Row, RowQuery
 from databuild.proto import databuild_pb2 as pb
-from databuild.refs import compile_pattern, prefix_upper_bound
+from databuild.refs import compile_pattern, prefix_upper_bound, sqlite_glob
 
 T = TypeVar("T")
 _REPLAY_CHUNK = 5000
@@ -55,7 +55,8 @@ class _SqliteRows:
 
     def put_many(self, rows: Sequence[Row]) -> None:
         self._db.cursor().executemany(
-            "INSERT OR REPLACE INTO read_model (kind, key, status, body) VALUES (?, ?, ?, ?)",
+            "INSERT INTO read_model (kind, key, status, body) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (kind, key) DO UPDATE SET status = excluded.status, body = excluded.body",
             [(r.kind, r.key, r.status, r.body) for r in rows],
         )
 
@@ -210,12 +211,17 @@ class SqliteEventLog(EventLog):
         if filter.end is not None:
             where.append("e.ts < ?")
             params.append(filter.end_us)
-        if filter.refs or filter.ref_patterns:
-            where.append(f"e.idx IN ({self._ref_subquery(filter, since, params)})")
+        if filter.refs and not filter.ref_patterns:
+            where.append(f"e.idx IN (SELECT idx FROM event_keys WHERE kind = ? AND key IN ({_placeholders(filter.refs)})"
+                         " AND idx > ?)")
+            params += [int(KeyKind.PARTITION), *filter.refs, since]
         for kind, ids in filter.id_groups():
             where.append(f"e.idx IN (SELECT idx FROM event_keys WHERE kind = ? AND key IN ({_placeholders(ids)}) AND idx > ?)")
             params += [int(kind), *ids, since]
-        sql = f"SELECT e.body FROM events e WHERE {' AND '.join(where)} ORDER BY e.idx LIMIT ?"
+        if filter.ref_patterns:
+            sql, params = self._pattern_query(filter, since, where, params)
+        else:
+            sql = f"SELECT e.body FROM events e WHERE {' AND '.join(where)} ORDER BY e.idx LIMIT ?"
         with self._db.atomic():  # one snapshot for the page and the latest index
             rows = self._db.execute_sql(sql, [*params, limit + 1]).fetchall()
             latest = self._max_index()
@@ -225,18 +231,22 @@ class SqliteEventLog(EventLog):
         return Page(events, max(latest, since), False)
 
     @staticmethod
-    def _ref_subquery(filter: EventFilter, since: int, params: list[object]) -> str:
-        parts = []
+    def _pattern_query(filter: EventFilter, since: int, where: list[str], params: list[object]
+                       ) -> tuple[str, list[object]]:
+        """Walk partition keys in index order, so a page stops at its limit however old ``since`` is."""
+        matches, key_params = [], []
         if filter.refs:
-            parts.append(f"SELECT idx FROM event_keys WHERE kind = ? AND key IN ({_placeholders(filter.refs)}) AND idx > ?")
-            params += [int(KeyKind.PARTITION), *filter.refs, since]
+            matches.append(f"k.key IN ({_placeholders(filter.refs)})")
+            key_params += filter.refs
         for pattern in filter.patterns:
-            sql = "SELECT idx FROM event_keys WHERE kind = ? AND idx > ? AND ref_match(?, key)"
-            params += [int(KeyKind.PARTITION), since, pattern.pattern]
-            sql, params_extra = _prefix_range(sql, pattern.literal_prefix)
-            params += params_extra
-            parts.append(sql)
-        return " UNION ".join(parts)
+            matches.append("(k.key GLOB ? AND ref_match(?, k.key))")
+            key_params += [sqlite_glob(pattern.pattern), pattern.pattern]
+        sql = (
+            "SELECT e.body FROM event_keys k INDEXED BY event_keys_by_idx JOIN events e ON e.idx = k.idx"
+            f" WHERE k.kind = ? AND k.idx > ? AND ({' OR '.join(matches)}) AND {' AND '.join(where)}"
+            " GROUP BY k.idx ORDER BY k.idx LIMIT ?"
+        )
+        return sql, [int(KeyKind.PARTITION), since, *key_params, *params]
 
     def _latest_index(self) -> int:
         return self._max_index()
@@ -254,8 +264,8 @@ class SqliteEventLog(EventLog):
             sql, extra = _prefix_range(sql, pattern.literal_prefix)
             params += extra
             if not pattern.is_literal:
-                sql += " AND ref_match(?, key)"
-                params.append(pattern.pattern)
+                sql += " AND key GLOB ? AND ref_match(?, key)"
+                params += [sqlite_glob(pattern.pattern), pattern.pattern]
         if query.after_key is not None:
             sql += " AND key > ?"
             params.append(query.after_key)

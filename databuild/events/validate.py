@@ -7,7 +7,7 @@ from typing import Callable
 from databuild.errors import InvalidEventError, InvalidRefError
 from databuild.events.keys import Key, KeyKind, event_keys, event_type
 from databuild.proto import databuild_pb2 as pb
-from databuild.refs import validate_ref
+from databuild.refs import is_valid_ref, validate_ref
 
 # Fields (dotted paths inside the payload) that must be non-empty / non-zero.
 _REQUIRED: dict[str, tuple[str, ...]] = {
@@ -69,7 +69,7 @@ def validate_event(event: object, position: int = 0) -> set[Key]:
         raise InvalidEventError(f"{where} ({name}) is missing required field(s): {', '.join(missing)}")
     keys = event_keys(event)
     for kind, key in keys:
-        if kind is KeyKind.PARTITION:
+        if kind is KeyKind.PARTITION and not is_valid_ref(key):
             try:
                 validate_ref(key)
             except InvalidRefError as e:
