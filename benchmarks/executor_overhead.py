@@ -1,0 +1,133 @@
+"""Scheduling overhead per job run: what DataBuild adds beyond spawning the job.
+
+Two workloads through the real executor (ProcessLauncher, SQLite event log with
+read models, one log file per run):
+
+- fan-out: N independent trivial job runs at parallelism 2 (default N=1000);
+- chain: a chain of M runs, each needing the previous one (default M=200).
+
+The baseline spawns the same job binary the same number of times, with the same
+parallelism, from a bare Popen/wait loop, in the same process. Overhead per job
+run = (build time - baseline time) / runs. The trivial job's `config` returns the
+configs for every ref it is asked for, and for the whole chain at once, so one
+config call plans the build; planning time is reported separately too.
+
+Usage: python benchmarks/executor_overhead.py [--fanout 1000] [--chain 200]
+Prints a table and one JSON line. Target (SPEC section 13): <= 2 ms per job run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from databuild.executor import BuildExecutor, ProcessLauncher
+from databuild.graph import GraphSpec, JobSpec
+from databuild.planner import GraphResolver, plan
+from databuild.state import open_state_store
+
+TARGET_MS = 2.0
+
+CONFIG_SCRIPT = r'''
+import json, sys
+configs = []
+for ref in sys.argv[1:]:
+    kind, n = ref.split("/")
+    if kind == "fan":
+        configs.append({"outputs": [ref]})
+    else:  # the whole chain up to n in one answer
+        for i in range(1, int(n) + 1):
+            inputs = [{"ref": f"chain/{i - 1}", "dep_type": "materialize"}] if i > 1 else []
+            configs.append({"outputs": [f"chain/{i}"], "inputs": inputs})
+print(json.dumps({"configs": configs}))
+'''
+
+
+def make_job(root: Path) -> Path:
+    """A job whose exec is as cheap as a process can be: /bin/sh exiting 0."""
+    (root / "config.py").write_text(CONFIG_SCRIPT)
+    job = root / "job.sh"
+    job.write_text(f'#!/bin/sh\nif [ "$1" = config ]; then shift; exec {sys.executable} {root}/config.py "$@"; fi\n'
+                   "exit 0\n")
+    job.chmod(0o755)
+    return job
+
+
+def baseline(job: Path, runs: int, parallelism: int, log_dir: Path) -> float:
+    """Seconds to spawn the job ``runs`` times, ``parallelism`` at once, output to files."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    running: list[subprocess.Popen] = []
+    for n in range(runs):
+        if len(running) == parallelism:
+            pid, _ = os.wait()
+            running = [p for p in running if p.pid != pid]
+        with open(log_dir / f"{n}.log", "wb") as log:
+            running.append(subprocess.Popen([str(job), "exec"], stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True))
+    for p in running:
+        p.wait()
+    return time.perf_counter() - start
+
+
+def build(job: Path, root: Path, refs: list[str], parallelism: int) -> dict:
+    graph = GraphSpec("//bench:graph", (JobSpec("//bench:job", str(job), ("fan/*", "chain/*")),))
+    store = open_state_store(f"sqlite://{root}/bel.sqlite3")
+    t0 = time.perf_counter()
+    planned = plan(graph.label, refs, GraphResolver(graph), store.partition_statuses)
+    planning = time.perf_counter() - t0
+    launcher = ProcessLauncher(graph)
+    executor = BuildExecutor(graph, store, launcher, str(root / "logs"), parallelism)
+    t0 = time.perf_counter()
+    result = executor.run(refs)
+    total = time.perf_counter() - t0
+    assert result.ok, result.message
+    runs = len(result.plan.runs)
+    launcher.close()
+    store.close()
+    return {"runs": runs, "build_s": total, "planning_s": planning, "events": None}
+
+
+def measure(name: str, refs: list[str], runs: int, parallelism: int, tmp: Path) -> dict:
+    root = tmp / name
+    root.mkdir()
+    job = make_job(root)
+    base = baseline(job, runs, parallelism, root / "baseline-logs")
+    got = build(job, root, refs, parallelism)
+    assert got["runs"] == runs, got
+    overhead_ms = (got["build_s"] - base) / runs * 1000
+    return {"workload": name, "runs": runs, "parallelism": parallelism, "baseline_s": base, "build_s": got["build_s"],
+            "planning_s": got["planning_s"], "baseline_ms_per_run": base / runs * 1000,
+            "overhead_ms_per_run": overhead_ms, "target_ms": TARGET_MS, "pass": overhead_ms <= TARGET_MS}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--fanout", type=int, default=1000)
+    parser.add_argument("--chain", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="executor_overhead_") as tmp:
+        results = [
+            measure("fan-out", [f"fan/{n}" for n in range(args.fanout)], args.fanout, 2, Path(tmp)),
+            measure("chain", [f"chain/{args.chain}"], args.chain, 2, Path(tmp)),
+        ]
+    print(f"executor overhead: Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")
+    header = ("workload", "runs", "par", "baseline ms/run", "build ms/run", "planning s", "overhead ms/run", "target")
+    print("{:<9} {:>5} {:>4} {:>16} {:>13} {:>11} {:>16}  {}".format(*header))
+    for r in results:
+        print("{:<9} {:>5} {:>4} {:>16.2f} {:>13.2f} {:>11.3f} {:>16.2f}  <= {} ms {}".format(
+            r["workload"], r["runs"], r["parallelism"], r["baseline_ms_per_run"], r["build_s"] / r["runs"] * 1000,
+            r["planning_s"], r["overhead_ms_per_run"], TARGET_MS, "PASS" if r["pass"] else "MISS"))
+    print("\nFor scale, measured on this kind of machine: Luigi ~5.6 ms (chain) and ~14.5 ms (fan-out) per task;"
+          " Dagster 34-106 ms.")
+    print(json.dumps({"benchmark": "executor_overhead", "results": results}))
+
+
+if __name__ == "__main__":
+    main()
