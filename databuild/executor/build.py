@@ -14,6 +14,7 @@ import os
 import socket
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -141,6 +142,59 @@ class BuildExecutor:
         return BuildResult(build_id, status, message, run.plan, run.failed_runs)
 
 
+class _RunStates:
+    """Each job run's state, with counts and a ready queue kept incrementally.
+
+    A run is ready when it is pending, every run it depends on succeeded or was
+    skipped, and ``eligible`` (this build owns outputs of it, no delegation pending)
+    holds; readiness is updated when a dependency finishes, never by rescanning.
+    """
+
+    DONE = ("succeeded", "skipped")
+
+    def __init__(self) -> None:
+        self.state: dict[str, str] = {}
+        self.counts: dict[str, int] = dict.fromkeys(
+            ("pending", "running", "succeeded", "failed", "skipped", "cancelled"), 0)
+        self.remaining: dict[str, int] = {}
+        self.dependents: dict[str, list[str]] = {}
+        self.ready: deque[str] = deque()
+
+    def reset(self, deps: dict[str, frozenset[str]]) -> None:
+        self.__init__()
+        for rid, ups in deps.items():
+            self.remaining[rid] = len(ups)
+            for up in ups:
+                self.dependents.setdefault(up, []).append(rid)
+
+    def set(self, rid: str, state: str, eligible: Callable[[str], bool] = lambda rid: False) -> None:
+        old = self.state.get(rid)
+        if old is not None:
+            self.counts[old] -= 1
+        self.state[rid] = state
+        self.counts[state] += 1
+        if state in self.DONE:
+            for down in self.dependents.get(rid, ()):
+                self.remaining[down] -= 1
+                self.offer(down, eligible)
+
+    def offer(self, rid: str, eligible: Callable[[str], bool]) -> None:
+        """Queue ``rid`` if it can start now."""
+        if self.state.get(rid) == "pending" and self.remaining[rid] == 0 and eligible(rid):
+            self.ready.append(rid)
+
+    def take_ready(self, slots: int) -> list[str]:
+        out = []
+        while self.ready and len(out) < slots:
+            rid = self.ready.popleft()
+            if self.state[rid] == "pending":
+                out.append(rid)
+        return out
+
+    def with_state(self, state: str) -> list[str]:
+        return [rid for rid, s in self.state.items() if s == state]
+
+
 class _Run:
     """Mutable execution state of one build."""
 
@@ -150,7 +204,7 @@ class _Run:
         self.plan: Plan | None = None
         self.mine: dict[str, list[str]] = {}  # job_run_id -> outputs this build claimed
         self.waits_on: dict[str, set[str]] = {}  # job_run_id -> refs other builds produce for it
-        self.state: dict[str, str] = {}  # job_run_id -> pending|running|succeeded|failed|skipped|cancelled
+        self.runs = _RunStates()
         self.failed_runs: list[str] = []
         self.failure: str | None = None
         self.progress = Progress(build_id)
@@ -181,7 +235,8 @@ class _Run:
         parts = self.x.store.partitions_by_ref(outputs)
         owners = {p.build_id for p in parts.values() if p.status in IN_FLIGHT and p.build_id != self.build_id}
         live, events = self._live_owners(owners)
-        self.mine, self.waits_on, self.state = {}, {}, {}
+        self.mine, self.waits_on = {}, {}
+        self.runs.reset(self.plan.deps)
         for run in self.plan.runs:
             mine, delegated = [], {}
             for ref in run.config.outputs:
@@ -214,10 +269,10 @@ class _Run:
 
     def _claim_run(self, run: PlannedRun, mine: list[str], delegated: dict) -> list[pb.Event]:
         rid = run.job_run_id
-        self.state[rid] = "pending"
         if not mine and not delegated:
-            self.state[rid] = "skipped"
+            self.runs.set(rid, "skipped")
             return [self._run_event(run, pb.JOB_RUN_STATUS_SKIPPED, message="outputs already available")]
+        self.runs.set(rid, "pending")
         events = []
         for (owner, owner_run), refs in delegated.items():
             self.waits_on.setdefault(rid, set()).update(refs)
@@ -234,20 +289,23 @@ class _Run:
 
     def execute(self) -> None:
         runs = {r.job_run_id: r for r in self.plan.runs}
+        self._mark_initially_ready()
         self._report()
         while True:
             if self.x._cancel_reason is not None:
                 self._cancel(runs)
-            started = [] if self.failure else self._ready(runs)
+            started = [] if self.failure else [
+                runs[rid] for rid in self.runs.take_ready(self.x.parallelism - self.runs.counts["running"])]
             for run in started:
-                self.state[run.job_run_id] = "running"
+                self.runs.set(run.job_run_id, "running")
                 self._events.append(self._run_event(run, pb.JOB_RUN_STATUS_RUNNING, log_path=self._log_path(run)))
                 self._events += self._partition_events(run, self.mine[run.job_run_id], pb.PARTITION_STATUS_BUILDING)
-            self._flush()
             for run in started:
                 self._spawn(run)
-            running = [rid for rid, s in self.state.items() if s == "running"]
-            if not running and not (self._waiting_on_others() and not self.failure):
+            # Recorded after spawning so the write overlaps the jobs' own start-up; the
+            # runs were already claimed (scheduled), and only their exit makes outputs available.
+            self._flush()
+            if not self.runs.counts["running"] and not (self.waits_on and not self.failure):
                 break
             timeout = self.x.poll_interval if self.waits_on else None
             for rid, code in self.x.launcher.wait(timeout):
@@ -259,39 +317,29 @@ class _Run:
         if self.failure:
             raise BuildFinished(pb.BUILD_STATUS_FAILED, self.failure)
 
-    def _ready(self, runs: dict[str, PlannedRun]) -> list[PlannedRun]:
-        slots = self.x.parallelism - sum(1 for s in self.state.values() if s == "running")
-        ready = []
-        for rid, s in self.state.items():
-            if slots <= 0:
-                break
-            if s != "pending" or self.waits_on.get(rid) or rid not in self.mine:
-                continue
-            if all(self.state[d] in ("succeeded", "skipped") for d in self.plan.deps[rid]):
-                ready.append(runs[rid])
-                slots -= 1
-        return ready
+    def _eligible(self, rid: str) -> bool:
+        return rid in self.mine and not self.waits_on.get(rid)
 
-    def _waiting_on_others(self) -> bool:
-        return any(self.waits_on.values())
+    def _mark_initially_ready(self) -> None:
+        os.makedirs(os.path.join(self.x.log_dir, self.build_id), exist_ok=True)
+        for run in self.plan.runs:
+            self.runs.offer(run.job_run_id, self._eligible)
 
     def _spawn(self, run: PlannedRun) -> None:
-        path = self._log_path(run)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
         try:
-            self.x.launcher.start(run, path)
+            self.x.launcher.start(run, self._log_path(run))
         except OSError as e:
             self._finished(run, None, f"could not start {run.job_label}: {e}")
 
     def _finished(self, run: PlannedRun, code: int | None, error: str = "") -> None:
         rid = run.job_run_id
         if code == 0:
-            self.state[rid] = "succeeded"
+            self.runs.set(rid, "succeeded", self._eligible)
             self._events.append(self._run_event(run, pb.JOB_RUN_STATUS_SUCCEEDED, exit_code=0))
             self._events += self._partition_events(run, self.mine[rid], AVAILABLE)
             return
         cancelled = self.x._cancel_reason is not None
-        self.state[rid] = "cancelled" if cancelled else "failed"
+        self.runs.set(rid, "cancelled" if cancelled else "failed")
         message = error or (f"cancelled: {self.x._cancel_reason}" if cancelled else self._exit_message(run, code))
         status = pb.JOB_RUN_STATUS_CANCELLED if cancelled else pb.JOB_RUN_STATUS_FAILED
         self._events.append(self._run_event(run, status, exit_code=code or 0, message=message))
@@ -319,8 +367,10 @@ class _Run:
                     waiting.clear()
             if not waiting:
                 del self.waits_on[rid]
-                if rid not in self.mine and self.state[rid] == "pending":
-                    self.state[rid] = "skipped" if not self.failure else "cancelled"
+                if rid in self.mine:
+                    self.runs.offer(rid, self._eligible)
+                elif self.runs.state[rid] == "pending":
+                    self.runs.set(rid, "skipped" if not self.failure else "cancelled", self._eligible)
                     if not self.failure:
                         self._events.append(self._run_event(runs[rid], pb.JOB_RUN_STATUS_SKIPPED,
                                                             message="built by another build (delegated)"))
@@ -332,11 +382,11 @@ class _Run:
     def _cancel(self, runs: dict[str, PlannedRun]) -> None:
         reason = self.x._cancel_reason
         self._events.append(_ev(cancellation_requested=pb.CancellationRequested(build_id=self.build_id, reason=reason)))
-        running = [rid for rid, s in self.state.items() if s == "running"]
+        running = self.runs.with_state("running")
         for rid in running:
             self.x.launcher.terminate(rid)
         deadline = time.monotonic() + self.x.kill_grace
-        while any(self.state[rid] == "running" for rid in running):
+        while self.runs.counts["running"]:
             left = deadline - time.monotonic()
             if left <= 0:
                 for rid in running:
@@ -354,8 +404,8 @@ class _Run:
         if self.plan is not None:
             for run in self.plan.runs:
                 rid = run.job_run_id
-                if self.state.get(rid) == "pending" and rid in self.mine:
-                    self.state[rid] = "cancelled"
+                if self.runs.state.get(rid) == "pending" and rid in self.mine:
+                    self.runs.set(rid, "cancelled")
                     why = "not started: build " + ("cancelled" if status == pb.BUILD_STATUS_CANCELLED else "failed")
                     self._events.append(self._run_event(run, pb.JOB_RUN_STATUS_CANCELLED, message=why))
                     self._events += self._partition_events(run, self.mine[rid], pb.PARTITION_STATUS_MISSING, why)
@@ -373,11 +423,9 @@ class _Run:
             self._events = []
 
     def _report(self) -> None:
-        counts = {s: 0 for s in ("pending", "running", "succeeded", "failed", "skipped", "cancelled")}
-        for s in self.state.values():
-            counts[s] += 1
+        counts = self.runs.counts
         p = self.progress
-        p.total = len(self.state)
+        p.total = len(self.runs.state)
         p.pending, p.running, p.succeeded = counts["pending"], counts["running"], counts["succeeded"]
         p.failed, p.skipped = counts["failed"] + counts["cancelled"], counts["skipped"]
         self.x.on_progress(p)

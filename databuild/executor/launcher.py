@@ -1,13 +1,14 @@
 """Starting job processes and waiting for them without polling.
 
 ``ProcessLauncher`` is the real one: each run's stdout and stderr go to its own log
-file, its config JSON is its stdin, and completions are noticed through pidfds in
+file, its config JSON is its stdin (through a pipe), and completions are noticed through pidfds in
 one selector (so hundreds of runs cost no threads and no polling interval).
 Tests of the executor's decisions use a fake with the same three methods.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import signal
@@ -17,6 +18,10 @@ from typing import Protocol
 from databuild.graph import GraphSpec
 from databuild.jobs.protocol import exec_invocation
 from databuild.planner import PlannedRun
+
+
+#: Below the kernel's pipe buffer (64 KiB), so writing a config never blocks.
+PIPE_SAFE_BYTES = 60_000
 
 
 class Launcher(Protocol):
@@ -48,15 +53,32 @@ class ProcessLauncher:
 
     def start(self, run: PlannedRun, log_path: str) -> None:
         argv, env, stdin = exec_invocation(self.graph.job(run.job_label), run.job_run_id, run.config, self.base_env)
-        config_path = log_path[: -len(".log")] + ".config.json" if log_path.endswith(".log") else log_path + ".json"
-        with open(config_path, "wb") as f:
-            f.write(stdin)
-        with open(log_path, "wb") as log, open(config_path, "rb") as config:
-            proc = subprocess.Popen(argv, stdin=config, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                    start_new_session=True, close_fds=True)
+        with open(log_path, "wb") as log:
+            if len(stdin) <= PIPE_SAFE_BYTES:
+                proc = self._popen(argv, env, log, subprocess.PIPE)
+                self._write_stdin(proc, stdin)
+            else:  # too big for the pipe buffer: a job that never reads stdin would block us
+                config_path = log_path + ".config.json"
+                with open(config_path, "wb") as f:
+                    f.write(stdin)
+                with open(config_path, "rb") as config:
+                    proc = self._popen(argv, env, log, config)
         pidfd = os.pidfd_open(proc.pid)
         self._selector.register(pidfd, selectors.EVENT_READ, run.job_run_id)
         self._procs[run.job_run_id] = (proc, pidfd)
+
+    @staticmethod
+    def _popen(argv: list[str], env: dict[str, str], log, stdin) -> subprocess.Popen:
+        return subprocess.Popen(argv, stdin=stdin, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True, close_fds=True)
+
+    @staticmethod
+    def _write_stdin(proc: subprocess.Popen, data: bytes) -> None:
+        # A job may exit without reading its config (the protocol allows it).
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.write(data)
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
 
     def wait(self, timeout: float | None) -> list[tuple[str, int]]:
         finished = []
