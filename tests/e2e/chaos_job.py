@@ -1,0 +1,50 @@
+"""One job binary whose behaviour depends on the ref, for end-to-end tests.
+
+ok/X     succeeds                    fail/X    exec exits 3 with a message on stderr
+slow/N   sleeps N seconds            garbage/X config prints something that is not JSON
+cycle/a  needs cycle/b (and back)    fan/X     needs ok/X-1, ok/X-2, slow/0 and ext/X
+Every exec appends "<job_run_id> <outputs>" to $DATABUILD_DATA_DIR/runs.log and writes
+its pid to $DATABUILD_DATA_DIR/pids/<job_run_id>.
+"""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from databuild.job import Job, JobRun, materialize
+
+job = Job(outputs=["ok/*", "fail/*", "slow/*", "garbage/*", "cycle/*", "fan/*"])
+
+
+@job.config
+def plan(ref):
+    kind, name = ref.split("/", 1)
+    if kind == "garbage":
+        print("this is not JSON")
+        sys.exit(0)
+    inputs = {
+        "cycle": [f"cycle/{'b' if name == 'a' else 'a'}"],
+        "fan": [f"ok/{name}-1", f"ok/{name}-2", "slow/0", f"ext/{name}"],
+    }.get(kind, [])
+    return JobRun(outputs=[ref], inputs=[materialize(i) for i in inputs], args=[kind, name])
+
+
+@job.exec
+def run(ctx):
+    data = Path(os.environ["DATABUILD_DATA_DIR"])
+    (data / "pids").mkdir(parents=True, exist_ok=True)
+    (data / "pids" / ctx.job_run_id).write_text(str(os.getpid()))
+    with open(data / "runs.log", "a") as f:
+        f.write(f"{ctx.job_run_id} {' '.join(ctx.outputs)}\n")
+    kind, name = ctx.args
+    print(f"running {kind}/{name}")
+    if kind == "fail":
+        print(f"cannot build fail/{name}: the data is broken", file=sys.stderr)
+        sys.exit(3)
+    if kind == "slow":
+        time.sleep(float(name))
+
+
+if __name__ == "__main__":
+    job.main()

@@ -1,0 +1,148 @@
+"""End to end: `bazel build` a graph, then drive the generated .build binary."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def graph_binary() -> Path:
+    subprocess.run(["bazel", "build", "--noshow_progress", "//tests/e2e:chaos_graph"], cwd=ROOT, check=True,
+                   capture_output=True)
+    binary = ROOT / "bazel-bin" / "tests" / "e2e" / "chaos_graph.build"
+    assert os.access(binary, os.X_OK)
+    return binary
+
+
+class Graph:
+    """Runs the binary from a clean environment, as a user's shell would."""
+
+    def __init__(self, binary: Path, tmp: Path) -> None:
+        self.binary, self.data = binary, tmp / "data"
+        self.env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "DATABUILD_STATE_DIR": str(tmp / "state"),
+                    "DATABUILD_DATA_DIR": str(self.data)}
+
+    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run([str(self.binary), *args], env=self.env, cwd="/", capture_output=True, text=True,
+                              timeout=timeout)
+
+    def json(self, *args: str) -> dict:
+        done = self.run("--json", *args)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    def start(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen([str(self.binary), *args], env=self.env, cwd="/", stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def runs(self) -> list[str]:
+        log = self.data / "runs.log"
+        return log.read_text().splitlines() if log.exists() else []
+
+    def status(self, ref: str) -> str:
+        return self.json("partitions", "show", ref)["partition"]["status"]
+
+    def wait_for(self, ref: str, status: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while self.status(ref) != status:
+            assert time.monotonic() < deadline, f"{ref} never became {status}"
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def g(graph_binary, tmp_path) -> Graph:
+    return Graph(graph_binary, tmp_path)
+
+
+def test_build_succeeds_with_fan_in_and_external_leaf(g):
+    refused = g.run("build", "fan/x")
+    assert refused.returncode == 1 and "external partitions not available: ext/x" in refused.stdout
+    assert g.run("partitions", "mark-available", "ext/x").returncode == 0
+    done = g.run("build", "fan/x", "ok/x-1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "completed" in done.stdout and "4/4 done" in done.stderr
+    listed = g.json("partitions", "list", "--status", "available")["partitions"]
+    assert sorted(p["ref"] for p in listed) == ["ext/x", "fan/x", "ok/x-1", "ok/x-2", "slow/0"]
+    assert len(g.runs()) == 4  # ok/x-1 asked for twice, built once
+    again = g.run("build", "fan/x")
+    assert again.returncode == 0 and len(g.runs()) == 4  # available partitions are not rebuilt
+    build = g.json("builds", "list")["builds"][1]
+    shown = g.json("builds", "show", build["build_id"])
+    assert shown["build"]["status"] == "BUILD_STATUS_COMPLETED" and len(shown["job_runs"]) == 4
+
+
+def test_job_failure_exits_1_and_keeps_the_log(g):
+    done = g.run("build", "fail/1")
+    assert done.returncode == 1
+    assert "failed" in done.stdout and "//tests/e2e:fail" in done.stdout and "exited with code 3" in done.stdout
+    build_id = done.stdout.split()[1]
+    (run,) = g.json("builds", "show", build_id)["job_runs"]
+    assert run["status"] == "JOB_RUN_STATUS_FAILED" and run["exit_code"] == 3
+    log = g.run("logs", run["job_run_id"])
+    assert log.returncode == 0 and "cannot build fail/1: the data is broken" in log.stdout
+    assert g.status("fail/1") == "PARTITION_STATUS_FAILED"
+
+
+def test_bad_job_output_names_the_job(g):
+    done = g.run("build", "garbage/1")
+    assert done.returncode == 1
+    assert "//tests/e2e:garbage" in done.stdout and "invalid JSON" in done.stdout
+    assert "this is not JSON" in done.stdout
+
+
+def test_cycle_shows_the_chain(g):
+    done = g.run("build", "cycle/a")
+    assert done.returncode == 1 and "cycle/a needs cycle/b needs cycle/a" in done.stdout
+    analyzed = g.run("analyze", "cycle/a")
+    assert analyzed.returncode == 2 and "cycle/a needs cycle/b needs cycle/a" in analyzed.stderr
+
+
+def test_bad_input_exits_2_naming_the_value(g):
+    bad_ref = g.run("build", "has space")
+    assert bad_ref.returncode == 2 and "'has space'" in bad_ref.stderr
+    unknown = g.run("logs", "no-such-run")
+    assert unknown.returncode == 2 and "'no-such-run'" in unknown.stderr
+    producible = g.run("partitions", "mark-available", "ok/1")
+    assert producible.returncode == 2 and "ok/1" in producible.stderr
+    no_producer = g.run("analyze", "nothing/1")
+    assert no_producer.returncode == 2 and "no job in graph //tests/e2e:chaos_graph produces nothing/1" in no_producer.stderr
+
+
+def test_concurrent_builds_delegate_instead_of_running_twice(g):
+    first = g.start("build", "slow/2")
+    g.wait_for("slow/2", "PARTITION_STATUS_BUILDING")
+    second = g.run("build", "slow/2", "ok/d")
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, out + err
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert [line.split()[1] for line in g.runs()].count("slow/2") == 1
+    build_id = second.stdout.split()[1]
+    delegations = g.json("builds", "show", build_id)["build"]["delegations"]
+    assert delegations[0]["partitions"] == ["slow/2"]
+
+
+def test_sigterm_cancels_running_jobs(g):
+    proc = g.start("build", "slow/60")
+    g.wait_for("slow/60", "PARTITION_STATUS_BUILDING")
+    (pid_file,) = (g.data / "pids").iterdir()
+    job_pid = int(pid_file.read_text())
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and "cancelled" in out
+    with pytest.raises(ProcessLookupError):
+        os.kill(job_pid, 0)
+    build = g.json("builds", "list")["builds"][0]
+    assert build["status"] == "BUILD_STATUS_CANCELLED" and build["cancel_requested"]
+    (run,) = g.json("builds", "show", build["build_id"])["job_runs"]
+    assert run["status"] == "JOB_RUN_STATUS_CANCELLED"
+    assert g.status("slow/60") == "PARTITION_STATUS_MISSING"
