@@ -66,7 +66,7 @@ class ProgressLine:
 
     def __call__(self, p) -> None:
         key = (p.total, p.pending, p.running, p.succeeded, p.failed, p.skipped, p.status)
-        if key == self.last:
+        if key == self.last or p.total == 0:  # nothing to run: the result line says it all
             return
         self.last = key
         done = p.succeeded + p.skipped
