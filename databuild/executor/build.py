@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from databuild.errors import AppendConflictError, EventLogBusyError
 from databuild.executor.launcher import Launcher
@@ -160,8 +160,11 @@ class _RunStates:
         self.dependents: dict[str, list[str]] = {}
         self.ready: deque[str] = deque()
 
-    def reset(self, deps: dict[str, frozenset[str]]) -> None:
-        self.__init__()
+    def reset(self, deps: Mapping[str, frozenset[str]]) -> None:
+        """Forget every state (a claim is retried from scratch) and load the dependencies."""
+        self.state.clear()
+        self.counts = dict.fromkeys(self.counts, 0)
+        self.remaining, self.dependents, self.ready = {}, {}, deque()
         for rid, ups in deps.items():
             self.remaining[rid] = len(ups)
             for up in ups:
