@@ -19,6 +19,12 @@ class InvalidArgumentError(DataBuildError, ValueError):
     code = "invalid_argument"
 
 
+class NotFoundError(InvalidArgumentError):
+    """An id or ref names nothing the event log knows."""
+
+    code = "not_found"
+
+
 class InvalidRefError(InvalidArgumentError):
     """A partition ref or pattern is empty, too long, or contains whitespace."""
 

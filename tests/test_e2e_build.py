@@ -146,3 +146,34 @@ def test_sigterm_cancels_running_jobs(g):
     (run,) = g.json("builds", "show", build["build_id"])["job_runs"]
     assert run["status"] == "JOB_RUN_STATUS_CANCELLED"
     assert g.status("slow/60") == "PARTITION_STATUS_MISSING"
+
+
+def test_serve_answers_http_and_sees_cli_writes(g):
+    import socket
+
+    import requests
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert g.run("partitions", "mark-available", "ext/served").returncode == 0
+    server = g.start("serve", "--port", str(port), "--token", "t0k")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).json()
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and server.poll() is None, server.communicate()
+                time.sleep(0.1)
+        assert health["graph_label"] == "//tests/e2e:chaos_graph" and health["latest_event_index"] == "1"
+        shown = requests.get(f"http://127.0.0.1:{port}/api/v1/partitions/ext/served").json()
+        assert shown["partition"]["status"] == "PARTITION_STATUS_AVAILABLE"
+        denied = requests.post(f"http://127.0.0.1:{port}/api/v1/partitions/ext%2Fother/available")
+        assert denied.status_code == 401
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+    refused = g.run("serve", "--host", "0.0.0.0")
+    assert refused.returncode == 2 and "requires --token" in refused.stderr

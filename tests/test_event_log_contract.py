@@ -272,3 +272,14 @@ def test_conditional_append(make_log):
     with pytest.raises(AppendConflictError, match="end at index 1, but it ends at 2"):
         log.append([stale], expect_latest=1)
     assert stale.index == 0 and log.latest_index() == 2
+
+
+def test_listeners_hear_committed_appends_only(make_log):
+    log = make_log()
+    heard = []
+    log.add_listener(heard.append)
+    log.append([partition_event("a/1"), partition_event("a/2")])
+    with pytest.raises(InvalidRefError):
+        log.append([partition_event("bad ref")])
+    log.append([partition_event("a/3")])
+    assert heard == [2, 3]

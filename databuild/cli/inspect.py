@@ -10,7 +10,7 @@ from databuild.cli.context import CliContext, refs_argument
 from databuild.cli.render import (
     build_status, emit_json, job_run_status, partition_status, table, timestamp, to_dict,
 )
-from databuild.errors import InvalidArgumentError
+from databuild.errors import InvalidArgumentError, NotFoundError
 from databuild.events import EventFilter
 from databuild.planner import GraphResolver
 from databuild.proto import databuild_pb2 as pb
@@ -18,10 +18,6 @@ from databuild.refs import compile_pattern
 
 pass_ctx = click.make_pass_decorator(CliContext)
 PARTITION_STATUSES = [n.removeprefix("PARTITION_STATUS_").lower() for n in pb.PartitionStatus.keys()[1:]]
-
-
-class NotFoundError(InvalidArgumentError):
-    code = "not_found"
 
 
 def register(cli: click.Group) -> None:

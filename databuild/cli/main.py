@@ -76,6 +76,29 @@ def build(c: CliContext, refs: list[str], parallelism: int | None) -> None:
         sys.exit(1)
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8100, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--token", envvar="DATABUILD_TOKEN", help="Bearer token for mutating requests (required off loopback).")
+@pass_ctx
+def serve(c: CliContext, host: str, port: int, token: str | None) -> None:
+    """Run the graph's HTTP service in the foreground."""
+    import uvicorn  # only the service pays for importing the web stack
+
+    from databuild.service import DataBuildService
+    from databuild.service.http import create_app
+
+    if host not in LOOPBACK and not token:
+        raise click.BadParameter(f"binding {host} (not loopback) requires --token or DATABUILD_TOKEN",
+                                 param_hint="--host")
+    service = DataBuildService(c.graph, c.store, str(c.log_dir))
+    click.echo(f"serving {c.graph.label} on http://{host}:{port} (event log {c.bel_uri})", err=True)
+    uvicorn.run(create_app(service, token), host=host, port=port, log_level="warning")
+
+
 inspect.register(cli)
 
 

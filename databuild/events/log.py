@@ -69,6 +69,15 @@ class EventLog(abc.ABC):
         self.projections: tuple[Projection, ...] = tuple(projections)
         self.clock = clock
         self._closed = False
+        self._listeners: list[Callable[[int], None]] = []
+
+    def add_listener(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(latest_index)`` after each append of this process commits.
+
+        For waking waiters (long-polling feeds, the want evaluator) without polling;
+        appends by other processes are not seen.
+        """
+        self._listeners.append(listener)
 
     # -- public API --------------------------------------------------------
 
@@ -94,11 +103,14 @@ class EventLog(abc.ABC):
             event.timestamp.FromMicroseconds(now)
             event.schema_version = EVENT_SCHEMA_VERSION
         try:
-            return self._append(events, keys, expect_latest)
+            indices = self._append(events, keys, expect_latest)
         except BaseException:
             for event in events:
                 event.index = 0
             raise
+        for listener in self._listeners:
+            listener(indices[-1])
+        return indices
 
     def list_events(self, since: int = 0, filter: EventFilter = ALL_EVENTS, limit: int = 1000) -> Page:
         """Events with index > ``since`` matching ``filter``, in index order.
