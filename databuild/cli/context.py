@@ -6,6 +6,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,6 +14,9 @@ from databuild.errors import InvalidRefError
 from databuild.graph import GraphSpec, load_manifest
 from databuild.refs import validate_ref
 from databuild.state import StateStore, open_state_store
+
+if TYPE_CHECKING:
+    from databuild.service import DataBuildService
 
 
 def default_state_dir(graph_label: str) -> Path:
@@ -31,6 +35,7 @@ class CliContext:
     as_json: bool
     _graph: GraphSpec | None = None
     _store: StateStore | None = field(default=None, repr=False)
+    _service: "DataBuildService | None" = field(default=None, repr=False)
 
     @property
     def graph(self) -> GraphSpec:
@@ -58,6 +63,15 @@ class CliContext:
     @property
     def log_dir(self) -> Path:
         return self.state_dir / "logs"
+
+    @property
+    def service(self) -> "DataBuildService":
+        """The in-process service; the daemon issue puts an HTTP client behind this."""
+        from databuild.service import DataBuildService
+
+        if self._service is None:
+            self._service = DataBuildService(self.graph, self.store, str(self.log_dir))
+        return self._service
 
     def close(self) -> None:
         if self._store is not None:

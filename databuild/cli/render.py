@@ -8,15 +8,15 @@ import time
 from typing import Any, Sequence
 
 import click
-from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from databuild.proto import databuild_pb2 as pb
+from databuild.service.core import message_dict
 
 
 def to_dict(message: Message) -> dict:
-    """Protobuf JSON mapping with the proto's snake_case field names."""
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+    """The same JSON the HTTP API returns for ``message``."""
+    return message_dict(message)
 
 
 def emit_json(doc: Any) -> None:

@@ -11,6 +11,9 @@ import threading
 import time
 from typing import Sequence
 
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
 import databuild
 from databuild.errors import InvalidArgumentError, NotFoundError
 from databuild.events import EVENT_TYPES, EventFilter
@@ -22,6 +25,12 @@ from databuild.state import StateStore
 
 MAX_WAIT_SECONDS = 60.0
 MAX_LIMIT = 10_000
+
+
+def message_dict(message: Message) -> dict:
+    """A message as the API's JSON: proto field names, every field (defaults too), so keys are stable."""
+    return json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                     always_print_fields_with_no_presence=True)
 
 
 def _limit(value: int) -> int:

@@ -18,7 +18,7 @@ from google.protobuf.message import Message
 import databuild
 from databuild.errors import DataBuildError, EventLogBusyError, NotFoundError
 from databuild.proto import databuild_pb2 as pb
-from databuild.service.core import DataBuildService
+from databuild.service.core import DataBuildService, message_dict
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -28,9 +28,7 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 
 def _json(message: Message, status: int = 200) -> JSONResponse:
-    # Every field, defaults included: scripts can rely on stable keys (e.g. "has_more": false).
-    doc = json_format.MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
-    return JSONResponse(doc, status_code=status)
+    return JSONResponse(message_dict(message), status_code=status)
 
 
 class BadBody(DataBuildError):
