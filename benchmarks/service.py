@@ -1,0 +1,134 @@
+"""HTTP service latency at 100,000 partitions, and CLI round-trip time.
+
+Prepares a SQLite event log with ``--partitions`` partitions (default 100,000), serves
+it with uvicorn in a separate process (as `<graph>.build serve` does), and measures
+over keep-alive HTTP from this process:
+
+- a status read (``GET /api/v1/partitions/{ref}``) and ``GET /api/v1/health``;
+- a filtered, paginated partition list (``?pattern=daily/2025-01-*/red&status=available&limit=100``);
+
+It also times a full CLI call (`python -m databuild.cli partitions show REF`, a fresh
+interpreter each time). Until the daemon lands the CLI opens the log itself, so that
+figure is the cold in-process path, not a round trip to a warm daemon.
+
+Usage: python benchmarks/service.py [--partitions 100000] [--reps 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from databuild.proto import databuild_pb2 as pb
+from databuild.state import open_state_store
+
+COLORS = ("red", "green", "blue", "yellow")
+SERVER = r'''
+import sys, uvicorn
+from databuild.graph import load_manifest
+from databuild.service import DataBuildService
+from databuild.service.http import create_app
+from databuild.state import open_state_store
+manifest, bel, logs, port = sys.argv[1:]
+service = DataBuildService(load_manifest(manifest), open_state_store(bel), logs)
+uvicorn.run(create_app(service, "bench-token"), host="127.0.0.1", port=int(port), log_level="warning")
+'''
+
+
+def refs(n: int) -> list[str]:
+    out, day = [], 0
+    while len(out) < n:
+        date = time.strftime("%Y-%m-%d", time.gmtime(1735689600 + 86400 * day))
+        out += [f"daily/{date}/{c}/{k}" for c in COLORS for k in range(25)]
+        day += 1
+    return out[:n]
+
+
+def prepare(root: Path, n: int) -> tuple[str, list[str]]:
+    uri = f"sqlite://{root}/bel.sqlite3"
+    store = open_state_store(uri)
+    all_refs = refs(n)
+    for start in range(0, n, 5000):
+        store.log.append([pb.Event(partition_status_changed=pb.PartitionStatusChanged(
+            ref=r, status=pb.PARTITION_STATUS_AVAILABLE if i % 5 else pb.PARTITION_STATUS_FAILED, build_id="b"))
+            for i, r in enumerate(all_refs[start:start + 5000], start)])
+    store.close()
+    manifest = {"version": 1, "label": "//bench:graph", "lookup": None, "upstreams": [],
+                "jobs": [{"label": "//bench:daily", "executable": "/bin/true", "outputs": ["daily/**"]}]}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return uri, all_refs
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def timed(fn, reps: int) -> dict:
+    fn()  # warm up
+    samples = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t) * 1000)
+    samples.sort()
+    return {"reps": reps, "p50_ms": statistics.median(samples), "p99_ms": samples[min(len(samples) - 1, int(reps * 0.99))]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--partitions", type=int, default=100_000)
+    parser.add_argument("--reps", type=int, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="service_bench_") as tmp:
+        root = Path(tmp)
+        t = time.perf_counter()
+        uri, all_refs = prepare(root, args.partitions)
+        print(f"prepared {args.partitions:,} partitions in {time.perf_counter() - t:.1f} s")
+        port = free_port()
+        server = subprocess.Popen([sys.executable, "-c", SERVER, str(root / "manifest.json"), uri, str(root), str(port)])
+        url = f"http://127.0.0.1:{port}"
+        http = requests.Session()
+        try:
+            while True:
+                try:
+                    http.get(f"{url}/api/v1/health", timeout=1)
+                    break
+                except requests.ConnectionError:
+                    time.sleep(0.05)
+            ref = all_refs[len(all_refs) // 2]
+            results = {
+                "GET /api/v1/health": timed(lambda: http.get(f"{url}/api/v1/health").raise_for_status(), args.reps),
+                "GET /api/v1/partitions/{ref} (status read)": timed(
+                    lambda: http.get(f"{url}/api/v1/partitions/{ref}").raise_for_status(), args.reps),
+                "GET /api/v1/partitions?pattern&status&limit=100": timed(lambda: http.get(
+                    f"{url}/api/v1/partitions", params={"pattern": "daily/2025-01-*/red/*", "status": "available",
+                                                        "limit": 100}).raise_for_status(), args.reps),
+            }
+            env = dict(os.environ, DATABUILD_GRAPH_MANIFEST=str(root / "manifest.json"), DATABUILD_BEL=uri)
+            results["CLI partitions show REF (cold process, no daemon yet)"] = timed(lambda: subprocess.run(
+                [sys.executable, "-m", "databuild.cli", "partitions", "show", ref], env=env, check=True,
+                capture_output=True), max(10, args.reps // 20))
+        finally:
+            server.terminate()
+            server.wait(30)
+    print(f"\nservice latency at {args.partitions:,} partitions (keep-alive HTTP over loopback)")
+    print(f"{'request':<58} {'reps':>5} {'p50 ms':>8} {'p99 ms':>8}")
+    for name, r in results.items():
+        print(f"{name:<58} {r['reps']:>5} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}")
+    print(json.dumps({"benchmark": "service", "partitions": args.partitions, "results": results}))
+
+
+if __name__ == "__main__":
+    main()
