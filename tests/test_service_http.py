@@ -144,3 +144,30 @@ def test_logs_endpoint_stays_inside_the_log_dir(served, tmp_path):
     escaped = requests.get(f"{url}/api/v1/job-runs/out/logs")
     assert escaped.status_code == 404 and "do not serve" not in escaped.text
     assert requests.get(f"{url}/api/v1/job-runs/in").json()["job_run"]["status"] == "JOB_RUN_STATUS_SUCCEEDED"
+
+
+def test_client_and_in_process_service_answer_alike(served):
+    """The CLI can use either side: same messages, same events, same errors."""
+    from databuild.errors import DataBuildError, NotFoundError
+    from databuild.service.client import ServiceClient
+
+    url, store, root = served
+    local = DataBuildService(GRAPH, store, str(root / "logs"))
+    remote = ServiceClient(url, TOKEN)
+    local.mark_available(["raw/local"], "x")
+    remote.mark_available(["raw/remote"], "x")
+    events = store.log.list_events(0).events
+    payloads = [e.external_partitions_available for e in events]
+    assert [list(p.refs) for p in payloads] == [["raw/local"], ["raw/remote"]]
+    assert payloads[0].comment == payloads[1].comment
+    assert local.list_partitions("raw/*") == remote.list_partitions("raw/*")
+    assert local.partition("raw/remote") == remote.partition("raw/remote")
+    assert local.graph_info() == remote.graph_info()
+    request = pb.ListEventsRequest(since=1, patterns=["raw/*"], limit=5)
+    assert local.events(request) == remote.events(request)
+    for side in (local, remote):
+        with pytest.raises(NotFoundError, match="'nope'"):
+            side.build("nope")
+        with pytest.raises(DataBuildError) as info:
+            side.taint(["raw/never"], "bad")
+        assert info.value.code == "invalid_argument" and "raw/never" in str(info.value)
