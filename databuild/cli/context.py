@@ -17,6 +17,7 @@ from databuild.state import StateStore, open_state_store
 
 if TYPE_CHECKING:
     from databuild.service import DataBuildService
+    from databuild.service.client import ServiceClient
 
 
 def default_state_dir(graph_label: str) -> Path:
@@ -33,9 +34,10 @@ class CliContext:
     state_dir_option: str | None
     bel_option: str | None
     as_json: bool
+    service_url: str | None = None
     _graph: GraphSpec | None = None
     _store: StateStore | None = field(default=None, repr=False)
-    _service: "DataBuildService | None" = field(default=None, repr=False)
+    _service: "DataBuildService | ServiceClient | None" = field(default=None, repr=False)
 
     @property
     def graph(self) -> GraphSpec:
@@ -65,11 +67,15 @@ class CliContext:
         return self.state_dir / "logs"
 
     @property
-    def service(self) -> "DataBuildService":
-        """The in-process service; the daemon issue puts an HTTP client behind this."""
+    def service(self) -> "DataBuildService | ServiceClient":
+        """The service at ``--service`` if given, else the in-process one (same interface)."""
         from databuild.service import DataBuildService
 
-        if self._service is None:
+        if self._service is None and self.service_url:
+            from databuild.service.client import ServiceClient
+
+            self._service = ServiceClient(self.service_url, os.environ.get("DATABUILD_TOKEN"))
+        elif self._service is None:
             self._service = DataBuildService(self.graph, self.store, str(self.log_dir))
         return self._service
 

@@ -7,6 +7,7 @@ input exit 2 naming the value; a failed or cancelled build exits 1.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -26,11 +27,13 @@ pass_ctx = click.make_pass_decorator(CliContext)
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--state-dir", envvar="DATABUILD_STATE_DIR", help="State directory (default ~/.local/state/databuild/<graph>).")
 @click.option("--bel", envvar="DATABUILD_BEL", help="Event log URI (default sqlite:///<state dir>/bel.sqlite3).")
+@click.option("--service", "service_url", envvar="DATABUILD_SERVICE",
+              help="Use the DataBuild service at this URL for reads and records (token: DATABUILD_TOKEN).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
 @click.pass_context
-def cli(ctx: click.Context, state_dir: str | None, bel: str | None, as_json: bool) -> None:
+def cli(ctx: click.Context, state_dir: str | None, bel: str | None, service_url: str | None, as_json: bool) -> None:
     """A DataBuild graph: plan, build and inspect its partitions."""
-    ctx.obj = CliContext(state_dir, bel, as_json)
+    ctx.obj = CliContext(state_dir, bel, as_json, service_url)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -81,22 +84,78 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8100, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=8100, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
 @click.option("--token", envvar="DATABUILD_TOKEN", help="Bearer token for mutating requests (required off loopback).")
+@click.option("--daemon", "as_daemon", is_flag=True, hidden=True, help="Run as the state directory's daemon.")
+@click.option("--idle-timeout", default=900.0, show_default=True, type=click.FloatRange(min=0),
+              help="Daemon only: exit after this many idle seconds (0: never).")
 @pass_ctx
-def serve(c: CliContext, host: str, port: int, token: str | None) -> None:
+def serve(c: CliContext, host: str, port: int, token: str | None, as_daemon: bool, idle_timeout: float) -> None:
     """Run the graph's HTTP service in the foreground."""
-    import uvicorn  # only the service pays for importing the web stack
-
-    from databuild.service import DataBuildService
-    from databuild.service.http import create_app
+    from databuild.service.serve import run_daemon, run_foreground
 
     if host not in LOOPBACK and not token:
         raise click.BadParameter(f"binding {host} (not loopback) requires --token or DATABUILD_TOKEN",
                                  param_hint="--host")
-    service = DataBuildService(c.graph, c.store, str(c.log_dir))
-    click.echo(f"serving {c.graph.label} on http://{host}:{port} (event log {c.bel_uri})", err=True)
-    uvicorn.run(create_app(service, token), host=host, port=port, log_level="warning")
+    if as_daemon:
+        run_daemon(c.graph, c.store, c.state_dir, c.log_dir, idle_timeout)
+    else:
+        click.echo(f"serving {c.graph.label} on http://{host}:{port} (event log {c.bel_uri})", err=True)
+        run_foreground(c.graph, c.store, c.log_dir, host, port, token)
+
+
+@cli.group()
+def daemon() -> None:
+    """The graph's local daemon: start, status, stop."""
+
+
+def _daemon_command(c: CliContext) -> list[str]:
+    """How to start this very binary as the daemon of this state directory."""
+    program = sys.argv[0]
+    base = [program] if os.access(program, os.X_OK) and not program.endswith(".py") else [
+        sys.executable, "-m", "databuild.cli"]
+    return [*base, "--state-dir", str(c.state_dir.absolute()), "--bel", c.bel_uri, "serve", "--daemon"]
+
+
+def _show_daemon(c: CliContext, info) -> None:
+    if c.as_json:
+        emit_json({"running": info is not None, "pid": info.pid if info else None, "url": info.url if info else None,
+                   "graph": c.graph.label, "state_dir": str(c.state_dir)})
+    elif info is None:
+        click.echo(f"no daemon for {c.graph.label} in {c.state_dir}")
+    else:
+        click.echo(f"daemon for {c.graph.label}: pid {info.pid}, {info.url} (state dir {c.state_dir})")
+
+
+@daemon.command("start")
+@pass_ctx
+def daemon_start(c: CliContext) -> None:
+    """Start the daemon unless one already runs."""
+    from databuild.service.daemon import ensure_daemon
+
+    _show_daemon(c, ensure_daemon(c.state_dir, c.graph.label, _daemon_command(c)))
+
+
+@daemon.command("status")
+@pass_ctx
+def daemon_status(c: CliContext) -> None:
+    """Show the running daemon; exit 1 if there is none."""
+    from databuild.service.daemon import running_daemon
+
+    info = running_daemon(c.state_dir, c.graph.label)
+    _show_daemon(c, info)
+    if info is None:
+        sys.exit(1)
+
+
+@daemon.command("stop")
+@pass_ctx
+def daemon_stop(c: CliContext) -> None:
+    """Stop the running daemon."""
+    from databuild.service.daemon import stop_daemon
+
+    info = stop_daemon(c.state_dir, c.graph.label)
+    click.echo(f"stopped daemon pid {info.pid}" if info else f"no daemon for {c.graph.label} was running")
 
 
 inspect.register(cli)

@@ -8,6 +8,7 @@ token when the service has one.
 from __future__ import annotations
 
 import hmac
+from typing import Callable
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -45,13 +46,15 @@ async def _parse(request: Request, message: Message) -> Message:
         raise BadBody(f"request body is not a valid {message.DESCRIPTOR.name}: {e}") from None
 
 
-def create_app(service: DataBuildService, token: str | None = None) -> FastAPI:
-    """The ASGI app serving ``service``."""
+def create_app(service: DataBuildService, token: str | None = None,
+               on_request: Callable[[], None] = lambda: None) -> FastAPI:
+    """The ASGI app serving ``service``; ``on_request`` runs for every request (idle tracking)."""
     app = FastAPI(title="DataBuild", version=databuild.__version__,
                   description=f"DataBuild service of graph {service.graph.label}")
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
+        on_request()
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
             return _error(413, "body_too_large", f"request body of {length} bytes is over {MAX_BODY_BYTES}")

@@ -1,0 +1,56 @@
+"""Running the HTTP service: in the foreground, or as a state directory's daemon."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+
+from databuild.graph import GraphSpec
+from databuild.service.core import DataBuildService
+from databuild.service.daemon import (
+    DaemonInfo, DaemonLock, IdleWatch, free_port, new_token, remove_info, write_info,
+)
+from databuild.service.http import create_app
+from databuild.state import StateStore
+
+
+def run_foreground(graph: GraphSpec, store: StateStore, log_dir: Path, host: str, port: int,
+                   token: str | None) -> None:
+    service = DataBuildService(graph, store, str(log_dir))
+    uvicorn.run(create_app(service, token), host=host, port=port, log_level="warning")
+
+
+def run_daemon(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir: Path, idle_timeout: float) -> None:
+    """Serve on a free loopback port with a fresh token; record it; exit when idle."""
+    lock = DaemonLock(state_dir)
+    if not lock.acquire():
+        print(f"another daemon holds {state_dir}/daemon.lock; leaving it to serve", file=sys.stderr)
+        return
+    token, port = new_token(), free_port()
+    service = DataBuildService(graph, store, str(log_dir))
+    server: uvicorn.Server | None = None
+    idle = IdleWatch(idle_timeout, lambda: setattr(server, "should_exit", True))
+    app = create_app(service, token, idle.touch)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    info = DaemonInfo(os.getpid(), port, f"http://127.0.0.1:{port}", token, graph.label, time.time())
+    # uvicorn re-raises SIGTERM after shutting down, so cleanup cannot wait for run() to return.
+    app.router.on_shutdown.append(lambda: remove_info(state_dir, info.pid))
+
+    def publish() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.01)
+        if server.started:
+            write_info(state_dir, info)
+            print(f"daemon for {graph.label} listening on {info.url}", file=sys.stderr, flush=True)
+
+    threading.Thread(target=publish, daemon=True).start()
+    idle.start()
+    try:
+        server.run()
+    finally:
+        remove_info(state_dir, info.pid)
