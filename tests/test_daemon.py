@@ -106,3 +106,21 @@ def test_cli_reads_and_records_through_service_flag(cli):
     missing = cli("--service", record["url"], "builds", "show", "nope")
     assert missing.returncode == 2 and "'nope'" in missing.stderr
     cli("daemon", "stop")
+
+
+def test_daemon_start_closes_builds_of_dead_executors(cli):
+    from databuild.proto import databuild_pb2 as pb
+    from databuild.state import open_state_store
+
+    store = open_state_store(f"sqlite://{cli.state}/bel.sqlite3")
+    store.log.append([
+        pb.Event(build_requested=pb.BuildRequested(build_id="killed", partitions=["daily/1"],
+                                                   executor=f"{os.uname().nodename}:999999999")),
+        pb.Event(partition_status_changed=pb.PartitionStatusChanged(
+            ref="daily/1", status=pb.PARTITION_STATUS_BUILDING, build_id="killed")),
+    ])
+    store.close()
+    assert cli("daemon", "start").returncode == 0
+    shown = json.loads(cli("--json", "builds", "show", "killed").stdout)
+    assert shown["build"]["status"] == "BUILD_STATUS_FAILED"
+    cli("daemon", "stop")

@@ -155,3 +155,36 @@ def test_cancel_terminates_running_jobs(store, tmp_path):
     assert sorted(runs.values()).count(pb.JOB_RUN_STATUS_CANCELLED) == 6
     assert all(s in (M,) for s in statuses(store, [f"daily/{d}" for d in range(1, 6)]))
     assert store.build(result.build_id).cancel_requested
+
+
+def test_dead_owner_claims_are_released_and_its_runs_failed(store, tmp_path):
+    dead = f"{executor_identity().rpartition(':')[0]}:999999999"
+    other_build_scheduled(store, ["daily/1"], dead)
+    store.log.append([
+        pb.Event(job_graph_recorded=pb.JobGraphRecorded(build_id="other", job_graph=pb.JobGraph(job_runs=[
+            pb.PlannedJobRun(job_run_id="ghost", job_label="daily", config=cfg(["daily/1"]))]))),
+        pb.Event(job_run_status_changed=pb.JobRunStatusChanged(
+            job_run_id="ghost", build_id="other", job_label="daily", status=pb.JOB_RUN_STATUS_RUNNING)),
+    ])
+    result = executor(store, FakeLauncher(), tmp_path).run(["daily/1"])
+    assert result.ok
+    assert store.job_run("ghost").status == pb.JOB_RUN_STATUS_FAILED
+    assert "exited without finishing" in store.job_run("ghost").message
+
+
+def test_recover_abandoned_builds_leaves_nothing_running(store):
+    from databuild.executor import recover_abandoned_builds
+
+    other_build_scheduled(store, ["daily/1", "daily/2"], "somehost:42")
+    store.log.append([
+        pb.Event(job_graph_recorded=pb.JobGraphRecorded(build_id="other", job_graph=pb.JobGraph(job_runs=[
+            pb.PlannedJobRun(job_run_id="r1", job_label="daily", config=cfg(["daily/1", "daily/2"]))]))),
+        pb.Event(job_run_status_changed=pb.JobRunStatusChanged(
+            job_run_id="r1", build_id="other", job_label="daily", status=pb.JOB_RUN_STATUS_RUNNING)),
+        partition_event("daily/2", A, build_id="other"),
+    ])
+    assert recover_abandoned_builds(store, alive=lambda identity: identity != "somehost:42") == ["other"]
+    assert store.build("other").status == pb.BUILD_STATUS_FAILED
+    assert store.job_run("r1").status == pb.JOB_RUN_STATUS_FAILED
+    assert statuses(store, ["daily/1", "daily/2"]) == [M, A]  # produced partitions stay available
+    assert recover_abandoned_builds(store, alive=lambda identity: False) == []  # nothing left to close

@@ -2,6 +2,7 @@
 
 from databuild.executor.build import BuildExecutor, BuildResult, Progress, executor_alive, executor_identity
 from databuild.executor.launcher import Launcher, ProcessLauncher
+from databuild.executor.recovery import recover_abandoned_builds
 
 __all__ = ["BuildExecutor", "BuildResult", "Launcher", "ProcessLauncher", "Progress", "executor_alive",
-           "executor_identity"]
+           "executor_identity", "recover_abandoned_builds"]

@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Mapping
 
 from databuild.errors import AppendConflictError, EventLogBusyError
 from databuild.executor.launcher import Launcher
+from databuild.executor.recovery import close_dead_build
 from databuild.graph import GraphSpec
 from databuild.planner import GraphResolver, Plan, PlannedRun, PlanningError, Resolver, plan
 from databuild.proto import databuild_pb2 as pb
@@ -265,9 +266,7 @@ class _Run:
             if executor_alive(build.executor):
                 live.add(build_id)
             else:
-                events.append(_ev(build_status_changed=pb.BuildStatusChanged(
-                    build_id=build_id, status=pb.BUILD_STATUS_FAILED,
-                    message=f"executor {build.executor} exited without finishing the build")))
+                events += close_dead_build(self.x.store, build)
         return live, events
 
     def _claim_run(self, run: PlannedRun, mine: list[str], delegated: dict) -> list[pb.Event]:

@@ -99,7 +99,8 @@ class DataBuildService:
     def mark_available(self, refs: Sequence[str], comment: str = "") -> pb.ListPartitionsResponse:
         """Record that external partitions landed; refused for refs this graph builds."""
         refs = validate_refs(refs)
-        produced = [r for r in refs if self.graph.lookup is None and GraphResolver(self.graph).by_pattern(r)]
+        patterns = GraphResolver(self.graph)
+        produced = [r for r in refs if self.graph.lookup is None and patterns.by_pattern(r)]
         if produced:
             raise InvalidArgumentError(f"{', '.join(produced)} is produced by graph {self.graph.label}, not external")
         self.log.append([pb.Event(external_partitions_available=pb.ExternalPartitionsAvailable(

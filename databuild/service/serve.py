@@ -10,6 +10,7 @@ from pathlib import Path
 
 import uvicorn
 
+from databuild.executor import executor_alive, recover_abandoned_builds
 from databuild.graph import GraphSpec
 from databuild.service.core import DataBuildService
 from databuild.service.daemon import (
@@ -19,9 +20,15 @@ from databuild.service.http import create_app
 from databuild.state import StateStore
 
 
+def start_service(graph: GraphSpec, store: StateStore, log_dir: Path) -> DataBuildService:
+    """The service, after closing builds whose executor died (e.g. a daemon killed mid-build)."""
+    recover_abandoned_builds(store, executor_alive)
+    return DataBuildService(graph, store, str(log_dir))
+
+
 def run_foreground(graph: GraphSpec, store: StateStore, log_dir: Path, host: str, port: int,
                    token: str | None) -> None:
-    service = DataBuildService(graph, store, str(log_dir))
+    service = start_service(graph, store, log_dir)
     uvicorn.run(create_app(service, token), host=host, port=port, log_level="warning")
 
 
@@ -32,7 +39,7 @@ def run_daemon(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir: Pa
         print(f"another daemon holds {state_dir}/daemon.lock; leaving it to serve", file=sys.stderr)
         return
     token, port = new_token(), free_port()
-    service = DataBuildService(graph, store, str(log_dir))
+    service = start_service(graph, store, log_dir)
     server: uvicorn.Server | None = None
     idle = IdleWatch(idle_timeout, lambda: setattr(server, "should_exit", True))
     app = create_app(service, token, idle.touch)
