@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -28,20 +29,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def served(tmp_path):
-    store = StateStore(open_event_log(f"sqlite://{tmp_path}/bel.sqlite3", [StateProjection()]))
-    (tmp_path / "logs").mkdir()
-    service = DataBuildService(GRAPH, store, str(tmp_path / "logs"))
+@contextlib.contextmanager
+def serving(service: DataBuildService):
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(service, TOKEN), host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}", store, tmp_path
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def served(tmp_path):
+    store = StateStore(open_event_log(f"sqlite://{tmp_path}/bel.sqlite3", [StateProjection()]))
+    (tmp_path / "logs").mkdir()
+    with serving(DataBuildService(GRAPH, store, str(tmp_path / "logs"))) as url:
+        yield url, store, tmp_path
     store.close()
 
 
@@ -171,3 +179,50 @@ def test_client_and_in_process_service_answer_alike(served):
         with pytest.raises(DataBuildError) as info:
             side.taint(["raw/never"], "bad")
         assert info.value.code == "invalid_argument" and "raw/never" in str(info.value)
+
+
+JOB = """#!/bin/sh
+if [ "$1" = config ]; then
+  shift; printf '{"configs": ['; sep=
+  for r in "$@"; do printf '%s{"outputs": ["%s"], "args": ["%s"]}' "$sep" "$r" "$r"; sep=,; done
+  printf ']}\\n'; exit 0
+fi
+case "$2" in slow/*) sleep 30;; esac
+exit 0
+"""
+
+
+def test_builds_run_in_the_service_and_can_be_cancelled(tmp_path):
+    from databuild.service.client import ServiceClient
+
+    job = tmp_path / "job.sh"
+    job.write_text(JOB)
+    job.chmod(0o755)
+    graph = GraphSpec("//g:b", (JobSpec("//g:job", str(job), ("daily/*", "slow/*")),))
+    store = StateStore(open_event_log(f"sqlite://{tmp_path}/bel.sqlite3", [StateProjection()]))
+    service = DataBuildService(graph, store, str(tmp_path / "logs"))
+    with serving(service) as url:
+        client = ServiceClient(url, TOKEN)
+        started = client.start_build(pb.StartBuildRequest(partitions=["daily/1", "daily/2"]))
+        assert started.build_id and list(started.partitions) == ["daily/1", "daily/2"]
+        feed = pb.ListEventsRequest(since=0, types=["build_status_changed"], wait_seconds=10, limit=100)
+        deadline = time.monotonic() + 30
+        while client.build(started.build_id).build.status != pb.BUILD_STATUS_COMPLETED:
+            assert time.monotonic() < deadline, client.build(started.build_id)
+            feed.since = client.events(feed).next
+        assert store.partition_statuses(["daily/1", "daily/2"]) == {
+            "daily/1": pb.PARTITION_STATUS_AVAILABLE, "daily/2": pb.PARTITION_STATUS_AVAILABLE}
+
+        slow = client.start_build(pb.StartBuildRequest(partitions=["slow/1"]))
+        while store.partition_statuses(["slow/1"])["slow/1"] != pb.PARTITION_STATUS_BUILDING:
+            time.sleep(0.05)
+        client.cancel_build(slow.build_id)
+        while client.build(slow.build_id).build.status != pb.BUILD_STATUS_CANCELLED:
+            assert time.monotonic() < deadline + 30
+            time.sleep(0.05)
+        assert service.running_builds == 0
+        with pytest.raises(Exception, match="not running here"):
+            client.cancel_build(slow.build_id)
+        empty = requests.post(f"{url}/api/v1/builds", json={}, headers=AUTH)
+        assert empty.status_code == 400 and "at least one partition" in empty.json()["error"]["message"]
+    store.close()

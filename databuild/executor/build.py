@@ -117,9 +117,9 @@ class BuildExecutor:
         self._cancel_reason = reason
         self.launcher.wake()
 
-    def run(self, refs: Iterable[str], want_ids: Iterable[str] = ()) -> BuildResult:
+    def run(self, refs: Iterable[str], want_ids: Iterable[str] = (), build_id: str | None = None) -> BuildResult:
         """Plan and execute a build of ``refs``; return how it ended."""
-        build_id = self.new_id()
+        build_id = build_id or self.new_id()
         refs = list(refs)
         self.log.append([
             _ev(build_requested=pb.BuildRequested(build_id=build_id, partitions=refs, want_ids=list(want_ids),

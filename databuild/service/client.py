@@ -96,6 +96,12 @@ class ServiceClient:
     def list_builds(self, limit: int = 50) -> pb.ListBuildsResponse:
         return self._call("GET", "/api/v1/builds", pb.ListBuildsResponse(), limit=limit)
 
+    def start_build(self, request: pb.StartBuildRequest) -> pb.BuildState:
+        return self._call("POST", "/api/v1/builds", pb.BuildState(), request)
+
+    def cancel_build(self, build_id: str, reason: str = "cancelled by request") -> pb.BuildState:
+        return self._call("DELETE", f"/api/v1/builds/{quote(build_id, safe='')}", pb.BuildState())
+
     def build(self, build_id: str) -> pb.BuildDetailResponse:
         return self._call("GET", f"/api/v1/builds/{quote(build_id, safe='')}", pb.BuildDetailResponse())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import uuid
 from typing import Sequence
 
 from google.protobuf import json_format
@@ -17,6 +18,7 @@ from google.protobuf.message import Message
 import databuild
 from databuild.errors import InvalidArgumentError, NotFoundError
 from databuild.events import EVENT_TYPES, EventFilter
+from databuild.executor import BuildExecutor, ProcessLauncher
 from databuild.graph import GraphSpec
 from databuild.planner import GraphResolver, Resolver, plan
 from databuild.proto import databuild_pb2 as pb
@@ -56,6 +58,8 @@ class DataBuildService:
         self.resolver = resolver or GraphResolver(graph)
         self._appended = threading.Condition()
         self.log.add_listener(self._on_append)
+        self._lock = threading.Lock()
+        self._running: dict[str, BuildExecutor] = {}
 
     def _on_append(self, latest: int) -> None:
         with self._appended:
@@ -125,6 +129,47 @@ class DataBuildService:
         found = sorted(self.store.builds(limit=MAX_LIMIT), key=lambda b: b.requested_at.ToMicroseconds(),
                        reverse=True)
         return pb.ListBuildsResponse(builds=found[: _limit(limit)])
+
+    def start_build(self, request: pb.StartBuildRequest) -> pb.BuildState:
+        """Start building ``request.partitions`` in a background thread; return the received build."""
+        if not request.partitions:
+            raise InvalidArgumentError("a build needs at least one partition")
+        refs = validate_refs(request.partitions)
+        if request.parallelism < 0:
+            raise InvalidArgumentError(f"parallelism must be positive, got {request.parallelism}")
+        build_id = str(uuid.uuid4())
+        launcher = ProcessLauncher(self.graph)
+        executor = BuildExecutor(self.graph, self.store, launcher, self.log_dir, request.parallelism or None,
+                                 resolver=self.resolver)
+        with self._lock:
+            self._running[build_id] = executor
+        def run() -> None:
+            try:
+                executor.run(refs, build_id=build_id)
+            finally:
+                launcher.close()
+                with self._lock:
+                    self._running.pop(build_id, None)
+
+        threading.Thread(target=run, name=f"build-{build_id[:8]}", daemon=True).start()
+        with self._appended:  # until build_requested is recorded, so the build can be read back
+            self._appended.wait_for(lambda: self.store.build(build_id) is not None, timeout=10)
+        return self.store.build(build_id) or pb.BuildState(build_id=build_id, status=pb.BUILD_STATUS_RECEIVED)
+
+    def cancel_build(self, build_id: str, reason: str = "cancelled by request") -> pb.BuildState:
+        """Stop a build this service is running."""
+        with self._lock:
+            executor = self._running.get(build_id)
+        if executor is None:
+            self.build(build_id)  # NotFoundError for unknown ids
+            raise InvalidArgumentError(f"build {build_id} is not running here")
+        executor.cancel(reason)
+        return self.store.build(build_id)
+
+    @property
+    def running_builds(self) -> int:
+        with self._lock:
+            return len(self._running)
 
     def build(self, build_id: str) -> pb.BuildDetailResponse:
         b = self.store.build(build_id)

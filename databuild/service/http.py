@@ -11,6 +11,7 @@ import hmac
 from typing import Callable
 
 from fastapi import FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from google.protobuf import json_format
@@ -91,6 +92,15 @@ def create_app(service: DataBuildService, token: str | None = None,
     @app.get("/api/v1/builds")
     def builds(limit: int = Query(50, ge=1, le=10_000)):
         return _json(service.list_builds(limit))
+
+    @app.post("/api/v1/builds")
+    async def start_build(request: Request):
+        req = await _parse(request, pb.StartBuildRequest())
+        return _json(await run_in_threadpool(service.start_build, req), 201)
+
+    @app.delete("/api/v1/builds/{build_id}")
+    def cancel_build(build_id: str):
+        return _json(service.cancel_build(build_id))
 
     @app.get("/api/v1/builds/{build_id}")
     def build(build_id: str):
