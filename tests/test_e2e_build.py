@@ -177,3 +177,23 @@ def test_serve_answers_http_and_sees_cli_writes(g):
         server.communicate(timeout=30)
     refused = g.run("serve", "--host", "0.0.0.0")
     assert refused.returncode == 2 and "requires --token" in refused.stderr
+
+
+def test_build_through_the_daemon_and_cancel_it(g):
+    assert g.run("daemon", "start").returncode == 0
+    record = json.loads((Path(g.env["DATABUILD_STATE_DIR"]) / "daemon.json").read_text())
+    g.env.update(DATABUILD_SERVICE=record["url"], DATABUILD_TOKEN=record["token"])
+    try:
+        done = g.run("build", "ok/remote", "slow/0")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "completed" in done.stdout and "2/2 done" in done.stderr
+        assert g.status("ok/remote") == "PARTITION_STATUS_AVAILABLE"
+        proc = g.start("build", "slow/60")
+        g.wait_for("slow/60", "PARTITION_STATUS_BUILDING")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 1 and "cancelled" in out, out + err
+        assert g.status("slow/60") == "PARTITION_STATUS_MISSING"
+    finally:
+        del g.env["DATABUILD_SERVICE"], g.env["DATABUILD_TOKEN"]
+        g.run("daemon", "stop")

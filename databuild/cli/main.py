@@ -17,7 +17,8 @@ from databuild.cli import inspect
 from databuild.cli.context import CliContext, refs_argument
 from databuild.cli.render import ProgressLine, build_status, emit_json, table, to_dict
 from databuild.errors import DataBuildError
-from databuild.executor import BuildExecutor, ProcessLauncher
+from databuild.cli.remote_build import follow_remote_build
+from databuild.executor import BuildExecutor, BuildResult, ProcessLauncher
 from databuild.planner import GraphResolver, plan
 from databuild.proto import databuild_pb2 as pb
 
@@ -59,16 +60,14 @@ def analyze(c: CliContext, refs: list[str]) -> None:
 @pass_ctx
 def build(c: CliContext, refs: list[str], parallelism: int | None) -> None:
     """Build REFS now, with live progress; exit 1 unless the build completes."""
-    launcher = ProcessLauncher(c.graph)
     progress = ProgressLine()
-    executor = BuildExecutor(c.graph, c.store, launcher, str(c.log_dir), parallelism, on_progress=progress)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: executor.cancel(signal.Signals(signum).name))
     try:
-        result = executor.run(refs)
+        if c.service_url:
+            result = follow_remote_build(c.service, refs, parallelism, progress)
+        else:
+            result = _build_in_process(c, refs, parallelism, progress)
     finally:
         progress.close()
-        launcher.close()
     if c.as_json:
         emit_json({"build_id": result.build_id, "status": build_status(result.status), "message": result.message,
                    "failed_job_runs": result.failed_runs})
@@ -77,6 +76,17 @@ def build(c: CliContext, refs: list[str], parallelism: int | None) -> None:
                    (f": {result.message}" if result.message else ""))
     if not result.ok:
         sys.exit(1)
+
+
+def _build_in_process(c: CliContext, refs: list[str], parallelism: int | None, progress) -> BuildResult:
+    launcher = ProcessLauncher(c.graph)
+    executor = BuildExecutor(c.graph, c.store, launcher, str(c.log_dir), parallelism, on_progress=progress)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: executor.cancel(signal.Signals(signum).name))
+    try:
+        return executor.run(refs)
+    finally:
+        launcher.close()
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
