@@ -8,8 +8,8 @@ over keep-alive HTTP from this process:
 - a filtered, paginated partition list (``?pattern=daily/2025-01-*/red&status=available&limit=100``);
 
 It also times a full CLI call (`python -m databuild.cli partitions show REF`, a fresh
-interpreter each time). Until the daemon lands the CLI opens the log itself, so that
-figure is the cold in-process path, not a round trip to a warm daemon.
+interpreter each time) against a warm daemon (started by the first call, not timed)
+and with --local, where the CLI opens the event log itself.
 
 Usage: python benchmarks/service.py [--partitions 100000] [--reps 300]
 """
@@ -116,10 +116,15 @@ def main() -> None:
                     f"{url}/api/v1/partitions", params={"pattern": "daily/2025-01-*/red/*", "status": "available",
                                                         "limit": 100}).raise_for_status(), args.reps),
             }
-            env = dict(os.environ, DATABUILD_GRAPH_MANIFEST=str(root / "manifest.json"), DATABUILD_BEL=uri)
-            results["CLI partitions show REF (cold process, no daemon yet)"] = timed(lambda: subprocess.run(
-                [sys.executable, "-m", "databuild.cli", "partitions", "show", ref], env=env, check=True,
-                capture_output=True), max(10, args.reps // 20))
+            env = dict(os.environ, DATABUILD_GRAPH_MANIFEST=str(root / "manifest.json"), DATABUILD_BEL=uri,
+                       DATABUILD_STATE_DIR=str(root / "state"))
+            cli = [sys.executable, "-m", "databuild.cli"]
+            reps = max(10, args.reps // 20)
+            results["CLI partitions show REF, warm daemon"] = timed(lambda: subprocess.run(
+                [*cli, "partitions", "show", ref], env=env, check=True, capture_output=True), reps)
+            results["CLI partitions show REF, --local (no daemon)"] = timed(lambda: subprocess.run(
+                [*cli, "--local", "partitions", "show", ref], env=env, check=True, capture_output=True), reps)
+            subprocess.run([*cli, "daemon", "stop"], env=env, check=True, capture_output=True)
         finally:
             server.terminate()
             server.wait(30)

@@ -61,12 +61,17 @@ class Graph:
 
 @pytest.fixture
 def g(graph_binary, tmp_path) -> Graph:
-    return Graph(graph_binary, tmp_path)
+    graph = Graph(graph_binary, tmp_path)
+    yield graph
+    graph.env.pop("DATABUILD_SERVICE", None)
+    graph.run("daemon", "stop")  # commands start the daemon on first use
 
 
 def test_build_succeeds_with_fan_in_and_external_leaf(g):
+    assert g.run("daemon", "status").returncode == 1
     refused = g.run("build", "fan/x")
     assert refused.returncode == 1 and "external partitions not available: ext/x" in refused.stdout
+    assert g.run("daemon", "status").returncode == 0  # the first command started the daemon
     assert g.run("partitions", "mark-available", "ext/x").returncode == 0
     done = g.run("build", "fan/x", "ok/x-1")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -179,7 +184,14 @@ def test_serve_answers_http_and_sees_cli_writes(g):
     assert refused.returncode == 2 and "requires --token" in refused.stderr
 
 
-def test_build_through_the_daemon_and_cancel_it(g):
+def test_local_mode_builds_without_a_daemon(g):
+    done = g.run("--local", "build", "ok/local")
+    assert done.returncode == 0 and "completed" in done.stdout
+    assert g.run("daemon", "status").returncode == 1
+    assert g.run("--local", "--json", "partitions", "show", "ok/local").returncode == 0
+
+
+def test_build_through_the_service_flag_and_cancel_it(g):
     assert g.run("daemon", "start").returncode == 0
     record = json.loads((Path(g.env["DATABUILD_STATE_DIR"]) / "daemon.json").read_text())
     g.env.update(DATABUILD_SERVICE=record["url"], DATABUILD_TOKEN=record["token"])
@@ -196,4 +208,3 @@ def test_build_through_the_daemon_and_cancel_it(g):
         assert g.status("slow/60") == "PARTITION_STATUS_MISSING"
     finally:
         del g.env["DATABUILD_SERVICE"], g.env["DATABUILD_TOKEN"]
-        g.run("daemon", "stop")

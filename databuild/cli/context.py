@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +36,7 @@ class CliContext:
     bel_option: str | None
     as_json: bool
     service_url: str | None = None
+    local: bool = False
     _graph: GraphSpec | None = None
     _store: StateStore | None = field(default=None, repr=False)
     _service: "DataBuildService | ServiceClient | None" = field(default=None, repr=False)
@@ -68,16 +70,32 @@ class CliContext:
 
     @property
     def service(self) -> "DataBuildService | ServiceClient":
-        """The service at ``--service`` if given, else the in-process one (same interface)."""
-        from databuild.service import DataBuildService
-
-        if self._service is None and self.service_url:
-            from databuild.service.client import ServiceClient
-
-            self._service = ServiceClient(self.service_url, os.environ.get("DATABUILD_TOKEN"))
-        elif self._service is None:
-            self._service = DataBuildService(self.graph, self.store, str(self.log_dir))
+        """``--service`` if given; else the in-process service with ``--local``; else the
+        state directory's daemon, started if none runs. All three have one interface."""
+        if self._service is None:
+            self._service = self._open_service()
         return self._service
+
+    def _open_service(self) -> "DataBuildService | ServiceClient":
+        from databuild.service.client import ServiceClient
+
+        if self.service_url:
+            return ServiceClient(self.service_url, os.environ.get("DATABUILD_TOKEN"))
+        if self.local:
+            from databuild.service import DataBuildService
+
+            return DataBuildService(self.graph, self.store, str(self.log_dir))
+        from databuild.service.daemon import ensure_daemon
+
+        info = ensure_daemon(self.state_dir, self.graph.label, self.daemon_command())
+        return ServiceClient(info.url, info.token)
+
+    def daemon_command(self) -> list[str]:
+        """How to start this very binary as the daemon of this state directory."""
+        program = sys.argv[0]
+        base = [program] if os.access(program, os.X_OK) and not program.endswith(".py") else [
+            sys.executable, "-m", "databuild.cli"]
+        return [*base, "--state-dir", str(self.state_dir.absolute()), "--bel", self.bel_uri, "serve", "--daemon"]
 
     def close(self) -> None:
         if self._store is not None:

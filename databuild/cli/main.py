@@ -7,7 +7,6 @@ input exit 2 naming the value; a failed or cancelled build exits 1.
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 
@@ -16,10 +15,9 @@ import click
 from databuild.cli import inspect
 from databuild.cli.context import CliContext, refs_argument
 from databuild.cli.render import ProgressLine, build_status, emit_json, table, to_dict
-from databuild.errors import DataBuildError
 from databuild.cli.remote_build import follow_remote_build
+from databuild.errors import DataBuildError
 from databuild.executor import BuildExecutor, BuildResult, ProcessLauncher
-from databuild.planner import GraphResolver, plan
 from databuild.proto import databuild_pb2 as pb
 
 pass_ctx = click.make_pass_decorator(CliContext)
@@ -30,11 +28,18 @@ pass_ctx = click.make_pass_decorator(CliContext)
 @click.option("--bel", envvar="DATABUILD_BEL", help="Event log URI (default sqlite:///<state dir>/bel.sqlite3).")
 @click.option("--service", "service_url", envvar="DATABUILD_SERVICE",
               help="Use the DataBuild service at this URL for reads and records (token: DATABUILD_TOKEN).")
+@click.option("--local", is_flag=True, envvar="DATABUILD_LOCAL",
+              help="Work in this process on the event log, without the daemon.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
 @click.pass_context
-def cli(ctx: click.Context, state_dir: str | None, bel: str | None, service_url: str | None, as_json: bool) -> None:
-    """A DataBuild graph: plan, build and inspect its partitions."""
-    ctx.obj = CliContext(state_dir, bel, as_json, service_url)
+def cli(ctx: click.Context, state_dir: str | None, bel: str | None, service_url: str | None, local: bool,
+        as_json: bool) -> None:
+    """A DataBuild graph: plan, build and inspect its partitions.
+
+    Commands talk to the graph's daemon (started on first use, one per state
+    directory), to --service URL, or with --local to the event log directly.
+    """
+    ctx.obj = CliContext(state_dir, bel, as_json, service_url, local)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -43,15 +48,17 @@ def cli(ctx: click.Context, state_dir: str | None, bel: str | None, service_url:
 @pass_ctx
 def analyze(c: CliContext, refs: list[str]) -> None:
     """Show the plan for building REFS without running it."""
-    p = plan(c.graph.label, refs, GraphResolver(c.graph), c.store.partition_statuses)
+    graph = c.service.analyze(pb.AnalyzeRequest(partitions=refs)).job_graph
     if c.as_json:
-        emit_json({"job_graph": to_dict(p.job_graph()), "available": list(p.available)})
+        emit_json({"job_graph": to_dict(graph)})
         return
+    producer = {out: run.job_run_id for run in graph.job_runs for out in run.config.outputs}
     table(["job run", "job", "outputs", "waits for"], [
         (r.job_run_id[:8], r.job_label, " ".join(r.config.outputs),
-         " ".join(d[:8] for d in sorted(p.deps[r.job_run_id])) or "-") for r in p.runs])
-    click.echo(f"\n{len(p.runs)} job run(s); external inputs: {' '.join(p.external) or 'none'}; "
-               f"already available: {len(p.available)}")
+         " ".join(sorted({producer[i.ref][:8] for i in r.config.inputs
+                          if i.ref in producer and i.dep_type == pb.materialize})) or "-")
+        for r in graph.job_runs])
+    click.echo(f"\n{len(graph.job_runs)} job run(s); external inputs: {' '.join(graph.external_partitions) or 'none'}")
 
 
 @cli.command()
@@ -62,10 +69,10 @@ def build(c: CliContext, refs: list[str], parallelism: int | None) -> None:
     """Build REFS now, with live progress; exit 1 unless the build completes."""
     progress = ProgressLine()
     try:
-        if c.service_url:
-            result = follow_remote_build(c.service, refs, parallelism, progress)
-        else:
+        if c.local:
             result = _build_in_process(c, refs, parallelism, progress)
+        else:
+            result = follow_remote_build(c.service, refs, parallelism, progress)
     finally:
         progress.close()
     if c.as_json:
@@ -119,14 +126,6 @@ def daemon() -> None:
     """The graph's local daemon: start, status, stop."""
 
 
-def _daemon_command(c: CliContext) -> list[str]:
-    """How to start this very binary as the daemon of this state directory."""
-    program = sys.argv[0]
-    base = [program] if os.access(program, os.X_OK) and not program.endswith(".py") else [
-        sys.executable, "-m", "databuild.cli"]
-    return [*base, "--state-dir", str(c.state_dir.absolute()), "--bel", c.bel_uri, "serve", "--daemon"]
-
-
 def _show_daemon(c: CliContext, info) -> None:
     if c.as_json:
         emit_json({"running": info is not None, "pid": info.pid if info else None, "url": info.url if info else None,
@@ -143,7 +142,7 @@ def daemon_start(c: CliContext) -> None:
     """Start the daemon unless one already runs."""
     from databuild.service.daemon import ensure_daemon
 
-    _show_daemon(c, ensure_daemon(c.state_dir, c.graph.label, _daemon_command(c)))
+    _show_daemon(c, ensure_daemon(c.state_dir, c.graph.label, c.daemon_command()))
 
 
 @daemon.command("status")
