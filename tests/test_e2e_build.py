@@ -208,3 +208,26 @@ def test_build_through_the_service_flag_and_cancel_it(g):
         assert g.status("slow/60") == "PARTITION_STATUS_MISSING"
     finally:
         del g.env["DATABUILD_SERVICE"], g.env["DATABUILD_TOKEN"]
+
+
+def test_daemon_killed_mid_build_restarts_consistent(g):
+    proc = g.start("build", "slow/60")
+    g.wait_for("slow/60", "PARTITION_STATUS_BUILDING")
+    state = Path(g.env["DATABUILD_STATE_DIR"])
+    daemon_pid = json.loads((state / "daemon.json").read_text())["pid"]
+    before = g.json("partitions", "show", "slow/60")["history"]
+    os.kill(daemon_pid, signal.SIGKILL)
+    proc.kill()
+    proc.communicate(timeout=30)
+    (pid_file,) = (g.data / "pids").iterdir()
+    os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the orphaned job (not yet reaped by a new daemon)
+    build = g.json("builds", "list")["builds"][0]  # starts a new daemon, which recovers
+    assert json.loads((state / "daemon.json").read_text())["pid"] != daemon_pid
+    assert build["status"] == "BUILD_STATUS_FAILED" and "exited without finishing" in build["message"]
+    (run,) = g.json("builds", "show", build["build_id"])["job_runs"]
+    assert run["status"] == "JOB_RUN_STATUS_FAILED"
+    after = g.json("partitions", "show", "slow/60")
+    assert after["partition"]["status"] == "PARTITION_STATUS_MISSING"
+    assert after["history"][: len(before)] == before  # nothing recorded before the kill was lost
+    again = g.run("build", "slow/0")
+    assert again.returncode == 0, again.stdout + again.stderr

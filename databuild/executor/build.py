@@ -23,6 +23,7 @@ from databuild.executor.launcher import Launcher
 from databuild.executor.recovery import close_dead_build
 from databuild.graph import GraphSpec
 from databuild.planner import GraphResolver, Plan, PlannedRun, PlanningError, Resolver, plan
+from databuild.procs import process_alive
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import StateStore
 
@@ -40,13 +41,7 @@ def executor_alive(identity: str) -> bool:
     host, _, pid = identity.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
         return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_alive(int(pid))
 
 
 @dataclass

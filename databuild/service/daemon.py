@@ -29,6 +29,7 @@ from typing import Callable
 import requests
 
 from databuild.errors import DataBuildError
+from databuild.procs import process_alive
 
 LOCK_FILE, INFO_FILE, LOG_FILE = "daemon.lock", "daemon.json", "daemon.log"
 
@@ -58,19 +59,9 @@ def read_info(state_dir: Path) -> DaemonInfo | None:
         return None  # a half-written or foreign file: treated as stale and replaced
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def answering(info: DaemonInfo, graph_label: str) -> bool:
     """True if the recorded daemon's process lives and answers as ``graph_label``."""
-    if not _pid_alive(info.pid):
+    if not process_alive(info.pid):
         return False
     try:
         health = requests.get(f"{info.url}/api/v1/health", timeout=2).json()
@@ -113,7 +104,7 @@ def stop_daemon(state_dir: Path, graph_label: str, timeout: float = 30.0) -> Dae
         return None
     os.kill(info.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _pid_alive(info.pid) and time.monotonic() < deadline:
+    while process_alive(info.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     return info
 
