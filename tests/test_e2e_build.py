@@ -231,3 +231,33 @@ def test_daemon_killed_mid_build_restarts_consistent(g):
     assert after["history"][: len(before)] == before  # nothing recorded before the kill was lost
     again = g.run("build", "slow/0")
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_foreground_serve_without_token_makes_one(g):
+    import socket
+
+    import requests
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([str(g.binary), "serve", "--port", str(port)], env=g.env, cwd="/",
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stderr.readline()
+        assert line.startswith("token for mutating requests: "), line
+        token = line.split(": ", 1)[1].strip()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}/api/v1/partitions/ext%2Ft/available"
+        assert requests.post(url).status_code == 401
+        assert requests.post(url, headers={"Authorization": f"Bearer {token}"}).status_code == 201
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)

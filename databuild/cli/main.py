@@ -102,7 +102,8 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8100, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
-@click.option("--token", envvar="DATABUILD_TOKEN", help="Bearer token for mutating requests (required off loopback).")
+@click.option("--token", envvar="DATABUILD_TOKEN",
+              help="Bearer token for mutating requests (required off loopback; a random one is printed otherwise).")
 @click.option("--daemon", "as_daemon", is_flag=True, hidden=True, help="Run as the state directory's daemon.")
 @click.option("--idle-timeout", default=900.0, show_default=True, type=click.FloatRange(min=0),
               help="Daemon only: exit after this many idle seconds (0: never).")
@@ -117,6 +118,11 @@ def serve(c: CliContext, host: str, port: int, token: str | None, as_daemon: boo
     if as_daemon:
         run_daemon(c.graph, c.store, c.state_dir, c.log_dir, idle_timeout)
     else:
+        if not token:  # mutating requests always need a token (SPEC section 10): make one
+            from databuild.service.daemon import new_token
+
+            token = new_token()
+            click.echo(f"token for mutating requests: {token}", err=True)
         click.echo(f"serving {c.graph.label} on http://{host}:{port} (event log {c.bel_uri})", err=True)
         run_foreground(c.graph, c.store, c.log_dir, host, port, token)
 

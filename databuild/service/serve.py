@@ -26,8 +26,7 @@ def start_service(graph: GraphSpec, store: StateStore, log_dir: Path) -> DataBui
     return DataBuildService(graph, store, str(log_dir))
 
 
-def run_foreground(graph: GraphSpec, store: StateStore, log_dir: Path, host: str, port: int,
-                   token: str | None) -> None:
+def run_foreground(graph: GraphSpec, store: StateStore, log_dir: Path, host: str, port: int, token: str) -> None:
     service = start_service(graph, store, log_dir)
     uvicorn.run(create_app(service, token), host=host, port=port, log_level="warning")
 
