@@ -126,12 +126,12 @@ def _tokens(pattern: str) -> list[str]:
 
 
 def _step(token: str, char: str) -> bool:
-    """Can ``token`` consume ``char``? ("" stands for any char but '/')."""
+    """Can ``token`` consume the literal ``char``?"""
     if token == "**":
         return True
     if token in ("*", "?"):
         return char != "/"
-    return char == "" or token == char
+    return token == char
 
 
 def patterns_overlap(a: str, b: str) -> bool:

@@ -6,8 +6,8 @@ import signal
 
 from databuild.executor import BuildResult, Progress
 from databuild.proto import databuild_pb2 as pb
+from databuild.state import TERMINAL_BUILD_STATUSES
 
-TERMINAL = (pb.BUILD_STATUS_COMPLETED, pb.BUILD_STATUS_FAILED, pb.BUILD_STATUS_CANCELLED)
 _BUCKET = {
     pb.JOB_RUN_STATUS_SCHEDULED: "pending", pb.JOB_RUN_STATUS_RUNNING: "running",
     pb.JOB_RUN_STATUS_SUCCEEDED: "succeeded", pb.JOB_RUN_STATUS_SKIPPED: "skipped",
@@ -45,7 +45,7 @@ def follow_remote_build(service, refs: list[str], parallelism: int | None, on_pr
         try:
             detail = service.build(build_id)
             on_progress(progress_of(detail))
-            if detail.build.status in TERMINAL:
+            if detail.build.status in TERMINAL_BUILD_STATUSES:
                 return BuildResult(build_id, detail.build.status, detail.build.message,
                                    failed_runs=[r.job_run_id for r in detail.job_runs
                                                 if r.status == pb.JOB_RUN_STATUS_FAILED])

@@ -12,6 +12,7 @@ from google.protobuf.message import Message
 
 from databuild.proto import databuild_pb2 as pb
 from databuild.service.core import message_dict
+from databuild.state import TERMINAL_BUILD_STATUSES
 
 
 def to_dict(message: Message) -> dict:
@@ -75,7 +76,7 @@ class ProgressLine:
         if self.tty:
             click.echo("\r\x1b[2K" + line, err=True, nl=False)
             return
-        final = p.status in (pb.BUILD_STATUS_COMPLETED, pb.BUILD_STATUS_FAILED, pb.BUILD_STATUS_CANCELLED)
+        final = p.status in TERMINAL_BUILD_STATUSES
         if final or time.monotonic() - self.printed_at >= self.interval:
             self.printed_at = time.monotonic()
             click.echo(line, err=True)

@@ -25,10 +25,10 @@ from databuild.graph import GraphSpec
 from databuild.planner import GraphResolver, Plan, PlannedRun, PlanningError, Resolver, plan
 from databuild.procs import process_alive
 from databuild.proto import databuild_pb2 as pb
+from databuild.state import IN_FLIGHT_PARTITION_STATUSES as IN_FLIGHT
+from databuild.state import TERMINAL_BUILD_STATUSES as TERMINAL_BUILD
 from databuild.state import StateStore
 
-IN_FLIGHT = (pb.PARTITION_STATUS_SCHEDULED, pb.PARTITION_STATUS_BUILDING)
-TERMINAL_BUILD = (pb.BUILD_STATUS_COMPLETED, pb.BUILD_STATUS_FAILED, pb.BUILD_STATUS_CANCELLED)
 AVAILABLE = pb.PARTITION_STATUS_AVAILABLE
 
 

@@ -7,11 +7,9 @@ partitions it had claimed but not produced go back to missing, and the build fai
 from __future__ import annotations
 
 from databuild.proto import databuild_pb2 as pb
-from databuild.state import StateStore
+from databuild.state import ACTIVE_BUILD_STATUSES, IN_FLIGHT_PARTITION_STATUSES, StateStore
 
-ACTIVE_BUILD = (pb.BUILD_STATUS_RECEIVED, pb.BUILD_STATUS_PLANNING, pb.BUILD_STATUS_EXECUTING)
 UNFINISHED_RUN = (pb.JOB_RUN_STATUS_SCHEDULED, pb.JOB_RUN_STATUS_RUNNING)
-IN_FLIGHT = (pb.PARTITION_STATUS_SCHEDULED, pb.PARTITION_STATUS_BUILDING)
 
 
 def close_dead_build(store: StateStore, build: pb.BuildState) -> list[pb.Event]:
@@ -27,7 +25,7 @@ def close_dead_build(store: StateStore, build: pb.BuildState) -> list[pb.Event]:
             status=pb.JOB_RUN_STATUS_FAILED, outputs=run.outputs, message=why)))
     outputs = [ref for planned in build.job_graph.job_runs for ref in planned.config.outputs]
     for ref, p in store.partitions_by_ref(outputs).items():
-        if p.status in IN_FLIGHT and p.build_id == build.build_id:
+        if p.status in IN_FLIGHT_PARTITION_STATUSES and p.build_id == build.build_id:
             events.append(pb.Event(partition_status_changed=pb.PartitionStatusChanged(
                 ref=ref, status=pb.PARTITION_STATUS_MISSING, build_id=build.build_id, message=why)))
     events.append(pb.Event(build_status_changed=pb.BuildStatusChanged(
@@ -38,7 +36,7 @@ def close_dead_build(store: StateStore, build: pb.BuildState) -> list[pb.Event]:
 def recover_abandoned_builds(store: StateStore, alive) -> list[str]:
     """Close every unfinished build whose executor ``alive(identity)`` says is gone; return their ids."""
     closed, events = [], []
-    for build in store.builds(ACTIVE_BUILD, limit=10_000):
+    for build in store.builds(ACTIVE_BUILD_STATUSES, limit=10_000):
         if not alive(build.executor):
             events += close_dead_build(store, build)
             closed.append(build.build_id)

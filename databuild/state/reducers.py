@@ -25,7 +25,9 @@ STATE_TYPES: dict[str, type[Message]] = {
 
 ACTIVE_WANT_STATUSES = (pb.WANT_STATUS_WAITING, pb.WANT_STATUS_QUEUED, pb.WANT_STATUS_BUILDING)
 _TERMINAL_JOB_RUN = {pb.JOB_RUN_STATUS_SUCCEEDED, pb.JOB_RUN_STATUS_FAILED, pb.JOB_RUN_STATUS_CANCELLED, pb.JOB_RUN_STATUS_SKIPPED}
-_TERMINAL_BUILD = {pb.BUILD_STATUS_COMPLETED, pb.BUILD_STATUS_FAILED, pb.BUILD_STATUS_CANCELLED}
+TERMINAL_BUILD_STATUSES = (pb.BUILD_STATUS_COMPLETED, pb.BUILD_STATUS_FAILED, pb.BUILD_STATUS_CANCELLED)
+ACTIVE_BUILD_STATUSES = (pb.BUILD_STATUS_RECEIVED, pb.BUILD_STATUS_PLANNING, pb.BUILD_STATUS_EXECUTING)
+IN_FLIGHT_PARTITION_STATUSES = (pb.PARTITION_STATUS_SCHEDULED, pb.PARTITION_STATUS_BUILDING)
 
 Entity = tuple[str, str]
 
@@ -115,7 +117,7 @@ def _build(s: pb.BuildState, build_id: str, name: str, p, event: pb.Event) -> No
         s.requested_at.CopyFrom(event.timestamp)
     elif name == "build_status_changed":
         s.status, s.message = p.status, p.message
-        if p.status in _TERMINAL_BUILD:
+        if p.status in TERMINAL_BUILD_STATUSES:
             s.finished_at.CopyFrom(event.timestamp)
     elif name == "job_graph_recorded":
         s.job_graph.CopyFrom(p.job_graph)
