@@ -124,3 +124,27 @@ def test_daemon_start_closes_builds_of_dead_executors(cli):
     shown = json.loads(cli("--json", "builds", "show", "killed").stdout)
     assert shown["build"]["status"] == "BUILD_STATUS_FAILED"
     cli("daemon", "stop")
+
+
+def test_idle_timeout_waits_for_running_builds(cli, tmp_path):
+    job = tmp_path / "job.sh"
+    job.write_text('#!/bin/sh\nif [ "$1" = config ]; then echo \'{"configs": [{"outputs": ["daily/1"]}]}\'; exit 0; fi\n'
+                   "sleep 3\n")
+    job.chmod(0o755)
+    manifest = dict(MANIFEST, jobs=[{"label": "//t:daily", "executable": str(job), "outputs": ["daily/*"]}])
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    env = {**os.environ, "DATABUILD_GRAPH_MANIFEST": str(tmp_path / "manifest.json"),
+           "DATABUILD_STATE_DIR": str(cli.state)}
+    proc = subprocess.Popen([sys.executable, "-m", "databuild.cli", "serve", "--daemon", "--idle-timeout", "1"],
+                            env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not (cli.state / "daemon.json").exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    record = info(cli.state)
+    started = requests.post(f"{record['url']}/api/v1/builds", json={"partitions": ["daily/1"]},
+                            headers={"Authorization": f"Bearer {record['token']}"})
+    assert started.status_code == 201
+    proc.communicate(timeout=60)  # no more requests: it exits once idle, but only after the build
+    done = cli("--local", "--json", "builds", "show", started.json()["build_id"])
+    assert json.loads(done.stdout)["build"]["status"] == "BUILD_STATUS_COMPLETED"

@@ -40,7 +40,9 @@ def run_daemon(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir: Pa
     token, port = new_token(), free_port()
     service = start_service(graph, store, log_dir)
     server: uvicorn.Server | None = None
-    idle = IdleWatch(idle_timeout, lambda: setattr(server, "should_exit", True))
+    # A running build keeps the daemon up even when no client is asking about it.
+    idle = IdleWatch(idle_timeout, lambda: setattr(server, "should_exit", True),
+                     busy=lambda: service.running_builds > 0)
     app = create_app(service, token, idle.touch)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     info = DaemonInfo(os.getpid(), port, f"http://127.0.0.1:{port}", token, graph.label, time.time())
