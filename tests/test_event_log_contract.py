@@ -12,7 +12,7 @@ import pytest
 from databuild.errors import (
     AppendConflictError, EventLogClosedError, InvalidArgumentError, InvalidEventError, InvalidRefError,
 )
-from databuild.events import EventFilter, Row, RowQuery, event_keys, event_type
+from databuild.events import EventFilter, Row, RowQuery, TermMatch, event_keys, event_type
 from databuild.proto import databuild_pb2 as pb
 from eventgen import BUILDS, REFS, RUNS, WANTS, partition_event, random_events
 
@@ -262,6 +262,43 @@ def test_read_model_queries(make_log):
     assert log.get_row("p", "d/03/red").status == A
     assert log.get_row("p", "nope") is None
     assert set(log.get_rows("p", ["d/03/red", "nope"])) == {"d/03/red"}
+
+
+def test_read_model_terms(make_log):
+    class Tagged:
+        """Rows ``w<i>`` with terms ("ref", each of its refs) and ("due", a sortable time)."""
+
+        name, version, kinds = "tagged", 1, ("w",)
+
+        def apply(self, tx, events):
+            rows = []
+            for e in events:
+                key, due, *refs = e.partition_status_changed.message.split()
+                terms = None if due == "-" else (("due", due), *(("ref", r) for r in refs))
+                rows.append(Row("w", key, e.partition_status_changed.status, b"", terms))
+            tx.put_many(rows)
+
+    log = make_log([Tagged()])
+    A, F = pb.PARTITION_STATUS_AVAILABLE, pb.PARTITION_STATUS_FAILED
+    tag = lambda text, status=A: pb.Event(partition_status_changed=pb.PartitionStatusChanged(
+        ref="x/1", status=status, message=text))
+    log.append([tag("w1 0003 a/1 b/1"), tag("w2 0001 a/2"), tag("w3 0002 b/1 c/9", F)])
+    keys = lambda *terms, statuses=(): [r.key for r in log.query_rows(RowQuery("w", statuses, terms=terms))]
+    assert keys(TermMatch("ref", values=("b/1",))) == ["w1", "w3"]
+    assert keys(TermMatch("ref", pattern="a/*")) == ["w1", "w2"]
+    assert keys(TermMatch("ref", pattern="a/*"), TermMatch("ref", values=("b/1",))) == ["w1"]
+    assert keys(TermMatch("ref", values=("b/1",)), statuses=(F,)) == ["w3"]
+    assert keys(TermMatch("due", low="0002")) == ["w1", "w3"]
+    assert log.term_entries("w", "due", high="0003") == [("0001", "w2"), ("0002", "w3")]
+    assert log.term_entries("w", "due", limit=1) == [("0001", "w2")]
+
+    log.append([tag("w1 0009 c/9"), tag("w2 - ignored")])  # w1's terms replaced; w2's left alone
+    assert keys(TermMatch("ref", values=("a/1",))) == []
+    assert keys(TermMatch("ref", values=("c/9",))) == ["w1", "w3"]
+    assert log.term_entries("w", "due") == [("0001", "w2"), ("0002", "w3"), ("0009", "w1")]
+    log.append([tag("w3 0002")])
+    assert sorted(log.term_entries("w", "ref")) == [("a/2", "w2"), ("c/9", "w1")]
+    assert log.get_row("w", "w1").terms is None  # rows read back do not carry terms
 
 
 def test_conditional_append(make_log):

@@ -67,13 +67,13 @@ def test_migration_from_previous_schema_version(tmp_path):
     assert "read_model" not in tables()
 
     store = open_state_store(f"sqlite://{path}")
-    assert store.log.schema_version == migrations.LATEST == 3
+    assert store.log.schema_version == migrations.LATEST == 4
     assert "read_model" in tables()
     assert store.partition("a/1").status == pb.PARTITION_STATUS_AVAILABLE
     assert store.partition("a/2").status == pb.PARTITION_STATUS_FAILED
     store.log.append([partition_event("a/3")])
     versions = sqlite3.connect(path).execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
-    assert versions == [(1,), (2,), (3,)]
+    assert versions == [(1,), (2,), (3,), (4,)]
     store.close()
 
 
@@ -87,7 +87,7 @@ def test_newer_schema_is_refused_untouched(tmp_path):
     con.commit()
     con.close()
     before = hashlib.sha256(path.read_bytes()).hexdigest()
-    with pytest.raises(SchemaTooNewError, match="schema version 99.*only knows versions up to 3"):
+    with pytest.raises(SchemaTooNewError, match="schema version 99.*only knows versions up to 4"):
         open_event_log(f"sqlite://{path}")
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
 

@@ -15,13 +15,13 @@ from databuild.events.filter import ALL_EVENTS, EventFilter
 from databuild.events.keys import EVENT_TYPES, KeyKind, event_keys, event_type
 from databuild.events.log import EVENT_SCHEMA_VERSION, Clock, EventLog, Page, system_clock
 from databuild.events.memory import MemoryEventLog
-from databuild.events.readmodel import Projection, ReadModelTx, Row, RowQuery
+from databuild.events.readmodel import Projection, ReadModelTx, Row, RowQuery, Term, TermMatch
 from databuild.events.sqlite import SqliteEventLog
 
 __all__ = [
     "ALL_EVENTS", "EVENT_SCHEMA_VERSION", "EVENT_TYPES", "Clock", "EventFilter", "EventLog",
     "KeyKind", "MemoryEventLog", "Page", "Projection", "ReadModelTx", "Row", "RowQuery",
-    "SqliteEventLog", "event_keys", "event_type", "open_event_log", "system_clock",
+    "SqliteEventLog", "Term", "TermMatch", "event_keys", "event_type", "open_event_log", "system_clock",
 ]
 
 

@@ -9,15 +9,15 @@ from databuild.errors import AppendConflictError
 from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, event_type
 from databuild.events.log import Clock, EventLog, Page, system_clock
-from databuild.events.readmodel import Projection, Row, RowQuery, row_matches
+from databuild.events.readmodel import Projection, Row, RowQuery, Term, row_matches
 from databuild.proto import databuild_pb2 as pb
 
 
 class _BufferedRows:
     """ReadModelTx over a dict; writes become visible only on ``commit``."""
 
-    def __init__(self, rows: dict[tuple[str, str], Row]) -> None:
-        self._rows = rows
+    def __init__(self, rows: dict[tuple[str, str], Row], terms: dict[tuple[str, str], tuple[Term, ...]]) -> None:
+        self._rows, self._terms = rows, terms
         self._pending: dict[tuple[str, str], Row] = {}
 
     def get_many(self, kind: str, keys: Sequence[str]) -> dict[str, Row]:
@@ -25,7 +25,7 @@ class _BufferedRows:
         for key in keys:
             row = self._pending.get((kind, key)) or self._rows.get((kind, key))
             if row is not None:
-                found[key] = row
+                found[key] = Row(row.kind, row.key, row.status, row.body)
         return found
 
     def put_many(self, rows: Sequence[Row]) -> None:
@@ -33,7 +33,10 @@ class _BufferedRows:
             self._pending[(row.kind, row.key)] = row
 
     def commit(self) -> None:
-        self._rows.update(self._pending)
+        for id, row in self._pending.items():
+            self._rows[id] = Row(row.kind, row.key, row.status, row.body)
+            if row.terms is not None:
+                self._terms[id] = tuple(dict.fromkeys(row.terms))
 
 
 class MemoryEventLog(EventLog):
@@ -44,6 +47,7 @@ class MemoryEventLog(EventLog):
         self._lock = threading.Lock()
         self._events: list[tuple[pb.Event, str, int, set[Key]]] = []
         self._rows: dict[tuple[str, str], Row] = {}
+        self._terms: dict[tuple[str, str], tuple[Term, ...]] = {}
 
     def _append(self, events: list[pb.Event], keys: list[set[Key]], expect_latest: int | None) -> list[int]:
         with self._lock:
@@ -56,7 +60,7 @@ class MemoryEventLog(EventLog):
                 copy = pb.Event()
                 copy.CopyFrom(event)
                 stored.append((copy, event_type(event), event.timestamp.ToMicroseconds(), event_keys))
-            tx = _BufferedRows(self._rows)
+            tx = _BufferedRows(self._rows, self._terms)
             for projection in self.projections:
                 projection.apply(tx, events)
             self._events.extend(stored)
@@ -85,9 +89,22 @@ class MemoryEventLog(EventLog):
 
     def _query_rows(self, query: RowQuery) -> list[Row]:
         with self._lock:
-            rows = sorted((r for r in self._rows.values() if row_matches(query, r)), key=lambda r: r.key)
+            rows = sorted((r for id, r in self._rows.items() if row_matches(query, r, self._terms.get(id, ()))),
+                          key=lambda r: r.key)
         return rows[: query.limit]
+
+    def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,
+                      limit: int) -> list[tuple[str, str]]:
+        with self._lock:
+            found = sorted(
+                (value, key)
+                for (k, key), terms in self._terms.items() if k == kind
+                for n, value in terms
+                if n == name and (low is None or value >= low) and (high is None or value < high)
+            )
+        return found[:limit]
 
     def _close(self) -> None:
         self._events.clear()
         self._rows.clear()
+        self._terms.clear()

@@ -68,6 +68,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         "event keys by index, so ref-pattern feeds scan in index order and stop at their limit",
         ("CREATE INDEX event_keys_by_idx ON event_keys (kind, idx, key)",),
     ),
+    Migration(
+        4,
+        "secondary index terms of read-model rows (wants by partition, deadline, source)",
+        (
+            """CREATE TABLE read_model_terms (
+                kind TEXT NOT NULL,
+                name TEXT NOT NULL,
+                value TEXT NOT NULL,
+                key TEXT NOT NULL,
+                PRIMARY KEY (kind, name, value, key)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX read_model_terms_by_key ON read_model_terms (kind, key, name, value)",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -15,14 +15,24 @@ from databuild.proto import databuild_pb2 as pb
 from databuild.refs import compile_pattern
 
 
+#: A secondary index entry of a row: (name, value), e.g. ("partition", "sales/2026-11-25").
+Term = tuple[str, str]
+
+
 @dataclass(frozen=True)
 class Row:
-    """One read-model row. ``status`` is the entity's status enum value (0 if none)."""
+    """One read-model row. ``status`` is the entity's status enum value (0 if none).
+
+    ``terms`` are the row's secondary index entries, replaced whenever the row is
+    written; ``None`` leaves them as they are (kinds that have none skip the work).
+    Rows read back carry ``terms=None``.
+    """
 
     kind: str
     key: str
     status: int
     body: bytes
+    terms: tuple[Term, ...] | None = None
 
 
 class ReadModelTx(Protocol):
@@ -50,25 +60,55 @@ class Projection(Protocol):
 
 
 @dataclass(frozen=True)
+class TermMatch:
+    """Rows with a term ``name`` whose value is one of ``values``, in ``[low, high)``
+    and matches the ref glob ``pattern``; unset fields do not constrain."""
+
+    name: str
+    values: tuple[str, ...] = ()
+    low: str | None = None
+    high: str | None = None
+    pattern: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", tuple(self.values))
+        if self.pattern is not None:
+            compile_pattern(self.pattern)
+
+    def matches(self, term: Term) -> bool:
+        name, value = term
+        return (
+            name == self.name
+            and (not self.values or value in self.values)
+            and (self.low is None or value >= self.low)
+            and (self.high is None or value < self.high)
+            and (self.pattern is None or compile_pattern(self.pattern).matches(value))
+        )
+
+
+@dataclass(frozen=True)
 class RowQuery:
-    """Rows of one kind, optionally by status and key pattern, in key order."""
+    """Rows of one kind, optionally by status, key pattern and terms (all must match), in key order."""
 
     kind: str
     statuses: tuple[int, ...] = ()
     pattern: str | None = None
     after_key: str | None = None
     limit: int = 1000
+    terms: tuple[TermMatch, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "terms", tuple(self.terms))
         if self.pattern is not None:
             compile_pattern(self.pattern)
 
 
-def row_matches(query: RowQuery, row: Row) -> bool:
-    """Evaluate ``query`` (except ``limit``) against one row in memory."""
+def row_matches(query: RowQuery, row: Row, terms: Sequence[Term]) -> bool:
+    """Evaluate ``query`` (except ``limit``) against one row and its terms in memory."""
     return (
         row.kind == query.kind
         and (not query.statuses or row.status in query.statuses)
         and (query.pattern is None or compile_pattern(query.pattern).matches(row.key))
         and (query.after_key is None or row.key > query.after_key)
+        and all(any(m.matches(t) for t in terms) for m in query.terms)
     )

@@ -27,7 +27,7 @@ from databuild.events import migrations
 from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, KeyKind, event_type
 from databuild.events.log import Clock, EventLog, Page, system_clock
-from databuild.events.readmodel import Projection, Row, RowQuery
+from databuild.events.readmodel import Projection, Row, RowQuery, TermMatch
 from databuild.proto import databuild_pb2 as pb
 from databuild.refs import compile_pattern, prefix_upper_bound, sqlite_glob
 
@@ -54,10 +54,17 @@ class _SqliteRows:
         return _select_rows(self._db, kind, list(keys))
 
     def put_many(self, rows: Sequence[Row]) -> None:
-        self._db.cursor().executemany(
+        cursor = self._db.cursor()
+        cursor.executemany(
             "INSERT INTO read_model (kind, key, status, body) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (kind, key) DO UPDATE SET status = excluded.status, body = excluded.body",
             [(r.kind, r.key, r.status, r.body) for r in rows],
+        )
+        indexed = [r for r in rows if r.terms is not None]
+        cursor.executemany("DELETE FROM read_model_terms WHERE kind = ? AND key = ?", [(r.kind, r.key) for r in indexed])
+        cursor.executemany(
+            "INSERT OR IGNORE INTO read_model_terms (kind, name, value, key) VALUES (?, ?, ?, ?)",
+            [(r.kind, name, value, r.key) for r in indexed for name, value in r.terms],
         )
 
 
@@ -162,6 +169,7 @@ class SqliteEventLog(EventLog):
     def _reset(self, projection: Projection) -> None:
         for kind in projection.kinds:
             self._db.execute_sql("DELETE FROM read_model WHERE kind = ?", (kind,))
+            self._db.execute_sql("DELETE FROM read_model_terms WHERE kind = ?", (kind,))
 
     def _replay(self, after: int, upto: int) -> Iterable[list[pb.Event]]:
         while after < upto:
@@ -269,19 +277,55 @@ class SqliteEventLog(EventLog):
         if query.after_key is not None:
             sql += " AND key > ?"
             params.append(query.after_key)
+        for match in query.terms:
+            term_sql, term_params = _term_condition(match)
+            sql += f" AND key IN (SELECT key FROM read_model_terms WHERE kind = ? AND name = ?{term_sql})"
+            params += [query.kind, match.name, *term_params]
         sql += " ORDER BY key LIMIT ?"
         params.append(query.limit)
         return [Row(query.kind, k, s, bytes(b)) for k, s, b in self._db.execute_sql(sql, params)]
+
+    def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,
+                      limit: int) -> list[tuple[str, str]]:
+        term_sql, params = _term_condition(TermMatch(name, low=low, high=high))
+        cursor = self._db.execute_sql(
+            f"SELECT value, key FROM read_model_terms WHERE kind = ? AND name = ?{term_sql} ORDER BY value, key LIMIT ?",
+            [kind, name, *params, limit],
+        )
+        return [(value, key) for value, key in cursor]
 
     def _close(self) -> None:
         self._db.close()
 
 
-def _prefix_range(sql: str, prefix: str) -> tuple[str, list[object]]:
-    """Add ``prefix <= key < upper`` to ``sql`` so SQLite can use the key index."""
+def _term_condition(match: TermMatch) -> tuple[str, list[object]]:
+    """SQL (to AND onto a ``read_model_terms`` query) for ``match``'s value conditions."""
+    sql, params = "", []
+    if match.values:
+        sql += f" AND value IN ({_placeholders(match.values)})"
+        params += match.values
+    if match.low is not None:
+        sql += " AND value >= ?"
+        params.append(match.low)
+    if match.high is not None:
+        sql += " AND value < ?"
+        params.append(match.high)
+    if match.pattern is not None:
+        pattern = compile_pattern(match.pattern)
+        range_sql, range_params = _prefix_range("", pattern.literal_prefix, "value")
+        sql += range_sql
+        params += range_params
+        if not pattern.is_literal:
+            sql += " AND value GLOB ? AND ref_match(?, value)"
+            params += [sqlite_glob(pattern.pattern), pattern.pattern]
+    return sql, params
+
+
+def _prefix_range(sql: str, prefix: str, column: str = "key") -> tuple[str, list[object]]:
+    """Add ``prefix <= column < upper`` to ``sql`` so SQLite can use the column's index."""
     if not prefix:
         return sql, []
     upper = prefix_upper_bound(prefix)
     if upper is None:
-        return sql + " AND key >= ?", [prefix]
-    return sql + " AND key >= ? AND key < ?", [prefix, upper]
+        return sql + f" AND {column} >= ?", [prefix]
+    return sql + f" AND {column} >= ? AND {column} < ?", [prefix, upper]

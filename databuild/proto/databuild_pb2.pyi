@@ -308,18 +308,24 @@ class WantCreated(_message.Message):
     def __init__(self, want: _Optional[_Union[WantSpec, _Mapping]] = ...) -> None: ...
 
 class WantStatusChanged(_message.Message):
-    __slots__ = ("want_id", "status", "build_id", "attempt", "message")
+    __slots__ = ("want_id", "status", "build_id", "attempt", "message", "waiting_for", "not_before", "error")
     WANT_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     BUILD_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FOR_FIELD_NUMBER: _ClassVar[int]
+    NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
     want_id: str
     status: WantStatus
     build_id: str
     attempt: int
     message: str
-    def __init__(self, want_id: _Optional[str] = ..., status: _Optional[_Union[WantStatus, str]] = ..., build_id: _Optional[str] = ..., attempt: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+    waiting_for: _containers.RepeatedScalarFieldContainer[str]
+    not_before: _timestamp_pb2.Timestamp
+    error: str
+    def __init__(self, want_id: _Optional[str] = ..., status: _Optional[_Union[WantStatus, str]] = ..., build_id: _Optional[str] = ..., attempt: _Optional[int] = ..., message: _Optional[str] = ..., waiting_for: _Optional[_Iterable[str]] = ..., not_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...
 
 class WantCancelled(_message.Message):
     __slots__ = ("want_id", "reason", "requested_by")
@@ -490,7 +496,7 @@ class BuildState(_message.Message):
     def __init__(self, build_id: _Optional[str] = ..., status: _Optional[_Union[BuildStatus, str]] = ..., partitions: _Optional[_Iterable[str]] = ..., want_ids: _Optional[_Iterable[str]] = ..., job_graph: _Optional[_Union[JobGraph, _Mapping]] = ..., executor: _Optional[str] = ..., delegations: _Optional[_Iterable[_Union[DelegationRecorded, _Mapping]]] = ..., message: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ...) -> None: ...
 
 class WantState(_message.Message):
-    __slots__ = ("spec", "status", "build_id", "attempts", "message", "sla_violated", "finished_at", "last_event_index")
+    __slots__ = ("spec", "status", "build_id", "attempts", "message", "sla_violated", "finished_at", "last_event_index", "waiting_for", "not_before", "last_error")
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     BUILD_ID_FIELD_NUMBER: _ClassVar[int]
@@ -499,6 +505,9 @@ class WantState(_message.Message):
     SLA_VIOLATED_FIELD_NUMBER: _ClassVar[int]
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     LAST_EVENT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FOR_FIELD_NUMBER: _ClassVar[int]
+    NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     spec: WantSpec
     status: WantStatus
     build_id: str
@@ -507,7 +516,10 @@ class WantState(_message.Message):
     sla_violated: bool
     finished_at: _timestamp_pb2.Timestamp
     last_event_index: int
-    def __init__(self, spec: _Optional[_Union[WantSpec, _Mapping]] = ..., status: _Optional[_Union[WantStatus, str]] = ..., build_id: _Optional[str] = ..., attempts: _Optional[int] = ..., message: _Optional[str] = ..., sla_violated: _Optional[bool] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ...) -> None: ...
+    waiting_for: _containers.RepeatedScalarFieldContainer[str]
+    not_before: _timestamp_pb2.Timestamp
+    last_error: str
+    def __init__(self, spec: _Optional[_Union[WantSpec, _Mapping]] = ..., status: _Optional[_Union[WantStatus, str]] = ..., build_id: _Optional[str] = ..., attempts: _Optional[int] = ..., message: _Optional[str] = ..., sla_violated: _Optional[bool] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ..., waiting_for: _Optional[_Iterable[str]] = ..., not_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ...) -> None: ...
 
 class UpstreamState(_message.Message):
     __slots__ = ("upstream", "url", "next_index", "last_event_index")
@@ -710,14 +722,40 @@ class ListWantsResponse(_message.Message):
     def __init__(self, wants: _Optional[_Iterable[_Union[WantState, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class WantDetailResponse(_message.Message):
-    __slots__ = ("want", "timeline", "explanation")
+    __slots__ = ("want", "timeline", "explanation", "blocked_by", "ttl_deadline", "sla_deadline")
     WANT_FIELD_NUMBER: _ClassVar[int]
     TIMELINE_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    BLOCKED_BY_FIELD_NUMBER: _ClassVar[int]
+    TTL_DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    SLA_DEADLINE_FIELD_NUMBER: _ClassVar[int]
     want: WantState
     timeline: _containers.RepeatedCompositeFieldContainer[Event]
     explanation: str
-    def __init__(self, want: _Optional[_Union[WantState, _Mapping]] = ..., timeline: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., explanation: _Optional[str] = ...) -> None: ...
+    blocked_by: _containers.RepeatedCompositeFieldContainer[WantBlocker]
+    ttl_deadline: _timestamp_pb2.Timestamp
+    sla_deadline: _timestamp_pb2.Timestamp
+    def __init__(self, want: _Optional[_Union[WantState, _Mapping]] = ..., timeline: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., explanation: _Optional[str] = ..., blocked_by: _Optional[_Iterable[_Union[WantBlocker, _Mapping]]] = ..., ttl_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sla_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class WantBlocker(_message.Message):
+    __slots__ = ("kind", "ref", "upstream", "build_id", "detail")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_FIELD_NUMBER: _ClassVar[int]
+    BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    ref: str
+    upstream: str
+    build_id: str
+    detail: str
+    def __init__(self, kind: _Optional[str] = ..., ref: _Optional[str] = ..., upstream: _Optional[str] = ..., build_id: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class CancelWantRequest(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
 
 class ListUpstreamsResponse(_message.Message):
     __slots__ = ("upstreams",)

@@ -8,14 +8,15 @@ from google.protobuf.message import Message
 
 from databuild.events import ReadModelTx, Row
 from databuild.proto import databuild_pb2 as pb
-from databuild.state.reducers import KINDS, STATE_TYPES, apply_in_place, status_of, touched
+from databuild.state.reducers import KINDS, STATE_TYPES, WANT, apply_in_place, status_of, touched
+from databuild.state.wants import want_terms
 
 
 class StateProjection:
     """Folds events into one read-model row per partition, job run, build, want, upstream."""
 
     name = "state"
-    version = 1
+    version = 2  # 2: want index terms
     kinds = KINDS
 
     def apply(self, tx: ReadModelTx, events: Sequence[pb.Event]) -> None:
@@ -34,4 +35,7 @@ class StateProjection:
         for event, entities in touches:
             for kind, key in entities:
                 apply_in_place(kind, key, states[(kind, key)], event)
-        tx.put_many([Row(kind, key, status_of(kind, s), s.SerializeToString()) for (kind, key), s in states.items()])
+        tx.put_many([
+            Row(kind, key, status_of(kind, s), s.SerializeToString(), want_terms(s) if kind == WANT else None)
+            for (kind, key), s in states.items()
+        ])

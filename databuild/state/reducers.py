@@ -131,6 +131,7 @@ def _want(s: pb.WantState, _want_id: str, name: str, p, event: pb.Event) -> None
     if name == "want_created":
         s.spec.CopyFrom(p.want)
         s.status = pb.WANT_STATUS_WAITING if p.want.external_dependencies else pb.WANT_STATUS_QUEUED
+        s.waiting_for[:] = p.want.external_dependencies
         return
     if name == "want_sla_violated":
         s.sla_violated = True
@@ -141,9 +142,18 @@ def _want(s: pb.WantState, _want_id: str, name: str, p, event: pb.Event) -> None
         s.status, s.message = p.status, p.message
         s.build_id = p.build_id
         s.attempts = max(s.attempts, p.attempt)
+        s.waiting_for[:] = p.waiting_for
+        if p.HasField("not_before"):
+            s.not_before.CopyFrom(p.not_before)
+        else:
+            s.ClearField("not_before")
+        if p.error:
+            s.last_error = p.error
         if p.status not in ACTIVE_WANT_STATUSES:
             s.finished_at.CopyFrom(event.timestamp)
         return
+    s.ClearField("waiting_for")
+    s.ClearField("not_before")
     s.status = {
         "want_cancelled": pb.WANT_STATUS_CANCELLED,
         "want_expired": pb.WANT_STATUS_EXPIRED,
