@@ -6,15 +6,17 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from databuild.errors import InvalidRefError
+from databuild.errors import InvalidArgumentError, InvalidRefError
 from databuild.graph import GraphSpec, load_manifest
-from databuild.refs import validate_ref
+from databuild.refs import compile_pattern, validate_ref
 from databuild.state import StateStore, open_state_store
+from databuild.timespec import parse_duration, parse_timestamp
 
 if TYPE_CHECKING:
     from databuild.service import DataBuildService
@@ -100,6 +102,36 @@ class CliContext:
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+
+def duration_option(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """Click callback: ``90s``, ``15m``, ``6h``, ``2d`` -> seconds; a bad value exits 2 naming it."""
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except InvalidArgumentError as e:
+        raise click.BadParameter(str(e), ctx, param) from None
+
+
+def timestamp_option(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """Click callback: an ISO 8601 date or datetime (UTC unless it says otherwise)."""
+    if value is None:
+        return None
+    try:
+        return parse_timestamp(value)
+    except InvalidArgumentError as e:
+        raise click.BadParameter(str(e), ctx, param) from None
+
+
+def pattern_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback: a ref glob; a bad one exits 2 naming it."""
+    if value is not None:
+        try:
+            compile_pattern(value)
+        except InvalidArgumentError as e:
+            raise click.BadParameter(str(e), ctx, param) from None
+    return value
 
 
 def refs_argument(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[str]:

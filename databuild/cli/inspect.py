@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import click
 
-from databuild.cli.context import CliContext, refs_argument
+from databuild.cli.context import CliContext, pattern_option, refs_argument
 from databuild.cli.render import (
     build_status, emit_json, job_run_status, partition_status, table, timestamp, to_dict,
 )
-from databuild.errors import InvalidArgumentError
 from databuild.proto import databuild_pb2 as pb
-from databuild.refs import compile_pattern
 
 pass_ctx = click.make_pass_decorator(CliContext)
 PARTITION_STATUSES = [n.removeprefix("PARTITION_STATUS_").lower() for n in pb.PartitionStatus.keys()[1:]]
@@ -22,22 +20,13 @@ def register(cli: click.Group) -> None:
         cli.add_command(command)
 
 
-def _pattern(ctx, param, value):
-    if value is not None:
-        try:
-            compile_pattern(value)
-        except InvalidArgumentError as e:
-            raise click.BadParameter(str(e), ctx, param) from None
-    return value
-
-
 @click.group()
 def partitions() -> None:
-    """Partitions: list, show, mark-available."""
+    """Partitions: list, show, mark-available, taint."""
 
 
 @partitions.command("list")
-@click.option("--pattern", callback=_pattern, help="Ref glob, e.g. 'daily_votes/*/red'.")
+@click.option("--pattern", callback=pattern_option, help="Ref glob, e.g. 'daily_votes/*/red'.")
 @click.option("--status", "statuses", multiple=True, type=click.Choice(PARTITION_STATUSES), help="Repeatable.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--after", help="Continue after this ref (paging).")
@@ -81,9 +70,22 @@ def partitions_mark_available(c: CliContext, refs: list[str], comment: str) -> N
         click.echo(f"recorded {len(refs)} external partition(s) as available")
 
 
+@partitions.command("taint")
+@click.argument("refs", nargs=-1, required=True, callback=refs_argument)
+@click.option("--reason", required=True, help="What is wrong with the data (recorded).")
+@pass_ctx
+def partitions_taint(c: CliContext, refs: list[str], reason: str) -> None:
+    """Mark available partitions REFS bad: they count as missing, and active wants rebuild them."""
+    tainted = c.service.taint(refs, reason)
+    if c.as_json:
+        emit_json(to_dict(tainted))
+    else:
+        click.echo(f"tainted {len(refs)} partition(s)")
+
+
 @click.group()
 def builds() -> None:
-    """Builds: list, show."""
+    """Builds: list, show, cancel."""
 
 
 @builds.command("list")
@@ -118,6 +120,18 @@ def builds_show(c: CliContext, build_id: str) -> None:
     table(["job run", "job", "status", "outputs", "exit"], [
         (r.job_run_id, r.job_label, job_run_status(r.status), " ".join(r.outputs), r.exit_code)
         for r in detail.job_runs])
+
+
+@builds.command("cancel")
+@click.argument("build_id")
+@pass_ctx
+def builds_cancel(c: CliContext, build_id: str) -> None:
+    """Stop a running build (its wants retry after backoff, as for a failure)."""
+    state = c.service.cancel_build(build_id)
+    if c.as_json:
+        emit_json(to_dict(state))
+    else:
+        click.echo(f"cancellation of build {build_id} requested")
 
 
 @click.group()

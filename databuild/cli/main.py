@@ -7,17 +7,16 @@ input exit 2 naming the value; a failed or cancelled build exits 1.
 
 from __future__ import annotations
 
-import signal
 import sys
 
 import click
 
-from databuild.cli import inspect
-from databuild.cli.context import CliContext, refs_argument
-from databuild.cli.render import ProgressLine, build_status, emit_json, table, to_dict
-from databuild.cli.remote_build import follow_remote_build
+from databuild.cli import inspect, wants
+from databuild.cli.context import CliContext, duration_option, refs_argument
+from databuild.cli.follow import follow_want
+from databuild.cli.render import ProgressLine, emit_json, table, to_dict, want_status
+from databuild.cli.wants import create_want, report_outcome, show_created, want_options
 from databuild.errors import DataBuildError
-from databuild.executor import BuildExecutor, BuildResult, ProcessLauncher
 from databuild.proto import databuild_pb2 as pb
 
 pass_ctx = click.make_pass_decorator(CliContext)
@@ -63,37 +62,32 @@ def analyze(c: CliContext, refs: list[str]) -> None:
 
 @cli.command()
 @click.argument("refs", nargs=-1, required=True, callback=refs_argument)
-@click.option("--parallelism", "-j", type=click.IntRange(min=1), help="Job runs at once (default: number of cores).")
+@want_options
+@click.option("--no-wait", is_flag=True, help="Print the want's id and return instead of following it.")
 @pass_ctx
-def build(c: CliContext, refs: list[str], parallelism: int | None) -> None:
-    """Build REFS now, with live progress; exit 1 unless the build completes."""
+def build(c: CliContext, refs: list[str], no_wait: bool, **options) -> None:
+    """Want REFS built now and follow the want with live progress.
+
+    Exit 0 once satisfied, 1 if it expires, fails or is cancelled. Ctrl-C stops
+    following; the want stays active (cancel it with `want cancel ID`).
+    """
+    service = c.service
+    if c.local:
+        service.start_evaluator()  # no daemon: this process serves the want until it ends
+    want = create_want(c, refs, **options)
+    if no_wait:
+        show_created(c, want)
+        return
     progress = ProgressLine()
     try:
-        if c.local:
-            result = _build_in_process(c, refs, parallelism, progress)
-        else:
-            result = follow_remote_build(c.service, refs, parallelism, progress)
+        outcome = follow_want(service, want.spec.want_id, progress, lambda w: click.echo(
+            f"want {w.spec.want_id[:8]}: {want_status(w.status)}" + (f" — {w.message}" if w.message else ""),
+            err=True))
     finally:
         progress.close()
-    if c.as_json:
-        emit_json({"build_id": result.build_id, "status": build_status(result.status), "message": result.message,
-                   "failed_job_runs": result.failed_runs})
-    else:
-        click.echo(f"build {result.build_id} {build_status(result.status)}" +
-                   (f": {result.message}" if result.message else ""))
-    if not result.ok:
-        sys.exit(1)
-
-
-def _build_in_process(c: CliContext, refs: list[str], parallelism: int | None, progress) -> BuildResult:
-    launcher = ProcessLauncher(c.graph)
-    executor = BuildExecutor(c.graph, c.store, launcher, str(c.log_dir), parallelism, on_progress=progress)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: executor.cancel(signal.Signals(signum).name))
-    try:
-        return executor.run(refs)
-    finally:
-        launcher.close()
+        if c.local:
+            service.close()
+    report_outcome(c, outcome)
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -106,17 +100,31 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
               help="Bearer token for mutating requests (required off loopback; a random one is printed otherwise).")
 @click.option("--daemon", "as_daemon", is_flag=True, hidden=True, help="Run as the state directory's daemon.")
 @click.option("--idle-timeout", default=900.0, show_default=True, type=click.FloatRange(min=0),
-              help="Daemon only: exit after this many idle seconds (0: never).")
+              help="Daemon only: exit after this many idle seconds without requests, running builds or "
+                   "active wants (0: never).")
+@click.option("--max-concurrent-builds", envvar="DATABUILD_MAX_CONCURRENT_BUILDS", default=4, show_default=True,
+              type=click.IntRange(min=1), help="Builds run at once; the most urgent SLA goes first.")
+@click.option("--parallelism", "-j", envvar="DATABUILD_PARALLELISM", type=click.IntRange(min=1),
+              help="Job runs at once per build (default: number of cores).")
+@click.option("--max-attempts", envvar="DATABUILD_MAX_ATTEMPTS", default=3, show_default=True,
+              type=click.IntRange(min=1), help="Builds tried per want before it fails (its TTL may end it first).")
+@click.option("--retry-backoff", envvar="DATABUILD_RETRY_BACKOFF", default="5s", show_default=True,
+              callback=duration_option, help="Wait after a want's first failed build; doubles per failure.")
 @pass_ctx
-def serve(c: CliContext, host: str, port: int, token: str | None, as_daemon: bool, idle_timeout: float) -> None:
-    """Run the graph's HTTP service in the foreground."""
-    from databuild.service.serve import run_daemon, run_foreground
+def serve(c: CliContext, host: str, port: int, token: str | None, as_daemon: bool, idle_timeout: float,
+          max_concurrent_builds: int, parallelism: int | None, max_attempts: int, retry_backoff: int) -> None:
+    """Run the graph's HTTP service (and its want evaluator) in the foreground."""
+    from databuild.service.serve import ServiceOptions, run_daemon, run_foreground
+    from databuild.wants import Policy
+
+    options = ServiceOptions(Policy(max_attempts=max_attempts, backoff_initial_s=retry_backoff,
+                                    max_concurrent_builds=max_concurrent_builds), parallelism)
 
     if host not in LOOPBACK and not token:
         raise click.BadParameter(f"binding {host} (not loopback) requires --token or DATABUILD_TOKEN",
                                  param_hint="--host")
     if as_daemon:
-        run_daemon(c.graph, c.store, c.state_dir, c.log_dir, idle_timeout)
+        run_daemon(c.graph, c.store, c.state_dir, c.log_dir, idle_timeout, options)
     else:
         if not token:  # mutating requests always need a token (SPEC section 10): make one
             from databuild.service.daemon import new_token
@@ -124,7 +132,7 @@ def serve(c: CliContext, host: str, port: int, token: str | None, as_daemon: boo
             token = new_token()
             click.echo(f"token for mutating requests: {token}", err=True)
         click.echo(f"serving {c.graph.label} on http://{host}:{port} (event log {c.bel_uri})", err=True)
-        run_foreground(c.graph, c.store, c.log_dir, host, port, token)
+        run_foreground(c.graph, c.store, c.log_dir, host, port, token, options)
 
 
 @cli.group()
@@ -174,6 +182,7 @@ def daemon_stop(c: CliContext) -> None:
 
 
 inspect.register(cli)
+wants.register(cli)
 
 
 def main() -> None:

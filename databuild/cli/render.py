@@ -46,6 +46,10 @@ def build_status(value: int) -> str:
     return short(pb.BuildStatus.Name(value), "BUILD_STATUS_")
 
 
+def want_status(value: int) -> str:
+    return short(pb.WantStatus.Name(value), "WANT_STATUS_")
+
+
 def job_run_status(value: int) -> str:
     return short(pb.JobRunStatus.Name(value), "JOB_RUN_STATUS_")
 

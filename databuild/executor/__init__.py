@@ -1,8 +1,10 @@
 """Running builds: job processes, progress, and the events that record them."""
 
-from databuild.executor.build import BuildExecutor, BuildResult, Progress, executor_alive, executor_identity
+from databuild.executor.build import (
+    BuildExecutor, BuildResult, Progress, executor_alive, executor_identity, requested_event,
+)
 from databuild.executor.launcher import Launcher, ProcessLauncher
 from databuild.executor.recovery import recover_abandoned_builds
 
 __all__ = ["BuildExecutor", "BuildResult", "Launcher", "ProcessLauncher", "Progress", "executor_alive",
-           "executor_identity", "recover_abandoned_builds"]
+           "executor_identity", "recover_abandoned_builds", "requested_event"]

@@ -83,6 +83,12 @@ def _ev(**payload) -> pb.Event:
     return pb.Event(**payload)
 
 
+def requested_event(graph_label: str, build_id: str, refs: Iterable[str], want_ids: Iterable[str] = ()) -> pb.Event:
+    """The ``build_requested`` event of a build this process runs."""
+    return _ev(build_requested=pb.BuildRequested(build_id=build_id, partitions=list(refs), want_ids=list(want_ids),
+                                                 graph_label=graph_label, executor=executor_identity()))
+
+
 class BuildExecutor:
     """Plans and runs builds of one graph against one state store."""
 
@@ -112,15 +118,18 @@ class BuildExecutor:
         self._cancel_reason = reason
         self.launcher.wake()
 
-    def run(self, refs: Iterable[str], want_ids: Iterable[str] = (), build_id: str | None = None) -> BuildResult:
-        """Plan and execute a build of ``refs``; return how it ended."""
+    def run(self, refs: Iterable[str], want_ids: Iterable[str] = (), build_id: str | None = None,
+            requested: bool = False) -> BuildResult:
+        """Plan and execute a build of ``refs``; return how it ended.
+
+        ``requested``: the caller already appended ``requested_event(...)`` for it (e.g.
+        with the wants that ride on the build, in one transaction).
+        """
         build_id = build_id or self.new_id()
         refs = list(refs)
-        self.log.append([
-            _ev(build_requested=pb.BuildRequested(build_id=build_id, partitions=refs, want_ids=list(want_ids),
-                                                  graph_label=self.graph.label, executor=executor_identity())),
-            _ev(build_status_changed=pb.BuildStatusChanged(build_id=build_id, status=pb.BUILD_STATUS_PLANNING)),
-        ])
+        planning = _ev(build_status_changed=pb.BuildStatusChanged(build_id=build_id, status=pb.BUILD_STATUS_PLANNING))
+        self.log.append([planning] if requested else [
+            requested_event(self.graph.label, build_id, refs, want_ids), planning])
         run = _Run(self, build_id)
         try:
             run.plan = plan(self.graph.label, refs, self.resolver, self.store.partition_statuses, self.new_id)

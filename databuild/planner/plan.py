@@ -63,6 +63,22 @@ class Plan:
     external: tuple[str, ...]  # inputs no job of the graph produces
     available: tuple[str, ...]  # refs needed but already available: not rebuilt
 
+    def external_leaves(self, refs: Iterable[str]) -> list[str]:
+        """The external inputs that ``refs`` need, directly or through the runs producing them."""
+        producer = {out: run for run in self.runs for out in run.config.outputs}
+        external, seen, leaves = set(self.external), set(), []
+        stack = list(refs)
+        while stack:
+            ref = stack.pop()
+            if ref in seen:
+                continue
+            seen.add(ref)
+            if ref in external:
+                leaves.append(ref)
+            elif ref in producer:
+                stack.extend(i.ref for i in producer[ref].config.inputs)
+        return sorted(leaves)
+
     def job_graph(self) -> pb.JobGraph:
         return pb.JobGraph(
             requested_partitions=self.requested,

@@ -653,14 +653,6 @@ class TaintRequest(_message.Message):
     reason: str
     def __init__(self, reason: _Optional[str] = ...) -> None: ...
 
-class StartBuildRequest(_message.Message):
-    __slots__ = ("partitions", "parallelism")
-    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
-    PARALLELISM_FIELD_NUMBER: _ClassVar[int]
-    partitions: _containers.RepeatedScalarFieldContainer[str]
-    parallelism: int
-    def __init__(self, partitions: _Optional[_Iterable[str]] = ..., parallelism: _Optional[int] = ...) -> None: ...
-
 class ListBuildsResponse(_message.Message):
     __slots__ = ("builds", "next_page_token")
     BUILDS_FIELD_NUMBER: _ClassVar[int]

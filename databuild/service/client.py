@@ -96,14 +96,33 @@ class ServiceClient:
     def list_builds(self, limit: int = 50) -> pb.ListBuildsResponse:
         return self._call("GET", "/api/v1/builds", pb.ListBuildsResponse(), limit=limit)
 
-    def start_build(self, request: pb.StartBuildRequest) -> pb.BuildState:
-        return self._call("POST", "/api/v1/builds", pb.BuildState(), request)
-
     def cancel_build(self, build_id: str, reason: str = "cancelled by request") -> pb.BuildState:
         return self._call("DELETE", f"/api/v1/builds/{quote(build_id, safe='')}", pb.BuildState())
 
     def build(self, build_id: str) -> pb.BuildDetailResponse:
         return self._call("GET", f"/api/v1/builds/{quote(build_id, safe='')}", pb.BuildDetailResponse())
+
+    def create_wants(self, request: pb.CreateWantsRequest,
+                     default_source: int = pb.WANT_SOURCE_TYPE_API) -> pb.CreateWantsResponse:
+        for want in request.wants:
+            if not want.source.type:
+                want.source.type = default_source
+        return self._call("POST", "/api/v1/wants", pb.CreateWantsResponse(), request)
+
+    def list_wants(self, statuses: Sequence[str] = (), pattern: str | None = None, sla: str | None = None,
+                   source: str | None = None, after: str | None = None, limit: int = 100) -> pb.ListWantsResponse:
+        return self._call("GET", "/api/v1/wants", pb.ListWantsResponse(), status=list(statuses), pattern=pattern,
+                          sla=sla, source=source, after=after, limit=limit)
+
+    def sla_violations(self, after: str | None = None, limit: int = 100) -> pb.ListWantsResponse:
+        return self._call("GET", "/api/v1/wants/sla-violations", pb.ListWantsResponse(), after=after, limit=limit)
+
+    def want(self, want_id_or_ref: str) -> pb.WantDetailResponse:
+        return self._call("GET", f"/api/v1/wants/{quote(want_id_or_ref, safe='')}", pb.WantDetailResponse())
+
+    def cancel_want(self, want_id: str, reason: str = "", requested_by: str = "") -> pb.WantState:
+        return self._call("DELETE", f"/api/v1/wants/{quote(want_id, safe='')}", pb.WantState(),
+                          pb.CancelWantRequest(reason=reason))
 
     def job_run(self, job_run_id: str) -> pb.JobRunDetailResponse:
         return self._call("GET", f"/api/v1/job-runs/{quote(job_run_id, safe='')}", pb.JobRunDetailResponse())

@@ -9,24 +9,34 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
-from typing import Sequence
+from typing import Callable, Sequence
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
 import databuild
 from databuild.errors import InvalidArgumentError, NotFoundError
-from databuild.events import EVENT_TYPES, EventFilter
-from databuild.executor import BuildExecutor, ProcessLauncher
+from databuild.events import EVENT_TYPES, EventFilter, TermMatch
 from databuild.graph import GraphSpec
 from databuild.planner import GraphResolver, Resolver, plan
 from databuild.proto import databuild_pb2 as pb
-from databuild.refs import compile_pattern, validate_ref, validate_refs
-from databuild.state import StateStore
+from databuild.refs import compile_pattern, is_valid_ref, validate_ref, validate_refs
+from databuild.service.builds import ExecutorPool
+from databuild.service.want_runner import WantRunner
+from databuild.state import ACTIVE_WANT_STATUSES, StateStore
+from databuild.state.wants import sla_deadline_us, time_term, ttl_deadline_us
+from databuild.wants import MAX_WANTS_PER_REQUEST, Policy, new_want_spec
+from databuild.wants.explain import explain
 
 MAX_WAIT_SECONDS = 60.0
 MAX_LIMIT = 10_000
+#: A want is "at risk" when its SLA deadline is less than this far away.
+AT_RISK_SECONDS = 3600
+_UUID_CHARS = set("0123456789abcdef-")
+
+
+def _micros() -> int:
+    return time.time_ns() // 1000
 
 
 def message_dict(message: Message) -> dict:
@@ -41,25 +51,50 @@ def _limit(value: int) -> int:
     return value
 
 
+def _enum_value(enum, prefix: str, what: str, name: str) -> int:
+    full = name.upper() if name.upper().startswith(prefix) else prefix + name.upper()
+    if full not in enum.keys()[1:]:
+        known = ", ".join(k.removeprefix(prefix).lower() for k in enum.keys()[1:])
+        raise InvalidArgumentError(f"unknown {what} status {name!r}; known: {known}")
+    return enum.Value(full)
+
+
 def partition_status_value(name: str) -> int:
     """``available`` or ``PARTITION_STATUS_AVAILABLE`` -> the enum value."""
-    full = name.upper() if name.upper().startswith("PARTITION_STATUS_") else "PARTITION_STATUS_" + name.upper()
-    if full not in pb.PartitionStatus.keys()[1:]:
-        raise InvalidArgumentError(f"unknown partition status {name!r}")
-    return pb.PartitionStatus.Value(full)
+    return _enum_value(pb.PartitionStatus, "PARTITION_STATUS_", "partition", name)
+
+
+def want_status_value(name: str) -> int:
+    """``waiting`` or ``WANT_STATUS_WAITING`` -> the enum value."""
+    return _enum_value(pb.WantStatus, "WANT_STATUS_", "want", name)
 
 
 class DataBuildService:
     """A graph's service over its state store; thread-safe."""
 
-    def __init__(self, graph: GraphSpec, store: StateStore, log_dir: str, resolver: Resolver | None = None) -> None:
+    def __init__(self, graph: GraphSpec, store: StateStore, log_dir: str, resolver: Resolver | None = None,
+                 policy: Policy = Policy(), parallelism: int | None = None,
+                 clock_us: Callable[[], int] = _micros) -> None:
         self.graph, self.store, self.log = graph, store, store.log
         self.log_dir = os.path.realpath(log_dir)
         self.resolver = resolver or GraphResolver(graph)
+        self.policy, self.clock_us = policy, clock_us
         self._appended = threading.Condition()
         self.log.add_listener(self._on_append)
-        self._lock = threading.Lock()
-        self._running: dict[str, BuildExecutor] = {}
+        self.builds = ExecutorPool(graph, store, self.log_dir, self.resolver, parallelism)
+        self.evaluator = WantRunner(store, graph.label, self.resolver, self.builds, policy, clock_us)
+        self._evaluating = False
+
+    def start_evaluator(self) -> None:
+        """Start serving wants (evaluating them, running their builds) in the background."""
+        if not self._evaluating:
+            self._evaluating = True
+            self.evaluator.start()
+
+    def close(self) -> None:
+        """Stop the evaluator (running builds finish in their threads)."""
+        if self._evaluating:
+            self.evaluator.stop()
 
     def _on_append(self, latest: int) -> None:
         with self._appended:
@@ -130,46 +165,15 @@ class DataBuildService:
                        reverse=True)
         return pb.ListBuildsResponse(builds=found[: _limit(limit)])
 
-    def start_build(self, request: pb.StartBuildRequest) -> pb.BuildState:
-        """Start building ``request.partitions`` in a background thread; return the received build."""
-        if not request.partitions:
-            raise InvalidArgumentError("a build needs at least one partition")
-        refs = validate_refs(request.partitions)
-        if request.parallelism < 0:
-            raise InvalidArgumentError(f"parallelism must be positive, got {request.parallelism}")
-        build_id = str(uuid.uuid4())
-        launcher = ProcessLauncher(self.graph)
-        executor = BuildExecutor(self.graph, self.store, launcher, self.log_dir, request.parallelism or None,
-                                 resolver=self.resolver)
-        with self._lock:
-            self._running[build_id] = executor
-        def run() -> None:
-            try:
-                executor.run(refs, build_id=build_id)
-            finally:
-                launcher.close()
-                with self._lock:
-                    self._running.pop(build_id, None)
-
-        threading.Thread(target=run, name=f"build-{build_id[:8]}", daemon=True).start()
-        with self._appended:  # until build_requested is recorded, so the build can be read back
-            self._appended.wait_for(lambda: self.store.build(build_id) is not None, timeout=10)
-        return self.store.build(build_id) or pb.BuildState(build_id=build_id, status=pb.BUILD_STATUS_RECEIVED)
-
     def cancel_build(self, build_id: str, reason: str = "cancelled by request") -> pb.BuildState:
-        """Stop a build this service is running."""
-        with self._lock:
-            executor = self._running.get(build_id)
-        if executor is None:
-            self.build(build_id)  # NotFoundError for unknown ids
-            raise InvalidArgumentError(f"build {build_id} is not running here")
-        executor.cancel(reason)
+        """Stop a build this service is running (its wants retry or end as their policy says)."""
+        self.build(build_id)  # NotFoundError for unknown ids
+        self.builds.cancel(build_id, reason)
         return self.store.build(build_id)
 
     @property
     def running_builds(self) -> int:
-        with self._lock:
-            return len(self._running)
+        return self.builds.running()
 
     def build(self, build_id: str) -> pb.BuildDetailResponse:
         b = self.store.build(build_id)
@@ -192,6 +196,100 @@ class DataBuildService:
             raise NotFoundError(f"job run {job_run_id} has no log")
         with open(path, "rb") as f:
             return f.read()
+
+    # -- wants -----------------------------------------------------------------
+
+    def create_wants(self, request: pb.CreateWantsRequest,
+                     default_source: int = pb.WANT_SOURCE_TYPE_API) -> pb.CreateWantsResponse:
+        """Record wants (all or none); the evaluator takes them from there."""
+        if not request.wants:
+            raise InvalidArgumentError("no wants given")
+        if len(request.wants) > MAX_WANTS_PER_REQUEST:
+            raise InvalidArgumentError(f"at most {MAX_WANTS_PER_REQUEST} wants per request, got {len(request.wants)}")
+        now = self.clock_us()
+        specs = []
+        for i, want in enumerate(request.wants):
+            try:
+                specs.append(new_want_spec(want, now, self.graph.default_ttl_seconds, self.graph.default_sla_seconds,
+                                           default_source))
+            except InvalidArgumentError as e:
+                raise InvalidArgumentError(f"want #{i + 1}: {e}" if len(request.wants) > 1 else str(e)) from None
+        self.log.append([pb.Event(want_created=pb.WantCreated(want=spec)) for spec in specs])
+        found = self.store.wants_by_id([s.want_id for s in specs])
+        return pb.CreateWantsResponse(wants=[found[s.want_id] for s in specs])
+
+    def list_wants(self, statuses: Sequence[str] = (), pattern: str | None = None, sla: str | None = None,
+                   source: str | None = None, after: str | None = None, limit: int = 100) -> pb.ListWantsResponse:
+        """Wants in creation order, filtered; page with ``after`` = the previous ``next_page_token``."""
+        values = [want_status_value(s) for s in statuses]
+        terms = []
+        if pattern is not None:
+            terms.append(TermMatch("partition", pattern=pattern))
+        if sla == "violated":
+            terms.append(TermMatch("sla_violated", values=("1",)))
+        elif sla == "at_risk":
+            now = self.clock_us()
+            terms.append(TermMatch("sla", low=time_term(now), high=time_term(now + AT_RISK_SECONDS * 1_000_000)))
+            values = [v for v in values or ACTIVE_WANT_STATUSES if v in ACTIVE_WANT_STATUSES]
+            if not values:
+                return pb.ListWantsResponse()
+        elif sla is not None:
+            raise InvalidArgumentError(f"sla filter must be 'violated' or 'at_risk', got {sla!r}")
+        if source:
+            terms.append(TermMatch("source", values=(source.lower(),)))
+        found = self.store.wants(values, after, _limit(limit), terms)
+        return pb.ListWantsResponse(wants=found, next_page_token=found[-1].spec.want_id if len(found) == limit else "")
+
+    def sla_violations(self, after: str | None = None, limit: int = 100) -> pb.ListWantsResponse:
+        """Wants whose SLA deadline passed before they were satisfied."""
+        return self.list_wants(sla="violated", after=after, limit=limit)
+
+    def want(self, want_id_or_ref: str) -> pb.WantDetailResponse:
+        """A want (or the newest want of a partition ref), its timeline and why it is not done yet."""
+        want = self._find_want(want_id_or_ref)
+        wid = want.spec.want_id
+        timeline = self.log.list_events(0, EventFilter(want_ids=(wid,)), 1000).events
+        refs = [*want.spec.partitions, *want.waiting_for]
+        build = self.store.build(want.build_id) if want.build_id else None
+        text, blockers = explain(want, self.store.partition_statuses(refs), build, self._upstream_of,
+                                 self.clock_us(), self.running_builds, self.policy)
+        detail = pb.WantDetailResponse(want=want, timeline=timeline, explanation=text, blocked_by=blockers)
+        detail.ttl_deadline.FromMicroseconds(ttl_deadline_us(want.spec))
+        sla = sla_deadline_us(want.spec)
+        if sla is not None:
+            detail.sla_deadline.FromMicroseconds(sla)
+        return detail
+
+    def _find_want(self, want_id_or_ref: str) -> pb.WantState:
+        key = want_id_or_ref.strip()
+        want = self.store.want(key) if key and set(key) <= _UUID_CHARS else None
+        if want is None and is_valid_ref(key):
+            on_ref = self.store.wants(terms=[TermMatch("partition", values=(key,))], limit=MAX_LIMIT)
+            want = on_ref[-1] if on_ref else None
+        if want is None:
+            raise NotFoundError(f"no want with id or partition {want_id_or_ref!r}")
+        return want
+
+    def _upstream_of(self, ref: str) -> str:
+        for upstream in self.graph.upstreams:
+            if any(compile_pattern(p).matches(ref) for p in upstream.patterns):
+                return upstream.name
+        return ""
+
+    def cancel_want(self, want_id: str, reason: str = "", requested_by: str = "") -> pb.WantState:
+        """Cancel an active want; its build is stopped unless another active want rides on it."""
+        want = self.store.want(want_id)
+        if want is None:
+            raise NotFoundError(f"no want with id {want_id!r}")
+        if want.status not in ACTIVE_WANT_STATUSES:
+            status = pb.WantStatus.Name(want.status).removeprefix("WANT_STATUS_").lower()
+            raise InvalidArgumentError(f"want {want_id} is already {status}; only active wants can be cancelled")
+        self.log.append([pb.Event(want_cancelled=pb.WantCancelled(
+            want_id=want_id, reason=reason or "cancelled by request", requested_by=requested_by))])
+        if want.status == pb.WANT_STATUS_BUILDING and self.builds.is_running(want.build_id) \
+                and not self.store.wants_riding(want.build_id):
+            self.builds.cancel(want.build_id, f"its want {want_id} was cancelled")
+        return self.store.want(want_id)
 
     # -- event feed ----------------------------------------------------------
 

@@ -8,10 +8,10 @@ token when the service has one.
 from __future__ import annotations
 
 import hmac
+import json
 from typing import Callable
 
 from fastapi import FastAPI, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from google.protobuf import json_format
@@ -45,6 +45,15 @@ async def _parse(request: Request, message: Message) -> Message:
         return json_format.Parse(body, message)
     except json_format.ParseError as e:
         raise BadBody(f"request body is not a valid {message.DESCRIPTOR.name}: {e}") from None
+
+
+def _is_batch(body: bytes) -> bool:
+    """Whether a create-wants body is a batch: a JSON object with a "wants" key."""
+    try:
+        parsed = json.loads(body or b"{}")
+    except ValueError as e:
+        raise BadBody(f"request body is not valid JSON: {e}") from None
+    return isinstance(parsed, dict) and "wants" in parsed
 
 
 def create_app(service: DataBuildService, token: str | None = None,
@@ -93,11 +102,6 @@ def create_app(service: DataBuildService, token: str | None = None,
     def builds(limit: int = Query(50, ge=1, le=10_000)):
         return _json(service.list_builds(limit))
 
-    @app.post("/api/v1/builds")
-    async def start_build(request: Request):
-        req = await _parse(request, pb.StartBuildRequest())
-        return _json(await run_in_threadpool(service.start_build, req), 201)
-
     @app.delete("/api/v1/builds/{build_id}")
     def cancel_build(build_id: str):
         return _json(service.cancel_build(build_id))
@@ -105,6 +109,34 @@ def create_app(service: DataBuildService, token: str | None = None,
     @app.get("/api/v1/builds/{build_id}")
     def build(build_id: str):
         return _json(service.build(build_id))
+
+    @app.post("/api/v1/wants")
+    async def create_wants(request: Request):
+        """One want (a CreateWantRequest) or a batch (``{"wants": [...]}``)."""
+        body = await request.body()
+        batch = _is_batch(body)
+        req = await _parse(request, pb.CreateWantsRequest() if batch else pb.CreateWantRequest())
+        created = service.create_wants(req if batch else pb.CreateWantsRequest(wants=[req]))
+        return _json(created if batch else created.wants[0], 201)
+
+    @app.get("/api/v1/wants")
+    def wants(status: list[str] = Query(default=[]), pattern: str | None = None, sla: str | None = None,
+              source: str | None = None, after: str | None = None, limit: int = Query(100, ge=1, le=10_000)):
+        split = [s for value in status for s in value.split(",") if s]
+        return _json(service.list_wants(split, pattern, sla, source, after, limit))
+
+    @app.get("/api/v1/wants/sla-violations")
+    def sla_violations(after: str | None = None, limit: int = Query(100, ge=1, le=10_000)):
+        return _json(service.sla_violations(after, limit))
+
+    @app.get("/api/v1/wants/{want_id:path}")
+    def want(want_id: str):
+        return _json(service.want(want_id))
+
+    @app.delete("/api/v1/wants/{want_id}")
+    async def cancel_want(want_id: str, request: Request):
+        req = await _parse(request, pb.CancelWantRequest())
+        return _json(service.cancel_want(want_id, req.reason, "api"))
 
     @app.get("/api/v1/partitions")
     def partitions(pattern: str | None = None, status: list[str] = Query(default=[]), after: str | None = None,

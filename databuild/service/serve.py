@@ -6,6 +6,7 @@ import os
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
@@ -18,31 +19,49 @@ from databuild.service.daemon import (
 )
 from databuild.service.http import create_app
 from databuild.state import StateStore
+from databuild.wants import Policy
 
 
-def start_service(graph: GraphSpec, store: StateStore, log_dir: Path) -> DataBuildService:
-    """The service, after closing builds whose executor died (e.g. a daemon killed mid-build)."""
+@dataclass(frozen=True)
+class ServiceOptions:
+    """How a service pursues wants: the evaluator's policy and each build's job parallelism."""
+
+    policy: Policy = Policy()
+    parallelism: int | None = None
+
+
+def start_service(graph: GraphSpec, store: StateStore, log_dir: Path, options: ServiceOptions) -> DataBuildService:
+    """The service with its want evaluator running, after closing builds whose
+    executor died (e.g. a daemon killed mid-build)."""
     recover_abandoned_builds(store, executor_alive)
-    return DataBuildService(graph, store, str(log_dir))
+    service = DataBuildService(graph, store, str(log_dir), policy=options.policy, parallelism=options.parallelism)
+    service.start_evaluator()
+    return service
 
 
-def run_foreground(graph: GraphSpec, store: StateStore, log_dir: Path, host: str, port: int, token: str) -> None:
-    service = start_service(graph, store, log_dir)
-    uvicorn.run(create_app(service, token), host=host, port=port, log_level="warning")
+def run_foreground(graph: GraphSpec, store: StateStore, log_dir: Path, host: str, port: int, token: str,
+                   options: ServiceOptions) -> None:
+    service = start_service(graph, store, log_dir, options)
+    try:
+        uvicorn.run(create_app(service, token), host=host, port=port, log_level="warning")
+    finally:
+        service.close()
 
 
-def run_daemon(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir: Path, idle_timeout: float) -> None:
+def run_daemon(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir: Path, idle_timeout: float,
+               options: ServiceOptions) -> None:
     """Serve on a free loopback port with a fresh token; record it; exit when idle."""
     lock = DaemonLock(state_dir)
     if not lock.acquire():
         print(f"another daemon holds {state_dir}/daemon.lock; leaving it to serve", file=sys.stderr)
         return
     token, port = new_token(), free_port()
-    service = start_service(graph, store, log_dir)
+    service = start_service(graph, store, log_dir, options)
     server: uvicorn.Server | None = None
-    # A running build keeps the daemon up even when no client is asking about it.
+    # Running builds and active wants (deadlines to record, data to wait for) keep
+    # the daemon up even when no client is asking about them.
     idle = IdleWatch(idle_timeout, lambda: setattr(server, "should_exit", True),
-                     busy=lambda: service.running_builds > 0)
+                     busy=lambda: service.running_builds > 0 or bool(store.active_wants(limit=1)))
     app = create_app(service, token, idle.touch)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     info = DaemonInfo(os.getpid(), port, f"http://127.0.0.1:{port}", token, graph.label, time.time())
@@ -61,4 +80,5 @@ def run_daemon(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir: Pa
     try:
         server.run()
     finally:
+        service.close()
         remove_info(state_dir, info.pid)

@@ -6,9 +6,10 @@ from typing import Sequence
 
 from google.protobuf.message import Message
 
-from databuild.events import Clock, EventLog, RowQuery, open_event_log, system_clock
+from databuild.events import Clock, EventLog, RowQuery, TermMatch, open_event_log, system_clock
 from databuild.proto import databuild_pb2 as pb
 from databuild.state.projection import StateProjection
+from databuild.state.wants import time_term
 from databuild.state.reducers import (
     ACTIVE_WANT_STATUSES, BUILD, JOB_RUN, PARTITION, STATE_TYPES, UPSTREAM, WANT,
 )
@@ -35,9 +36,24 @@ class StateStore:
         row = self.log.get_row(kind, key)
         return None if row is None else STATE_TYPES[kind].FromString(row.body)
 
-    def _many(self, kind: str, statuses: Sequence[int], pattern: str | None, after: str | None, limit: int) -> list:
-        rows = self.log.query_rows(RowQuery(kind, tuple(statuses), pattern, after, limit))
+    def _many(self, kind: str, statuses: Sequence[int], pattern: str | None, after: str | None, limit: int,
+              terms: Sequence[TermMatch] = ()) -> list:
+        rows = self.log.query_rows(RowQuery(kind, tuple(statuses), pattern, after, limit, tuple(terms)))
         return [STATE_TYPES[kind].FromString(r.body) for r in rows]
+
+    def _all(self, kind: str, statuses: Sequence[int], terms: Sequence[TermMatch]) -> list:
+        found, after = [], None
+        while True:
+            page = self._many(kind, statuses, None, after, 5000, terms)
+            found += page
+            if len(page) < 5000:
+                return found
+            after = _key(kind, page[-1])
+
+    def _by_term(self, kind: str, name: str, low: str | None, high: str | None, limit: int) -> list:
+        keys = [key for _, key in self.log.term_entries(kind, name, low, high, limit)]
+        rows = self.log.get_rows(kind, keys)
+        return [STATE_TYPES[kind].FromString(rows[k].body) for k in dict.fromkeys(keys) if k in rows]
 
     def partition(self, ref: str) -> pb.PartitionState | None:
         """State of one partition; None if no event mentioned it (i.e. missing)."""
@@ -70,15 +86,54 @@ class StateStore:
     def want(self, want_id: str) -> pb.WantState | None:
         return self._one(WANT, want_id)
 
-    def wants(self, statuses: Sequence[int] = (), after: str | None = None, limit: int = 1000) -> list[pb.WantState]:
-        return self._many(WANT, statuses, None, after, limit)
+    def wants_by_id(self, want_ids: Sequence[str]) -> dict[str, pb.WantState]:
+        return {k: pb.WantState.FromString(row.body) for k, row in self.log.get_rows(WANT, want_ids).items()}
+
+    def wants(self, statuses: Sequence[int] = (), after: str | None = None, limit: int = 1000,
+              terms: Sequence[TermMatch] = ()) -> list[pb.WantState]:
+        """Wants by id (creation order: ids are UUIDv7), filtered by status and index terms."""
+        return self._many(WANT, statuses, None, after, limit, terms)
 
     def active_wants(self, after: str | None = None, limit: int = 1000) -> list[pb.WantState]:
         """Wants still waiting, queued or building."""
         return self.wants(ACTIVE_WANT_STATUSES, after, limit)
+
+    def active_wants_on(self, refs: Sequence[str]) -> list[pb.WantState]:
+        """Active wants asking for, or waiting for, any of ``refs`` (indexed: cost follows the matches)."""
+        refs = tuple(refs)
+        found = {}
+        for name in ("partition", "wait"):
+            for want in self._all(WANT, ACTIVE_WANT_STATUSES, [TermMatch(name, values=refs)]):
+                found[want.spec.want_id] = want
+        return list(found.values())
+
+    def wants_riding(self, build_id: str) -> list[pb.WantState]:
+        """Active wants building in ``build_id``."""
+        return self._all(WANT, ACTIVE_WANT_STATUSES, [TermMatch("build", values=(build_id,))])
+
+    def wants_due(self, after_us: int, until_us: int, limit: int = 10_000) -> list[pb.WantState]:
+        """Active wants whose next deadline (TTL, SLA, backoff end) is in ``(after_us, until_us]``."""
+        return self._by_term(WANT, "due", time_term(after_us + 1), time_term(until_us + 1), limit)
+
+    def next_due_us(self) -> int | None:
+        """The earliest deadline of any active want."""
+        first = self.log.term_entries(WANT, "due", limit=1)
+        return int(first[0][0]) if first else None
+
+    def queued_wants(self, limit: int) -> list[pb.WantState]:
+        """Queued wants, most urgent first."""
+        return self._by_term(WANT, "queued", None, None, limit)
 
     def upstream(self, name: str) -> pb.UpstreamState | None:
         return self._one(UPSTREAM, name)
 
     def close(self) -> None:
         self.log.close()
+
+
+_KEY_FIELDS = {PARTITION: "ref", JOB_RUN: "job_run_id", BUILD: "build_id", UPSTREAM: "upstream"}
+
+
+def _key(kind: str, state: Message) -> str:
+    """The read-model key of an entity state."""
+    return state.spec.want_id if kind == WANT else getattr(state, _KEY_FIELDS[kind])

@@ -1,0 +1,152 @@
+"""`want create|list|status|cancel`, and the want `build` creates (SPEC sections 8, 11)."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+import click
+
+from databuild.cli.context import CliContext, duration_option, pattern_option, refs_argument, timestamp_option
+from databuild.cli.render import emit_json, table, timestamp, to_dict, want_status
+from databuild.proto import databuild_pb2 as pb
+
+pass_ctx = click.make_pass_decorator(CliContext)
+WANT_STATUSES = [n.removeprefix("WANT_STATUS_").lower() for n in pb.WantStatus.keys()[1:]]
+
+
+def register(cli: click.Group) -> None:
+    """Attach ``want`` to the top-level group."""
+    cli.add_command(want)
+
+
+def want_options(command):
+    """The options every want-creating command takes."""
+    for option in reversed([
+        click.option("--ttl", callback=duration_option, help="Give up after this long, e.g. 2d (default: the graph's)."),
+        click.option("--sla", callback=duration_option,
+                     help="Violated unless satisfied this long after the data timestamp, e.g. 6h."),
+        click.option("--data-timestamp", callback=timestamp_option,
+                     help="Business time of the data, ISO 8601 (default: now)."),
+        click.option("--external-dep", "external_deps", multiple=True, callback=refs_argument,
+                     help="A partition owned elsewhere that must be available first (repeatable)."),
+        click.option("--comment", default="", help="Why this is wanted."),
+    ]):
+        command = option(command)
+    return command
+
+
+def create_want(c: CliContext, refs: list[str], ttl: int | None, sla: int | None, data_timestamp,
+                external_deps: list[str], comment: str) -> pb.WantState:
+    """Record one want from the CLI (source cli, by the current user)."""
+    request = pb.CreateWantRequest(partitions=refs, ttl_seconds=ttl or 0, sla_seconds=sla or 0,
+                                   external_dependencies=external_deps, comment=comment,
+                                   source=pb.WantSource(type=pb.WANT_SOURCE_TYPE_CLI, name=getpass.getuser()))
+    if data_timestamp is not None:
+        request.data_timestamp.FromDatetime(data_timestamp)
+    return c.service.create_wants(pb.CreateWantsRequest(wants=[request]), pb.WANT_SOURCE_TYPE_CLI).wants[0]
+
+
+def show_created(c: CliContext, state: pb.WantState) -> None:
+    if c.as_json:
+        emit_json(to_dict(state))
+    else:
+        click.echo(state.spec.want_id)
+
+
+def report_outcome(c: CliContext, outcome: tuple[pb.WantState, bool]) -> None:
+    """Print how following a want ended; exit 0 only if it is satisfied."""
+    state, interrupted = outcome
+    wid, status = state.spec.want_id, want_status(state.status)
+    if c.as_json:
+        emit_json({"want_id": wid, "status": status, "build_id": state.build_id, "attempts": state.attempts,
+                   "message": state.message, "interrupted": interrupted})
+    elif interrupted:
+        click.echo(f"stopped following; want {wid} is still {status} (cancel it with: want cancel {wid})", err=True)
+    else:
+        detail = f" by build {state.build_id}" if state.status == pb.WANT_STATUS_SATISFIED and state.build_id else ""
+        click.echo(f"want {wid} {status}{detail}" + (f": {state.message}" if state.message and not detail else ""))
+    if interrupted:
+        sys.exit(130)
+    if state.status != pb.WANT_STATUS_SATISFIED:
+        sys.exit(1)
+
+
+@click.group()
+def want() -> None:
+    """Wants: partitions that should exist, with a TTL and an SLA."""
+
+
+@want.command("create")
+@click.argument("refs", nargs=-1, required=True, callback=refs_argument)
+@want_options
+@pass_ctx
+def want_create(c: CliContext, refs: list[str], **options) -> None:
+    """Want REFS; print the new want's id."""
+    show_created(c, create_want(c, refs, **options))
+
+
+@want.command("list")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(WANT_STATUSES), help="Repeatable.")
+@click.option("--pattern", callback=pattern_option, help="Wants on partitions matching this ref glob.")
+@click.option("--sla-violated", is_flag=True, help="Only wants whose SLA deadline passed unsatisfied.")
+@click.option("--sla-at-risk", is_flag=True, help="Only active wants whose SLA deadline is less than an hour away.")
+@click.option("--source", help="cli, api, dashboard, scheduled, or e.g. cli:alice.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--after", help="Continue after this want id (paging).")
+@pass_ctx
+def want_list(c: CliContext, statuses, pattern, sla_violated, sla_at_risk, source, limit, after) -> None:
+    """Wants in creation order."""
+    if sla_violated and sla_at_risk:
+        raise click.BadParameter("choose one of --sla-violated and --sla-at-risk", param_hint="--sla-at-risk")
+    sla = "violated" if sla_violated else "at_risk" if sla_at_risk else None
+    found = c.service.list_wants(statuses, pattern, sla, source, after, limit)
+    if c.as_json:
+        emit_json(to_dict(found))
+        return
+    table(["want", "status", "partitions", "created", "sla", "message"], [
+        (w.spec.want_id, want_status(w.status), " ".join(w.spec.partitions[:3]) + (" ..." if len(w.spec.partitions) > 3 else ""),
+         timestamp(w.spec.created_at), "VIOLATED" if w.sla_violated else "-" if not w.spec.sla_seconds else "ok",
+         w.message.splitlines()[0][:60] if w.message else "")
+        for w in found.wants])
+
+
+@want.command("status")
+@click.argument("want_id_or_ref")
+@pass_ctx
+def want_status_command(c: CliContext, want_id_or_ref: str) -> None:
+    """A want (by id, or the newest want of a partition ref): status, why, and its timeline."""
+    detail = c.service.want(want_id_or_ref)
+    if c.as_json:
+        emit_json(to_dict(detail))
+        return
+    w = detail.want
+    click.echo(f"want {w.spec.want_id}: {want_status(w.status)}")
+    click.echo(f"partitions: {' '.join(w.spec.partitions)}")
+    if w.spec.external_dependencies:
+        click.echo(f"external dependencies: {' '.join(w.spec.external_dependencies)}")
+    source = pb.WantSourceType.Name(w.spec.source.type).removeprefix("WANT_SOURCE_TYPE_").lower()
+    click.echo(f"created {timestamp(w.spec.created_at)} by {source}"
+               + (f":{w.spec.source.name}" if w.spec.source.name else "")
+               + (f" — {w.spec.comment}" if w.spec.comment else ""))
+    click.echo(detail.explanation)
+    click.echo("timeline:")
+    for e in detail.timeline:
+        name = e.WhichOneof("payload")
+        extra = ""
+        if name == "want_status_changed":
+            extra = f" {want_status(e.want_status_changed.status)}: {e.want_status_changed.message}"
+        click.echo(f"  #{e.index} {timestamp(e.timestamp)} {name}{extra}")
+
+
+@want.command("cancel")
+@click.argument("want_id")
+@click.option("--reason", default="", help="Why (recorded with the cancellation).")
+@pass_ctx
+def want_cancel(c: CliContext, want_id: str, reason: str) -> None:
+    """Cancel an active want (its build stops unless another want needs it)."""
+    state = c.service.cancel_want(want_id, reason or f"cancelled by {getpass.getuser()}", getpass.getuser())
+    if c.as_json:
+        emit_json(to_dict(state))
+    else:
+        click.echo(f"want {want_id} {want_status(state.status)}")

@@ -1,0 +1,62 @@
+"""The service's builds: executors running in background threads."""
+
+from __future__ import annotations
+
+import threading
+
+from databuild.errors import InvalidArgumentError
+from databuild.executor import BuildExecutor, ProcessLauncher, requested_event
+from databuild.graph import GraphSpec
+from databuild.planner import Resolver
+from databuild.proto import databuild_pb2 as pb
+from databuild.state import StateStore
+from databuild.wants import BuildOrder
+
+
+class ExecutorPool:
+    """Runs the builds the want evaluator orders, one executor thread each; thread-safe."""
+
+    def __init__(self, graph: GraphSpec, store: StateStore, log_dir: str, resolver: Resolver,
+                 parallelism: int | None = None) -> None:
+        self.graph, self.store, self.log_dir, self.resolver = graph, store, log_dir, resolver
+        self.parallelism = parallelism
+        self._lock = threading.Lock()
+        self._running: dict[str, BuildExecutor] = {}
+
+    def requested_event(self, order: BuildOrder) -> pb.Event:
+        """The ``build_requested`` event naming this process as the executor."""
+        return requested_event(self.graph.label, order.build_id, order.refs, order.want_ids)
+
+    def start(self, order: BuildOrder) -> None:
+        """Run ``order`` (already recorded as requested) in a background thread."""
+        launcher = ProcessLauncher(self.graph)
+        executor = BuildExecutor(self.graph, self.store, launcher, self.log_dir, self.parallelism,
+                                 resolver=self.resolver)
+        with self._lock:
+            self._running[order.build_id] = executor
+
+        def run() -> None:
+            try:
+                executor.run(order.refs, order.want_ids, order.build_id, requested=True)
+            finally:
+                launcher.close()
+                with self._lock:
+                    self._running.pop(order.build_id, None)
+
+        threading.Thread(target=run, name=f"build-{order.build_id[:8]}", daemon=True).start()
+
+    def running(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    def is_running(self, build_id: str) -> bool:
+        with self._lock:
+            return build_id in self._running
+
+    def cancel(self, build_id: str, reason: str) -> None:
+        """Stop a build this process runs; InvalidArgumentError if it runs elsewhere or has ended."""
+        with self._lock:
+            executor = self._running.get(build_id)
+        if executor is None:
+            raise InvalidArgumentError(f"build {build_id} is not running here")
+        executor.cancel(reason)

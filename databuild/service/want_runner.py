@@ -1,0 +1,252 @@
+"""The want evaluator's runtime: wakes on events and deadlines, carries out decisions.
+
+It follows the log from a cursor. Each wake-up reads only the new events of the
+types that can move a want, finds the wants they touch through the read model's
+index terms (by partition, by the partition waited for, by build), adds the wants
+whose deadline came and, when build capacity was freed, the most urgent queued
+ones, and evaluates just those: cost per event follows the wants it touches, never
+the number of active wants. A timer runs only until the next TTL, SLA or backoff
+deadline. Decisions are appended with ``expect_latest``, so two evaluators on one
+log (a daemon and an in-process command) never record an outcome twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from typing import Callable, Iterable, Protocol, Sequence
+
+from databuild.errors import AppendConflictError
+from databuild.events import EventFilter
+from databuild.planner import CycleError, NoProducerError, PlanningError, Resolver, plan
+from databuild.proto import databuild_pb2 as pb
+from databuild.state import IN_FLIGHT_PARTITION_STATUSES, StateStore, TERMINAL_BUILD_STATUSES
+from databuild.wants import BuildOrder, Policy, WantView, decide, schedule
+
+log = logging.getLogger(__name__)
+
+WAKE_TYPES = ("want_created", "external_partitions_available", "partition_status_changed", "partitions_tainted",
+              "build_status_changed")
+_SETTLED = (pb.PARTITION_STATUS_AVAILABLE, pb.PARTITION_STATUS_FAILED, pb.PARTITION_STATUS_MISSING)
+#: Writers in other processes do not call our listener; this bounds how late we see them.
+FOREIGN_WRITER_CHECK_S = 1.0
+_BATCH = 1000
+
+
+def _micros() -> int:
+    return time.time_ns() // 1000
+
+
+class Builds(Protocol):
+    """Where the runner's builds run (the service's executor threads)."""
+
+    def requested_event(self, order: BuildOrder) -> pb.Event:
+        """The ``build_requested`` event of ``order``; recorded by the runner with the wants' moves."""
+
+    def start(self, order: BuildOrder) -> None:
+        """Run ``order`` (its request is recorded) in the background."""
+
+    def running(self) -> int:
+        """Builds running now."""
+
+
+class WantRunner:
+    """Evaluates wants in a background thread; see the module docstring."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        graph_label: str,
+        resolver: Resolver,
+        builds: Builds,
+        policy: Policy = Policy(),
+        clock_us: Callable[[], int] = _micros,
+    ) -> None:
+        self.store, self.log, self.builds = store, store.log, builds
+        self.graph_label, self.resolver, self.policy, self.clock_us = graph_label, resolver, policy, clock_us
+        self._wake = threading.Condition()
+        self._stopped = False
+        self._cursor = self.log.latest_index()
+        self._due_floor = 0
+        self._thread = threading.Thread(target=self._loop, name="want-evaluator", daemon=True)
+        self.log.add_listener(self._on_append)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopped = True
+            self._wake.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _on_append(self, latest: int) -> None:
+        with self._wake:
+            self._wake.notify_all()
+
+    # -- the loop ------------------------------------------------------------
+
+    def _loop(self) -> None:
+        self._resume()
+        while True:
+            with self._wake:
+                if self._stopped:
+                    return
+                if self.log.latest_index() <= self._cursor:
+                    self._wake.wait(self._sleep_s())
+                if self._stopped:
+                    return
+            try:
+                self.tick()
+            except Exception:  # the evaluator must outlive one bad pass; the next event retries
+                log.exception("want evaluation failed")
+                time.sleep(0.5)
+
+    def _sleep_s(self) -> float:
+        due = self.store.next_due_us()
+        if due is None or due <= self._due_floor:
+            return FOREIGN_WRITER_CHECK_S
+        return min(max((due - self.clock_us()) / 1e6, 0.0), FOREIGN_WRITER_CHECK_S)
+
+    def _resume(self) -> None:
+        """After a (re)start: every active want gets one look, in pages."""
+        after = None
+        while True:
+            page = self.store.active_wants(after=after, limit=_BATCH)
+            if page:
+                self.evaluate([w.spec.want_id for w in page], resume=True)
+            if len(page) < _BATCH:
+                return
+            after = page[-1].spec.want_id
+
+    def tick(self) -> None:
+        """One pass: new events, due deadlines, freed capacity."""
+        ids: dict[str, None] = {}
+        freed = False
+        while True:
+            page = self.log.list_events(self._cursor, EventFilter(types=WAKE_TYPES), _BATCH)
+            for event in page.events:
+                touched, ended = self._touched(event)
+                ids.update(dict.fromkeys(touched))
+                freed |= ended
+            self._cursor = page.next
+            if not page.has_more:
+                break
+        now = self.clock_us()
+        if now > self._due_floor:
+            ids.update(dict.fromkeys(w.spec.want_id for w in self.store.wants_due(self._due_floor, now)))
+            self._due_floor = now
+        if freed:
+            free = self.policy.max_concurrent_builds - self.builds.running()
+            if free > 0:
+                ids.update(dict.fromkeys(w.spec.want_id for w in self.store.queued_wants(free * 50)))
+        if ids:
+            self.evaluate(list(ids))
+
+    def _touched(self, event: pb.Event) -> tuple[list[str], bool]:
+        """Want ids ``event`` may move, and whether it freed build capacity."""
+        name = event.WhichOneof("payload")
+        p = getattr(event, name)
+        if name == "want_created":
+            return [p.want.want_id], False
+        if name == "build_status_changed":
+            if p.status not in TERMINAL_BUILD_STATUSES:
+                return [], False
+            return [w.spec.want_id for w in self.store.wants_riding(p.build_id)], True
+        if name == "partition_status_changed":
+            refs = [p.ref] if p.status in _SETTLED else []
+        else:
+            refs = list(p.refs)
+        return ([w.spec.want_id for w in self.store.active_wants_on(refs)] if refs else []), False
+
+    # -- evaluation ----------------------------------------------------------
+
+    def evaluate(self, want_ids: Sequence[str], resume: bool = False) -> None:
+        """Decide for ``want_ids`` and carry the decisions out; retried on concurrent appends."""
+        plans: dict[str, tuple[list[str] | None, str, bool]] = {}
+        for _ in range(100):
+            latest = self.log.latest_index()
+            events, orders, unplanned = self._decide_all(want_ids, plans, resume)
+            if unplanned:
+                plans.update(self._plan(unplanned))
+                continue
+            try:
+                self._carry_out(events, orders, latest)
+                return
+            except AppendConflictError:
+                continue  # someone appended meanwhile: decide again on fresh state
+        log.warning("want evaluation of %d wants kept conflicting; left for the next event", len(want_ids))
+
+    def _decide_all(self, want_ids: Sequence[str], plans: dict, resume: bool
+                    ) -> tuple[list[pb.Event], list[BuildOrder], list[pb.WantState]]:
+        now = self.clock_us()
+        wants = list(self.store.wants_by_id(want_ids).values())
+        statuses = self.store.partition_statuses(sorted({r for w in wants for r in _refs_of(w, plans)}))
+        builds = {b: self.store.build(b) for b in {w.build_id for w in wants if w.status == pb.WANT_STATUS_BUILDING}}
+        events, buildable, unplanned = [], [], []
+        for want in wants:
+            build = builds.get(want.build_id) if want.status == pb.WANT_STATUS_BUILDING else None
+            if resume and want.status == pb.WANT_STATUS_BUILDING and build is None:
+                build = pb.BuildState(build_id=want.build_id, status=pb.BUILD_STATUS_FAILED,
+                                      message="its build was never recorded (service stopped)")
+            leaves, error, permanent = plans.get(want.spec.want_id, (None, "", False))
+            view = WantView(want, statuses, build, leaves, error, permanent)
+            decision = decide(view, now, self.policy)
+            events += decision.events
+            if decision.needs_plan:
+                unplanned.append(want)
+            elif decision.buildable:
+                buildable.append(view)
+        if unplanned:
+            return [], [], unplanned
+        more, orders = schedule(buildable, self._in_flight(buildable), self.builds.running(), self.policy,
+                                lambda: str(uuid.uuid4()))
+        return events + more, orders, []
+
+    def _in_flight(self, views: Iterable[WantView]) -> dict[str, str]:
+        refs = sorted({r for v in views for r in v.missing})
+        found = {}
+        for ref, state in self.store.partitions_by_ref(refs).items():
+            if state.status in IN_FLIGHT_PARTITION_STATUSES:
+                build = self.store.build(state.build_id)
+                if build is not None and build.status not in TERMINAL_BUILD_STATUSES:
+                    found[ref] = state.build_id
+        return found
+
+    def _plan(self, wants: list[pb.WantState]) -> dict[str, tuple[list[str] | None, str, bool]]:
+        """External leaves of each want's plan: one batched plan, per want only to place an error."""
+        missing = {w.spec.want_id: list(w.spec.partitions) for w in wants}
+        try:
+            planned = plan(self.graph_label, sorted({r for refs in missing.values() for r in refs}), self.resolver,
+                           self.store.partition_statuses)
+            return {wid: (planned.external_leaves(refs), "", False) for wid, refs in missing.items()}
+        except PlanningError:
+            if len(wants) == 1:
+                return self._plan_one(wants[0])
+        results = {}
+        for want in wants:
+            results.update(self._plan_one(want))
+        return results
+
+    def _plan_one(self, want: pb.WantState) -> dict[str, tuple[list[str] | None, str, bool]]:
+        try:
+            planned = plan(self.graph_label, list(want.spec.partitions), self.resolver, self.store.partition_statuses)
+        except PlanningError as e:
+            return {want.spec.want_id: (None, str(e), isinstance(e, (NoProducerError, CycleError)))}
+        return {want.spec.want_id: (planned.external_leaves(want.spec.partitions), "", False)}
+
+    def _carry_out(self, events: list[pb.Event], orders: list[BuildOrder], latest: int) -> None:
+        """Record the decisions and each new build's request in one append, then start the builds."""
+        if not events and not orders:
+            return
+        self.log.append([self.builds.requested_event(o) for o in orders] + events, expect_latest=latest)
+        for order in orders:
+            self.builds.start(order)
+
+
+def _refs_of(want: pb.WantState, plans: dict) -> list[str]:
+    leaves = plans.get(want.spec.want_id, (None,))[0] or []
+    return [*want.spec.partitions, *want.spec.external_dependencies, *want.waiting_for, *leaves]

@@ -1,0 +1,291 @@
+"""Wants through the service: real HTTP, a real SQLite log, real job processes, the
+evaluator thread (or, with an injected clock, its passes driven by the test)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from databuild.events import open_event_log
+from databuild.graph import GraphSpec, JobSpec
+from databuild.proto import databuild_pb2 as pb
+from databuild.service import DataBuildService
+from databuild.service.client import ServiceClient
+from databuild.state import StateProjection, StateStore
+from databuild.wants import Policy
+from test_service_http import AUTH, TOKEN, serving
+
+# Outputs one run per ref; slow/* waits for $DIR/release; fail/* exits 1; counts runs in $DIR/runs.
+JOB = """#!/bin/sh
+if [ "$1" = config ]; then
+  shift; printf '{"configs": ['; sep=
+  for r in "$@"; do
+    case "$r" in
+      derived/*) printf '%s{"outputs": ["%s"], "inputs": [{"ref": "raw/%s", "dep_type": "materialize"}], "args": ["%s"]}' \\
+                 "$sep" "$r" "${r#derived/}" "$r";;
+      *) printf '%s{"outputs": ["%s"], "args": ["%s"]}' "$sep" "$r" "$r";;
+    esac
+    sep=,
+  done
+  printf ']}\\n'; exit 0
+fi
+echo "$2" >> "$DIR/runs"
+case "$2" in
+  slow/*) while [ ! -e "$DIR/release" ]; do sleep 0.05; done;;
+  fail/*) echo "boom" >&2; exit 1;;
+esac
+exit 0
+"""
+
+
+@pytest.fixture
+def graph(tmp_path, monkeypatch):
+    job = tmp_path / "job.sh"
+    job.write_text(JOB)
+    job.chmod(0o755)
+    monkeypatch.setenv("DIR", str(tmp_path))
+    return GraphSpec("//g:w", (JobSpec("//g:job", str(job), ("daily/*", "slow/*", "fail/*", "derived/*")),))
+
+
+def open_store(tmp_path) -> StateStore:
+    return StateStore(open_event_log(f"sqlite://{tmp_path}/bel.sqlite3", [StateProjection()]))
+
+
+@pytest.fixture
+def live(tmp_path, graph):
+    """A service with its evaluator running, served over HTTP."""
+    store = open_store(tmp_path)
+    service = DataBuildService(graph, store, str(tmp_path / "logs"),
+                               policy=Policy(max_attempts=2, backoff_initial_s=0.2))
+    service.start_evaluator()
+    with serving(service) as url:
+        yield ServiceClient(url, TOKEN), url, service, store
+    service.close()
+    store.close()
+
+
+def wait_for(client: ServiceClient, want_id: str, *statuses: int, timeout: float = 20) -> pb.WantState:
+    deadline = time.monotonic() + timeout
+    feed = pb.ListEventsRequest(wait_seconds=1, limit=1000)
+    while True:
+        want = client.want(want_id).want
+        if want.status in statuses:
+            return want
+        assert time.monotonic() < deadline, f"want stayed {pb.WantStatus.Name(want.status)}: {want.message}"
+        feed.since = client.events(feed).next
+
+
+def create(url: str, **body) -> dict:
+    r = requests.post(f"{url}/api/v1/wants", json=body, headers=AUTH)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_want_is_built_and_satisfied(live, tmp_path):
+    client, url, _, store = live
+    created = create(url, partitions=["daily/1", "daily/2"], comment="for the report")
+    assert created["status"] in ("WANT_STATUS_QUEUED", "WANT_STATUS_BUILDING")
+    assert created["spec"]["source"]["type"] == "WANT_SOURCE_TYPE_API" and created["spec"]["ttl_seconds"] == "86400"
+    want = wait_for(client, created["spec"]["want_id"], pb.WANT_STATUS_SATISFIED)
+    assert want.build_id and want.attempts == 1
+    build = client.build(want.build_id).build
+    assert list(build.want_ids) == [want.spec.want_id] and build.status == pb.BUILD_STATUS_COMPLETED
+    detail = client.want(want.spec.want_id)
+    kinds = [e.WhichOneof("payload") for e in detail.timeline]
+    assert kinds[0] == "want_created" and kinds[-1] == "want_satisfied" and "want_status_changed" in kinds
+    assert f"satisfied by build {want.build_id}" in detail.explanation
+    # Wanting what is already there is satisfied at once, without a build.
+    again = create(url, partitions=["daily/1"])
+    assert wait_for(client, again["spec"]["want_id"], pb.WANT_STATUS_SATISFIED).build_id == ""
+    assert sorted((tmp_path / "runs").read_text().split()) == ["daily/1", "daily/2"]
+
+
+def test_external_dependency_holds_the_want_until_it_lands(live, tmp_path):
+    client, url, _, _ = live
+    wid = create(url, partitions=["daily/5"], external_dependencies=["upstream/5"])["spec"]["want_id"]
+    want = wait_for(client, wid, pb.WANT_STATUS_WAITING)
+    assert list(want.waiting_for) == ["upstream/5"]
+    detail = client.want(wid)
+    assert "upstream/5" in detail.explanation and detail.blocked_by[0].kind == "external"
+    assert not (tmp_path / "runs").exists()
+    client.mark_available(["upstream/5"])
+    assert wait_for(client, wid, pb.WANT_STATUS_SATISFIED).build_id
+
+
+def test_plan_leaf_missing_waits_then_builds(live):
+    client, url, _, _ = live
+    wid = create(url, partitions=["derived/7"])["spec"]["want_id"]
+    want = wait_for(client, wid, pb.WANT_STATUS_WAITING)
+    assert list(want.waiting_for) == ["raw/7"] and "external inputs of its plan" in want.message
+    client.mark_available(["raw/7"])
+    wait_for(client, wid, pb.WANT_STATUS_SATISFIED)
+
+
+def test_overlapping_wants_share_one_build(live, tmp_path):
+    client, url, _, _ = live
+    batch = requests.post(f"{url}/api/v1/wants", headers=AUTH, json={"wants": [
+        {"partitions": ["slow/1", "daily/8"]}, {"partitions": ["slow/1"]}]})
+    assert batch.status_code == 201, batch.text
+    a, b = (w["spec"]["want_id"] for w in batch.json()["wants"])
+    first = wait_for(client, a, pb.WANT_STATUS_BUILDING)
+    second = wait_for(client, b, pb.WANT_STATUS_BUILDING)
+    assert first.build_id == second.build_id
+    (tmp_path / "release").touch()
+    wait_for(client, a, pb.WANT_STATUS_SATISFIED)
+    wait_for(client, b, pb.WANT_STATUS_SATISFIED)
+    assert sorted((tmp_path / "runs").read_text().split()) == ["daily/8", "slow/1"]
+
+
+def test_failed_builds_retry_then_fail(live, tmp_path):
+    client, url, _, _ = live
+    wid = create(url, partitions=["fail/1"])["spec"]["want_id"]
+    want = wait_for(client, wid, pb.WANT_STATUS_FAILED)
+    assert want.attempts == 2 and "//g:job failed" in want.last_error
+    assert (tmp_path / "runs").read_text().split() == ["fail/1", "fail/1"]
+    assert "gave up after 2" in client.want(wid).explanation
+
+
+def test_cancelling_a_building_want_stops_its_build(live):
+    client, url, service, _ = live
+    wid = create(url, partitions=["slow/9"])["spec"]["want_id"]
+    want = wait_for(client, wid, pb.WANT_STATUS_BUILDING)
+    r = requests.delete(f"{url}/api/v1/wants/{wid}", json={"reason": "not needed"}, headers=AUTH)
+    assert r.status_code == 200 and r.json()["status"] == "WANT_STATUS_CANCELLED"
+    deadline = time.monotonic() + 20
+    while client.build(want.build_id).build.status != pb.BUILD_STATUS_CANCELLED:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    again = requests.delete(f"{url}/api/v1/wants/{wid}", headers=AUTH)
+    assert again.status_code == 400 and "already cancelled" in again.json()["error"]["message"]
+    assert client.want(wid).want.status == pb.WANT_STATUS_CANCELLED
+    assert "not needed" in client.want(wid).explanation
+
+
+def test_taint_then_a_want_rebuilds(live, tmp_path):
+    client, url, _, _ = live
+    first = create(url, partitions=["daily/3"])["spec"]["want_id"]
+    wait_for(client, first, pb.WANT_STATUS_SATISFIED)
+    client.taint(["daily/3"], "bad numbers")
+    second = create(url, partitions=["daily/3"])["spec"]["want_id"]
+    wait_for(client, second, pb.WANT_STATUS_SATISFIED)
+    assert (tmp_path / "runs").read_text().split() == ["daily/3", "daily/3"]
+
+
+def test_listing_filters_and_paging(live):
+    client, url, _, _ = live
+    old = "2020-01-01T00:00:00Z"
+    ids = [w["spec"]["want_id"] for w in requests.post(f"{url}/api/v1/wants", headers=AUTH, json={"wants": [
+        {"partitions": ["daily/a"], "external_dependencies": ["up/a"]},
+        {"partitions": ["daily/b"], "external_dependencies": ["up/b"], "sla_seconds": 60, "data_timestamp": old},
+        {"partitions": ["other/c"], "external_dependencies": ["up/c"],
+         "source": {"type": "WANT_SOURCE_TYPE_CLI", "name": "alice"}},
+    ]}).json()["wants"]]
+    assert ids == sorted(ids)  # ids are time-ordered: lists page in creation order
+    listed = lambda **q: [w["spec"]["want_id"] for w in requests.get(f"{url}/api/v1/wants", params=q).json()["wants"]]
+    assert listed(pattern="daily/*") == ids[:2]
+    assert listed(source="cli:alice") == [ids[2]] and listed(source="api") == ids[:2]
+    assert listed(status="waiting", limit=2) == ids[:2]
+    page = requests.get(f"{url}/api/v1/wants", params={"limit": 2}).json()
+    assert page["next_page_token"] == ids[1]
+    assert listed(after=page["next_page_token"]) == [ids[2]]
+    deadline = time.monotonic() + 10
+    while listed(sla="violated") != [ids[1]]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    violations = requests.get(f"{url}/api/v1/wants/sla-violations").json()["wants"]
+    assert [w["spec"]["want_id"] for w in violations] == [ids[1]] and violations[0]["sla_violated"]
+    assert client.want("daily/b").want.spec.want_id == ids[1]  # status by partition ref
+
+
+@pytest.mark.parametrize("body, fragment", [
+    ({}, "at least one partition"),
+    ({"partitions": ["bad ref"]}, "bad ref"),
+    ({"partitions": ["a/1"], "ttl_seconds": -5}, "-5"),
+    ({"partitions": ["a/1"], "external_dependencies": [""]}, "must not be empty"),
+    ({"wants": []}, "no wants"),
+    ({"wants": [{"partitions": ["a/1"]}, {"partitions": []}]}, "want #2"),
+    ({"partitions": "a/1"}, "CreateWantRequest"),
+])
+def test_bad_wants_are_refused_and_record_nothing(live, body, fragment):
+    _, url, _, store = live
+    before = store.log.latest_index()
+    r = requests.post(f"{url}/api/v1/wants", json=body, headers=AUTH)
+    assert r.status_code == 400, r.text
+    assert fragment in r.json()["error"]["message"]
+    assert store.log.latest_index() == before
+
+
+def test_bad_want_queries(live):
+    _, url, _, _ = live
+    assert requests.post(f"{url}/api/v1/wants", data=b"{nope", headers=AUTH).status_code == 400
+    assert requests.post(f"{url}/api/v1/wants", json={"partitions": ["a/1"]}).status_code == 401
+    for params, fragment in [({"status": "sleeping"}, "sleeping"), ({"sla": "late"}, "late"),
+                             ({"pattern": "a b"}, "a b"), ({"limit": 0}, "limit")]:
+        r = requests.get(f"{url}/api/v1/wants", params=params)
+        assert r.status_code == 400 and fragment in r.json()["error"]["message"], (params, r.text)
+    missing = requests.get(f"{url}/api/v1/wants/0190ae3c-0000-7000-8000-000000000000")
+    assert missing.status_code == 404 and "0190ae3c" in missing.json()["error"]["message"]
+    assert requests.delete(f"{url}/api/v1/wants/nope", headers=AUTH).status_code == 404
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.us = 1_800_000_000_000_000
+
+    def __call__(self) -> int:
+        return self.us
+
+
+def test_ttl_expiry_and_sla_violation_are_recorded_once(tmp_path, graph):
+    clock = Clock()
+    store = open_store(tmp_path)
+    service = DataBuildService(graph, store, str(tmp_path / "logs"), clock_us=clock)
+    wid = service.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(
+        partitions=["daily/1"], external_dependencies=["up/1"], ttl_seconds=120, sla_seconds=60)])).wants[0].spec.want_id
+    service.evaluator.tick()
+    assert store.want(wid).status == pb.WANT_STATUS_WAITING
+    clock.us += 59_000_000
+    service.evaluator.tick()
+    assert not store.want(wid).sla_violated
+    clock.us += 1_000_000
+    service.evaluator.tick()
+    service.evaluator.tick()
+    assert store.want(wid).sla_violated and store.want(wid).status == pb.WANT_STATUS_WAITING
+    clock.us += 60_000_000
+    service.evaluator.tick()
+    service.evaluator.tick()
+    assert store.want(wid).status == pb.WANT_STATUS_EXPIRED
+    kinds = [e.WhichOneof("payload") for e in service.want(wid).timeline]
+    assert kinds.count("want_sla_violated") == 1 and kinds.count("want_expired") == 1
+    assert "expired" in service.want(wid).explanation
+    store.close()
+
+
+def test_restart_resumes_active_wants(tmp_path, graph):
+    store = open_store(tmp_path)
+    first = DataBuildService(graph, store, str(tmp_path / "logs"))
+    first.start_evaluator()
+    wid = first.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(
+        partitions=["daily/4"], external_dependencies=["up/4"])])).wants[0].spec.want_id
+    deadline = time.monotonic() + 10
+    while store.want(wid).status != pb.WANT_STATUS_WAITING:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    first.close()
+    store.close()
+    # While no service runs, another writer records the data.
+    other = open_event_log(f"sqlite://{tmp_path}/bel.sqlite3")
+    other.append([pb.Event(external_partitions_available=pb.ExternalPartitionsAvailable(refs=["up/4"]))])
+    other.close()
+
+    store = open_store(tmp_path)
+    second = DataBuildService(graph, store, str(tmp_path / "logs"))
+    second.start_evaluator()
+    deadline = time.monotonic() + 20
+    while store.want(wid).status != pb.WANT_STATUS_SATISFIED:
+        assert time.monotonic() < deadline, store.want(wid)
+        time.sleep(0.02)
+    second.close()
+    store.close()
