@@ -142,9 +142,11 @@ def test_idle_timeout_waits_for_running_builds(cli, tmp_path):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     record = info(cli.state)
-    started = requests.post(f"{record['url']}/api/v1/builds", json={"partitions": ["daily/1"]},
+    started = requests.post(f"{record['url']}/api/v1/wants", json={"partitions": ["daily/1"]},
                             headers={"Authorization": f"Bearer {record['token']}"})
     assert started.status_code == 201
-    proc.communicate(timeout=60)  # no more requests: it exits once idle, but only after the build
-    done = cli("--local", "--json", "builds", "show", started.json()["build_id"])
+    proc.communicate(timeout=60)  # no more requests: it exits once idle, but only after the want's build
+    want = json.loads(cli("--local", "--json", "want", "status", started.json()["spec"]["want_id"]).stdout)["want"]
+    assert want["status"] == "WANT_STATUS_SATISFIED"
+    done = cli("--local", "--json", "builds", "show", want["build_id"])
     assert json.loads(done.stdout)["build"]["status"] == "BUILD_STATUS_COMPLETED"

@@ -29,8 +29,10 @@ class Graph:
 
     def __init__(self, binary: Path, tmp: Path) -> None:
         self.binary, self.data = binary, tmp / "data"
+        # The daemon a command starts inherits this environment: one attempt per want,
+        # so failures end at once (tests that retry say so).
         self.env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "DATABUILD_STATE_DIR": str(tmp / "state"),
-                    "DATABUILD_DATA_DIR": str(self.data)}
+                    "DATABUILD_DATA_DIR": str(self.data), "DATABUILD_MAX_ATTEMPTS": "1"}
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         return subprocess.run([str(self.binary), *args], env=self.env, cwd="/", capture_output=True, text=True,
@@ -69,28 +71,33 @@ def g(graph_binary, tmp_path) -> Graph:
 
 def test_build_succeeds_with_fan_in_and_external_leaf(g):
     assert g.run("daemon", "status").returncode == 1
-    refused = g.run("build", "fan/x")
-    assert refused.returncode == 1 and "external partitions not available: ext/x" in refused.stdout
+    expired = g.run("build", "fan/x", "--ttl", "3s")
+    assert expired.returncode == 1 and "expired" in expired.stdout, expired.stdout + expired.stderr
+    assert "waiting for external inputs of its plan: ext/x" in expired.stderr
+    assert g.runs() == []  # nothing ran while the external input was missing
     assert g.run("daemon", "status").returncode == 0  # the first command started the daemon
     assert g.run("partitions", "mark-available", "ext/x").returncode == 0
     done = g.run("build", "fan/x", "ok/x-1")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "completed" in done.stdout and "4/4 done" in done.stderr
+    assert "satisfied by build" in done.stdout and "4/4 done" in done.stderr
     listed = g.json("partitions", "list", "--status", "available")["partitions"]
     assert sorted(p["ref"] for p in listed) == ["ext/x", "fan/x", "ok/x-1", "ok/x-2", "slow/0"]
     assert len(g.runs()) == 4  # ok/x-1 asked for twice, built once
     again = g.run("build", "fan/x")
-    assert again.returncode == 0 and len(g.runs()) == 4  # available partitions are not rebuilt
-    build = g.json("builds", "list")["builds"][1]
+    assert again.returncode == 0 and "satisfied" in again.stdout and len(g.runs()) == 4  # not rebuilt
+    (build,) = g.json("builds", "list")["builds"]
     shown = g.json("builds", "show", build["build_id"])
     assert shown["build"]["status"] == "BUILD_STATUS_COMPLETED" and len(shown["job_runs"]) == 4
+    wants = g.json("want", "list")["wants"]
+    assert [w["status"] for w in wants] == ["WANT_STATUS_EXPIRED", "WANT_STATUS_SATISFIED", "WANT_STATUS_SATISFIED"]
+    assert {w["spec"]["source"]["type"] for w in wants} == {"WANT_SOURCE_TYPE_CLI"}
 
 
 def test_job_failure_exits_1_and_keeps_the_log(g):
     done = g.run("build", "fail/1")
     assert done.returncode == 1
     assert "failed" in done.stdout and "//tests/e2e:fail" in done.stdout and "exited with code 3" in done.stdout
-    build_id = done.stdout.split()[1]
+    build_id = g.json("builds", "list")["builds"][0]["build_id"]
     (run,) = g.json("builds", "show", build_id)["job_runs"]
     assert run["status"] == "JOB_RUN_STATUS_FAILED" and run["exit_code"] == 3
     log = g.run("logs", run["job_run_id"])
@@ -131,19 +138,27 @@ def test_concurrent_builds_delegate_instead_of_running_twice(g):
     assert first.returncode == 0, out + err
     assert second.returncode == 0, second.stdout + second.stderr
     assert [line.split()[1] for line in g.runs()].count("slow/2") == 1
-    build_id = second.stdout.split()[1]
+    build_id = second.stdout.split()[-1]  # "want ID satisfied by build BUILD_ID"
     delegations = g.json("builds", "show", build_id)["build"]["delegations"]
     assert delegations[0]["partitions"] == ["slow/2"]
 
 
-def test_sigterm_cancels_running_jobs(g):
+def test_sigterm_leaves_the_want_and_want_cancel_stops_its_jobs(g):
     proc = g.start("build", "slow/60")
     g.wait_for("slow/60", "PARTITION_STATUS_BUILDING")
     (pid_file,) = (g.data / "pids").iterdir()
     job_pid = int(pid_file.read_text())
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 1 and "cancelled" in out
+    assert proc.returncode == 130 and "is still building" in err, out + err
+    (want,) = g.json("want", "list", "--status", "building")["wants"]
+    os.kill(job_pid, 0)  # the job goes on: only following stopped
+    cancelled = g.run("want", "cancel", want["spec"]["want_id"], "--reason", "changed my mind")
+    assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout
+    deadline = time.monotonic() + 30
+    while g.json("builds", "list")["builds"][0]["status"] != "BUILD_STATUS_CANCELLED":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
     with pytest.raises(ProcessLookupError):
         os.kill(job_pid, 0)
     build = g.json("builds", "list")["builds"][0]
@@ -186,7 +201,7 @@ def test_serve_answers_http_and_sees_cli_writes(g):
 
 def test_local_mode_builds_without_a_daemon(g):
     done = g.run("--local", "build", "ok/local")
-    assert done.returncode == 0 and "completed" in done.stdout
+    assert done.returncode == 0 and "satisfied" in done.stdout, done.stdout + done.stderr
     assert g.run("daemon", "status").returncode == 1
     assert g.run("--local", "--json", "partitions", "show", "ok/local").returncode == 0
 
@@ -198,39 +213,49 @@ def test_build_through_the_service_flag_and_cancel_it(g):
     try:
         done = g.run("build", "ok/remote", "slow/0")
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "completed" in done.stdout and "2/2 done" in done.stderr
+        assert "satisfied" in done.stdout and "2/2 done" in done.stderr
         assert g.status("ok/remote") == "PARTITION_STATUS_AVAILABLE"
         proc = g.start("build", "slow/60")
         g.wait_for("slow/60", "PARTITION_STATUS_BUILDING")
-        proc.send_signal(signal.SIGTERM)
+        build_id = g.json("builds", "list")["builds"][0]["build_id"]
+        assert g.run("builds", "cancel", build_id).returncode == 0
         out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 1 and "cancelled" in out, out + err
+        assert proc.returncode == 1 and "failed" in out, out + err  # one attempt, and it was cancelled
         assert g.status("slow/60") == "PARTITION_STATUS_MISSING"
     finally:
         del g.env["DATABUILD_SERVICE"], g.env["DATABUILD_TOKEN"]
 
 
-def test_daemon_killed_mid_build_restarts_consistent(g):
-    proc = g.start("build", "slow/60")
-    g.wait_for("slow/60", "PARTITION_STATUS_BUILDING")
+def test_daemon_killed_mid_build_restarts_consistent_and_the_want_completes(g):
+    g.env.update(DATABUILD_MAX_ATTEMPTS="3", DATABUILD_RETRY_BACKOFF="1s")
+    proc = g.start("build", "slow/3")
+    g.wait_for("slow/3", "PARTITION_STATUS_BUILDING")
     state = Path(g.env["DATABUILD_STATE_DIR"])
     daemon_pid = json.loads((state / "daemon.json").read_text())["pid"]
-    before = g.json("partitions", "show", "slow/60")["history"]
+    before = g.json("partitions", "show", "slow/3")["history"]
+    (want,) = g.json("want", "list")["wants"]
+    killed_build = g.json("builds", "list")["builds"][0]["build_id"]
     os.kill(daemon_pid, signal.SIGKILL)
     proc.kill()
     proc.communicate(timeout=30)
     (pid_file,) = (g.data / "pids").iterdir()
     os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the orphaned job (not yet reaped by a new daemon)
-    build = g.json("builds", "list")["builds"][0]  # starts a new daemon, which recovers
+    build = g.json("builds", "show", killed_build)["build"]  # starts a new daemon, which recovers
     assert json.loads((state / "daemon.json").read_text())["pid"] != daemon_pid
     assert build["status"] == "BUILD_STATUS_FAILED" and "exited without finishing" in build["message"]
-    (run,) = g.json("builds", "show", build["build_id"])["job_runs"]
+    (run,) = g.json("builds", "show", killed_build)["job_runs"]
     assert run["status"] == "JOB_RUN_STATUS_FAILED"
-    after = g.json("partitions", "show", "slow/60")
-    assert after["partition"]["status"] == "PARTITION_STATUS_MISSING"
+    after = g.json("partitions", "show", "slow/3")
     assert after["history"][: len(before)] == before  # nothing recorded before the kill was lost
-    again = g.run("build", "slow/0")
-    assert again.returncode == 0, again.stdout + again.stderr
+    # The want survived and is retried by the new daemon until its partition exists.
+    followed = g.run("want", "status", want["spec"]["want_id"])
+    assert followed.returncode == 0
+    deadline = time.monotonic() + 60
+    while (shown := g.json("want", "status", want["spec"]["want_id"])["want"])["status"] != "WANT_STATUS_SATISFIED":
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.2)
+    assert shown["attempts"] == 2 and "exited without finishing" in shown["last_error"]
+    assert g.status("slow/3") == "PARTITION_STATUS_AVAILABLE"
 
 
 def test_foreground_serve_without_token_makes_one(g):

@@ -48,10 +48,10 @@ def follow_want(service, want_id: str, on_progress: Callable[[Progress], None],
             if (want.status, want.message) != last_status:
                 last_status = (want.status, want.message)
                 on_status(want)
+            if want.build_id and (want.status == pb.WANT_STATUS_BUILDING or want.status not in ACTIVE_WANT_STATUSES):
+                on_progress(progress_of(service.build(want.build_id)))
             if want.status not in ACTIVE_WANT_STATUSES:
                 return want, False
-            if want.status == pb.WANT_STATUS_BUILDING and want.build_id:
-                on_progress(progress_of(service.build(want.build_id)))
             feed.since = service.events(feed).next
     except Interrupted:
         return service.want(want_id).want, True

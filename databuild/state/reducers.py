@@ -152,7 +152,6 @@ def _want(s: pb.WantState, _want_id: str, name: str, p, event: pb.Event) -> None
         if p.status not in ACTIVE_WANT_STATUSES:
             s.finished_at.CopyFrom(event.timestamp)
         return
-    s.ClearField("waiting_for")
     s.ClearField("not_before")
     s.status = {
         "want_cancelled": pb.WANT_STATUS_CANCELLED,
@@ -161,6 +160,10 @@ def _want(s: pb.WantState, _want_id: str, name: str, p, event: pb.Event) -> None
     }[name]
     if name == "want_cancelled":
         s.message = p.reason
+    elif name == "want_expired":
+        s.message = "its TTL ran out before its partitions were available"
+    else:
+        s.message = ""
     if name == "want_satisfied" and p.build_id:
         s.build_id = p.build_id
     s.finished_at.CopyFrom(event.timestamp)

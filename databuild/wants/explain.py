@@ -35,7 +35,8 @@ def explain(
     if status == pb.WANT_STATUS_SATISFIED:
         lines.append(f"satisfied{' by build ' + want.build_id if want.build_id else ': its partitions were available'}")
     elif status == pb.WANT_STATUS_EXPIRED:
-        lines.append(f"expired: its TTL ran out with {', '.join(missing) or 'nothing'} missing")
+        lines.append(f"expired: its TTL ran out with {', '.join(missing) or 'nothing'} missing"
+                     + (f", waiting for {', '.join(want.waiting_for)}" if want.waiting_for else ""))
     elif status == pb.WANT_STATUS_CANCELLED:
         lines.append(f"cancelled: {want.message or 'on request'}")
     elif status == pb.WANT_STATUS_FAILED:
