@@ -80,9 +80,10 @@ def build(c: CliContext, refs: list[str], no_wait: bool, **options) -> None:
         return
     progress = ProgressLine()
     try:
+        click.echo(f"want {want.spec.want_id} created; following it (Ctrl-C stops following, the want stays)",
+                   err=True)
         outcome = follow_want(service, want.spec.want_id, progress, lambda w: click.echo(
-            f"want {w.spec.want_id[:8]}: {want_status(w.status)}" + (f" — {w.message}" if w.message else ""),
-            err=True))
+            f"want: {want_status(w.status)}" + (f" — {w.message}" if w.message else ""), err=True))
     finally:
         progress.close()
         if c.local:

@@ -107,7 +107,7 @@ def want_list(c: CliContext, statuses, pattern, sla_violated, sla_at_risk, sourc
     table(["want", "status", "partitions", "created", "sla", "message"], [
         (w.spec.want_id, want_status(w.status), " ".join(w.spec.partitions[:3]) + (" ..." if len(w.spec.partitions) > 3 else ""),
          timestamp(w.spec.created_at), "VIOLATED" if w.sla_violated else "-" if not w.spec.sla_seconds else "ok",
-         w.message.splitlines()[0][:60] if w.message else "")
+         w.message.splitlines()[0] if w.message else "")
         for w in found.wants])
 
 

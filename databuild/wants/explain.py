@@ -69,7 +69,8 @@ def explain(
     if sla is None:
         lines.append("SLA: none")
     else:
-        lines.append(f"SLA deadline: {_when(sla, now_us)}{' - VIOLATED' if want.sla_violated else ''}")
+        verdict = " - VIOLATED" if want.sla_violated else " - met" if status == pb.WANT_STATUS_SATISFIED else ""
+        lines.append(f"SLA deadline: {_when(sla, now_us)}{verdict}")
     if status in (pb.WANT_STATUS_WAITING, pb.WANT_STATUS_QUEUED, pb.WANT_STATUS_BUILDING):
         lines.append(f"gives up (TTL) at: {_when(ttl_deadline_us(spec), now_us)}")
     return "\n".join(lines), blockers
