@@ -68,10 +68,6 @@ class EventLogClosedError(DataBuildError):
 
 
 class AppendConflictError(DataBuildError):
-    """A conditional append found the log had moved past the expected index."""
+    """A conditional append found that the log had moved on (nothing was written)."""
 
     code = "append_conflict"
-
-    def __init__(self, expected: int, actual: int) -> None:
-        super().__init__(f"expected the event log to end at index {expected}, but it ends at {actual}")
-        self.expected, self.actual = expected, actual

@@ -12,7 +12,7 @@ import pytest
 from databuild.errors import (
     AppendConflictError, EventLogClosedError, InvalidArgumentError, InvalidEventError, InvalidRefError,
 )
-from databuild.events import EventFilter, Row, RowQuery, TermMatch, event_keys, event_type
+from databuild.events import EventFilter, KeyKind, Row, RowQuery, TermMatch, Unchanged, event_keys, event_type
 from databuild.proto import databuild_pb2 as pb
 from eventgen import BUILDS, REFS, RUNS, WANTS, partition_event, random_events
 
@@ -309,6 +309,20 @@ def test_conditional_append(make_log):
     with pytest.raises(AppendConflictError, match="end at index 1, but it ends at 2"):
         log.append([stale], expect_latest=1)
     assert stale.index == 0 and log.latest_index() == 2
+
+
+def test_append_unless_keys_changed(make_log):
+    log = make_log()
+    log.append([partition_event("a/1"), partition_event("b/1")])
+    guard = Unchanged(2, frozenset({(KeyKind.PARTITION, "a/1"), (KeyKind.WANT, "w1")}))
+    log.append([partition_event("b/1")])  # unrelated: the guarded append still goes in
+    assert log.append([partition_event("c/1")], unchanged=guard) == [4]
+    log.append([partition_event("a/1", pb.PARTITION_STATUS_FAILED)])
+    stale = partition_event("c/2")
+    with pytest.raises(AppendConflictError, match="after index 2"):
+        log.append([stale], unchanged=guard)
+    assert stale.index == 0 and log.latest_index() == 5
+    assert log.append([partition_event("c/2")], unchanged=Unchanged(5, guard.keys)) == [6]
 
 
 def test_listeners_hear_committed_appends_only(make_log):

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from databuild.errors import EventLogClosedError, InvalidArgumentError
+from databuild.errors import AppendConflictError, EventLogClosedError, InvalidArgumentError
 from databuild.events.filter import ALL_EVENTS, EventFilter
 from databuild.events.keys import Key
 from databuild.events.readmodel import Projection, Row, RowQuery
@@ -53,6 +53,29 @@ class Page:
     has_more: bool
 
 
+@dataclass(frozen=True)
+class Unchanged:
+    """A precondition: no event after index ``since`` has any of ``keys``."""
+
+    since: int
+    keys: frozenset[Key]
+
+
+@dataclass(frozen=True)
+class Precondition:
+    """What must hold, inside the append transaction, for a conditional append."""
+
+    latest: int | None = None
+    unchanged: Unchanged | None = None
+
+    def check_latest(self, latest: int) -> None:
+        if self.latest is not None and self.latest != latest:
+            raise AppendConflictError(f"expected the event log to end at index {self.latest}, but it ends at {latest}")
+
+    def conflict(self, since: int) -> AppendConflictError:
+        return AppendConflictError(f"events after index {since} touched what this append depends on")
+
+
 class EventLog(abc.ABC):
     """Append-only, indexed log of ``databuild.v1.Event``.
 
@@ -81,12 +104,14 @@ class EventLog(abc.ABC):
 
     # -- public API --------------------------------------------------------
 
-    def append(self, events: Sequence[pb.Event], expect_latest: int | None = None) -> list[int]:
+    def append(self, events: Sequence[pb.Event], expect_latest: int | None = None,
+               unchanged: Unchanged | None = None) -> list[int]:
         """Append ``events`` atomically; return their indices.
 
-        With ``expect_latest``, append only if the log still ends at that index
-        (optimistic concurrency: decide from state read at that index, then commit
-        the decision only if nothing happened meanwhile), else AppendConflictError.
+        Optimistic concurrency (decide from state read at some index, then commit the
+        decision only if nothing relevant happened meanwhile), else AppendConflictError:
+        with ``expect_latest``, append only if the log still ends at that index; with
+        ``unchanged``, only if no event after ``unchanged.since`` has one of its keys.
         Raises InvalidEventError / InvalidRefError (nothing written) for a malformed
         event, EventLogBusyError if the log stayed locked past the busy timeout.
         """
@@ -103,7 +128,7 @@ class EventLog(abc.ABC):
             event.timestamp.FromMicroseconds(now)
             event.schema_version = EVENT_SCHEMA_VERSION
         try:
-            indices = self._append(events, keys, expect_latest)
+            indices = self._append(events, keys, Precondition(expect_latest, unchanged))
         except BaseException:
             for event in events:
                 event.index = 0
@@ -178,11 +203,11 @@ class EventLog(abc.ABC):
     # -- backend hooks -----------------------------------------------------
 
     @abc.abstractmethod
-    def _append(self, events: list[pb.Event], keys: list[set[Key]], expect_latest: int | None) -> list[int]:
+    def _append(self, events: list[pb.Event], keys: list[set[Key]], condition: Precondition) -> list[int]:
         """Assign indices, store events, their keys and projection rows in one transaction.
 
-        Raise AppendConflictError (writing nothing) if ``expect_latest`` is given and
-        is not the latest index inside that transaction.
+        Raise AppendConflictError (writing nothing) if ``condition`` does not hold
+        inside that transaction.
         """
 
     @abc.abstractmethod

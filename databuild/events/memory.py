@@ -5,10 +5,9 @@ from __future__ import annotations
 import threading
 from typing import Sequence
 
-from databuild.errors import AppendConflictError
 from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, event_type
-from databuild.events.log import Clock, EventLog, Page, system_clock
+from databuild.events.log import Clock, EventLog, Page, Precondition, system_clock
 from databuild.events.readmodel import Projection, Row, RowQuery, Term, row_matches
 from databuild.proto import databuild_pb2 as pb
 
@@ -49,10 +48,12 @@ class MemoryEventLog(EventLog):
         self._rows: dict[tuple[str, str], Row] = {}
         self._terms: dict[tuple[str, str], tuple[Term, ...]] = {}
 
-    def _append(self, events: list[pb.Event], keys: list[set[Key]], expect_latest: int | None) -> list[int]:
+    def _append(self, events: list[pb.Event], keys: list[set[Key]], condition: Precondition) -> list[int]:
         with self._lock:
-            if expect_latest is not None and expect_latest != len(self._events):
-                raise AppendConflictError(expect_latest, len(self._events))
+            condition.check_latest(len(self._events))
+            guard = condition.unchanged
+            if guard is not None and any(k & guard.keys for *_, k in self._events[guard.since:]):
+                raise condition.conflict(guard.since)
             first = len(self._events) + 1
             stored = []
             for offset, (event, event_keys) in enumerate(zip(events, keys)):

@@ -22,11 +22,11 @@ from typing import Callable, Iterable, Sequence, TypeVar
 
 import peewee
 
-from databuild.errors import AppendConflictError, EventLogBusyError
+from databuild.errors import EventLogBusyError
 from databuild.events import migrations
 from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, KeyKind, event_type
-from databuild.events.log import Clock, EventLog, Page, system_clock
+from databuild.events.log import Clock, EventLog, Page, Precondition, Unchanged, system_clock
 from databuild.events.readmodel import Projection, Row, RowQuery, TermMatch
 from databuild.proto import databuild_pb2 as pb
 from databuild.refs import compile_pattern, prefix_upper_bound, sqlite_glob
@@ -118,15 +118,16 @@ class SqliteEventLog(EventLog):
 
     # -- writes ------------------------------------------------------------
 
-    def _append(self, events: list[pb.Event], keys: list[set[Key]], expect_latest: int | None) -> list[int]:
+    def _append(self, events: list[pb.Event], keys: list[set[Key]], condition: Precondition) -> list[int]:
         with self._write_lock:
-            return self._retry(lambda: self._append_tx(events, keys, expect_latest))
+            return self._retry(lambda: self._append_tx(events, keys, condition))
 
-    def _append_tx(self, events: list[pb.Event], keys: list[set[Key]], expect_latest: int | None) -> list[int]:
+    def _append_tx(self, events: list[pb.Event], keys: list[set[Key]], condition: Precondition) -> list[int]:
         with self._db.atomic("IMMEDIATE"):
             first = self._max_index() + 1
-            if expect_latest is not None and expect_latest != first - 1:
-                raise AppendConflictError(expect_latest, first - 1)
+            condition.check_latest(first - 1)
+            if condition.unchanged is not None and self._touched_since(condition.unchanged):
+                raise condition.conflict(condition.unchanged.since)
             event_rows, key_rows = [], []
             for index, (event, event_keys) in enumerate(zip(events, keys), first):
                 event.index = index
@@ -161,6 +162,20 @@ class SqliteEventLog(EventLog):
                 "INSERT OR REPLACE INTO projections (name, version, last_index) VALUES (?, ?, ?)",
                 (projection.name, projection.version, events[-1].index if events else before),
             )
+
+    def _touched_since(self, guard: Unchanged) -> bool:
+        by_kind: dict[int, list[str]] = {}
+        for kind, key in guard.keys:
+            by_kind.setdefault(int(kind), []).append(key)
+        for kind, keys in by_kind.items():
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                found = self._db.execute_sql(
+                    f"SELECT 1 FROM event_keys WHERE kind = ? AND key IN ({_placeholders(chunk)}) AND idx > ? LIMIT 1",
+                    [kind, *chunk, guard.since]).fetchone()
+                if found:
+                    return True
+        return False
 
     def _catch_up_projections(self) -> None:
         with self._db.atomic("IMMEDIATE"):

@@ -6,8 +6,10 @@ index terms (by partition, by the partition waited for, by build), adds the want
 whose deadline came and, when build capacity was freed, the most urgent queued
 ones, and evaluates just those: cost per event follows the wants it touches, never
 the number of active wants. A timer runs only until the next TTL, SLA or backoff
-deadline. Decisions are appended with ``expect_latest``, so two evaluators on one
-log (a daemon and an in-process command) never record an outcome twice.
+deadline. Decisions are appended on condition that nothing they were based on (the
+wants, their partitions, their builds) changed meanwhile, so two evaluators on one log
+(a daemon and an in-process command) never record an outcome twice, while unrelated
+appends (other builds' progress) do not force a re-decision.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import uuid
 from typing import Callable, Iterable, Protocol, Sequence
 
 from databuild.errors import AppendConflictError
-from databuild.events import EventFilter
+from databuild.events import EventFilter, KeyKind, Unchanged
 from databuild.planner import CycleError, NoProducerError, PlanningError, Resolver, plan
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import IN_FLIGHT_PARTITION_STATUSES, StateStore, TERMINAL_BUILD_STATUSES
@@ -70,6 +72,7 @@ class WantRunner:
         self._stopped = False
         self._cursor = self.log.latest_index()
         self._due_floor = 0
+        self._retry_ids: dict[str, None] = {}
         self._thread = threading.Thread(target=self._loop, name="want-evaluator", daemon=True)
         self.log.add_listener(self._on_append)
 
@@ -95,7 +98,7 @@ class WantRunner:
             with self._wake:
                 if self._stopped:
                     return
-                if self.log.latest_index() <= self._cursor:
+                if self.log.latest_index() <= self._cursor and not self._retry_ids:
                     self._wake.wait(self._sleep_s())
                 if self._stopped:
                     return
@@ -106,8 +109,10 @@ class WantRunner:
                 time.sleep(0.5)
 
     def _sleep_s(self) -> float:
-        due = self.store.next_due_us()
-        if due is None or due <= self._due_floor:
+        if self._retry_ids:
+            return 0.0
+        due = self.store.next_due_us(after_us=self._due_floor)
+        if due is None:
             return FOREIGN_WRITER_CHECK_S
         return min(max((due - self.clock_us()) / 1e6, 0.0), FOREIGN_WRITER_CHECK_S)
 
@@ -124,7 +129,7 @@ class WantRunner:
 
     def tick(self) -> None:
         """One pass: new events, due deadlines, freed capacity."""
-        ids: dict[str, None] = {}
+        ids, self._retry_ids = self._retry_ids, {}
         freed = False
         while True:
             page = self.log.list_events(self._cursor, EventFilter(types=WAKE_TYPES), _BATCH)
@@ -169,23 +174,28 @@ class WantRunner:
         plans: dict[str, tuple[list[str] | None, str, bool]] = {}
         for _ in range(100):
             latest = self.log.latest_index()
-            events, orders, unplanned = self._decide_all(want_ids, plans, resume)
+            events, orders, unplanned, basis = self._decide_all(want_ids, plans, resume)
             if unplanned:
                 plans.update(self._plan(unplanned))
                 continue
             try:
-                self._carry_out(events, orders, latest)
+                self._carry_out(events, orders, Unchanged(latest, frozenset(basis)))
                 return
             except AppendConflictError:
-                continue  # someone appended meanwhile: decide again on fresh state
-        log.warning("want evaluation of %d wants kept conflicting; left for the next event", len(want_ids))
+                continue  # what the decisions read changed meanwhile: decide again on fresh state
+        log.warning("want evaluation of %d wants kept conflicting; retried on the next pass", len(want_ids))
+        self._retry_ids.update(dict.fromkeys(want_ids))
 
     def _decide_all(self, want_ids: Sequence[str], plans: dict, resume: bool
-                    ) -> tuple[list[pb.Event], list[BuildOrder], list[pb.WantState]]:
+                    ) -> tuple[list[pb.Event], list[BuildOrder], list[pb.WantState], set]:
+        """Decisions for ``want_ids``, wants still to plan, and the keys the decisions read."""
         now = self.clock_us()
         wants = list(self.store.wants_by_id(want_ids).values())
-        statuses = self.store.partition_statuses(sorted({r for w in wants for r in _refs_of(w, plans)}))
+        refs = sorted({r for w in wants for r in _refs_of(w, plans)})
+        statuses = self.store.partition_statuses(refs)
         builds = {b: self.store.build(b) for b in {w.build_id for w in wants if w.status == pb.WANT_STATUS_BUILDING}}
+        basis = {(KeyKind.WANT, w.spec.want_id) for w in wants} | {(KeyKind.PARTITION, r) for r in refs} | {
+            (KeyKind.BUILD, b) for b in builds if b}
         events, buildable, unplanned = [], [], []
         for want in wants:
             build = builds.get(want.build_id) if want.status == pb.WANT_STATUS_BUILDING else None
@@ -201,10 +211,10 @@ class WantRunner:
             elif decision.buildable:
                 buildable.append(view)
         if unplanned:
-            return [], [], unplanned
+            return [], [], unplanned, basis
         more, orders = schedule(buildable, self._in_flight(buildable), self.builds.running(), self.policy,
                                 lambda: str(uuid.uuid4()))
-        return events + more, orders, []
+        return events + more, orders, [], basis
 
     def _in_flight(self, views: Iterable[WantView]) -> dict[str, str]:
         refs = sorted({r for v in views for r in v.missing})
@@ -238,11 +248,11 @@ class WantRunner:
             return {want.spec.want_id: (None, str(e), isinstance(e, (NoProducerError, CycleError)))}
         return {want.spec.want_id: (planned.external_leaves(want.spec.partitions), "", False)}
 
-    def _carry_out(self, events: list[pb.Event], orders: list[BuildOrder], latest: int) -> None:
+    def _carry_out(self, events: list[pb.Event], orders: list[BuildOrder], basis: Unchanged) -> None:
         """Record the decisions and each new build's request in one append, then start the builds."""
         if not events and not orders:
             return
-        self.log.append([self.builds.requested_event(o) for o in orders] + events, expect_latest=latest)
+        self.log.append([self.builds.requested_event(o) for o in orders] + events, unchanged=basis)
         for order in orders:
             self.builds.start(order)
 

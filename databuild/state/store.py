@@ -115,9 +115,9 @@ class StateStore:
         """Active wants whose next deadline (TTL, SLA, backoff end) is in ``(after_us, until_us]``."""
         return self._by_term(WANT, "due", time_term(after_us + 1), time_term(until_us + 1), limit)
 
-    def next_due_us(self) -> int | None:
-        """The earliest deadline of any active want."""
-        first = self.log.term_entries(WANT, "due", limit=1)
+    def next_due_us(self, after_us: int = -1) -> int | None:
+        """The earliest deadline of any active want after ``after_us``."""
+        first = self.log.term_entries(WANT, "due", low=time_term(after_us + 1), limit=1)
         return int(first[0][0]) if first else None
 
     def queued_wants(self, limit: int) -> list[pb.WantState]:
