@@ -119,11 +119,12 @@ class BuildExecutor:
         self.launcher.wake()
 
     def run(self, refs: Iterable[str], want_ids: Iterable[str] = (), build_id: str | None = None,
-            requested: bool = False) -> BuildResult:
+            requested: bool = False, planned: Plan | None = None) -> BuildResult:
         """Plan and execute a build of ``refs``; return how it ended.
 
         ``requested``: the caller already appended ``requested_event(...)`` for it (e.g.
-        with the wants that ride on the build, in one transaction).
+        with the wants that ride on the build, in one transaction). ``planned``: a plan
+        the caller just made for ``refs`` (claims still check every partition's status).
         """
         build_id = build_id or self.new_id()
         refs = list(refs)
@@ -132,7 +133,8 @@ class BuildExecutor:
             requested_event(self.graph.label, build_id, refs, want_ids), planning])
         run = _Run(self, build_id)
         try:
-            run.plan = plan(self.graph.label, refs, self.resolver, self.store.partition_statuses, self.new_id)
+            run.plan = planned or plan(self.graph.label, refs, self.resolver, self.store.partition_statuses,
+                                       self.new_id)
             self.log.append([_ev(job_graph_recorded=pb.JobGraphRecorded(build_id=build_id,
                                                                        job_graph=run.plan.job_graph()))])
             run.check_external()

@@ -7,7 +7,7 @@ import threading
 from databuild.errors import InvalidArgumentError
 from databuild.executor import BuildExecutor, ProcessLauncher, requested_event
 from databuild.graph import GraphSpec
-from databuild.planner import Resolver
+from databuild.planner import Plan, Resolver
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import StateStore
 from databuild.wants import BuildOrder
@@ -27,8 +27,9 @@ class ExecutorPool:
         """The ``build_requested`` event naming this process as the executor."""
         return requested_event(self.graph.label, order.build_id, order.refs, order.want_ids)
 
-    def start(self, order: BuildOrder) -> None:
-        """Run ``order`` (already recorded as requested) in a background thread."""
+    def start(self, order: BuildOrder, planned: Plan | None = None) -> None:
+        """Run ``order`` (already recorded as requested) in a background thread; ``planned``
+        saves the executor planning it again."""
         launcher = ProcessLauncher(self.graph)
         executor = BuildExecutor(self.graph, self.store, launcher, self.log_dir, self.parallelism,
                                  resolver=self.resolver)
@@ -37,7 +38,7 @@ class ExecutorPool:
 
         def run() -> None:
             try:
-                executor.run(order.refs, order.want_ids, order.build_id, requested=True)
+                executor.run(order.refs, order.want_ids, order.build_id, requested=True, planned=planned)
             finally:
                 launcher.close()
                 with self._lock:

@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Protocol, Sequence
 
 from databuild.errors import AppendConflictError
 from databuild.events import EventFilter, KeyKind, Unchanged
-from databuild.planner import CycleError, NoProducerError, PlanningError, Resolver, plan
+from databuild.planner import CycleError, NoProducerError, Plan, PlanningError, Resolver, plan
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import IN_FLIGHT_PARTITION_STATUSES, StateStore, TERMINAL_BUILD_STATUSES
 from databuild.wants import BuildOrder, Policy, WantView, decide, schedule
@@ -47,8 +47,8 @@ class Builds(Protocol):
     def requested_event(self, order: BuildOrder) -> pb.Event:
         """The ``build_requested`` event of ``order``; recorded by the runner with the wants' moves."""
 
-    def start(self, order: BuildOrder) -> None:
-        """Run ``order`` (its request is recorded) in the background."""
+    def start(self, order: BuildOrder, planned: Plan | None = None) -> None:
+        """Run ``order`` (its request is recorded) in the background, with ``planned`` if given."""
 
     def running(self) -> int:
         """Builds running now."""
@@ -172,14 +172,15 @@ class WantRunner:
     def evaluate(self, want_ids: Sequence[str], resume: bool = False) -> None:
         """Decide for ``want_ids`` and carry the decisions out; retried on concurrent appends."""
         plans: dict[str, tuple[list[str] | None, str, bool]] = {}
+        made: list[Plan] = []
         for _ in range(100):
             latest = self.log.latest_index()
             events, orders, unplanned, basis = self._decide_all(want_ids, plans, resume)
             if unplanned:
-                plans.update(self._plan(unplanned))
+                plans.update(self._plan(unplanned, made))
                 continue
             try:
-                self._carry_out(events, orders, Unchanged(latest, frozenset(basis)))
+                self._carry_out(events, orders, Unchanged(latest, frozenset(basis)), made)
                 return
             except AppendConflictError:
                 continue  # what the decisions read changed meanwhile: decide again on fresh state
@@ -226,12 +227,14 @@ class WantRunner:
                     found[ref] = state.build_id
         return found
 
-    def _plan(self, wants: list[pb.WantState]) -> dict[str, tuple[list[str] | None, str, bool]]:
-        """External leaves of each want's plan: one batched plan, per want only to place an error."""
+    def _plan(self, wants: list[pb.WantState], made: list[Plan]) -> dict[str, tuple[list[str] | None, str, bool]]:
+        """External leaves of each want's plan: one batched plan (kept in ``made`` for the
+        build that may follow), per want only to place an error."""
         missing = {w.spec.want_id: list(w.spec.partitions) for w in wants}
         try:
             planned = plan(self.graph_label, sorted({r for refs in missing.values() for r in refs}), self.resolver,
                            self.store.partition_statuses)
+            made.append(planned)
             return {wid: (planned.external_leaves(refs), "", False) for wid, refs in missing.items()}
         except PlanningError:
             if len(wants) == 1:
@@ -248,13 +251,22 @@ class WantRunner:
             return {want.spec.want_id: (None, str(e), isinstance(e, (NoProducerError, CycleError)))}
         return {want.spec.want_id: (planned.external_leaves(want.spec.partitions), "", False)}
 
-    def _carry_out(self, events: list[pb.Event], orders: list[BuildOrder], basis: Unchanged) -> None:
+    def _carry_out(self, events: list[pb.Event], orders: list[BuildOrder], basis: Unchanged,
+                   made: Sequence[Plan]) -> None:
         """Record the decisions and each new build's request in one append, then start the builds."""
         if not events and not orders:
             return
         self.log.append([self.builds.requested_event(o) for o in orders] + events, unchanged=basis)
         for order in orders:
-            self.builds.start(order)
+            self.builds.start(order, next((p for p in made if _plans_exactly(p, order.refs)), None))
+
+
+def _plans_exactly(planned: Plan, refs: Sequence[str]) -> bool:
+    """Whether ``planned`` builds just ``refs``: it asked for them, and anything else it
+    asked for was available (so the executor need not plan again: one config call less
+    between data landing and the first job starting)."""
+    extra = set(planned.requested) - set(refs)
+    return set(refs) <= set(planned.requested) and extra <= set(planned.available)
 
 
 def _refs_of(want: pb.WantState, plans: dict) -> list[str]:
