@@ -286,3 +286,36 @@ def test_foreground_serve_without_token_makes_one(g):
     finally:
         server.terminate()
         server.communicate(timeout=30)
+
+
+def test_want_commands_wait_release_sla_and_bad_input(g):
+    created = g.run("want", "create", "fan/y", "--sla", "1h", "--data-timestamp", "2020-01-01",
+                    "--comment", "for the e2e test")
+    assert created.returncode == 0, created.stderr
+    want_id = created.stdout.strip()
+    deadline = time.monotonic() + 30
+    while (status := g.run("want", "status", want_id)).stdout.splitlines()[0] != f"want {want_id}: waiting":
+        assert time.monotonic() < deadline, status.stdout
+        time.sleep(0.1)
+    assert "ext/y (no upstream declares it" in status.stdout and "VIOLATED" in status.stdout
+    violated = g.json("want", "list", "--sla-violated")["wants"]
+    assert [w["spec"]["want_id"] for w in violated] == [want_id]
+    assert g.runs() == []
+    assert g.run("partitions", "mark-available", "ext/y").returncode == 0  # releases it: the build runs
+    while g.json("want", "status", "fan/y")["want"]["status"] != "WANT_STATUS_SATISFIED":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert g.status("fan/y") == "PARTITION_STATUS_AVAILABLE" and len(g.runs()) == 4
+    cancel_done = g.run("want", "cancel", want_id)
+    assert cancel_done.returncode == 2 and "already satisfied" in cancel_done.stderr
+
+    for args, fragment in [(("want", "create", "ok/1", "--ttl", "5x"), "'5x'"),
+                           (("want", "create", "ok/1", "--sla", "-1h"), "'-1h'"),
+                           (("want", "create", "ok/1", "--data-timestamp", "yesterday"), "'yesterday'"),
+                           (("want", "create", "bad ref"), "'bad ref'"),
+                           (("want", "list", "--status", "sleeping"), "sleeping"),
+                           (("want", "status", "nope/nothing"), "'nope/nothing'"),
+                           (("want", "cancel", "0190ae3c-0000-7000-8000-000000000000"), "0190ae3c")]:
+        done = g.run(*args)
+        assert done.returncode == 2 and fragment in done.stderr, (args, done.stderr)
+    assert len(g.json("want", "list")["wants"]) == 1  # nothing recorded by the bad commands

@@ -11,7 +11,7 @@ import pytest
 from databuild.errors import (
     EventLogBusyError, InvalidUriError, SchemaTooNewError, UnsupportedBackendError,
 )
-from databuild.events import EventFilter, MemoryEventLog, SqliteEventLog, open_event_log
+from databuild.events import EventFilter, MemoryEventLog, SqliteEventLog, TermMatch, open_event_log
 from databuild.events import migrations
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import StateProjection, StateStore, open_state_store
@@ -74,6 +74,25 @@ def test_migration_from_previous_schema_version(tmp_path):
     store.log.append([partition_event("a/3")])
     versions = sqlite3.connect(path).execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
     assert versions == [(1,), (2,), (3,), (4,)]
+    store.close()
+
+
+def test_upgrade_indexes_wants_already_in_the_log(tmp_path):
+    """A log written before migration 4 gets its wants indexed (by partition, source, deadline) on open."""
+    path = str(tmp_path / "bel.sqlite3")
+    old = SqliteEventLog(path, schema_version=3)
+    spec = pb.WantSpec(want_id="w1", partitions=["d/1"], external_dependencies=["raw/1"], ttl_seconds=60,
+                       source=pb.WantSource(type=pb.WANT_SOURCE_TYPE_CLI, name="ann"))
+    spec.created_at.FromSeconds(1000)
+    old.append([pb.Event(want_created=pb.WantCreated(want=spec))])
+    old.close()
+
+    store = open_state_store(f"sqlite://{path}")
+    assert store.log.schema_version == 4
+    assert [w.spec.want_id for w in store.wants(terms=[TermMatch("partition", pattern="d/*")])] == ["w1"]
+    assert [w.spec.want_id for w in store.wants(terms=[TermMatch("source", values=("cli:ann",))])] == ["w1"]
+    assert [w.spec.want_id for w in store.active_wants_on(["raw/1"])] == ["w1"]
+    assert store.next_due_us() == 1060 * 1_000_000
     store.close()
 
 

@@ -289,3 +289,30 @@ def test_restart_resumes_active_wants(tmp_path, graph):
         time.sleep(0.02)
     second.close()
     store.close()
+
+
+def test_graph_defaults_and_upstream_owner_in_the_explanation(tmp_path, graph):
+    from dataclasses import replace
+
+    from databuild.graph import UpstreamSpec
+
+    graph = replace(graph, default_ttl_seconds=7200, default_sla_seconds=1800,
+                    upstreams=(UpstreamSpec("sales", "//sales:graph", "http://sales:8100", ("up/*",)),))
+    clock = Clock()
+    store = open_store(tmp_path)
+    service = DataBuildService(graph, store, str(tmp_path / "logs"), clock_us=clock)
+    created = service.create_wants(pb.CreateWantsRequest(wants=[
+        pb.CreateWantRequest(partitions=["daily/1"], external_dependencies=["up/1", "elsewhere/1"]),
+        pb.CreateWantRequest(partitions=["daily/2"], external_dependencies=["up/2"], ttl_seconds=60),
+    ])).wants
+    assert (created[0].spec.ttl_seconds, created[0].spec.sla_seconds) == (7200, 1800)
+    assert (created[1].spec.ttl_seconds, created[1].spec.sla_seconds) == (60, 1800)  # 0: the graph's default
+    service.evaluator.tick()
+    detail = service.want(created[0].spec.want_id)
+    assert "up/1 (owned by upstream 'sales')" in detail.explanation
+    assert "elsewhere/1 (no upstream declares it" in detail.explanation
+    assert [(b.kind, b.ref, b.upstream) for b in detail.blocked_by] == [
+        ("external", "up/1", "sales"), ("external", "elsewhere/1", "")]
+    assert "SLA deadline" in detail.explanation and "(in 30m)" in detail.explanation
+    assert detail.sla_deadline.ToMicroseconds() == clock.us + 1800 * 1_000_000
+    store.close()

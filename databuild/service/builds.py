@@ -50,6 +50,10 @@ class ExecutorPool:
         with self._lock:
             return len(self._running)
 
+    def running_ids(self) -> list[str]:
+        with self._lock:
+            return sorted(self._running)
+
     def is_running(self, build_id: str) -> bool:
         with self._lock:
             return build_id in self._running

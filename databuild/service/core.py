@@ -252,7 +252,7 @@ class DataBuildService:
         refs = [*want.spec.partitions, *want.waiting_for]
         build = self.store.build(want.build_id) if want.build_id else None
         text, blockers = explain(want, self.store.partition_statuses(refs), build, self._upstream_of,
-                                 self.clock_us(), self.running_builds, self.policy)
+                                 self.clock_us(), self.builds.running_ids(), self.policy)
         detail = pb.WantDetailResponse(want=want, timeline=timeline, explanation=text, blocked_by=blockers)
         detail.ttl_deadline.FromMicroseconds(ttl_deadline_us(want.spec))
         sla = sla_deadline_us(want.spec)

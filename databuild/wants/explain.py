@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 from databuild.proto import databuild_pb2 as pb
 from databuild.state.wants import sla_deadline_us, ttl_deadline_us
@@ -25,7 +25,7 @@ def explain(
     build: pb.BuildState | None,
     upstream_of: Callable[[str], str],
     now_us: int,
-    running_builds: int,
+    running_builds: Sequence[str],
     policy: Policy,
 ) -> tuple[str, list[pb.WantBlocker]]:
     """Text answering "why is this not built yet?" and the blockers behind it."""
@@ -57,9 +57,11 @@ def explain(
         lines.append(f"queued: retry after backoff, next attempt at {_when(want.not_before.ToMicroseconds(), now_us)}")
         blockers.append(pb.WantBlocker(kind="backoff", detail=want.last_error))
     else:
-        lines.append(f"queued: waiting for build capacity ({running_builds} of "
-                     f"{policy.max_concurrent_builds} builds running)")
-        blockers.append(pb.WantBlocker(kind="capacity", detail=f"{running_builds}/{policy.max_concurrent_builds}"))
+        ahead = f": {', '.join(running_builds)}" if running_builds else ""
+        lines.append(f"queued: waiting for build capacity ({len(running_builds)} of "
+                     f"{policy.max_concurrent_builds} builds running{ahead})")
+        blockers.append(pb.WantBlocker(kind="capacity", detail=f"{len(running_builds)}/{policy.max_concurrent_builds}"))
+        blockers += [pb.WantBlocker(kind="build", build_id=b, detail="running ahead") for b in running_builds]
     if missing and status != pb.WANT_STATUS_SATISFIED:
         lines.append(f"missing: {', '.join(missing)}")
     if want.attempts or want.last_error:
