@@ -316,3 +316,24 @@ def test_graph_defaults_and_upstream_owner_in_the_explanation(tmp_path, graph):
     assert "SLA deadline" in detail.explanation and "(in 30m)" in detail.explanation
     assert detail.sla_deadline.ToMicroseconds() == clock.us + 1800 * 1_000_000
     store.close()
+
+
+def test_capacity_queues_the_less_urgent_want_until_a_build_ends(tmp_path, graph):
+    store = open_store(tmp_path)
+    service = DataBuildService(graph, store, str(tmp_path / "logs"), policy=Policy(max_concurrent_builds=1))
+    service.start_evaluator()
+    with serving(service) as url:
+        client = ServiceClient(url, TOKEN)
+        urgent = create(url, partitions=["slow/a"], sla_seconds=600)["spec"]["want_id"]
+        running = wait_for(client, urgent, pb.WANT_STATUS_BUILDING)
+        later = create(url, partitions=["slow/b"], sla_seconds=3600)["spec"]["want_id"]
+        deadline = time.monotonic() + 10
+        while "waiting for build capacity" not in (detail := client.want(later)).explanation:
+            assert time.monotonic() < deadline, detail.explanation
+            time.sleep(0.05)
+        assert detail.want.status == pb.WANT_STATUS_QUEUED and running.build_id in detail.explanation
+        (tmp_path / "release").touch()
+        wait_for(client, urgent, pb.WANT_STATUS_SATISFIED)
+        assert wait_for(client, later, pb.WANT_STATUS_SATISFIED).build_id != running.build_id
+    service.close()
+    store.close()
