@@ -29,7 +29,7 @@ from databuild.events.keys import Key, KeyKind, event_type
 from databuild.events.log import Clock, EventLog, Page, Precondition, Unchanged, system_clock
 from databuild.events.readmodel import Projection, Row, RowQuery, TermMatch
 from databuild.proto import databuild_pb2 as pb
-from databuild.refs import compile_pattern, prefix_upper_bound, sqlite_glob
+from databuild.refs import RefPattern, compile_pattern, prefix_upper_bound, sqlite_glob
 
 T = TypeVar("T")
 _REPLAY_CHUNK = 5000
@@ -278,31 +278,59 @@ class SqliteEventLog(EventLog):
         return _select_rows(self._db, kind, keys)
 
     def _query_rows(self, query: RowQuery) -> list[Row]:
-        sql, params = "SELECT key, status, body FROM read_model WHERE kind = ?", [query.kind]
+        """Rows in key order. With an equality term the scan is driven by that term's
+        index (already in key order); other term conditions are a key list when few
+        rows match and a per-row check while walking keys when many do, so a page costs
+        what it returns rather than every match."""
+        terms = list(query.terms)
+        driver = next((m for m in terms if len(m.values) == 1 and m.low is m.high is m.pattern is None), None)
+        where, params = ["r.kind = ?"], [query.kind]
         if query.statuses:
-            sql += f" AND status IN ({_placeholders(query.statuses)})"
+            where.append(f"r.status IN ({_placeholders(query.statuses)})")
             params += query.statuses
         if query.pattern is not None:
-            pattern = compile_pattern(query.pattern)
-            sql, extra = _prefix_range(sql, pattern.literal_prefix)
-            params += extra
-            if not pattern.is_literal:
-                sql += " AND key GLOB ? AND ref_match(?, key)"
-                params += [sqlite_glob(pattern.pattern), pattern.pattern]
+            pattern_sql, pattern_params = _pattern_condition(compile_pattern(query.pattern), "r.key")
+            where.append(pattern_sql)
+            params += pattern_params
+        key = "t.key" if driver else "r.key"
         if query.after_key is not None:
-            sql += " AND key > ?"
+            where.append(f"{key} > ?")
             params.append(query.after_key)
-        for match in query.terms:
-            term_sql, term_params = _term_condition(match)
-            sql += f" AND key IN (SELECT key FROM read_model_terms WHERE kind = ? AND name = ?{term_sql})"
+        for match in terms:
+            if match is driver:
+                continue
+            term_sql, term_params = _term_condition(match, "m.value")
+            if self._few_terms(query.kind, match):
+                where.append(f"r.key IN (SELECT m.key FROM read_model_terms m WHERE m.kind = ? AND m.name = ?{term_sql})")
+            else:
+                where.append("EXISTS (SELECT 1 FROM read_model_terms m INDEXED BY read_model_terms_by_key"
+                             f" WHERE m.kind = ? AND m.key = r.key AND m.name = ?{term_sql})")
             params += [query.kind, match.name, *term_params]
-        sql += " ORDER BY key LIMIT ?"
+        if driver:
+            sql = ("SELECT r.key, r.status, r.body FROM read_model_terms t JOIN read_model r"
+                   " ON r.kind = t.kind AND r.key = t.key WHERE t.kind = ? AND t.name = ? AND t.value = ? AND ")
+            params = [query.kind, driver.name, driver.values[0], *params]
+        else:
+            sql = "SELECT r.key, r.status, r.body FROM read_model r WHERE "
+        sql += " AND ".join(where) + f" ORDER BY {key} LIMIT ?"
         params.append(query.limit)
         return [Row(query.kind, k, s, bytes(b)) for k, s, b in self._db.execute_sql(sql, params)]
 
+    #: Below this many matches a term condition is a key list, above it a per-row check.
+    few_terms = 5000
+
+    def _few_terms(self, kind: str, match: TermMatch) -> bool:
+        """Whether fewer than ``few_terms`` rows match ``match`` (a bounded count)."""
+        threshold = self.few_terms
+        term_sql, params = _term_condition(match, "value")
+        (count,) = self._db.execute_sql(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM read_model_terms WHERE kind = ? AND name = ?{term_sql} LIMIT ?)",
+            [kind, match.name, *params, threshold]).fetchone()
+        return count < threshold
+
     def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,
                       limit: int) -> list[tuple[str, str]]:
-        term_sql, params = _term_condition(TermMatch(name, low=low, high=high))
+        term_sql, params = _term_condition(TermMatch(name, low=low, high=high), "value")
         cursor = self._db.execute_sql(
             f"SELECT value, key FROM read_model_terms WHERE kind = ? AND name = ?{term_sql} ORDER BY value, key LIMIT ?",
             [kind, name, *params, limit],
@@ -313,27 +341,33 @@ class SqliteEventLog(EventLog):
         self._db.close()
 
 
-def _term_condition(match: TermMatch) -> tuple[str, list[object]]:
-    """SQL (to AND onto a ``read_model_terms`` query) for ``match``'s value conditions."""
+def _term_condition(match: TermMatch, column: str) -> tuple[str, list[object]]:
+    """SQL (to AND onto a ``read_model_terms`` query) for ``match``'s conditions on ``column``."""
     sql, params = "", []
     if match.values:
-        sql += f" AND value IN ({_placeholders(match.values)})"
+        sql += f" AND {column} IN ({_placeholders(match.values)})"
         params += match.values
     if match.low is not None:
-        sql += " AND value >= ?"
+        sql += f" AND {column} >= ?"
         params.append(match.low)
     if match.high is not None:
-        sql += " AND value < ?"
+        sql += f" AND {column} < ?"
         params.append(match.high)
     if match.pattern is not None:
-        pattern = compile_pattern(match.pattern)
-        range_sql, range_params = _prefix_range("", pattern.literal_prefix, "value")
-        sql += range_sql
-        params += range_params
-        if not pattern.is_literal:
-            sql += " AND value GLOB ? AND ref_match(?, value)"
-            params += [sqlite_glob(pattern.pattern), pattern.pattern]
+        pattern_sql, pattern_params = _pattern_condition(compile_pattern(match.pattern), column)
+        sql += " AND " + pattern_sql
+        params += pattern_params
     return sql, params
+
+
+def _pattern_condition(pattern: RefPattern, column: str) -> tuple[str, list[object]]:
+    """``column`` matches the ref glob: equality for a literal, else an index range on the
+    literal prefix, a GLOB pre-filter and the exact ``ref_match``."""
+    if pattern.is_literal:
+        return f"{column} = ?", [pattern.pattern]
+    sql, params = _prefix_range("1", pattern.literal_prefix, column)
+    return (sql + f" AND {column} GLOB ? AND ref_match(?, {column})",
+            [*params, sqlite_glob(pattern.pattern), pattern.pattern])
 
 
 def _prefix_range(sql: str, prefix: str, column: str = "key") -> tuple[str, list[object]]:
