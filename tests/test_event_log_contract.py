@@ -306,6 +306,7 @@ def test_read_model_terms(make_log):
     assert log.term_entries("w", "due", high="0003") == [("0001", "w2"), ("0002", "w3")]
 
     assert log.term_entries("w", "due", limit=1) == [("0001", "w2")]
+    assert log.term_entries("w", "due", limit=2, reverse=True) == [("0003", "w1"), ("0002", "w3")]
 
     log.append([tag("w1 0009 c/9"), tag("w2 - ignored")])  # w1's terms replaced; w2's left alone
     assert keys(TermMatch("ref", values=("a/1",))) == []

@@ -12,6 +12,7 @@ from databuild.state import (
     BUILD, EMPTY, JOB_RUN, KINDS, PARTITION, StateProjection, StateStore, WANT, fold,
 )
 from databuild.state.reducers import STATE_TYPES
+from databuild.state.wants import want_terms
 from eventgen import partition_event, random_events
 
 
@@ -121,7 +122,15 @@ def test_read_models_equal_pure_fold(tmp_path_factory, seed, n, batch, sqlite):
         log = MemoryEventLog([StateProjection()], clock)
     for start in range(0, n, batch):
         log.append(events[start : start + batch])
-    assert read_models(log) == fold(EMPTY, events).entities
+    folded = fold(EMPTY, events).entities
+    assert read_models(log) == folded
+    # The want index holds exactly the terms of each folded want (written as differences).
+    expected = sorted((value, key) for key, want in folded[WANT].items()
+                      for name, value in want_terms(want) if name == "partition")
+    assert sorted(log.term_entries(WANT, "partition", limit=10_000)) == sorted(set(expected))
+    for name in ("due", "wait", "build", "source", "queued"):
+        expected = {(value, key) for key, want in folded[WANT].items() for n, value in want_terms(want) if n == name}
+        assert set(log.term_entries(WANT, name, limit=10_000)) == expected, name
     log.close()
 
 

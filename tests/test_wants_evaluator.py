@@ -99,14 +99,14 @@ def test_sla_zero_means_no_sla():
 
 
 def test_external_dependencies_then_plan_leaves():
-    """Missing external deps -> WAITING (quietly on repeat); then needs_plan; then leaves decide."""
+    """Missing external deps -> created WAITING (no second event needed; quiet on repeat);
+    then needs_plan; then leaves decide."""
     s = create(ext=("raw/1",))
+    want = s.get(WANT, "w1")
+    assert (want.status, list(want.waiting_for)) == (W.WANT_STATUS_WAITING, ["raw/1"])
+    assert want.message == "waiting for external dependencies: raw/1"
     d = decide(view(s), T0, POLICY)
-    assert kinds(d.events) == ["want_status_changed"] and not d.needs_plan
-    change = d.events[0].want_status_changed
-    assert (change.status, list(change.waiting_for)) == (W.WANT_STATUS_WAITING, ["raw/1"])
-    s = apply(s, d.events, T0)
-    assert list(s.get(WANT, "w1").waiting_for) == ["raw/1"]
+    assert d.events == [] and not d.needs_plan
     assert decide(view(s), T0 + S, POLICY).events == []  # no churn
     d = decide(view(s, avail=("raw/1",)), T0 + 2 * S, POLICY)
     assert d.needs_plan and d.events == [] and not d.buildable

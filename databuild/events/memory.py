@@ -95,7 +95,7 @@ class MemoryEventLog(EventLog):
         return rows[: query.limit]
 
     def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,
-                      limit: int) -> list[tuple[str, str]]:
+                      limit: int, reverse: bool) -> list[tuple[str, str]]:
         with self._lock:
             found = sorted(
                 (value, key)
@@ -103,6 +103,8 @@ class MemoryEventLog(EventLog):
                 for n, value in terms
                 if n == name and (low is None or value >= low) and (high is None or value < high)
             )
+        if reverse:
+            found.reverse()
         return found[:limit]
 
     def _close(self) -> None:

@@ -25,6 +25,7 @@ class Row:
 
     ``terms`` are the row's secondary index entries, replaced whenever the row is
     written; ``None`` leaves them as they are (kinds that have none skip the work).
+    ``old_terms``, if the writer knows them, lets a backend write only the difference.
     Rows read back carry ``terms=None``.
     """
 
@@ -33,6 +34,7 @@ class Row:
     status: int
     body: bytes
     terms: tuple[Term, ...] | None = None
+    old_terms: tuple[Term, ...] | None = None
 
 
 class ReadModelTx(Protocol):

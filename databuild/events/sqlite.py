@@ -61,10 +61,17 @@ class _SqliteRows:
             [(r.kind, r.key, r.status, r.body) for r in rows],
         )
         indexed = [r for r in rows if r.terms is not None]
-        cursor.executemany("DELETE FROM read_model_terms WHERE kind = ? AND key = ?", [(r.kind, r.key) for r in indexed])
+        cursor.executemany("DELETE FROM read_model_terms WHERE kind = ? AND key = ?",
+                           [(r.kind, r.key) for r in indexed if r.old_terms is None])
+        cursor.executemany(
+            "DELETE FROM read_model_terms WHERE kind = ? AND name = ? AND value = ? AND key = ?",
+            [(r.kind, name, value, r.key) for r in indexed if r.old_terms is not None
+             for name, value in set(r.old_terms) - set(r.terms)],
+        )
         cursor.executemany(
             "INSERT OR IGNORE INTO read_model_terms (kind, name, value, key) VALUES (?, ?, ?, ?)",
-            [(r.kind, name, value, r.key) for r in indexed for name, value in r.terms],
+            [(r.kind, name, value, r.key) for r in indexed
+             for name, value in (set(r.terms) - set(r.old_terms) if r.old_terms is not None else r.terms)],
         )
 
 
@@ -329,10 +336,12 @@ class SqliteEventLog(EventLog):
         return count < threshold
 
     def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,
-                      limit: int) -> list[tuple[str, str]]:
+                      limit: int, reverse: bool) -> list[tuple[str, str]]:
         term_sql, params = _term_condition(TermMatch(name, low=low, high=high), "value")
+        order = "DESC" if reverse else "ASC"
         cursor = self._db.execute_sql(
-            f"SELECT value, key FROM read_model_terms WHERE kind = ? AND name = ?{term_sql} ORDER BY value, key LIMIT ?",
+            f"SELECT value, key FROM read_model_terms WHERE kind = ? AND name = ?{term_sql}"
+            f" ORDER BY value {order}, key {order} LIMIT ?",
             [kind, name, *params, limit],
         )
         return [(value, key) for value, key in cursor]

@@ -264,8 +264,7 @@ class DataBuildService:
         key = want_id_or_ref.strip()
         want = self.store.want(key) if key and set(key) <= _UUID_CHARS else None
         if want is None and is_valid_ref(key):
-            on_ref = self.store.wants(terms=[TermMatch("partition", values=(key,))], limit=MAX_LIMIT)
-            want = on_ref[-1] if on_ref else None
+            want = self.store.newest_want_on(key)
         if want is None:
             raise NotFoundError(f"no want with id or partition {want_id_or_ref!r}")
         return want

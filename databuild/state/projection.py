@@ -27,15 +27,19 @@ class StateProjection:
             for kind, key in entities:
                 wanted.setdefault(kind, set()).add(key)
         states: dict[tuple[str, str], Message] = {}
+        old_terms: dict[str, tuple] = {}  # want id -> its terms before this batch, to write only the change
         for kind, keys in wanted.items():
             rows = tx.get_many(kind, sorted(keys))
             for key in keys:
                 row = rows.get(key)
                 states[(kind, key)] = STATE_TYPES[kind].FromString(row.body) if row else STATE_TYPES[kind]()
+                if row and kind == WANT:
+                    old_terms[key] = want_terms(states[(kind, key)])
         for event, entities in touches:
             for kind, key in entities:
                 apply_in_place(kind, key, states[(kind, key)], event)
         tx.put_many([
-            Row(kind, key, status_of(kind, s), s.SerializeToString(), want_terms(s) if kind == WANT else None)
+            Row(kind, key, status_of(kind, s), s.SerializeToString(),
+                want_terms(s) if kind == WANT else None, old_terms.get(key) if kind == WANT else None)
             for (kind, key), s in states.items()
         ])

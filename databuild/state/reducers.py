@@ -11,6 +11,7 @@ from typing import Callable, Iterator
 from google.protobuf.message import Message
 
 from databuild.proto import databuild_pb2 as pb
+from databuild.state.wants import waiting_message
 
 PARTITION, JOB_RUN, BUILD, WANT, UPSTREAM = "partition", "job_run", "build", "want", "upstream"
 KINDS: tuple[str, ...] = (PARTITION, JOB_RUN, BUILD, WANT, UPSTREAM)
@@ -132,6 +133,8 @@ def _want(s: pb.WantState, _want_id: str, name: str, p, event: pb.Event) -> None
         s.spec.CopyFrom(p.want)
         s.status = pb.WANT_STATUS_WAITING if p.want.external_dependencies else pb.WANT_STATUS_QUEUED
         s.waiting_for[:] = p.want.external_dependencies
+        if p.want.external_dependencies:
+            s.message = waiting_message(p.want.external_dependencies)
         return
     if name == "want_sla_violated":
         s.sla_violated = True

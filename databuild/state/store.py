@@ -107,6 +107,11 @@ class StateStore:
                 found[want.spec.want_id] = want
         return list(found.values())
 
+    def newest_want_on(self, ref: str) -> pb.WantState | None:
+        """The most recently created want asking for ``ref``."""
+        newest = self.log.term_entries(WANT, "partition", low=ref, high=ref + "\0", limit=1, reverse=True)
+        return self.want(newest[0][1]) if newest else None
+
     def wants_riding(self, build_id: str) -> list[pb.WantState]:
         """Active wants building in ``build_id``."""
         return self._all(WANT, ACTIVE_WANT_STATUSES, [TermMatch("build", values=(build_id,))])

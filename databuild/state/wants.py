@@ -16,6 +16,8 @@ Times are UTC microseconds, zero-padded so text order is time order.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from databuild.events import Term
 from databuild.proto import databuild_pb2 as pb
 
@@ -56,6 +58,15 @@ def next_due_us(want: pb.WantState) -> int | None:
     if want.status == pb.WANT_STATUS_QUEUED and want.HasField("not_before"):
         times.append(want.not_before.ToMicroseconds())
     return min(times)
+
+
+DEPENDENCIES, PLAN_INPUTS = "external dependencies", "external inputs of its plan"
+
+
+def waiting_message(refs: Sequence[str], what: str = DEPENDENCIES) -> str:
+    """Why a want waits: the one wording the reducer and the evaluator share, so a
+    want created waiting needs no second event to say so."""
+    return f"waiting for {what}: {', '.join(refs)}"
 
 
 def source_label(source: pb.WantSource) -> str:

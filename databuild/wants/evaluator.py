@@ -16,7 +16,9 @@ from typing import Callable, Mapping, Sequence
 
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import ACTIVE_BUILD_STATUSES, ACTIVE_WANT_STATUSES
-from databuild.state.wants import sla_deadline_us, ttl_deadline_us, urgency_us
+from databuild.state.wants import (
+    DEPENDENCIES, PLAN_INPUTS, sla_deadline_us, ttl_deadline_us, urgency_us, waiting_message,
+)
 
 AVAILABLE = pb.PARTITION_STATUS_AVAILABLE
 W = pb.WantStatus
@@ -119,7 +121,7 @@ def decide(view: WantView, now_us: int, policy: Policy) -> Decision:
         return out
     waiting = [r for r in spec.external_dependencies if view.statuses.get(r) != AVAILABLE]
     if waiting:
-        out.events += _wait(want, waiting, "external dependencies")
+        out.events += _wait(want, waiting, DEPENDENCIES)
         return out
     if want.HasField("not_before") and now_us < want.not_before.ToMicroseconds():
         return out  # retry backoff: no planning either, which could fail and use up an attempt
@@ -131,14 +133,14 @@ def decide(view: WantView, now_us: int, policy: Policy) -> Decision:
         return out
     waiting = [r for r in view.leaves if view.statuses.get(r) != AVAILABLE]
     if waiting:
-        out.events += _wait(want, waiting, "external inputs of its plan")
+        out.events += _wait(want, waiting, PLAN_INPUTS)
         return out
     out.buildable = True
     return out
 
 
 def _wait(want: pb.WantState, refs: Sequence[str], what: str) -> list[pb.Event]:
-    message = f"waiting for {what}: {', '.join(refs)}"
+    message = waiting_message(refs, what)
     if not _moved(want, W.WANT_STATUS_WAITING, refs, message):
         return []
     event = _status(want, W.WANT_STATUS_WAITING, waiting_for=refs, message=message, attempt=want.attempts)
