@@ -11,8 +11,6 @@ import threading
 import time
 from typing import Callable, Sequence
 
-from google.protobuf import json_format
-from google.protobuf.message import Message
 
 import databuild
 from databuild.errors import InvalidArgumentError, NotFoundError
@@ -22,6 +20,7 @@ from databuild.planner import GraphResolver, Resolver, plan
 from databuild.proto import databuild_pb2 as pb
 from databuild.refs import compile_pattern, is_valid_ref, validate_ref, validate_refs
 from databuild.service.builds import ExecutorPool
+from databuild.service.jsonmap import message_dict  # noqa: F401  (the API's JSON; re-exported)
 from databuild.service.want_runner import WantRunner
 from databuild.state import ACTIVE_WANT_STATUSES, StateStore
 from databuild.state.wants import sla_deadline_us, time_term, ttl_deadline_us
@@ -37,12 +36,6 @@ _UUID_CHARS = set("0123456789abcdef-")
 
 def _micros() -> int:
     return time.time_ns() // 1000
-
-
-def message_dict(message: Message) -> dict:
-    """A message as the API's JSON: proto field names, every field (defaults too), so keys are stable."""
-    return json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=True)
 
 
 def _limit(value: int) -> int:
