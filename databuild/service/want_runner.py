@@ -35,6 +35,9 @@ _SETTLED = (pb.PARTITION_STATUS_AVAILABLE, pb.PARTITION_STATUS_FAILED, pb.PARTIT
 #: Writers in other processes do not call our listener; this bounds how late we see them.
 FOREIGN_WRITER_CHECK_S = 1.0
 _BATCH = 1000
+#: A pass within BUSY_WITHIN_S of the previous one first waits COALESCE_S, so a stream
+#: of events (wants created one by one) is handled in batches; an isolated event is not delayed.
+BUSY_WITHIN_S, COALESCE_S = 0.01, 0.005
 
 
 def _micros() -> int:
@@ -94,6 +97,7 @@ class WantRunner:
 
     def _loop(self) -> None:
         self._resume()
+        last_tick = 0.0
         while True:
             with self._wake:
                 if self._stopped:
@@ -102,11 +106,14 @@ class WantRunner:
                     self._wake.wait(self._sleep_s())
                 if self._stopped:
                     return
+            if time.monotonic() - last_tick < BUSY_WITHIN_S:
+                time.sleep(COALESCE_S)  # under a stream of events: one pass for several
             try:
                 self.tick()
             except Exception:  # the evaluator must outlive one bad pass; the next event retries
                 log.exception("want evaluation failed")
                 time.sleep(0.5)
+            last_tick = time.monotonic()
 
     def _sleep_s(self) -> float:
         if self._retry_ids:
