@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import timezone
 
 import pytest
 
@@ -14,7 +14,7 @@ from databuild.errors import (
 )
 from databuild.events import EventFilter, KeyKind, Row, RowQuery, TermMatch, Unchanged, event_keys, event_type
 from databuild.proto import databuild_pb2 as pb
-from eventgen import BUILDS, REFS, RUNS, WANTS, partition_event, random_events
+from eventgen import partition_event, random_events
 
 
 def all_events(log, filter=EventFilter(), limit=7):

@@ -11,7 +11,7 @@ import pytest
 from databuild.errors import (
     EventLogBusyError, InvalidUriError, SchemaTooNewError, UnsupportedBackendError,
 )
-from databuild.events import EventFilter, MemoryEventLog, SqliteEventLog, TermMatch, open_event_log
+from databuild.events import MemoryEventLog, SqliteEventLog, TermMatch, open_event_log
 from databuild.events import migrations
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import StateProjection, StateStore, open_state_store

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 
-import pytest
 
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import EMPTY, WANT, fold

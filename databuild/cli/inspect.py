@@ -6,7 +6,7 @@ import click
 
 from databuild.cli.context import CliContext, pattern_option, refs_argument
 from databuild.cli.render import (
-    build_status, emit_json, job_run_status, partition_status, table, timestamp, to_dict,
+    build_status, emit_json, job_run_status, partition_status, show, table, timestamp, to_dict,
 )
 from databuild.proto import databuild_pb2 as pb
 
@@ -63,11 +63,7 @@ def partitions_show(c: CliContext, ref: str) -> None:
 @pass_ctx
 def partitions_mark_available(c: CliContext, refs: list[str], comment: str) -> None:
     """Record that external partitions REFS have landed."""
-    recorded = c.service.mark_available(refs, comment)
-    if c.as_json:
-        emit_json(to_dict(recorded))
-    else:
-        click.echo(f"recorded {len(refs)} external partition(s) as available")
+    show(c.as_json, c.service.mark_available(refs, comment), f"recorded {len(refs)} external partition(s) as available")
 
 
 @partitions.command("taint")
@@ -76,11 +72,7 @@ def partitions_mark_available(c: CliContext, refs: list[str], comment: str) -> N
 @pass_ctx
 def partitions_taint(c: CliContext, refs: list[str], reason: str) -> None:
     """Mark available partitions REFS bad: they count as missing, and active wants rebuild them."""
-    tainted = c.service.taint(refs, reason)
-    if c.as_json:
-        emit_json(to_dict(tainted))
-    else:
-        click.echo(f"tainted {len(refs)} partition(s)")
+    show(c.as_json, c.service.taint(refs, reason), f"tainted {len(refs)} partition(s)")
 
 
 @click.group()
@@ -127,11 +119,7 @@ def builds_show(c: CliContext, build_id: str) -> None:
 @pass_ctx
 def builds_cancel(c: CliContext, build_id: str) -> None:
     """Stop a running build (its wants retry after backoff, as for a failure)."""
-    state = c.service.cancel_build(build_id)
-    if c.as_json:
-        emit_json(to_dict(state))
-    else:
-        click.echo(f"cancellation of build {build_id} requested")
+    show(c.as_json, c.service.cancel_build(build_id), f"cancellation of build {build_id} requested")
 
 
 @click.group()

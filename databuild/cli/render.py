@@ -11,7 +11,7 @@ import click
 from google.protobuf.message import Message
 
 from databuild.proto import databuild_pb2 as pb
-from databuild.service.core import message_dict
+from databuild.service.jsonmap import message_dict
 from databuild.state import TERMINAL_BUILD_STATUSES
 
 
@@ -22,6 +22,14 @@ def to_dict(message: Message) -> dict:
 
 def emit_json(doc: Any) -> None:
     click.echo(json.dumps(doc, indent=None, sort_keys=False))
+
+
+def show(as_json: bool, message: Message, line: str) -> None:
+    """A command's result: ``message`` as one JSON document for scripts, or ``line`` for people."""
+    if as_json:
+        emit_json(to_dict(message))
+    else:
+        click.echo(line)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

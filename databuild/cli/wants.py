@@ -8,7 +8,7 @@ import sys
 import click
 
 from databuild.cli.context import CliContext, duration_option, pattern_option, refs_argument, timestamp_option
-from databuild.cli.render import emit_json, table, timestamp, to_dict, want_status
+from databuild.cli.render import emit_json, show, table, timestamp, to_dict, want_status
 from databuild.proto import databuild_pb2 as pb
 
 pass_ctx = click.make_pass_decorator(CliContext)
@@ -48,10 +48,7 @@ def create_want(c: CliContext, refs: list[str], ttl: int | None, sla: int | None
 
 
 def show_created(c: CliContext, state: pb.WantState) -> None:
-    if c.as_json:
-        emit_json(to_dict(state))
-    else:
-        click.echo(state.spec.want_id)
+    show(c.as_json, state, state.spec.want_id)
 
 
 def report_outcome(c: CliContext, outcome: tuple[pb.WantState, bool]) -> None:
@@ -146,7 +143,4 @@ def want_status_command(c: CliContext, want_id_or_ref: str) -> None:
 def want_cancel(c: CliContext, want_id: str, reason: str) -> None:
     """Cancel an active want (its build stops unless another want needs it)."""
     state = c.service.cancel_want(want_id, reason or f"cancelled by {getpass.getuser()}", getpass.getuser())
-    if c.as_json:
-        emit_json(to_dict(state))
-    else:
-        click.echo(f"want {want_id} {want_status(state.status)}")
+    show(c.as_json, state, f"want {want_id} {want_status(state.status)}")

@@ -20,7 +20,6 @@ from databuild.planner import GraphResolver, Resolver, plan
 from databuild.proto import databuild_pb2 as pb
 from databuild.refs import compile_pattern, is_valid_ref, validate_ref, validate_refs
 from databuild.service.builds import ExecutorPool
-from databuild.service.jsonmap import message_dict  # noqa: F401  (the API's JSON; re-exported)
 from databuild.service.want_runner import WantRunner
 from databuild.state import ACTIVE_WANT_STATUSES, StateStore
 from databuild.state.wants import sla_deadline_us, time_term, ttl_deadline_us

@@ -20,7 +20,8 @@ from google.protobuf.message import Message
 import databuild
 from databuild.errors import DataBuildError, EventLogBusyError, NotFoundError
 from databuild.proto import databuild_pb2 as pb
-from databuild.service.core import DataBuildService, message_dict
+from databuild.service.core import DataBuildService
+from databuild.service.jsonmap import message_dict
 
 MAX_BODY_BYTES = 1024 * 1024
 
