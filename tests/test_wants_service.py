@@ -337,3 +337,25 @@ def test_capacity_queues_the_less_urgent_want_until_a_build_ends(tmp_path, graph
         assert wait_for(client, later, pb.WANT_STATUS_SATISFIED).build_id != running.build_id
     service.close()
     store.close()
+
+
+def test_sla_at_risk_and_violated_filters(tmp_path, graph):
+    clock = Clock()
+    store = open_store(tmp_path)
+    service = DataBuildService(graph, store, str(tmp_path / "logs"), clock_us=clock)
+    wanted = lambda sla: pb.CreateWantRequest(partitions=[f"daily/{sla}"], external_dependencies=[f"up/{sla}"],
+                                              sla_seconds=sla)
+    soon, later, none = (w.spec.want_id for w in service.create_wants(pb.CreateWantsRequest(
+        wants=[wanted(1800), wanted(7200), wanted(0)])).wants)
+    service.evaluator.tick()
+    ids = lambda response: [w.spec.want_id for w in response.wants]
+    assert ids(service.list_wants(sla="at_risk")) == [soon]  # deadline within the hour
+    assert ids(service.list_wants(sla="violated")) == []
+    clock.us += 1801 * 1_000_000
+    service.evaluator.tick()
+    assert ids(service.list_wants(sla="violated")) == [soon] == ids(service.sla_violations())
+    assert ids(service.list_wants(sla="at_risk")) == []  # the other deadline is 5399 s away
+    clock.us += 2000 * 1_000_000
+    assert ids(service.list_wants(sla="at_risk")) == [later]
+    assert none not in ids(service.list_wants(sla="at_risk", statuses=["waiting"]))
+    store.close()
