@@ -359,3 +359,17 @@ def test_sla_at_risk_and_violated_filters(tmp_path, graph):
     assert ids(service.list_wants(sla="at_risk")) == [later]
     assert none not in ids(service.list_wants(sla="at_risk", statuses=["waiting"]))
     store.close()
+
+
+def test_an_executor_crash_fails_the_build_and_the_want_moves_on(live, monkeypatch):
+    from databuild.executor import BuildExecutor
+
+    def crash(self, *args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(BuildExecutor, "run", crash)
+    client, url, _, _ = live
+    wid = create(url, partitions=["daily/6"])["spec"]["want_id"]
+    want = wait_for(client, wid, pb.WANT_STATUS_FAILED)
+    assert want.attempts == 2 and "disk on fire" in want.last_error
+    assert client.build(want.build_id).build.status == pb.BUILD_STATUS_FAILED

@@ -12,9 +12,9 @@ from databuild.state import ACTIVE_BUILD_STATUSES, IN_FLIGHT_PARTITION_STATUSES,
 UNFINISHED_RUN = (pb.JOB_RUN_STATUS_SCHEDULED, pb.JOB_RUN_STATUS_RUNNING)
 
 
-def close_dead_build(store: StateStore, build: pb.BuildState) -> list[pb.Event]:
-    """Events that end ``build``, whose executor is gone."""
-    why = f"executor {build.executor} exited without finishing the build"
+def close_dead_build(store: StateStore, build: pb.BuildState, why: str = "") -> list[pb.Event]:
+    """Events that end ``build``, whose executor is gone (``why``: how, for the record)."""
+    why = why or f"executor {build.executor} exited without finishing the build"
     events = []
     for planned in build.job_graph.job_runs:
         run = store.job_run(planned.job_run_id)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from databuild.errors import InvalidArgumentError
 from databuild.executor import BuildExecutor, ProcessLauncher, requested_event
+from databuild.executor.recovery import close_dead_build
 from databuild.graph import GraphSpec
 from databuild.planner import Plan, Resolver
 from databuild.proto import databuild_pb2 as pb
-from databuild.state import StateStore
+from databuild.state import ACTIVE_BUILD_STATUSES, StateStore
 from databuild.wants import BuildOrder
+
+
+log = logging.getLogger(__name__)
 
 
 class ExecutorPool:
@@ -39,12 +44,20 @@ class ExecutorPool:
         def run() -> None:
             try:
                 executor.run(order.refs, order.want_ids, order.build_id, requested=True, planned=planned)
+            except Exception as e:  # e.g. the log stayed busy: close the build so its wants move on
+                log.exception("build %s failed unexpectedly", order.build_id)
+                self._close(order.build_id, f"the executor failed: {type(e).__name__}: {e}")
             finally:
                 launcher.close()
                 with self._lock:
                     self._running.pop(order.build_id, None)
 
         threading.Thread(target=run, name=f"build-{order.build_id[:8]}", daemon=True).start()
+
+    def _close(self, build_id: str, why: str) -> None:
+        build = self.store.build(build_id)
+        if build is not None and build.status in ACTIVE_BUILD_STATUSES:
+            self.store.log.append(close_dead_build(self.store, build, why))
 
     def running(self) -> int:
         with self._lock:

@@ -149,14 +149,14 @@ def _wait(want: pb.WantState, refs: Sequence[str], what: str) -> list[pb.Event]:
     return [event]
 
 
-def _retry_or_fail(want: pb.WantState, error: str, now_us: int, policy: Policy) -> list[pb.Event]:
-    """After attempt ``want.attempts`` failed with ``error``: back off and queue, or give up."""
+def _retry_or_fail(want: pb.WantState, error: str, now_us: int, policy: Policy, build_id: str = "") -> list[pb.Event]:
+    """After attempt ``want.attempts`` (build ``build_id``) failed with ``error``: back off and queue, or give up."""
     if want.attempts >= policy.max_attempts:
-        return [_status(want, W.WANT_STATUS_FAILED, attempt=want.attempts, error=error,
+        return [_status(want, W.WANT_STATUS_FAILED, attempt=want.attempts, error=error, build_id=build_id,
                         message=f"gave up after {want.attempts} failed attempt(s): {error}")]
     change = pb.WantStatusChanged(
         want_id=want.spec.want_id, status=W.WANT_STATUS_QUEUED, attempt=want.attempts, error=error,
-        message=f"attempt {want.attempts} failed; retrying after backoff")
+        build_id=build_id, message=f"attempt {want.attempts} failed; retrying after backoff")
     change.not_before.FromMicroseconds(now_us + policy.backoff_us(want.attempts))
     return [_ev(want_status_changed=change)]
 
@@ -169,7 +169,7 @@ def _after_build(view: WantView, now_us: int, policy: Policy) -> list[pb.Event]:
         return [_status(want, W.WANT_STATUS_QUEUED, attempt=want.attempts,
                         message=f"build {want.build_id} ended without {', '.join(view.missing)}; queued again")]
     reason = build.message or pb.BuildStatus.Name(build.status).removeprefix("BUILD_STATUS_").lower()
-    return _retry_or_fail(want, f"build {build.build_id} failed: {reason}", now_us, policy)
+    return _retry_or_fail(want, f"build {build.build_id} failed: {reason}", now_us, policy, build.build_id)
 
 
 def _plan_failed(view: WantView, now_us: int, policy: Policy) -> list[pb.Event]:
