@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from databuild.procs import process_alive
+
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
@@ -228,24 +230,29 @@ def test_build_through_the_service_flag_and_cancel_it(g):
 
 def test_daemon_killed_mid_build_restarts_consistent_and_the_want_completes(g):
     g.env.update(DATABUILD_MAX_ATTEMPTS="3", DATABUILD_RETRY_BACKOFF="1s")
-    proc = g.start("build", "slow/3")
-    g.wait_for("slow/3", "PARTITION_STATUS_BUILDING")
+    proc = g.start("build", "slow/8")
+    g.wait_for("slow/8", "PARTITION_STATUS_BUILDING")
     state = Path(g.env["DATABUILD_STATE_DIR"])
     daemon_pid = json.loads((state / "daemon.json").read_text())["pid"]
-    before = g.json("partitions", "show", "slow/3")["history"]
+    before = g.json("partitions", "show", "slow/8")["history"]
     (want,) = g.json("want", "list")["wants"]
     killed_build = g.json("builds", "list")["builds"][0]["build_id"]
     os.kill(daemon_pid, signal.SIGKILL)
     proc.kill()
     proc.communicate(timeout=30)
     (pid_file,) = (g.data / "pids").iterdir()
-    os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the orphaned job (not yet reaped by a new daemon)
+    orphan = int(pid_file.read_text())
+    os.kill(orphan, 0)  # the killed daemon's job runs on, orphaned
     build = g.json("builds", "show", killed_build)["build"]  # starts a new daemon, which recovers
+    deadline = time.monotonic() + 2
+    while process_alive(orphan):  # recovery killed it (it would run 8 s; it started seconds ago)
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     assert json.loads((state / "daemon.json").read_text())["pid"] != daemon_pid
     assert build["status"] == "BUILD_STATUS_FAILED" and "exited without finishing" in build["message"]
     (run,) = g.json("builds", "show", killed_build)["job_runs"]
     assert run["status"] == "JOB_RUN_STATUS_FAILED"
-    after = g.json("partitions", "show", "slow/3")
+    after = g.json("partitions", "show", "slow/8")
     assert after["history"][: len(before)] == before  # nothing recorded before the kill was lost
     # The want survived and is retried by the new daemon until its partition exists.
     followed = g.run("want", "status", want["spec"]["want_id"])
@@ -255,7 +262,7 @@ def test_daemon_killed_mid_build_restarts_consistent_and_the_want_completes(g):
         assert time.monotonic() < deadline, shown
         time.sleep(0.2)
     assert shown["attempts"] == 2 and "exited without finishing" in shown["last_error"]
-    assert g.status("slow/3") == "PARTITION_STATUS_AVAILABLE"
+    assert g.status("slow/8") == "PARTITION_STATUS_AVAILABLE"
 
 
 def test_foreground_serve_without_token_makes_one(g):

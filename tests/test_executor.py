@@ -188,3 +188,24 @@ def test_recover_abandoned_builds_leaves_nothing_running(store):
     assert store.job_run("r1").status == pb.JOB_RUN_STATUS_FAILED
     assert statuses(store, ["daily/1", "daily/2"]) == [M, A]  # produced partitions stay available
     assert recover_abandoned_builds(store, alive=lambda identity: False) == []  # nothing left to close
+
+
+def test_stop_orphan_kills_only_a_job_process_group_on_this_host():
+    import socket
+    import subprocess
+
+    from databuild.executor.recovery import stop_orphan
+
+    here = f"{socket.gethostname()}:1"
+    job = subprocess.Popen(["sleep", "30"], start_new_session=True)  # as the launcher starts jobs
+    unrelated = subprocess.Popen(["sleep", "30"])  # a reused pid: not a group leader
+    try:
+        stop_orphan(pb.JobRunState(pid=unrelated.pid), here)
+        stop_orphan(pb.JobRunState(pid=job.pid), "other-host:1")
+        assert unrelated.poll() is None and job.poll() is None
+        stop_orphan(pb.JobRunState(pid=job.pid), here)
+        assert job.wait(5) == -9
+    finally:
+        for p in (job, unrelated):
+            p.kill()
+            p.wait()

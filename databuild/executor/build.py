@@ -304,12 +304,15 @@ class _Run:
                 self._cancel(runs)
             started = [] if self.failure else [
                 runs[rid] for rid in self.runs.take_ready(self.x.parallelism - self.runs.counts["running"])]
+            running_events = {}
             for run in started:
                 self.runs.set(run.job_run_id, "running")
-                self._events.append(self._run_event(run, pb.JOB_RUN_STATUS_RUNNING, log_path=self._log_path(run)))
+                running_events[run.job_run_id] = self._run_event(run, pb.JOB_RUN_STATUS_RUNNING,
+                                                                 log_path=self._log_path(run))
+                self._events.append(running_events[run.job_run_id])
                 self._events += self._partition_events(run, self.mine[run.job_run_id], pb.PARTITION_STATUS_BUILDING)
             for run in started:
-                self._spawn(run)
+                self._spawn(run, running_events[run.job_run_id])
             # Recorded after spawning so the write overlaps the jobs' own start-up; the
             # runs were already claimed (scheduled), and only their exit makes outputs available.
             self._flush()
@@ -333,9 +336,13 @@ class _Run:
         for run in self.plan.runs:
             self.runs.offer(run.job_run_id, self._eligible)
 
-    def _spawn(self, run: PlannedRun) -> None:
+    def _spawn(self, run: PlannedRun, running: pb.Event) -> None:
+        """Start the job; its pid goes into the (not yet flushed) RUNNING event, so a
+        later recovery can stop it if this process dies."""
         try:
-            self.x.launcher.start(run, self._log_path(run))
+            pid = self.x.launcher.start(run, self._log_path(run))
+            if pid:
+                running.job_run_status_changed.pid = pid
         except OSError as e:
             self._finished(run, None, f"could not start {run.job_label}: {e}")
 

@@ -25,8 +25,8 @@ PIPE_SAFE_BYTES = 60_000
 
 
 class Launcher(Protocol):
-    def start(self, run: PlannedRun, log_path: str) -> None:
-        """Start ``run``; raise OSError if it cannot be started."""
+    def start(self, run: PlannedRun, log_path: str) -> int | None:
+        """Start ``run``; return its process (group) id if it has one; raise OSError if it cannot be started."""
 
     def wait(self, timeout: float | None) -> list[tuple[str, int]]:
         """Block until a run ends, ``wake`` is called or ``timeout`` passes; return (job_run_id, exit code)."""
@@ -51,7 +51,7 @@ class ProcessLauncher:
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._procs: dict[str, tuple[subprocess.Popen, int]] = {}
 
-    def start(self, run: PlannedRun, log_path: str) -> None:
+    def start(self, run: PlannedRun, log_path: str) -> int:
         argv, env, stdin = exec_invocation(self.graph.job(run.job_label), run.job_run_id, run.config, self.base_env)
         with open(log_path, "wb") as log:
             if len(stdin) <= PIPE_SAFE_BYTES:
@@ -66,6 +66,7 @@ class ProcessLauncher:
         pidfd = os.pidfd_open(proc.pid)
         self._selector.register(pidfd, selectors.EVENT_READ, run.job_run_id)
         self._procs[run.job_run_id] = (proc, pidfd)
+        return proc.pid  # also its process group: jobs start their own session
 
     @staticmethod
     def _popen(argv: list[str], env: dict[str, str], log, stdin) -> subprocess.Popen:

@@ -99,6 +99,8 @@ def _job_run(s: pb.JobRunState, _key: str, _name: str, p: pb.JobRunStatusChanged
         s.config.CopyFrom(p.config)
     if p.log_path:
         s.log_path = p.log_path
+    if p.pid:
+        s.pid = p.pid
     s.exit_code, s.message = p.exit_code, p.message
     if p.status == pb.JOB_RUN_STATUS_SCHEDULED:
         s.scheduled_at.CopyFrom(event.timestamp)
