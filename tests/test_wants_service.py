@@ -242,8 +242,10 @@ def test_ttl_expiry_and_sla_violation_are_recorded_once(tmp_path, graph):
     clock = Clock()
     store = open_store(tmp_path)
     service = DataBuildService(graph, store, str(tmp_path / "logs"), clock_us=clock)
-    wid = service.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(
-        partitions=["daily/1"], external_dependencies=["up/1"], ttl_seconds=120, sla_seconds=60)])).wants[0].spec.want_id
+    created = service.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(
+        partitions=["daily/1"], external_dependencies=["up/1"], ttl_seconds=120, sla_seconds=60)])).wants[0]
+    wid = created.spec.want_id
+    assert created == store.want(wid)  # the answer is what was stored
     service.evaluator.tick()
     assert store.want(wid).status == pb.WANT_STATUS_WAITING
     clock.us += 59_000_000

@@ -21,7 +21,8 @@ from databuild.proto import databuild_pb2 as pb
 from databuild.refs import compile_pattern, is_valid_ref, validate_ref, validate_refs
 from databuild.service.builds import ExecutorPool
 from databuild.service.want_runner import WantRunner
-from databuild.state import ACTIVE_WANT_STATUSES, StateStore
+from databuild.state import ACTIVE_WANT_STATUSES, WANT, StateStore
+from databuild.state.reducers import reduce
 from databuild.state.wants import sla_deadline_us, time_term, ttl_deadline_us
 from databuild.wants import MAX_WANTS_PER_REQUEST, Policy, new_want_spec
 from databuild.wants.explain import explain
@@ -206,9 +207,10 @@ class DataBuildService:
                                            default_source))
             except InvalidArgumentError as e:
                 raise InvalidArgumentError(f"want #{i + 1}: {e}" if len(request.wants) > 1 else str(e)) from None
-        self.log.append([pb.Event(want_created=pb.WantCreated(want=spec)) for spec in specs])
-        found = self.store.wants_by_id([s.want_id for s in specs])
-        return pb.CreateWantsResponse(wants=[found[s.want_id] for s in specs])
+        events = [pb.Event(want_created=pb.WantCreated(want=spec)) for spec in specs]
+        self.log.append(events)
+        # The recorded events folded by the projection's own reducer: the stored state, without reading it back.
+        return pb.CreateWantsResponse(wants=[reduce(WANT, e.want_created.want.want_id, None, e) for e in events])
 
     def list_wants(self, statuses: Sequence[str] = (), pattern: str | None = None, sla: str | None = None,
                    source: str | None = None, after: str | None = None, limit: int = 100) -> pb.ListWantsResponse:
