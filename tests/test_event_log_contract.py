@@ -307,6 +307,9 @@ def test_read_model_terms(make_log):
 
     assert log.term_entries("w", "due", limit=1) == [("0001", "w2")]
     assert log.term_entries("w", "due", limit=2, reverse=True) == [("0003", "w1"), ("0002", "w3")]
+    assert log.term_entries("w", "due", after=("0001", "w2")) == [("0002", "w3"), ("0003", "w1")]
+    assert log.term_entries("w", "due", reverse=True, after=("0002", "w3")) == [("0001", "w2")]
+    assert log.term_entries("w", "ref", after=("b/1", "w1")) == [("b/1", "w3"), ("c/9", "w3")]  # same value, later key first
 
     log.append([tag("w1 0009 c/9"), tag("w2 - ignored")])  # w1's terms replaced; w2's left alone
     assert keys(TermMatch("ref", values=("a/1",))) == []

@@ -153,3 +153,18 @@ def test_store_queries(tmp_path):
     assert store.want("w2").status == pb.WANT_STATUS_CANCELLED
     assert store.build("nope") is None and store.job_run("nope") is None and store.upstream("nope") is None
     store.close()
+
+
+def test_due_wants_are_all_found_across_pages_of_equal_deadlines(monkeypatch):
+    """Wants created in one batch share their deadline; paging must not stop at a page."""
+    import databuild.state.store as store_module
+
+    monkeypatch.setattr(store_module, "_PAGE", 3)
+    store = StateStore(MemoryEventLog([StateProjection()]))
+    specs = [pb.WantSpec(want_id=f"w{i}", partitions=[f"d/{i}"], ttl_seconds=60) for i in range(7)]
+    for spec in specs:
+        spec.created_at.FromSeconds(1000)
+    store.log.append([ev(want_created=pb.WantCreated(want=spec)) for spec in specs])
+    due = store.wants_due(0, 1060 * 1_000_000)
+    assert sorted(w.spec.want_id for w in due) == [f"w{i}" for i in range(7)]
+    assert [w.spec.want_id for w in store.queued_wants(5)] == [f"w{i}" for i in range(5)]

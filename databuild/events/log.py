@@ -174,16 +174,18 @@ class EventLog(abc.ABC):
         return self._query_rows(query)
 
     def term_entries(self, kind: str, name: str, low: str | None = None, high: str | None = None,
-                     limit: int = 1000, reverse: bool = False) -> list[tuple[str, str]]:
+                     limit: int = 1000, reverse: bool = False,
+                     after: tuple[str, str] | None = None) -> list[tuple[str, str]]:
         """``(value, key)`` of rows of ``kind`` with a term ``name`` valued in ``[low, high)``,
-        by value then key (descending with ``reverse``).
+        by value then key (descending with ``reverse``); page on with ``after`` = the
+        last entry of the previous page.
 
         E.g. the wants whose deadline passed: ``term_entries("want", "due", high=now)``.
         """
         self._check_open()
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise InvalidArgumentError(f"limit must be from 1 to {MAX_PAGE_SIZE}, got {limit!r}")
-        return self._term_entries(kind, name, low, high, limit, reverse)
+        return self._term_entries(kind, name, low, high, limit, reverse, after)
 
     def close(self) -> None:
         """Release the backend's resources; later calls raise EventLogClosedError."""
@@ -225,7 +227,7 @@ class EventLog(abc.ABC):
 
     @abc.abstractmethod
     def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,
-                      limit: int, reverse: bool) -> list[tuple[str, str]]: ...
+                      limit: int, reverse: bool, after: tuple[str, str] | None) -> list[tuple[str, str]]: ...
 
     @abc.abstractmethod
     def _close(self) -> None: ...

@@ -95,16 +95,17 @@ class MemoryEventLog(EventLog):
         return rows[: query.limit]
 
     def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,
-                      limit: int, reverse: bool) -> list[tuple[str, str]]:
+                      limit: int, reverse: bool, after: tuple[str, str] | None) -> list[tuple[str, str]]:
         with self._lock:
             found = sorted(
-                (value, key)
-                for (k, key), terms in self._terms.items() if k == kind
-                for n, value in terms
-                if n == name and (low is None or value >= low) and (high is None or value < high)
+                ((value, key)
+                 for (k, key), terms in self._terms.items() if k == kind
+                 for n, value in terms
+                 if n == name and (low is None or value >= low) and (high is None or value < high)),
+                reverse=reverse,
             )
-        if reverse:
-            found.reverse()
+        if after is not None:
+            found = [e for e in found if (e < after if reverse else e > after)]
         return found[:limit]
 
     def _close(self) -> None:

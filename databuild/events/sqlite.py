@@ -336,9 +336,13 @@ class SqliteEventLog(EventLog):
         return count < threshold
 
     def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,
-                      limit: int, reverse: bool) -> list[tuple[str, str]]:
+                      limit: int, reverse: bool, after: tuple[str, str] | None) -> list[tuple[str, str]]:
         term_sql, params = _term_condition(TermMatch(name, low=low, high=high), "value")
         order = "DESC" if reverse else "ASC"
+        if after is not None:
+            beyond = "<" if reverse else ">"
+            term_sql += f" AND (value {beyond} ? OR (value = ? AND key {beyond} ?))"
+            params += [after[0], after[0], after[1]]
         cursor = self._db.execute_sql(
             f"SELECT value, key FROM read_model_terms WHERE kind = ? AND name = ?{term_sql}"
             f" ORDER BY value {order}, key {order} LIMIT ?",

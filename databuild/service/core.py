@@ -9,12 +9,11 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Callable, Sequence
-
+from typing import Sequence
 
 import databuild
 from databuild.errors import InvalidArgumentError, NotFoundError
-from databuild.events import EVENT_TYPES, EventFilter, TermMatch
+from databuild.events import EVENT_TYPES, Clock, EventFilter, TermMatch, system_clock
 from databuild.graph import GraphSpec
 from databuild.planner import GraphResolver, Resolver, plan
 from databuild.proto import databuild_pb2 as pb
@@ -32,10 +31,6 @@ MAX_LIMIT = 10_000
 #: A want is "at risk" when its SLA deadline is less than this far away.
 AT_RISK_SECONDS = 3600
 _UUID_CHARS = set("0123456789abcdef-")
-
-
-def _micros() -> int:
-    return time.time_ns() // 1000
 
 
 def _limit(value: int) -> int:
@@ -67,7 +62,7 @@ class DataBuildService:
 
     def __init__(self, graph: GraphSpec, store: StateStore, log_dir: str, resolver: Resolver | None = None,
                  policy: Policy = Policy(), parallelism: int | None = None,
-                 clock_us: Callable[[], int] = _micros) -> None:
+                 clock_us: Clock = system_clock) -> None:
         self.graph, self.store, self.log = graph, store, store.log
         self.log_dir = os.path.realpath(log_dir)
         self.resolver = resolver or GraphResolver(graph)

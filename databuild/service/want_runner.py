@@ -18,10 +18,10 @@ import logging
 import threading
 import time
 import uuid
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Iterable, NamedTuple, Protocol, Sequence
 
 from databuild.errors import AppendConflictError
-from databuild.events import EventFilter, KeyKind, Unchanged
+from databuild.events import Clock, EventFilter, KeyKind, Unchanged, system_clock
 from databuild.planner import CycleError, NoProducerError, Plan, PlanningError, Resolver, plan
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import IN_FLIGHT_PARTITION_STATUSES, StateStore, TERMINAL_BUILD_STATUSES
@@ -40,8 +40,12 @@ _BATCH = 1000
 BUSY_WITHIN_S, COALESCE_S = 0.01, 0.005
 
 
-def _micros() -> int:
-    return time.time_ns() // 1000
+class Planned(NamedTuple):
+    """What planning told about one want: the external leaves of its plan, or why it failed."""
+
+    leaves: list[str] | None = None
+    error: str = ""
+    permanent: bool = False  # the plan can never work (no producer, cycle)
 
 
 class Builds(Protocol):
@@ -67,7 +71,7 @@ class WantRunner:
         resolver: Resolver,
         builds: Builds,
         policy: Policy = Policy(),
-        clock_us: Callable[[], int] = _micros,
+        clock_us: Clock = system_clock,
     ) -> None:
         self.store, self.log, self.builds = store, store.log, builds
         self.graph_label, self.resolver, self.policy, self.clock_us = graph_label, resolver, policy, clock_us
@@ -178,7 +182,7 @@ class WantRunner:
 
     def evaluate(self, want_ids: Sequence[str], resume: bool = False) -> None:
         """Decide for ``want_ids`` and carry the decisions out; retried on concurrent appends."""
-        plans: dict[str, tuple[list[str] | None, str, bool]] = {}
+        plans: dict[str, Planned] = {}
         made: list[Plan] = []
         for _ in range(100):
             latest = self.log.latest_index()
@@ -194,7 +198,7 @@ class WantRunner:
         log.warning("want evaluation of %d wants kept conflicting; retried on the next pass", len(want_ids))
         self._retry_ids.update(dict.fromkeys(want_ids))
 
-    def _decide_all(self, want_ids: Sequence[str], plans: dict, resume: bool
+    def _decide_all(self, want_ids: Sequence[str], plans: dict[str, Planned], resume: bool
                     ) -> tuple[list[pb.Event], list[BuildOrder], list[pb.WantState], set]:
         """Decisions for ``want_ids``, wants still to plan, and the keys the decisions read."""
         now = self.clock_us()
@@ -210,8 +214,8 @@ class WantRunner:
             if resume and want.status == pb.WANT_STATUS_BUILDING and build is None:
                 build = pb.BuildState(build_id=want.build_id, status=pb.BUILD_STATUS_FAILED,
                                       message="its build was never recorded (service stopped)")
-            leaves, error, permanent = plans.get(want.spec.want_id, (None, "", False))
-            view = WantView(want, statuses, build, leaves, error, permanent)
+            planned = plans.get(want.spec.want_id, Planned())
+            view = WantView(want, statuses, build, planned.leaves, planned.error, planned.permanent)
             decision = decide(view, now, self.policy)
             events += decision.events
             if decision.needs_plan:
@@ -225,38 +229,26 @@ class WantRunner:
         return events + more, orders, [], basis
 
     def _in_flight(self, views: Iterable[WantView]) -> dict[str, str]:
+        """Missing refs of ``views`` that a live build is producing, and that build."""
         refs = sorted({r for v in views for r in v.missing})
-        found = {}
-        for ref, state in self.store.partitions_by_ref(refs).items():
-            if state.status in IN_FLIGHT_PARTITION_STATUSES:
-                build = self.store.build(state.build_id)
-                if build is not None and build.status not in TERMINAL_BUILD_STATUSES:
-                    found[ref] = state.build_id
-        return found
+        producing = {ref: p.build_id for ref, p in self.store.partitions_by_ref(refs).items()
+                     if p.status in IN_FLIGHT_PARTITION_STATUSES}
+        builds = {b: self.store.build(b) for b in set(producing.values())}
+        return {ref: b for ref, b in producing.items()
+                if builds[b] is not None and builds[b].status not in TERMINAL_BUILD_STATUSES}
 
-    def _plan(self, wants: list[pb.WantState], made: list[Plan]) -> dict[str, tuple[list[str] | None, str, bool]]:
-        """External leaves of each want's plan: one batched plan (kept in ``made`` for the
-        build that may follow), per want only to place an error."""
-        missing = {w.spec.want_id: list(w.spec.partitions) for w in wants}
+    def _plan(self, wants: list[pb.WantState], made: list[Plan]) -> dict[str, Planned]:
+        """Plan ``wants`` together (one config call per job; the plan is kept in ``made``
+        for the build that may follow); if that fails, one by one to place the error."""
+        refs = sorted({r for w in wants for r in w.spec.partitions})
         try:
-            planned = plan(self.graph_label, sorted({r for refs in missing.values() for r in refs}), self.resolver,
-                           self.store.partition_statuses)
-            made.append(planned)
-            return {wid: (planned.external_leaves(refs), "", False) for wid, refs in missing.items()}
-        except PlanningError:
-            if len(wants) == 1:
-                return self._plan_one(wants[0])
-        results = {}
-        for want in wants:
-            results.update(self._plan_one(want))
-        return results
-
-    def _plan_one(self, want: pb.WantState) -> dict[str, tuple[list[str] | None, str, bool]]:
-        try:
-            planned = plan(self.graph_label, list(want.spec.partitions), self.resolver, self.store.partition_statuses)
+            planned = plan(self.graph_label, refs, self.resolver, self.store.partition_statuses)
         except PlanningError as e:
-            return {want.spec.want_id: (None, str(e), isinstance(e, (NoProducerError, CycleError)))}
-        return {want.spec.want_id: (planned.external_leaves(want.spec.partitions), "", False)}
+            if len(wants) == 1:
+                return {wants[0].spec.want_id: Planned(None, str(e), isinstance(e, (NoProducerError, CycleError)))}
+            return {wid: p for want in wants for wid, p in self._plan([want], made).items()}
+        made.append(planned)
+        return {w.spec.want_id: Planned(planned.external_leaves(w.spec.partitions)) for w in wants}
 
     def _carry_out(self, events: list[pb.Event], orders: list[BuildOrder], basis: Unchanged,
                    made: Sequence[Plan]) -> None:
@@ -276,6 +268,7 @@ def _plans_exactly(planned: Plan, refs: Sequence[str]) -> bool:
     return set(refs) <= set(planned.requested) and extra <= set(planned.available)
 
 
-def _refs_of(want: pb.WantState, plans: dict) -> list[str]:
-    leaves = plans.get(want.spec.want_id, (None,))[0] or []
+def _refs_of(want: pb.WantState, plans: dict[str, Planned]) -> list[str]:
+    """Every partition a decision about ``want`` reads."""
+    leaves = plans.get(want.spec.want_id, Planned()).leaves or []
     return [*want.spec.partitions, *want.spec.external_dependencies, *want.waiting_for, *leaves]

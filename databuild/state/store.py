@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Sequence
 
 from google.protobuf.message import Message
@@ -9,10 +10,12 @@ from google.protobuf.message import Message
 from databuild.events import Clock, EventLog, RowQuery, TermMatch, open_event_log, system_clock
 from databuild.proto import databuild_pb2 as pb
 from databuild.state.projection import StateProjection
-from databuild.state.wants import time_term
 from databuild.state.reducers import (
     ACTIVE_WANT_STATUSES, BUILD, JOB_RUN, PARTITION, STATE_TYPES, UPSTREAM, WANT,
 )
+from databuild.state.wants import time_term
+
+_PAGE = 5000  # rows per query when a caller needs all matches
 
 
 def open_state_store(uri: str, clock: Clock = system_clock) -> "StateStore":
@@ -41,19 +44,26 @@ class StateStore:
         rows = self.log.query_rows(RowQuery(kind, tuple(statuses), pattern, after, limit, tuple(terms)))
         return [STATE_TYPES[kind].FromString(r.body) for r in rows]
 
-    def _all(self, kind: str, statuses: Sequence[int], terms: Sequence[TermMatch]) -> list:
+    def _all_wants(self, statuses: Sequence[int], terms: Sequence[TermMatch]) -> list[pb.WantState]:
         found, after = [], None
         while True:
-            page = self._many(kind, statuses, None, after, 5000, terms)
+            page = self.wants(statuses, after, _PAGE, terms)
             found += page
-            if len(page) < 5000:
+            if len(page) < _PAGE:
                 return found
-            after = _key(kind, page[-1])
+            after = page[-1].spec.want_id
 
-    def _by_term(self, kind: str, name: str, low: str | None, high: str | None, limit: int) -> list:
-        keys = [key for _, key in self.log.term_entries(kind, name, low, high, limit)]
-        rows = self.log.get_rows(kind, keys)
-        return [STATE_TYPES[kind].FromString(rows[k].body) for k in dict.fromkeys(keys) if k in rows]
+    def _wants_by_term(self, name: str, low: str | None, high: str | None, limit: int) -> list[pb.WantState]:
+        """Wants with a term ``name`` in ``[low, high)``, by value, at most ``limit`` (paging past the log's page size)."""
+        entries: list[tuple[str, str]] = []
+        while len(entries) < limit:
+            page = self.log.term_entries(WANT, name, low, high, min(limit - len(entries), _PAGE),
+                                         after=entries[-1] if entries else None)
+            entries += page
+            if len(page) < _PAGE:
+                break
+        found = self.wants_by_id([key for _, key in entries])
+        return [found[key] for key in dict.fromkeys(key for _, key in entries) if key in found]
 
     def partition(self, ref: str) -> pb.PartitionState | None:
         """State of one partition; None if no event mentioned it (i.e. missing)."""
@@ -103,7 +113,7 @@ class StateStore:
         refs = tuple(refs)
         found = {}
         for name in ("partition", "wait"):
-            for want in self._all(WANT, ACTIVE_WANT_STATUSES, [TermMatch(name, values=refs)]):
+            for want in self._all_wants(ACTIVE_WANT_STATUSES, [TermMatch(name, values=refs)]):
                 found[want.spec.want_id] = want
         return list(found.values())
 
@@ -114,11 +124,11 @@ class StateStore:
 
     def wants_riding(self, build_id: str) -> list[pb.WantState]:
         """Active wants building in ``build_id``."""
-        return self._all(WANT, ACTIVE_WANT_STATUSES, [TermMatch("build", values=(build_id,))])
+        return self._all_wants(ACTIVE_WANT_STATUSES, [TermMatch("build", values=(build_id,))])
 
-    def wants_due(self, after_us: int, until_us: int, limit: int = 10_000) -> list[pb.WantState]:
-        """Active wants whose next deadline (TTL, SLA, backoff end) is in ``(after_us, until_us]``."""
-        return self._by_term(WANT, "due", time_term(after_us + 1), time_term(until_us + 1), limit)
+    def wants_due(self, after_us: int, until_us: int) -> list[pb.WantState]:
+        """Active wants whose next deadline (TTL, SLA, backoff end) is in ``(after_us, until_us]``, all of them."""
+        return self._wants_by_term("due", time_term(after_us + 1), time_term(until_us + 1), sys.maxsize)
 
     def next_due_us(self, after_us: int = -1) -> int | None:
         """The earliest deadline of any active want after ``after_us``."""
@@ -127,18 +137,10 @@ class StateStore:
 
     def queued_wants(self, limit: int) -> list[pb.WantState]:
         """Queued wants, most urgent first."""
-        return self._by_term(WANT, "queued", None, None, limit)
+        return self._wants_by_term("queued", None, None, limit)
 
     def upstream(self, name: str) -> pb.UpstreamState | None:
         return self._one(UPSTREAM, name)
 
     def close(self) -> None:
         self.log.close()
-
-
-_KEY_FIELDS = {PARTITION: "ref", JOB_RUN: "job_run_id", BUILD: "build_id", UPSTREAM: "upstream"}
-
-
-def _key(kind: str, state: Message) -> str:
-    """The read-model key of an entity state."""
-    return state.spec.want_id if kind == WANT else getattr(state, _KEY_FIELDS[kind])

@@ -56,10 +56,14 @@ class WantView:
     plan_error: str = ""
     plan_error_permanent: bool = False
 
+    def unavailable(self, refs: Sequence[str]) -> list[str]:
+        """Those of ``refs`` not available."""
+        return [r for r in refs if self.statuses.get(r) != AVAILABLE]
+
     @property
     def missing(self) -> list[str]:
         """Its partitions not available yet."""
-        return [r for r in self.want.spec.partitions if self.statuses.get(r) != AVAILABLE]
+        return self.unavailable(self.want.spec.partitions)
 
 
 @dataclass
@@ -119,7 +123,7 @@ def decide(view: WantView, now_us: int, policy: Policy) -> Decision:
             return out  # riding on it
         out.events += _after_build(view, now_us, policy)
         return out
-    waiting = [r for r in spec.external_dependencies if view.statuses.get(r) != AVAILABLE]
+    waiting = view.unavailable(spec.external_dependencies)
     if waiting:
         out.events += _wait(want, waiting, DEPENDENCIES)
         return out
@@ -131,7 +135,7 @@ def decide(view: WantView, now_us: int, policy: Policy) -> Decision:
     if view.plan_error:
         out.events += _plan_failed(view, now_us, policy)
         return out
-    waiting = [r for r in view.leaves if view.statuses.get(r) != AVAILABLE]
+    waiting = view.unavailable(view.leaves)
     if waiting:
         out.events += _wait(want, waiting, PLAN_INPUTS)
         return out
