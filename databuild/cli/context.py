@@ -6,13 +6,12 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
-from databuild.errors import InvalidArgumentError, InvalidRefError
+from databuild.errors import InvalidArgumentError
 from databuild.graph import GraphSpec, load_manifest
 from databuild.refs import compile_pattern, validate_ref
 from databuild.state import StateStore, open_state_store
@@ -104,39 +103,20 @@ class CliContext:
             self._store.close()
 
 
-def duration_option(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
-    """Click callback: ``90s``, ``15m``, ``6h``, ``2d`` -> seconds; a bad value exits 2 naming it."""
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except InvalidArgumentError as e:
-        raise click.BadParameter(str(e), ctx, param) from None
-
-
-def timestamp_option(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
-    """Click callback: an ISO 8601 date or datetime (UTC unless it says otherwise)."""
-    if value is None:
-        return None
-    try:
-        return parse_timestamp(value)
-    except InvalidArgumentError as e:
-        raise click.BadParameter(str(e), ctx, param) from None
-
-
-def pattern_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """Click callback: a ref glob; a bad one exits 2 naming it."""
-    if value is not None:
+def _click_callback(parse: Callable[[Any], Any], doc: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback applying ``parse`` to a given value; bad input exits 2 naming the value."""
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None:
+            return None
         try:
-            compile_pattern(value)
+            return parse(value)
         except InvalidArgumentError as e:
             raise click.BadParameter(str(e), ctx, param) from None
-    return value
+    callback.__doc__ = doc
+    return callback
 
 
-def refs_argument(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
-    """Click callback: validate partition refs, naming the bad one (exit 2)."""
-    try:
-        return [validate_ref(v) for v in values]
-    except InvalidRefError as e:
-        raise click.BadParameter(str(e), ctx, param) from None
+duration_option = _click_callback(parse_duration, "``90s``, ``15m``, ``6h``, ``2d`` -> seconds.")
+timestamp_option = _click_callback(parse_timestamp, "An ISO 8601 date or datetime (UTC unless it says otherwise).")
+pattern_option = _click_callback(lambda value: compile_pattern(value).pattern, "A ref glob, kept as given.")
+refs_argument = _click_callback(lambda values: [validate_ref(v) for v in values], "Partition refs, each validated.")

@@ -130,6 +130,14 @@ def _build(s: pb.BuildState, build_id: str, name: str, p, event: pb.Event) -> No
         s.cancel_requested = True
 
 
+# Terminal want events: the status they set and the message they leave.
+_WANT_ENDINGS: dict[str, tuple[int, Callable[..., str]]] = {
+    "want_cancelled": (pb.WANT_STATUS_CANCELLED, lambda p: p.reason),
+    "want_expired": (pb.WANT_STATUS_EXPIRED, lambda p: "its TTL ran out before its partitions were available"),
+    "want_satisfied": (pb.WANT_STATUS_SATISFIED, lambda p: ""),
+}
+
+
 def _want(s: pb.WantState, _want_id: str, name: str, p, event: pb.Event) -> None:
     if name == "want_created":
         s.spec.CopyFrom(p.want)
@@ -158,17 +166,8 @@ def _want(s: pb.WantState, _want_id: str, name: str, p, event: pb.Event) -> None
             s.finished_at.CopyFrom(event.timestamp)
         return
     s.ClearField("not_before")
-    s.status = {
-        "want_cancelled": pb.WANT_STATUS_CANCELLED,
-        "want_expired": pb.WANT_STATUS_EXPIRED,
-        "want_satisfied": pb.WANT_STATUS_SATISFIED,
-    }[name]
-    if name == "want_cancelled":
-        s.message = p.reason
-    elif name == "want_expired":
-        s.message = "its TTL ran out before its partitions were available"
-    else:
-        s.message = ""
+    status, message = _WANT_ENDINGS[name]
+    s.status, s.message = status, message(p)
     if name == "want_satisfied" and p.build_id:
         s.build_id = p.build_id
     s.finished_at.CopyFrom(event.timestamp)
