@@ -27,6 +27,7 @@ class JobProtocolError(DataBuildError):
     """A job or lookup binary failed or printed something the protocol forbids."""
 
     code = "job_protocol_error"
+    http_status = 422
 
     def __init__(self, who: str, message: str, stderr: str = "") -> None:
         tail = stderr.strip()[-STDERR_TAIL:]

@@ -9,7 +9,7 @@ import requests
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from databuild.errors import DataBuildError, NotFoundError
+from databuild.errors import DataBuildError, NotFoundError, ServiceUnavailableError
 from databuild.proto import databuild_pb2 as pb
 
 
@@ -19,10 +19,6 @@ class ServiceError(DataBuildError):
     def __init__(self, code: str, message: str, status: int) -> None:
         super().__init__(message)
         self.code, self.status = code, status
-
-
-class ServiceUnavailableError(DataBuildError):
-    code = "service_unavailable"
 
 
 class ServiceClient:
