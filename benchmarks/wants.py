@@ -64,7 +64,7 @@ from google.protobuf import json_format
 from databuild.graph import GraphSpec, JobSpec
 from databuild.proto import databuild_pb2 as pb
 from databuild.service import DataBuildService
-from databuild.service.jsonmap import message_dict
+from databuild.proto.jsonmap import message_dict
 from databuild.state import WANT, open_state_store
 
 TOKEN = "bench-token"
@@ -96,7 +96,7 @@ SERVER = r'''
 import sys, uvicorn
 from databuild.graph import GraphSpec, JobSpec
 from databuild.service import DataBuildService
-from databuild.service.jsonmap import message_dict
+from databuild.proto.jsonmap import message_dict
 from databuild.service.http import create_app
 from databuild.state import WANT, open_state_store
 job, bel, logs, port, outputs = sys.argv[1:]

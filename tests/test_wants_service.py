@@ -70,7 +70,7 @@ def wait_for(client: ServiceClient, want_id: str, *statuses: int, timeout: float
     deadline = time.monotonic() + timeout
     feed = pb.ListEventsRequest(wait_seconds=1, limit=1000)
     while True:
-        want = client.want(want_id).want
+        want = client.want(pb.GetWantRequest(want_id=want_id)).want
         if want.status in statuses:
             return want
         assert time.monotonic() < deadline, f"want stayed {pb.WantStatus.Name(want.status)}: {want.message}"
@@ -86,40 +86,40 @@ def create(url: str, **body) -> dict:
 def test_want_is_built_and_satisfied(live, tmp_path):
     client, url, _, store = live
     created = create(url, partitions=["daily/1", "daily/2"], comment="for the report")
-    assert created["status"] in ("WANT_STATUS_QUEUED", "WANT_STATUS_BUILDING")
-    assert created["spec"]["source"]["type"] == "WANT_SOURCE_TYPE_API" and created["spec"]["ttl_seconds"] == "86400"
-    want = wait_for(client, created["spec"]["want_id"], pb.WANT_STATUS_SATISFIED)
+    assert created["status"] in ("queued", "building")
+    assert created["source"]["type"] == "api" and created["ttl_seconds"] == 86400
+    want = wait_for(client, created["want_id"], pb.WANT_STATUS_SATISFIED)
     assert want.build_id and want.attempts == 1
-    build = client.build(want.build_id).build
+    build = client.build(pb.GetBuildRequest(build_id=want.build_id)).build
     assert list(build.want_ids) == [want.spec.want_id] and build.status == pb.BUILD_STATUS_COMPLETED
-    detail = client.want(want.spec.want_id)
+    detail = client.want(pb.GetWantRequest(want_id=want.spec.want_id))
     kinds = [e.WhichOneof("payload") for e in detail.timeline]
     assert kinds[0] == "want_created" and kinds[-1] == "want_satisfied" and "want_status_changed" in kinds
     assert f"satisfied by build {want.build_id}" in detail.explanation
     # Wanting what is already there is satisfied at once, without a build.
     again = create(url, partitions=["daily/1"])
-    assert wait_for(client, again["spec"]["want_id"], pb.WANT_STATUS_SATISFIED).build_id == ""
+    assert wait_for(client, again["want_id"], pb.WANT_STATUS_SATISFIED).build_id == ""
     assert sorted((tmp_path / "runs").read_text().split()) == ["daily/1", "daily/2"]
 
 
 def test_external_dependency_holds_the_want_until_it_lands(live, tmp_path):
     client, url, _, _ = live
-    wid = create(url, partitions=["daily/5"], external_dependencies=["upstream/5"])["spec"]["want_id"]
+    wid = create(url, partitions=["daily/5"], external_dependencies=["upstream/5"])["want_id"]
     want = wait_for(client, wid, pb.WANT_STATUS_WAITING)
     assert list(want.waiting_for) == ["upstream/5"]
-    detail = client.want(wid)
+    detail = client.want(pb.GetWantRequest(want_id=wid))
     assert "upstream/5" in detail.explanation and detail.blocked_by[0].kind == "external"
     assert not (tmp_path / "runs").exists()
-    client.mark_available(["upstream/5"])
+    client.mark_available(pb.MarkAvailableRequest(refs=["upstream/5"]))
     assert wait_for(client, wid, pb.WANT_STATUS_SATISFIED).build_id
 
 
 def test_plan_leaf_missing_waits_then_builds(live):
     client, url, _, _ = live
-    wid = create(url, partitions=["derived/7"])["spec"]["want_id"]
+    wid = create(url, partitions=["derived/7"])["want_id"]
     want = wait_for(client, wid, pb.WANT_STATUS_WAITING)
     assert list(want.waiting_for) == ["raw/7"] and "external inputs of its plan" in want.message
-    client.mark_available(["raw/7"])
+    client.mark_available(pb.MarkAvailableRequest(refs=["raw/7"]))
     wait_for(client, wid, pb.WANT_STATUS_SATISFIED)
 
 
@@ -128,7 +128,7 @@ def test_overlapping_wants_share_one_build(live, tmp_path):
     batch = requests.post(f"{url}/api/v1/wants", headers=AUTH, json={"wants": [
         {"partitions": ["slow/1", "daily/8"]}, {"partitions": ["slow/1"]}]})
     assert batch.status_code == 201, batch.text
-    a, b = (w["spec"]["want_id"] for w in batch.json()["wants"])
+    a, b = (w["want_id"] for w in batch.json()["wants"])
     first = wait_for(client, a, pb.WANT_STATUS_BUILDING)
     second = wait_for(client, b, pb.WANT_STATUS_BUILDING)
     assert first.build_id == second.build_id
@@ -140,35 +140,35 @@ def test_overlapping_wants_share_one_build(live, tmp_path):
 
 def test_failed_builds_retry_then_fail(live, tmp_path):
     client, url, _, _ = live
-    wid = create(url, partitions=["fail/1"])["spec"]["want_id"]
+    wid = create(url, partitions=["fail/1"])["want_id"]
     want = wait_for(client, wid, pb.WANT_STATUS_FAILED)
     assert want.attempts == 2 and "//g:job failed" in want.last_error
     assert (tmp_path / "runs").read_text().split() == ["fail/1", "fail/1"]
-    assert "gave up after 2" in client.want(wid).explanation
+    assert "gave up after 2" in client.want(pb.GetWantRequest(want_id=wid)).explanation
 
 
 def test_cancelling_a_building_want_stops_its_build(live):
     client, url, service, _ = live
-    wid = create(url, partitions=["slow/9"])["spec"]["want_id"]
+    wid = create(url, partitions=["slow/9"])["want_id"]
     want = wait_for(client, wid, pb.WANT_STATUS_BUILDING)
     r = requests.delete(f"{url}/api/v1/wants/{wid}", json={"reason": "not needed"}, headers=AUTH)
-    assert r.status_code == 200 and r.json()["status"] == "WANT_STATUS_CANCELLED"
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
     deadline = time.monotonic() + 20
-    while client.build(want.build_id).build.status != pb.BUILD_STATUS_CANCELLED:
+    while client.build(pb.GetBuildRequest(build_id=want.build_id)).build.status != pb.BUILD_STATUS_CANCELLED:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     again = requests.delete(f"{url}/api/v1/wants/{wid}", headers=AUTH)
-    assert again.status_code == 400 and "already cancelled" in again.json()["error"]["message"]
-    assert client.want(wid).want.status == pb.WANT_STATUS_CANCELLED
-    assert "not needed" in client.want(wid).explanation
+    assert again.status_code == 409 and "already cancelled" in again.json()["error"]["message"]
+    assert client.want(pb.GetWantRequest(want_id=wid)).want.status == pb.WANT_STATUS_CANCELLED
+    assert "not needed" in client.want(pb.GetWantRequest(want_id=wid)).explanation
 
 
 def test_taint_then_a_want_rebuilds(live, tmp_path):
     client, url, _, _ = live
-    first = create(url, partitions=["daily/3"])["spec"]["want_id"]
+    first = create(url, partitions=["daily/3"])["want_id"]
     wait_for(client, first, pb.WANT_STATUS_SATISFIED)
-    client.taint(["daily/3"], "bad numbers")
-    second = create(url, partitions=["daily/3"])["spec"]["want_id"]
+    client.taint(pb.TaintRequest(refs=["daily/3"], reason="bad numbers"))
+    second = create(url, partitions=["daily/3"])["want_id"]
     wait_for(client, second, pb.WANT_STATUS_SATISFIED)
     assert (tmp_path / "runs").read_text().split() == ["daily/3", "daily/3"]
 
@@ -176,14 +176,14 @@ def test_taint_then_a_want_rebuilds(live, tmp_path):
 def test_listing_filters_and_paging(live):
     client, url, _, _ = live
     old = "2020-01-01T00:00:00Z"
-    ids = [w["spec"]["want_id"] for w in requests.post(f"{url}/api/v1/wants", headers=AUTH, json={"wants": [
+    ids = [w["want_id"] for w in requests.post(f"{url}/api/v1/wants", headers=AUTH, json={"wants": [
         {"partitions": ["daily/a"], "external_dependencies": ["up/a"]},
         {"partitions": ["daily/b"], "external_dependencies": ["up/b"], "sla_seconds": 60, "data_timestamp": old},
         {"partitions": ["other/c"], "external_dependencies": ["up/c"],
-         "source": {"type": "WANT_SOURCE_TYPE_CLI", "name": "alice"}},
+         "source": {"type": "cli", "name": "alice"}},
     ]}).json()["wants"]]
     assert ids == sorted(ids)  # ids are time-ordered: lists page in creation order
-    listed = lambda **q: [w["spec"]["want_id"] for w in requests.get(f"{url}/api/v1/wants", params=q).json()["wants"]]
+    listed = lambda **q: [w["want_id"] for w in requests.get(f"{url}/api/v1/wants", params=q).json()["wants"]]
     assert listed(pattern="daily/*") == ids[:2]
     assert listed(source="cli:alice") == [ids[2]] and listed(source="api") == ids[:2]
     assert listed(status="waiting", limit=2) == ids[:2]
@@ -195,8 +195,8 @@ def test_listing_filters_and_paging(live):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     violations = requests.get(f"{url}/api/v1/wants/sla-violations").json()["wants"]
-    assert [w["spec"]["want_id"] for w in violations] == [ids[1]] and violations[0]["sla_violated"]
-    assert client.want("daily/b").want.spec.want_id == ids[1]  # status by partition ref
+    assert [w["want_id"] for w in violations] == [ids[1]] and violations[0]["sla_violated"]
+    assert client.want(pb.GetWantRequest(want_id="daily/b")).want.spec.want_id == ids[1]  # status by partition ref
 
 
 @pytest.mark.parametrize("body, fragment", [
@@ -206,7 +206,10 @@ def test_listing_filters_and_paging(live):
     ({"partitions": ["a/1"], "external_dependencies": [""]}, "must not be empty"),
     ({"wants": []}, "no wants"),
     ({"wants": [{"partitions": ["a/1"]}, {"partitions": []}]}, "want #2"),
-    ({"partitions": "a/1"}, "CreateWantRequest"),
+    ({"partitions": "a/1"}, "repeated field partitions"),
+    ({"partitions": ["a/1"], "colour": "red"}, "'colour'"),
+    ({"partitions": ["a/1"], "source": {"type": 99}}, "99"),
+    ({"partitions": ["a/1"], "source": {"type": "robot"}}, "'robot'"),
 ])
 def test_bad_wants_are_refused_and_record_nothing(live, body, fragment):
     _, url, _, store = live
@@ -222,12 +225,16 @@ def test_bad_want_queries(live):
     assert requests.post(f"{url}/api/v1/wants", data=b"{nope", headers=AUTH).status_code == 400
     assert requests.post(f"{url}/api/v1/wants", json={"partitions": ["a/1"]}).status_code == 401
     for params, fragment in [({"status": "sleeping"}, "sleeping"), ({"sla": "late"}, "late"),
-                             ({"pattern": "a b"}, "a b"), ({"limit": 0}, "limit")]:
+                             ({"pattern": "a b"}, "a b"), ({"limit": 0}, "limit"),
+                             ({"limit": 10_001}, "limit"), ({"limit": 2**40}, "out of range")]:
         r = requests.get(f"{url}/api/v1/wants", params=params)
         assert r.status_code == 400 and fragment in r.json()["error"]["message"], (params, r.text)
     missing = requests.get(f"{url}/api/v1/wants/0190ae3c-0000-7000-8000-000000000000")
     assert missing.status_code == 404 and "0190ae3c" in missing.json()["error"]["message"]
     assert requests.delete(f"{url}/api/v1/wants/nope", headers=AUTH).status_code == 404
+    # Read routes are never shadowed: the old per-ref action path is not a partition read.
+    shadow = requests.post(f"{url}/api/v1/partitions/0/available", headers=AUTH)
+    assert shadow.status_code == 405 and shadow.json()["error"]["code"] == "method_not_allowed"
 
 
 class Clock:
@@ -259,9 +266,9 @@ def test_ttl_expiry_and_sla_violation_are_recorded_once(tmp_path, graph):
     service.evaluator.tick()
     service.evaluator.tick()
     assert store.want(wid).status == pb.WANT_STATUS_EXPIRED
-    kinds = [e.WhichOneof("payload") for e in service.want(wid).timeline]
+    kinds = [e.WhichOneof("payload") for e in service.want(pb.GetWantRequest(want_id=wid)).timeline]
     assert kinds.count("want_sla_violated") == 1 and kinds.count("want_expired") == 1
-    assert "expired" in service.want(wid).explanation
+    assert "expired" in service.want(pb.GetWantRequest(want_id=wid)).explanation
     store.close()
 
 
@@ -310,7 +317,7 @@ def test_graph_defaults_and_upstream_owner_in_the_explanation(tmp_path, graph):
     assert (created[0].spec.ttl_seconds, created[0].spec.sla_seconds) == (7200, 1800)
     assert (created[1].spec.ttl_seconds, created[1].spec.sla_seconds) == (60, 1800)  # 0: the graph's default
     service.evaluator.tick()
-    detail = service.want(created[0].spec.want_id)
+    detail = service.want(pb.GetWantRequest(want_id=created[0].spec.want_id))
     assert "up/1 (owned by upstream 'sales')" in detail.explanation
     assert "elsewhere/1 (no upstream declares it" in detail.explanation
     assert [(b.kind, b.ref, b.upstream) for b in detail.blocked_by] == [
@@ -326,11 +333,11 @@ def test_capacity_queues_the_less_urgent_want_until_a_build_ends(tmp_path, graph
     service.start_evaluator()
     with serving(service) as url:
         client = ServiceClient(url, TOKEN)
-        urgent = create(url, partitions=["slow/a"], sla_seconds=600)["spec"]["want_id"]
+        urgent = create(url, partitions=["slow/a"], sla_seconds=600)["want_id"]
         running = wait_for(client, urgent, pb.WANT_STATUS_BUILDING)
-        later = create(url, partitions=["slow/b"], sla_seconds=3600)["spec"]["want_id"]
+        later = create(url, partitions=["slow/b"], sla_seconds=3600)["want_id"]
         deadline = time.monotonic() + 10
-        while "waiting for build capacity" not in (detail := client.want(later)).explanation:
+        while "waiting for build capacity" not in (detail := client.want(pb.GetWantRequest(want_id=later))).explanation:
             assert time.monotonic() < deadline, detail.explanation
             time.sleep(0.05)
         assert detail.want.status == pb.WANT_STATUS_QUEUED and running.build_id in detail.explanation
@@ -351,15 +358,15 @@ def test_sla_at_risk_and_violated_filters(tmp_path, graph):
         wants=[wanted(1800), wanted(7200), wanted(0)])).wants)
     service.evaluator.tick()
     ids = lambda response: [w.spec.want_id for w in response.wants]
-    assert ids(service.list_wants(sla="at_risk")) == [soon]  # deadline within the hour
-    assert ids(service.list_wants(sla="violated")) == []
+    assert ids(service.list_wants(pb.ListWantsRequest(sla=pb.SLA_FILTER_AT_RISK))) == [soon]  # deadline within the hour
+    assert ids(service.list_wants(pb.ListWantsRequest(sla=pb.SLA_FILTER_VIOLATED))) == []
     clock.us += 1801 * 1_000_000
     service.evaluator.tick()
-    assert ids(service.list_wants(sla="violated")) == [soon] == ids(service.sla_violations())
-    assert ids(service.list_wants(sla="at_risk")) == []  # the other deadline is 5399 s away
+    assert ids(service.list_wants(pb.ListWantsRequest(sla=pb.SLA_FILTER_VIOLATED))) == [soon] == ids(service.sla_violations(pb.PageRequest()))
+    assert ids(service.list_wants(pb.ListWantsRequest(sla=pb.SLA_FILTER_AT_RISK))) == []  # the other deadline is 5399 s away
     clock.us += 2000 * 1_000_000
-    assert ids(service.list_wants(sla="at_risk")) == [later]
-    assert none not in ids(service.list_wants(sla="at_risk", statuses=["waiting"]))
+    assert ids(service.list_wants(pb.ListWantsRequest(sla=pb.SLA_FILTER_AT_RISK))) == [later]
+    assert none not in ids(service.list_wants(pb.ListWantsRequest(sla=pb.SLA_FILTER_AT_RISK, statuses=[pb.WANT_STATUS_WAITING])))
     store.close()
 
 
@@ -371,7 +378,7 @@ def test_an_executor_crash_fails_the_build_and_the_want_moves_on(live, monkeypat
 
     monkeypatch.setattr(BuildExecutor, "run", crash)
     client, url, _, _ = live
-    wid = create(url, partitions=["daily/6"])["spec"]["want_id"]
+    wid = create(url, partitions=["daily/6"])["want_id"]
     want = wait_for(client, wid, pb.WANT_STATUS_FAILED)
     assert want.attempts == 2 and "disk on fire" in want.last_error
-    assert client.build(want.build_id).build.status == pb.BUILD_STATUS_FAILED
+    assert client.build(pb.GetBuildRequest(build_id=want.build_id)).build.status == pb.BUILD_STATUS_FAILED

@@ -40,18 +40,20 @@ def follow_want(service, want_id: str, on_progress: Callable[[Progress], None],
     whether following was interrupted by a signal (the want is left active then)."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _interrupt)
-    feed = pb.ListEventsRequest(wait_seconds=5, limit=1000)
     last_status = None
     try:
+        want = service.want(pb.GetWantRequest(want_id=want_id)).want
+        # Only what happens from now on can move the want: never page the feed from its start.
+        feed = pb.ListEventsRequest(since=want.last_event_index, wait_seconds=5, limit=1000)
         while True:
-            want = service.want(want_id).want
             if (want.status, want.message) != last_status:
                 last_status = (want.status, want.message)
                 on_status(want)
             if want.build_id and (want.status == pb.WANT_STATUS_BUILDING or want.status not in ACTIVE_WANT_STATUSES):
-                on_progress(progress_of(service.build(want.build_id)))
+                on_progress(progress_of(service.build(pb.GetBuildRequest(build_id=want.build_id))))
             if want.status not in ACTIVE_WANT_STATUSES:
                 return want, False
             feed.since = service.events(feed).next
+            want = service.want(pb.GetWantRequest(want_id=want_id)).want
     except Interrupted:
-        return service.want(want_id).want, True
+        return service.want(pb.GetWantRequest(want_id=want_id)).want, True

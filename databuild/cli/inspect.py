@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+
 import click
 
 from databuild.cli.context import CliContext, pattern_option, refs_argument
@@ -9,9 +11,10 @@ from databuild.cli.render import (
     build_status, emit_json, job_run_status, partition_status, show, table, timestamp, to_dict,
 )
 from databuild.proto import databuild_pb2 as pb
+from databuild.proto.jsonmap import enum_choices, enum_value
 
 pass_ctx = click.make_pass_decorator(CliContext)
-PARTITION_STATUSES = [n.removeprefix("PARTITION_STATUS_").lower() for n in pb.PartitionStatus.keys()[1:]]
+PARTITION_STATUSES = enum_choices(pb.PartitionStatus.DESCRIPTOR)
 
 
 def register(cli: click.Group) -> None:
@@ -33,7 +36,9 @@ def partitions() -> None:
 @pass_ctx
 def partitions_list(c: CliContext, pattern, statuses, limit, after) -> None:
     """List partitions the event log knows, by ref."""
-    found = c.service.list_partitions(pattern, statuses, after, limit)
+    found = c.service.list_partitions(pb.ListPartitionsRequest(
+        pattern=pattern or "", statuses=[enum_value(pb.PartitionStatus.DESCRIPTOR, s) for s in statuses],
+        after=after or "", limit=limit))
     if c.as_json:
         emit_json(to_dict(found))
         return
@@ -47,7 +52,7 @@ def partitions_list(c: CliContext, pattern, statuses, limit, after) -> None:
 @pass_ctx
 def partitions_show(c: CliContext, ref: str) -> None:
     """Status of REF and the events that touched it."""
-    detail = c.service.partition(ref)
+    detail = c.service.partition(pb.GetPartitionRequest(ref=ref))
     if c.as_json:
         emit_json(to_dict(detail))
         return
@@ -63,7 +68,7 @@ def partitions_show(c: CliContext, ref: str) -> None:
 @pass_ctx
 def partitions_mark_available(c: CliContext, refs: list[str], comment: str) -> None:
     """Record that external partitions REFS have landed."""
-    show(c.as_json, c.service.mark_available(refs, comment), f"recorded {len(refs)} external partition(s) as available")
+    show(c.as_json, c.service.mark_available(pb.MarkAvailableRequest(refs=refs, comment=comment)), f"recorded {len(refs)} external partition(s) as available")
 
 
 @partitions.command("taint")
@@ -72,7 +77,8 @@ def partitions_mark_available(c: CliContext, refs: list[str], comment: str) -> N
 @pass_ctx
 def partitions_taint(c: CliContext, refs: list[str], reason: str) -> None:
     """Mark available partitions REFS bad: they count as missing, and active wants rebuild them."""
-    show(c.as_json, c.service.taint(refs, reason), f"tainted {len(refs)} partition(s)")
+    show(c.as_json, c.service.taint(pb.TaintRequest(refs=refs, reason=reason, requested_by=getpass.getuser())),
+         f"tainted {len(refs)} partition(s)")
 
 
 @click.group()
@@ -85,7 +91,7 @@ def builds() -> None:
 @pass_ctx
 def builds_list(c: CliContext, limit: int) -> None:
     """Builds, newest first."""
-    found = c.service.list_builds(limit)
+    found = c.service.list_builds(pb.ListBuildsRequest(limit=limit))
     if c.as_json:
         emit_json(to_dict(found))
         return
@@ -100,7 +106,7 @@ def builds_list(c: CliContext, limit: int) -> None:
 @pass_ctx
 def builds_show(c: CliContext, build_id: str) -> None:
     """A build: status, plan and its job runs."""
-    detail = c.service.build(build_id)
+    detail = c.service.build(pb.GetBuildRequest(build_id=build_id))
     if c.as_json:
         emit_json(to_dict(detail))
         return
@@ -116,10 +122,12 @@ def builds_show(c: CliContext, build_id: str) -> None:
 
 @builds.command("cancel")
 @click.argument("build_id")
+@click.option("--reason", default="", help="Why (recorded with the cancellation).")
 @pass_ctx
-def builds_cancel(c: CliContext, build_id: str) -> None:
+def builds_cancel(c: CliContext, build_id: str, reason: str) -> None:
     """Stop a running build (its wants retry after backoff, as for a failure)."""
-    show(c.as_json, c.service.cancel_build(build_id), f"cancellation of build {build_id} requested")
+    request = pb.CancelBuildRequest(build_id=build_id, reason=reason or f"cancelled by {getpass.getuser()}")
+    show(c.as_json, c.service.cancel_build(request), f"cancellation of build {build_id} requested")
 
 
 @click.group()
@@ -142,7 +150,20 @@ def jobs_list(c: CliContext) -> None:
 
 @click.command()
 @click.argument("job_run_id")
+@click.option("--tail", type=click.IntRange(min=1), help="Only the last this many bytes.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing what a running job writes until it ends.")
 @pass_ctx
-def logs(c: CliContext, job_run_id: str) -> None:
+def logs(c: CliContext, job_run_id: str, tail: int | None, follow: bool) -> None:
     """Print the captured stdout and stderr of a job run."""
-    click.echo(c.service.job_run_log(job_run_id).decode(errors="replace"), nl=False)
+    piece = c.service.job_run_log(pb.JobRunLogRequest(job_run_id=job_run_id, tail=tail or 0))
+    out = click.get_binary_stream("stdout")
+    while True:
+        for chunk in piece.chunks:
+            out.write(chunk)
+        out.flush()
+        if not follow or piece.complete:
+            return
+        # Wake when the run ends, or after a moment to print what it wrote meanwhile.
+        c.service.events(pb.ListEventsRequest(since=c.service.health().latest_event_index,
+                                              types=["job_run_status_changed"], wait_seconds=0.5, limit=1))
+        piece = c.service.job_run_log(pb.JobRunLogRequest(job_run_id=piece.job_run_id, offset=piece.next_offset))

@@ -7,7 +7,9 @@ input exit 2 naming the value; a failed or cancelled build exits 1.
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import NoReturn
 
 import click
 
@@ -16,10 +18,11 @@ from databuild.cli.context import CliContext, duration_option, refs_argument
 from databuild.cli.follow import follow_want
 from databuild.cli.render import ProgressLine, emit_json, table, to_dict, want_status
 from databuild.cli.wants import create_want, report_outcome, show_created, want_options
-from databuild.errors import DataBuildError
+from databuild.errors import DataBuildError, InvalidArgumentError, error_document
 from databuild.proto import databuild_pb2 as pb
 
 pass_ctx = click.make_pass_decorator(CliContext)
+PROG_NAME = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "databuild"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -186,18 +189,36 @@ inspect.register(cli)
 wants.register(cli)
 
 
-def main() -> None:
-    """Run the CLI; named DataBuild errors exit 2 with their message."""
+def main(args: list[str] | None = None) -> None:
+    """Run the CLI. Errors print one line (with ``--json``, the error document on stdout)
+    and exit with the code their class declares (docs/errors.md)."""
+    args = sys.argv[1:] if args is None else args
+    ctx: click.Context | None = None
     try:
-        cli(standalone_mode=False)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(2 if e.exit_code == 2 or isinstance(e, click.UsageError) else e.exit_code)
+        ctx = cli.make_context(PROG_NAME, list(args))
+        with ctx:
+            cli.invoke(ctx)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.Abort:
         click.echo("aborted", err=True)
-        sys.exit(1)
+        sys.exit(130)
+    except click.ClickException as e:
+        if isinstance(e, click.UsageError) or e.exit_code == 2:
+            _fail(ctx, args, InvalidArgumentError(e.format_message()), e)
+        e.show()
+        sys.exit(e.exit_code)
     except DataBuildError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(2)
+        _fail(ctx, args, e)
+
+
+def _fail(ctx: click.Context | None, args: list[str], error: DataBuildError,
+          usage: click.ClickException | None = None) -> NoReturn:
+    as_json = ctx.obj.as_json if ctx is not None and isinstance(ctx.obj, CliContext) else "--json" in args
+    if as_json:
+        emit_json(error_document(error))
+    elif usage is not None:
+        usage.show()
+    else:
+        click.echo(f"error: {error}", err=True)
+    sys.exit(error.exit_code)

@@ -11,7 +11,7 @@ import click
 from google.protobuf.message import Message
 
 from databuild.proto import databuild_pb2 as pb
-from databuild.service.jsonmap import message_dict
+from databuild.proto.jsonmap import enum_name, message_dict
 from databuild.state import TERMINAL_BUILD_STATUSES
 
 
@@ -42,24 +42,20 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
             click.echo("  ".join("-" * w for w in widths))
 
 
-def short(enum_name: str, prefix: str) -> str:
-    return enum_name.removeprefix(prefix).lower()
-
-
 def partition_status(value: int) -> str:
-    return short(pb.PartitionStatus.Name(value), "PARTITION_STATUS_")
+    return enum_name(pb.PartitionStatus.DESCRIPTOR, value)
 
 
 def build_status(value: int) -> str:
-    return short(pb.BuildStatus.Name(value), "BUILD_STATUS_")
+    return enum_name(pb.BuildStatus.DESCRIPTOR, value)
 
 
 def want_status(value: int) -> str:
-    return short(pb.WantStatus.Name(value), "WANT_STATUS_")
+    return enum_name(pb.WantStatus.DESCRIPTOR, value)
 
 
 def job_run_status(value: int) -> str:
-    return short(pb.JobRunStatus.Name(value), "JOB_RUN_STATUS_")
+    return enum_name(pb.JobRunStatus.DESCRIPTOR, value)
 
 
 def timestamp(ts) -> str:

@@ -10,9 +10,10 @@ import click
 from databuild.cli.context import CliContext, duration_option, pattern_option, refs_argument, timestamp_option
 from databuild.cli.render import emit_json, show, table, timestamp, to_dict, want_status
 from databuild.proto import databuild_pb2 as pb
+from databuild.proto.jsonmap import enum_choices, enum_name, enum_value
 
 pass_ctx = click.make_pass_decorator(CliContext)
-WANT_STATUSES = [n.removeprefix("WANT_STATUS_").lower() for n in pb.WantStatus.keys()[1:]]
+WANT_STATUSES = enum_choices(pb.WantStatus.DESCRIPTOR)
 
 
 def register(cli: click.Group) -> None:
@@ -44,7 +45,7 @@ def create_want(c: CliContext, refs: list[str], ttl: int | None, sla: int | None
                                    source=pb.WantSource(type=pb.WANT_SOURCE_TYPE_CLI, name=getpass.getuser()))
     if data_timestamp is not None:
         request.data_timestamp.FromDatetime(data_timestamp)
-    return c.service.create_wants(pb.CreateWantsRequest(wants=[request]), pb.WANT_SOURCE_TYPE_CLI).wants[0]
+    return c.service.create_wants(pb.CreateWantsRequest(wants=[request])).wants[0]
 
 
 def show_created(c: CliContext, state: pb.WantState) -> None:
@@ -56,8 +57,7 @@ def report_outcome(c: CliContext, outcome: tuple[pb.WantState, bool]) -> None:
     state, interrupted = outcome
     wid, status = state.spec.want_id, want_status(state.status)
     if c.as_json:
-        emit_json({"want_id": wid, "status": status, "build_id": state.build_id, "attempts": state.attempts,
-                   "message": state.message, "interrupted": interrupted})
+        emit_json({**to_dict(state), "interrupted": interrupted})
     elif interrupted:
         click.echo(f"stopped following; want {wid} is still {status} (cancel it with: want cancel {wid})", err=True)
     else:
@@ -96,8 +96,10 @@ def want_list(c: CliContext, statuses, pattern, sla_violated, sla_at_risk, sourc
     """Wants in creation order."""
     if sla_violated and sla_at_risk:
         raise click.BadParameter("choose one of --sla-violated and --sla-at-risk", param_hint="--sla-at-risk")
-    sla = "violated" if sla_violated else "at_risk" if sla_at_risk else None
-    found = c.service.list_wants(statuses, pattern, sla, source, after, limit)
+    sla = pb.SLA_FILTER_VIOLATED if sla_violated else pb.SLA_FILTER_AT_RISK if sla_at_risk else None
+    found = c.service.list_wants(pb.ListWantsRequest(
+        statuses=[enum_value(pb.WantStatus.DESCRIPTOR, s) for s in statuses], pattern=pattern or "", sla=sla,
+        source=source or "", after=after or "", limit=limit))
     if c.as_json:
         emit_json(to_dict(found))
         return
@@ -113,7 +115,7 @@ def want_list(c: CliContext, statuses, pattern, sla_violated, sla_at_risk, sourc
 @pass_ctx
 def want_status_command(c: CliContext, want_id_or_ref: str) -> None:
     """A want (by id, or the newest want of a partition ref): status, why, and its timeline."""
-    detail = c.service.want(want_id_or_ref)
+    detail = c.service.want(pb.GetWantRequest(want_id=want_id_or_ref))
     if c.as_json:
         emit_json(to_dict(detail))
         return
@@ -122,7 +124,7 @@ def want_status_command(c: CliContext, want_id_or_ref: str) -> None:
     click.echo(f"partitions: {' '.join(w.spec.partitions)}")
     if w.spec.external_dependencies:
         click.echo(f"external dependencies: {' '.join(w.spec.external_dependencies)}")
-    source = pb.WantSourceType.Name(w.spec.source.type).removeprefix("WANT_SOURCE_TYPE_").lower()
+    source = enum_name(pb.WantSourceType.DESCRIPTOR, w.spec.source.type)
     click.echo(f"created {timestamp(w.spec.created_at)} by {source}"
                + (f":{w.spec.source.name}" if w.spec.source.name else "")
                + (f" — {w.spec.comment}" if w.spec.comment else ""))
@@ -142,5 +144,6 @@ def want_status_command(c: CliContext, want_id_or_ref: str) -> None:
 @pass_ctx
 def want_cancel(c: CliContext, want_id: str, reason: str) -> None:
     """Cancel an active want (its build stops unless another want needs it)."""
-    state = c.service.cancel_want(want_id, reason or f"cancelled by {getpass.getuser()}", getpass.getuser())
+    state = c.service.cancel_want(pb.CancelWantRequest(
+        want_id=want_id, reason=reason or f"cancelled by {getpass.getuser()}", requested_by=f"cli:{getpass.getuser()}"))
     show(c.as_json, state, f"want {want_id} {want_status(state.status)}")

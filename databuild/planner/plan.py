@@ -12,13 +12,13 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
-from databuild.errors import DataBuildError
+from databuild.errors import DataBuildError, InvalidArgumentError
 from databuild.proto import databuild_pb2 as pb
 
 StatusFn = Callable[[Sequence[str]], Mapping[str, int]]
 
 
-class PlanningError(DataBuildError):
+class PlanningError(InvalidArgumentError):
     """The wanted refs cannot be planned (the message shows the chain of refs)."""
 
     code = "planning_failed"

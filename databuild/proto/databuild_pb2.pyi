@@ -65,6 +65,12 @@ class WantSourceType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WANT_SOURCE_TYPE_DASHBOARD: _ClassVar[WantSourceType]
     WANT_SOURCE_TYPE_API: _ClassVar[WantSourceType]
     WANT_SOURCE_TYPE_SCHEDULED: _ClassVar[WantSourceType]
+
+class SlaFilter(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SLA_FILTER_UNSPECIFIED: _ClassVar[SlaFilter]
+    SLA_FILTER_VIOLATED: _ClassVar[SlaFilter]
+    SLA_FILTER_AT_RISK: _ClassVar[SlaFilter]
 PARTITION_STATUS_UNSPECIFIED: PartitionStatus
 PARTITION_STATUS_MISSING: PartitionStatus
 PARTITION_STATUS_REQUESTED: PartitionStatus
@@ -103,6 +109,9 @@ WANT_SOURCE_TYPE_CLI: WantSourceType
 WANT_SOURCE_TYPE_DASHBOARD: WantSourceType
 WANT_SOURCE_TYPE_API: WantSourceType
 WANT_SOURCE_TYPE_SCHEDULED: WantSourceType
+SLA_FILTER_UNSPECIFIED: SlaFilter
+SLA_FILTER_VIOLATED: SlaFilter
+SLA_FILTER_AT_RISK: SlaFilter
 
 class DataDep(_message.Message):
     __slots__ = ("ref", "dep_type")
@@ -593,6 +602,98 @@ class GraphResponse(_message.Message):
     upstreams: _containers.RepeatedCompositeFieldContainer[UpstreamInfo]
     def __init__(self, label: _Optional[str] = ..., jobs: _Optional[_Iterable[_Union[JobInfo, _Mapping]]] = ..., lookup: _Optional[str] = ..., upstreams: _Optional[_Iterable[_Union[UpstreamInfo, _Mapping]]] = ...) -> None: ...
 
+class EmptyRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListPartitionsRequest(_message.Message):
+    __slots__ = ("pattern", "statuses", "after", "limit")
+    PATTERN_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    pattern: str
+    statuses: _containers.RepeatedScalarFieldContainer[PartitionStatus]
+    after: str
+    limit: int
+    def __init__(self, pattern: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[PartitionStatus, str]]] = ..., after: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class GetPartitionRequest(_message.Message):
+    __slots__ = ("ref",)
+    REF_FIELD_NUMBER: _ClassVar[int]
+    ref: str
+    def __init__(self, ref: _Optional[str] = ...) -> None: ...
+
+class ListBuildsRequest(_message.Message):
+    __slots__ = ("after", "limit")
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    after: str
+    limit: int
+    def __init__(self, after: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class GetBuildRequest(_message.Message):
+    __slots__ = ("build_id",)
+    BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    build_id: str
+    def __init__(self, build_id: _Optional[str] = ...) -> None: ...
+
+class CancelBuildRequest(_message.Message):
+    __slots__ = ("build_id", "reason")
+    BUILD_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    build_id: str
+    reason: str
+    def __init__(self, build_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class GetJobRunRequest(_message.Message):
+    __slots__ = ("job_run_id",)
+    JOB_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    job_run_id: str
+    def __init__(self, job_run_id: _Optional[str] = ...) -> None: ...
+
+class JobRunLogRequest(_message.Message):
+    __slots__ = ("job_run_id", "offset", "limit", "tail")
+    JOB_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    TAIL_FIELD_NUMBER: _ClassVar[int]
+    job_run_id: str
+    offset: int
+    limit: int
+    tail: int
+    def __init__(self, job_run_id: _Optional[str] = ..., offset: _Optional[int] = ..., limit: _Optional[int] = ..., tail: _Optional[int] = ...) -> None: ...
+
+class ListWantsRequest(_message.Message):
+    __slots__ = ("statuses", "pattern", "sla", "source", "after", "limit")
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    PATTERN_FIELD_NUMBER: _ClassVar[int]
+    SLA_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    statuses: _containers.RepeatedScalarFieldContainer[WantStatus]
+    pattern: str
+    sla: SlaFilter
+    source: str
+    after: str
+    limit: int
+    def __init__(self, statuses: _Optional[_Iterable[_Union[WantStatus, str]]] = ..., pattern: _Optional[str] = ..., sla: _Optional[_Union[SlaFilter, str]] = ..., source: _Optional[str] = ..., after: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class PageRequest(_message.Message):
+    __slots__ = ("after", "limit")
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    after: str
+    limit: int
+    def __init__(self, after: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class GetWantRequest(_message.Message):
+    __slots__ = ("want_id",)
+    WANT_ID_FIELD_NUMBER: _ClassVar[int]
+    want_id: str
+    def __init__(self, want_id: _Optional[str] = ...) -> None: ...
+
 class AnalyzeRequest(_message.Message):
     __slots__ = ("partitions",)
     PARTITIONS_FIELD_NUMBER: _ClassVar[int]
@@ -646,16 +747,22 @@ class PartitionDetailResponse(_message.Message):
     def __init__(self, partition: _Optional[_Union[PartitionState, _Mapping]] = ..., history: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
 
 class MarkAvailableRequest(_message.Message):
-    __slots__ = ("comment",)
+    __slots__ = ("comment", "refs")
     COMMENT_FIELD_NUMBER: _ClassVar[int]
+    REFS_FIELD_NUMBER: _ClassVar[int]
     comment: str
-    def __init__(self, comment: _Optional[str] = ...) -> None: ...
+    refs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, comment: _Optional[str] = ..., refs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TaintRequest(_message.Message):
-    __slots__ = ("reason",)
+    __slots__ = ("reason", "refs", "requested_by")
     REASON_FIELD_NUMBER: _ClassVar[int]
+    REFS_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
     reason: str
-    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+    refs: _containers.RepeatedScalarFieldContainer[str]
+    requested_by: str
+    def __init__(self, reason: _Optional[str] = ..., refs: _Optional[_Iterable[str]] = ..., requested_by: _Optional[str] = ...) -> None: ...
 
 class ListBuildsResponse(_message.Message):
     __slots__ = ("builds", "next_page_token")
@@ -748,10 +855,14 @@ class WantBlocker(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., ref: _Optional[str] = ..., upstream: _Optional[str] = ..., build_id: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class CancelWantRequest(_message.Message):
-    __slots__ = ("reason",)
+    __slots__ = ("reason", "want_id", "requested_by")
     REASON_FIELD_NUMBER: _ClassVar[int]
+    WANT_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
     reason: str
-    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+    want_id: str
+    requested_by: str
+    def __init__(self, reason: _Optional[str] = ..., want_id: _Optional[str] = ..., requested_by: _Optional[str] = ...) -> None: ...
 
 class ListUpstreamsResponse(_message.Message):
     __slots__ = ("upstreams",)

@@ -1,28 +1,47 @@
-"""ServiceClient: DataBuildService's interface over HTTP, for the CLI and other graphs."""
+"""ServiceClient: the service's operations over HTTP, derived from ``service/interface.py``.
+
+Each operation becomes a method of the same name taking the same request message
+and returning the same answer as ``DataBuildService``, so the CLI (and other
+graphs) use either side alike. The service's errors come back as the same error
+classes (by their code), so exit codes do not depend on the side.
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+import json
+from typing import Any, Callable
 from urllib.parse import quote
 
 import requests
-from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from databuild.errors import DataBuildError, NotFoundError, ServiceUnavailableError
-from databuild.proto import databuild_pb2 as pb
+from databuild.errors import DataBuildError, ServiceUnavailableError
+from databuild.proto.jsonmap import message_dict, parse_dict
+from databuild.service.interface import OPERATIONS, LogSlice, Operation
 
 
 class ServiceError(DataBuildError):
-    """The service refused a request; ``code`` and message are the service's."""
+    """An error answer whose code names no DataBuild error class; keeps the service's code and status."""
 
     def __init__(self, code: str, message: str, status: int) -> None:
         super().__init__(message)
-        self.code, self.status = code, status
+        self.code, self.http_status = code, status
+        self.exit_code = 2 if 400 <= status < 500 else 3
+
+
+def _error_classes() -> dict[str, type[DataBuildError]]:
+    """Every DataBuild error class by its code (looked up when needed: modules define more)."""
+    found: dict[str, type[DataBuildError]] = {}
+    todo = [DataBuildError]
+    while todo:
+        cls = todo.pop()
+        found.setdefault(cls.code, cls)
+        todo.extend(cls.__subclasses__())
+    return found
 
 
 class ServiceClient:
-    """Calls a DataBuild service; methods mirror DataBuildService and return the same messages."""
+    """Calls a DataBuild service; one method per operation (see the module docstring)."""
 
     def __init__(self, url: str, token: str | None = None, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
@@ -31,20 +50,30 @@ class ServiceClient:
         if token:
             self.http.headers["Authorization"] = f"Bearer {token}"
 
-    def _call(self, method: str, path: str, into: Message, body: Message | None = None, timeout: float | None = None,
-              **params) -> Message:
-        data = json_format.MessageToJson(body, preserving_proto_field_name=True) if body is not None else None
+    def call(self, op: Operation, request: Message | None = None) -> Any:
+        """Run ``op`` on the service with ``request`` (its request message; default empty)."""
+        request = request if request is not None else op.request()
+        doc = message_dict(request)
+        path = op.path
+        for name in op.path_fields:
+            value = doc.pop(name)
+            path = path.replace(f"{{{name}:path}}", quote(value, safe="")).replace(f"{{{name}}}", quote(value, safe=""))
+        defaults = message_dict(op.request())  # fields with presence are absent here: always sent when set
+        sent = {k: v for k, v in doc.items() if k not in defaults or v != defaults[k]}
+        params = {op.parameter_name(k): v for k, v in sent.items()} if op.query else None
+        body = None if op.query else json.dumps(sent)
+        timeout = self.timeout + (request.wait_seconds if op.long_poll else 0)
         try:
-            r = self.http.request(method, self.url + path, params={k: v for k, v in params.items() if v is not None},
-                                  data=data, headers={"Content-Type": "application/json"} if data else None,
-                                  timeout=timeout or self.timeout)
+            r = self.http.request(op.method, self.url + path, params=params, data=body, timeout=timeout,
+                                  headers={"Content-Type": "application/json"} if body else None,
+                                  stream=op.response is None)
         except requests.RequestException as e:
             raise ServiceUnavailableError(f"cannot reach the DataBuild service at {self.url}: {e}") from None
         if r.status_code >= 400:
             raise self._error(r)
-        if into is None:
-            return r.content
-        return json_format.Parse(r.content, into, ignore_unknown_fields=True)
+        if op.response is None:
+            return self._log_slice(request, r)
+        return parse_dict(r.json(), op.response(), ignore_unknown=True)
 
     @staticmethod
     def _error(r: requests.Response) -> DataBuildError:
@@ -52,82 +81,28 @@ class ServiceClient:
             error = r.json()["error"]
             code, message = error["code"], error["message"]
         except (ValueError, KeyError, TypeError):
-            code, message = "http_error", f"HTTP {r.status_code}: {r.text[:200]}"
-        if r.status_code == 404:
-            return NotFoundError(message)
-        return ServiceError(code, message, r.status_code)
+            return ServiceError("http_error", f"HTTP {r.status_code}: {r.text[:200]}", r.status_code)
+        cls = _error_classes().get(code)
+        if cls is None or cls.http_status != r.status_code:
+            return ServiceError(code, message, r.status_code)
+        error = cls.__new__(cls)  # some classes' constructors take more than the message
+        Exception.__init__(error, message)
+        return error
 
-    def health(self) -> pb.HealthResponse:
-        return self._call("GET", "/api/v1/health", pb.HealthResponse(), timeout=2)
+    @staticmethod
+    def _log_slice(request: Message, r: requests.Response) -> LogSlice:
+        h = r.headers
+        return LogSlice(request.job_run_id, int(h["X-Log-Offset"]), int(h["X-Log-Next-Offset"]), int(h["X-Log-Size"]),
+                        h["X-Log-Complete"] == "true", r.iter_content(64 * 1024))
 
-    def graph_info(self) -> pb.GraphResponse:
-        return self._call("GET", "/api/v1/graph", pb.GraphResponse())
 
-    def analyze(self, request: pb.AnalyzeRequest) -> pb.AnalyzeResponse:
-        return self._call("POST", "/api/v1/analyze", pb.AnalyzeResponse(), request)
+def _method(op: Operation) -> Callable:
+    def call(self: ServiceClient, request: Message | None = None) -> Any:
+        return self.call(op, request)
+    call.__name__ = call.__qualname__ = op.name
+    call.__doc__ = op.summary
+    return call
 
-    def list_partitions(self, pattern: str | None = None, statuses: Sequence[str] = (), after: str | None = None,
-                        limit: int = 100) -> pb.ListPartitionsResponse:
-        return self._call("GET", "/api/v1/partitions", pb.ListPartitionsResponse(), pattern=pattern,
-                          status=list(statuses), after=after, limit=limit)
 
-    def partition(self, ref: str) -> pb.PartitionDetailResponse:
-        return self._call("GET", f"/api/v1/partitions/{quote(ref, safe='')}", pb.PartitionDetailResponse())
-
-    def mark_available(self, refs: Sequence[str], comment: str = "") -> pb.ListPartitionsResponse:
-        out = pb.ListPartitionsResponse()
-        for ref in refs:
-            out.partitions.extend(self._call("POST", f"/api/v1/partitions/{quote(ref, safe='')}/available",
-                                             pb.ListPartitionsResponse(), pb.MarkAvailableRequest(comment=comment)
-                                             ).partitions)
-        return out
-
-    def taint(self, refs: Sequence[str], reason: str) -> pb.ListPartitionsResponse:
-        out = pb.ListPartitionsResponse()
-        for ref in refs:
-            out.partitions.extend(self._call("POST", f"/api/v1/partitions/{quote(ref, safe='')}/taint",
-                                             pb.ListPartitionsResponse(), pb.TaintRequest(reason=reason)).partitions)
-        return out
-
-    def list_builds(self, limit: int = 50) -> pb.ListBuildsResponse:
-        return self._call("GET", "/api/v1/builds", pb.ListBuildsResponse(), limit=limit)
-
-    def cancel_build(self, build_id: str, reason: str = "cancelled by request") -> pb.BuildState:
-        return self._call("DELETE", f"/api/v1/builds/{quote(build_id, safe='')}", pb.BuildState())
-
-    def build(self, build_id: str) -> pb.BuildDetailResponse:
-        return self._call("GET", f"/api/v1/builds/{quote(build_id, safe='')}", pb.BuildDetailResponse())
-
-    def create_wants(self, request: pb.CreateWantsRequest,
-                     default_source: int = pb.WANT_SOURCE_TYPE_API) -> pb.CreateWantsResponse:
-        for want in request.wants:
-            if not want.source.type:
-                want.source.type = default_source
-        return self._call("POST", "/api/v1/wants", pb.CreateWantsResponse(), request)
-
-    def list_wants(self, statuses: Sequence[str] = (), pattern: str | None = None, sla: str | None = None,
-                   source: str | None = None, after: str | None = None, limit: int = 100) -> pb.ListWantsResponse:
-        return self._call("GET", "/api/v1/wants", pb.ListWantsResponse(), status=list(statuses), pattern=pattern,
-                          sla=sla, source=source, after=after, limit=limit)
-
-    def sla_violations(self, after: str | None = None, limit: int = 100) -> pb.ListWantsResponse:
-        return self._call("GET", "/api/v1/wants/sla-violations", pb.ListWantsResponse(), after=after, limit=limit)
-
-    def want(self, want_id_or_ref: str) -> pb.WantDetailResponse:
-        return self._call("GET", f"/api/v1/wants/{quote(want_id_or_ref, safe='')}", pb.WantDetailResponse())
-
-    def cancel_want(self, want_id: str, reason: str = "", requested_by: str = "") -> pb.WantState:
-        return self._call("DELETE", f"/api/v1/wants/{quote(want_id, safe='')}", pb.WantState(),
-                          pb.CancelWantRequest(reason=reason))
-
-    def job_run(self, job_run_id: str) -> pb.JobRunDetailResponse:
-        return self._call("GET", f"/api/v1/job-runs/{quote(job_run_id, safe='')}", pb.JobRunDetailResponse())
-
-    def job_run_log(self, job_run_id: str) -> bytes:
-        return self._call("GET", f"/api/v1/job-runs/{quote(job_run_id, safe='')}/logs", None)
-
-    def events(self, request: pb.ListEventsRequest) -> pb.ListEventsResponse:
-        return self._call("GET", "/api/v1/events", pb.ListEventsResponse(), timeout=self.timeout + request.wait_seconds,
-                          since=request.since, pattern=list(request.patterns) or None,
-                          types=",".join(request.types) or None, limit=request.limit or None,
-                          wait=request.wait_seconds or None)
+for _op in OPERATIONS:
+    setattr(ServiceClient, _op.name, _method(_op))

@@ -9,18 +9,22 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Sequence
+from typing import Iterator, Sequence
+
+from google.protobuf.message import Message
 
 import databuild
-from databuild.errors import InvalidArgumentError, NotFoundError
+from databuild.errors import ConflictError, InvalidArgumentError, NotFoundError, TooLargeError
 from databuild.events import EVENT_TYPES, Clock, EventFilter, TermMatch, system_clock
 from databuild.graph import GraphSpec
 from databuild.planner import GraphResolver, Resolver, plan
 from databuild.proto import databuild_pb2 as pb
 from databuild.refs import compile_pattern, is_valid_ref, validate_ref, validate_refs
+from databuild.proto.jsonmap import enum_name
 from databuild.service.builds import ExecutorPool
+from databuild.service.interface import LogSlice
 from databuild.service.want_runner import WantRunner
-from databuild.state import ACTIVE_WANT_STATUSES, WANT, StateStore
+from databuild.state import ACTIVE_WANT_STATUSES, TERMINAL_JOB_RUN_STATUSES, WANT, StateStore
 from databuild.state.reducers import reduce
 from databuild.state.wants import sla_deadline_us, time_term, ttl_deadline_us
 from databuild.wants import MAX_WANTS_PER_REQUEST, Policy, new_want_spec
@@ -30,31 +34,18 @@ MAX_WAIT_SECONDS = 60.0
 MAX_LIMIT = 10_000
 #: A want is "at risk" when its SLA deadline is less than this far away.
 AT_RISK_SECONDS = 3600
+#: Events of a partition's history or a want's timeline shown in their detail.
+HISTORY_LIMIT = 1000
+#: Log bytes read per chunk when streaming a job run's log.
+LOG_CHUNK = 64 * 1024
 _UUID_CHARS = set("0123456789abcdef-")
 
 
-def _limit(value: int) -> int:
+def _limit(request: Message, default: int = 100) -> int:
+    value = request.limit if request.HasField("limit") else default
     if not 1 <= value <= MAX_LIMIT:
         raise InvalidArgumentError(f"limit must be from 1 to {MAX_LIMIT}, got {value}")
     return value
-
-
-def _enum_value(enum, prefix: str, what: str, name: str) -> int:
-    full = name.upper() if name.upper().startswith(prefix) else prefix + name.upper()
-    if full not in enum.keys()[1:]:
-        known = ", ".join(k.removeprefix(prefix).lower() for k in enum.keys()[1:])
-        raise InvalidArgumentError(f"unknown {what} status {name!r}; known: {known}")
-    return enum.Value(full)
-
-
-def partition_status_value(name: str) -> int:
-    """``available`` or ``PARTITION_STATUS_AVAILABLE`` -> the enum value."""
-    return _enum_value(pb.PartitionStatus, "PARTITION_STATUS_", "partition", name)
-
-
-def want_status_value(name: str) -> int:
-    """``waiting`` or ``WANT_STATUS_WAITING`` -> the enum value."""
-    return _enum_value(pb.WantStatus, "WANT_STATUS_", "want", name)
 
 
 class DataBuildService:
@@ -90,11 +81,11 @@ class DataBuildService:
 
     # -- graph -------------------------------------------------------------
 
-    def health(self) -> pb.HealthResponse:
+    def health(self, request: pb.EmptyRequest | None = None) -> pb.HealthResponse:
         return pb.HealthResponse(status="ok", version=databuild.__version__, graph_label=self.graph.label,
                                  latest_event_index=self.log.latest_index())
 
-    def graph_info(self) -> pb.GraphResponse:
+    def graph_info(self, request: pb.EmptyRequest | None = None) -> pb.GraphResponse:
         g = self.graph
         return pb.GraphResponse(
             label=g.label, lookup=g.lookup.label if g.lookup else "",
@@ -110,96 +101,111 @@ class DataBuildService:
 
     # -- partitions --------------------------------------------------------
 
-    def list_partitions(self, pattern: str | None = None, statuses: Sequence[str] = (), after: str | None = None,
-                        limit: int = 100) -> pb.ListPartitionsResponse:
+    def list_partitions(self, request: pb.ListPartitionsRequest) -> pb.ListPartitionsResponse:
+        pattern = request.pattern or None
         if pattern is not None:
             compile_pattern(pattern)
-        found = self.store.partitions(pattern, [partition_status_value(s) for s in statuses], after, _limit(limit))
+        limit = _limit(request)
+        found = self.store.partitions(pattern, list(request.statuses), request.after or None, limit)
         return pb.ListPartitionsResponse(partitions=found, next_page_token=found[-1].ref if len(found) == limit else "")
 
-    def partition(self, ref: str) -> pb.PartitionDetailResponse:
-        validate_ref(ref)
+    def partition(self, request: pb.GetPartitionRequest) -> pb.PartitionDetailResponse:
+        ref = validate_ref(request.ref)
         state = self.store.partition(ref) or pb.PartitionState(ref=ref, status=pb.PARTITION_STATUS_MISSING)
-        history = self.log.list_events(0, EventFilter(refs=(ref,)), 1000).events
+        history = self.log.list_events(0, EventFilter(refs=(ref,)), HISTORY_LIMIT).events
         return pb.PartitionDetailResponse(partition=state, history=history)
 
-    def mark_available(self, refs: Sequence[str], comment: str = "") -> pb.ListPartitionsResponse:
-        """Record that external partitions landed; refused for refs this graph builds."""
-        refs = validate_refs(refs)
+    def mark_available(self, request: pb.MarkAvailableRequest) -> pb.ListPartitionsResponse:
+        """Record that external partitions landed, in one event; refused for refs this graph builds."""
+        refs = self._refs(request.refs)
         patterns = GraphResolver(self.graph)
         produced = [r for r in refs if self.graph.lookup is None and patterns.by_pattern(r)]
         if produced:
             raise InvalidArgumentError(f"{', '.join(produced)} is produced by graph {self.graph.label}, not external")
         self.log.append([pb.Event(external_partitions_available=pb.ExternalPartitionsAvailable(
-            refs=refs, comment=comment))])
+            refs=refs, comment=request.comment))])
         return pb.ListPartitionsResponse(partitions=self.store.partitions_by_ref(refs).values())
 
-    def taint(self, refs: Sequence[str], reason: str) -> pb.ListPartitionsResponse:
-        """Mark available partitions bad; refused for partitions that are not available."""
-        refs = validate_refs(refs)
-        if not reason:
+    def taint(self, request: pb.TaintRequest) -> pb.ListPartitionsResponse:
+        """Mark available partitions bad, in one event; refused for partitions that are not available."""
+        refs = self._refs(request.refs)
+        if not request.reason:
             raise InvalidArgumentError("tainting needs a reason")
         statuses = self.store.partition_statuses(refs)
         not_available = [r for r in refs if statuses[r] != pb.PARTITION_STATUS_AVAILABLE]
         if not_available:
-            raise InvalidArgumentError(f"only available partitions can be tainted: {', '.join(not_available)}")
-        self.log.append([pb.Event(partitions_tainted=pb.PartitionsTainted(refs=refs, reason=reason))])
+            raise ConflictError(f"only available partitions can be tainted: {', '.join(not_available)}")
+        self.log.append([pb.Event(partitions_tainted=pb.PartitionsTainted(
+            refs=refs, reason=request.reason, requested_by=request.requested_by or "api"))])
         return pb.ListPartitionsResponse(partitions=self.store.partitions_by_ref(refs).values())
+
+    @staticmethod
+    def _refs(refs: Sequence[str]) -> list[str]:
+        if not refs:
+            raise InvalidArgumentError("no partition refs given")
+        return list(dict.fromkeys(validate_refs(refs)))
 
     # -- builds and job runs ------------------------------------------------
 
-    def list_builds(self, limit: int = 50) -> pb.ListBuildsResponse:
+    def list_builds(self, request: pb.ListBuildsRequest) -> pb.ListBuildsResponse:
+        limit = _limit(request, 50)
         found = sorted(self.store.builds(limit=MAX_LIMIT), key=lambda b: b.requested_at.ToMicroseconds(),
                        reverse=True)
-        return pb.ListBuildsResponse(builds=found[: _limit(limit)])
+        return pb.ListBuildsResponse(builds=found[:limit])
 
-    def cancel_build(self, build_id: str, reason: str = "cancelled by request") -> pb.BuildState:
+    def cancel_build(self, request: pb.CancelBuildRequest) -> pb.BuildState:
         """Stop a build this service is running (its wants retry or end as their policy says)."""
-        self.build(build_id)  # NotFoundError for unknown ids
-        self.builds.cancel(build_id, reason)
+        build_id = self.build(pb.GetBuildRequest(build_id=request.build_id)).build.build_id
+        self.builds.cancel(build_id, request.reason or "cancelled by request")
         return self.store.build(build_id)
 
     @property
     def running_builds(self) -> int:
         return self.builds.running()
 
-    def build(self, build_id: str) -> pb.BuildDetailResponse:
-        b = self.store.build(build_id)
+    def build(self, request: pb.GetBuildRequest) -> pb.BuildDetailResponse:
+        b = self.store.build(request.build_id)
         if b is None:
-            raise NotFoundError(f"no build with id {build_id!r}")
+            raise NotFoundError(f"no build with id {request.build_id!r}")
         runs = [self.store.job_run(r.job_run_id) for r in b.job_graph.job_runs]
         return pb.BuildDetailResponse(build=b, job_runs=[r for r in runs if r is not None])
 
-    def job_run(self, job_run_id: str) -> pb.JobRunDetailResponse:
-        run = self.store.job_run(job_run_id)
+    def job_run(self, request: pb.GetJobRunRequest) -> pb.JobRunDetailResponse:
+        run = self.store.job_run(request.job_run_id)
         if run is None:
-            raise NotFoundError(f"no job run with id {job_run_id!r}")
+            raise NotFoundError(f"no job run with id {request.job_run_id!r}")
         return pb.JobRunDetailResponse(job_run=run)
 
-    def job_run_log(self, job_run_id: str) -> bytes:
-        """The run's captured output; never reads outside the log directory."""
-        run = self.job_run(job_run_id).job_run
+    def job_run_log(self, request: pb.JobRunLogRequest) -> LogSlice:
+        """A byte range of the run's captured output, read lazily; never outside the log directory."""
+        if request.offset < 0 or request.limit < 0 or request.tail < 0:
+            raise InvalidArgumentError(f"offset, limit and tail must not be negative, got "
+                                       f"{request.offset}, {request.limit}, {request.tail}")
+        run = self.job_run(pb.GetJobRunRequest(job_run_id=request.job_run_id)).job_run
         path = os.path.realpath(run.log_path) if run.log_path else ""
         if not path or os.path.commonpath([path, self.log_dir]) != self.log_dir or not os.path.isfile(path):
-            raise NotFoundError(f"job run {job_run_id} has no log")
-        with open(path, "rb") as f:
-            return f.read()
+            raise NotFoundError(f"job run {run.job_run_id} has no log")
+        f = open(path, "rb")
+        size = os.fstat(f.fileno()).st_size
+        start = max(0, size - request.tail) if request.tail else min(request.offset, size)
+        end = min(size, start + request.limit) if request.limit else size
+        return LogSlice(run.job_run_id, start, end, size, run.status in TERMINAL_JOB_RUN_STATUSES,
+                        _read_range(f, start, end))
 
     # -- wants -----------------------------------------------------------------
 
-    def create_wants(self, request: pb.CreateWantsRequest,
-                     default_source: int = pb.WANT_SOURCE_TYPE_API) -> pb.CreateWantsResponse:
-        """Record wants (all or none); the evaluator takes them from there."""
+    def create_wants(self, request: pb.CreateWantsRequest) -> pb.CreateWantsResponse:
+        """Record wants (all or none); the evaluator takes them from there. Source ``api`` unless given."""
         if not request.wants:
             raise InvalidArgumentError("no wants given")
         if len(request.wants) > MAX_WANTS_PER_REQUEST:
-            raise InvalidArgumentError(f"at most {MAX_WANTS_PER_REQUEST} wants per request, got {len(request.wants)}")
+            raise TooLargeError(f"at most {MAX_WANTS_PER_REQUEST} wants per request, got {len(request.wants)}")
         now = self.clock_us()
         specs = []
         for i, want in enumerate(request.wants):
             try:
                 specs.append(new_want_spec(want, now, self.graph.default_ttl_seconds, self.graph.default_sla_seconds,
-                                           default_source))
+                                           pb.WANT_SOURCE_TYPE_API))
             except InvalidArgumentError as e:
                 raise InvalidArgumentError(f"want #{i + 1}: {e}" if len(request.wants) > 1 else str(e)) from None
         events = [pb.Event(want_created=pb.WantCreated(want=spec)) for spec in specs]
@@ -207,37 +213,36 @@ class DataBuildService:
         # The recorded events folded by the projection's own reducer: the stored state, without reading it back.
         return pb.CreateWantsResponse(wants=[reduce(WANT, e.want_created.want.want_id, None, e) for e in events])
 
-    def list_wants(self, statuses: Sequence[str] = (), pattern: str | None = None, sla: str | None = None,
-                   source: str | None = None, after: str | None = None, limit: int = 100) -> pb.ListWantsResponse:
+    def list_wants(self, request: pb.ListWantsRequest) -> pb.ListWantsResponse:
         """Wants in creation order, filtered; page with ``after`` = the previous ``next_page_token``."""
-        values = [want_status_value(s) for s in statuses]
+        values = list(request.statuses)
         terms = []
-        if pattern is not None:
-            terms.append(TermMatch("partition", pattern=pattern))
-        if sla == "violated":
+        if request.pattern:
+            terms.append(TermMatch("partition", pattern=compile_pattern(request.pattern).pattern))
+        if request.sla == pb.SLA_FILTER_VIOLATED:
             terms.append(TermMatch("sla_violated", values=("1",)))
-        elif sla == "at_risk":
+        elif request.sla == pb.SLA_FILTER_AT_RISK:
             now = self.clock_us()
             terms.append(TermMatch("sla", low=time_term(now), high=time_term(now + AT_RISK_SECONDS * 1_000_000)))
             values = [v for v in values or ACTIVE_WANT_STATUSES if v in ACTIVE_WANT_STATUSES]
             if not values:
                 return pb.ListWantsResponse()
-        elif sla is not None:
-            raise InvalidArgumentError(f"sla filter must be 'violated' or 'at_risk', got {sla!r}")
-        if source:
-            terms.append(TermMatch("source", values=(source.lower(),)))
-        found = self.store.wants(values, after, _limit(limit), terms)
+        if request.source:
+            terms.append(TermMatch("source", values=(request.source.lower(),)))
+        limit = _limit(request)
+        found = self.store.wants(values, request.after or None, limit, terms)
         return pb.ListWantsResponse(wants=found, next_page_token=found[-1].spec.want_id if len(found) == limit else "")
 
-    def sla_violations(self, after: str | None = None, limit: int = 100) -> pb.ListWantsResponse:
+    def sla_violations(self, request: pb.PageRequest) -> pb.ListWantsResponse:
         """Wants whose SLA deadline passed before they were satisfied."""
-        return self.list_wants(sla="violated", after=after, limit=limit)
+        return self.list_wants(pb.ListWantsRequest(sla=pb.SLA_FILTER_VIOLATED, after=request.after,
+                                                   limit=_limit(request)))
 
-    def want(self, want_id_or_ref: str) -> pb.WantDetailResponse:
+    def want(self, request: pb.GetWantRequest) -> pb.WantDetailResponse:
         """A want (or the newest want of a partition ref), its timeline and why it is not done yet."""
-        want = self._find_want(want_id_or_ref)
+        want = self._find_want(request.want_id)
         wid = want.spec.want_id
-        timeline = self.log.list_events(0, EventFilter(want_ids=(wid,)), 1000).events
+        timeline = self.log.list_events(0, EventFilter(want_ids=(wid,)), HISTORY_LIMIT).events
         refs = [*want.spec.partitions, *want.waiting_for]
         build = self.store.build(want.build_id) if want.build_id else None
         text, blockers = explain(want, self.store.partition_statuses(refs), build, self._upstream_of,
@@ -264,16 +269,18 @@ class DataBuildService:
                 return upstream.name
         return ""
 
-    def cancel_want(self, want_id: str, reason: str = "", requested_by: str = "") -> pb.WantState:
+    def cancel_want(self, request: pb.CancelWantRequest) -> pb.WantState:
         """Cancel an active want; its build is stopped unless another active want rides on it."""
+        want_id = request.want_id
         want = self.store.want(want_id)
         if want is None:
             raise NotFoundError(f"no want with id {want_id!r}")
         if want.status not in ACTIVE_WANT_STATUSES:
-            status = pb.WantStatus.Name(want.status).removeprefix("WANT_STATUS_").lower()
-            raise InvalidArgumentError(f"want {want_id} is already {status}; only active wants can be cancelled")
+            status = enum_name(pb.WantStatus.DESCRIPTOR, want.status)
+            raise ConflictError(f"want {want_id} is already {status}; only active wants can be cancelled")
         self.log.append([pb.Event(want_cancelled=pb.WantCancelled(
-            want_id=want_id, reason=reason or "cancelled by request", requested_by=requested_by))])
+            want_id=want_id, reason=request.reason or "cancelled by request",
+            requested_by=request.requested_by or "api"))])
         if want.status == pb.WANT_STATUS_BUILDING and self.builds.is_running(want.build_id) \
                 and not self.store.wants_riding(want.build_id):
             self.builds.cancel(want.build_id, f"its want {want_id} was cancelled")
@@ -282,22 +289,60 @@ class DataBuildService:
     # -- event feed ----------------------------------------------------------
 
     def events(self, request: pb.ListEventsRequest) -> pb.ListEventsResponse:
-        """The feed (SPEC section 9); with ``wait_seconds`` it long-polls until something matches."""
-        unknown = [t for t in request.types if t not in EVENT_TYPES]
-        if unknown:
-            raise InvalidArgumentError(f"unknown event type(s): {', '.join(unknown)}")
-        if not 0 <= request.wait_seconds <= MAX_WAIT_SECONDS:
-            raise InvalidArgumentError(f"wait must be from 0 to {MAX_WAIT_SECONDS:.0f} seconds, got {request.wait_seconds}")
-        filter = EventFilter(types=tuple(request.types), ref_patterns=tuple(request.patterns))
-        limit = _limit(request.limit or 100)
-        deadline = time.monotonic() + request.wait_seconds
-        since = request.since
+        """The feed (docs/http-api.md); with ``wait_seconds`` it long-polls until something matches.
+
+        This waits on a thread; the HTTP service waits without one (``events_page`` per wake-up)."""
+        deadline = time.monotonic() + check_wait(request.wait_seconds)
         while True:
-            page = self.log.list_events(since, filter, limit)
+            page = self.events_page(request)
             left = deadline - time.monotonic()
             if page.events or left <= 0:
-                return pb.ListEventsResponse(events=page.events, next=page.next, has_more=page.has_more)
-            since = page.next
+                return page
+            request = _copy(request, since=page.next)
             with self._appended:
-                if self.log.latest_index() <= since:
-                    self._appended.wait(left)
+                if self.log.latest_index() <= request.since:
+                    self._appended.wait(min(left, FOREIGN_WRITER_CHECK_S))
+
+    def events_page(self, request: pb.ListEventsRequest) -> pb.ListEventsResponse:
+        """One page of the feed from ``since``, without waiting."""
+        types = [t.lower() for t in request.types]
+        unknown = [t for t in types if t not in EVENT_TYPES]
+        if unknown:
+            raise InvalidArgumentError(f"unknown event type(s): {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}")
+        if request.since < 0:
+            raise InvalidArgumentError(f"since must not be negative, got {request.since}")
+        filter = EventFilter(types=tuple(types), ref_patterns=tuple(request.patterns))
+        page = self.log.list_events(request.since, filter, _limit(request))
+        return pb.ListEventsResponse(events=page.events, next=page.next, has_more=page.has_more)
+
+
+#: Writers in other processes do not notify this one; a long-poll looks this often.
+FOREIGN_WRITER_CHECK_S = 1.0
+
+
+def check_wait(seconds: float) -> float:
+    """A long-poll's wait, checked."""
+    if not 0 <= seconds <= MAX_WAIT_SECONDS:
+        raise InvalidArgumentError(f"wait must be from 0 to {MAX_WAIT_SECONDS:.0f} seconds, got {seconds}")
+    return seconds
+
+
+def _copy(request: pb.ListEventsRequest, **changes) -> pb.ListEventsRequest:
+    out = pb.ListEventsRequest()
+    out.CopyFrom(request)
+    for name, value in changes.items():
+        setattr(out, name, value)
+    return out
+
+
+def _read_range(f, start: int, end: int) -> Iterator[bytes]:
+    """Chunks of ``f`` from ``start`` to ``end``; closes ``f`` when done or abandoned."""
+    with f:
+        f.seek(start)
+        left = end - start
+        while left > 0:
+            chunk = f.read(min(LOG_CHUNK, left))
+            if not chunk:
+                return
+            left -= len(chunk)
+            yield chunk

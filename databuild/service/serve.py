@@ -17,7 +17,7 @@ from databuild.service.core import DataBuildService
 from databuild.service.daemon import (
     DaemonInfo, DaemonLock, IdleWatch, free_port, new_token, remove_info, write_info,
 )
-from databuild.service.http import create_app
+from databuild.service.http import LOOPBACK_HOSTS, create_app
 from databuild.state import StateStore
 from databuild.wants import Policy
 
@@ -43,7 +43,8 @@ def run_foreground(graph: GraphSpec, store: StateStore, log_dir: Path, host: str
                    options: ServiceOptions) -> None:
     service = start_service(graph, store, log_dir, options)
     try:
-        uvicorn.run(create_app(service, token), host=host, port=port, log_level="warning")
+        app = create_app(service, token, loopback_only=host in LOOPBACK_HOSTS)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         service.close()
 
@@ -62,11 +63,10 @@ def run_daemon(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir: Pa
     # the daemon up even when no client is asking about them.
     idle = IdleWatch(idle_timeout, lambda: setattr(server, "should_exit", True),
                      busy=lambda: service.running_builds > 0 or bool(store.active_wants(limit=1)))
-    app = create_app(service, token, idle.touch)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     info = DaemonInfo(os.getpid(), port, f"http://127.0.0.1:{port}", token, graph.label, time.time())
     # uvicorn re-raises SIGTERM after shutting down, so cleanup cannot wait for run() to return.
-    app.router.on_shutdown.append(lambda: remove_info(state_dir, info.pid))
+    app = create_app(service, token, idle.touch, on_shutdown=[lambda: remove_info(state_dir, info.pid)])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
 
     def publish() -> None:
         while not server.started and not server.should_exit:

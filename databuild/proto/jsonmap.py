@@ -1,0 +1,257 @@
+"""Messages as DataBuild's JSON contract, both ways, fast (docs/json.md).
+
+The contract differs from protobuf's own JSON mapping in three declared ways, so
+scripts and other graphs read it without knowing protobuf:
+
+- enum values are short lowercase names (``"satisfied"``, ``"cli"``): the enum's
+  prefix (``WANT_STATUS_``) is dropped; on input the short and the long names are
+  accepted, case-insensitively;
+- 64-bit integers are JSON numbers, not strings;
+- a message listed in ``FLATTENED`` carries one message field's fields at its own
+  top level: a want document has ``want_id`` and ``status`` side by side.
+
+Fields with default values are always present; timestamps are RFC 3339 in UTC.
+Output converters are built once per message type (lists of wants are thousands
+of messages, so this is most of a list request's time).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+from datetime import datetime, timedelta
+from typing import Any, Callable, TypeVar
+
+from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
+from google.protobuf.message import Message
+
+from databuild.errors import InvalidArgumentError
+
+F = FieldDescriptor
+M = TypeVar("M", bound=Message)
+_TIMESTAMP = "google.protobuf.Timestamp"
+
+#: Message type -> the message field whose fields it shows at its own top level.
+FLATTENED: dict[str, str] = {
+    "databuild.v1.WantState": "spec",
+    "databuild.v1.WantDetailResponse": "want",
+}
+
+_converters: dict[str, Callable[[Message], dict]] = {}
+
+
+# -- enums -------------------------------------------------------------------
+
+def _enum_prefix(enum: EnumDescriptor) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", enum.name).upper() + "_"
+
+
+def _short_names(enum: EnumDescriptor) -> dict[int, str]:
+    prefix = _enum_prefix(enum)
+    return {v.number: v.name.removeprefix(prefix).lower() for v in enum.values}
+
+
+_SHORT: dict[str, dict[int, str]] = {}
+_BY_NAME: dict[str, dict[str, int]] = {}
+
+
+def _tables(enum: EnumDescriptor) -> tuple[dict[int, str], dict[str, int]]:
+    short = _SHORT.get(enum.full_name)
+    if short is None:
+        short = _SHORT[enum.full_name] = _short_names(enum)
+        by_name = {name: number for number, name in short.items()}
+        by_name.update({v.name.lower(): v.number for v in enum.values})
+        _BY_NAME[enum.full_name] = by_name
+    return short, _BY_NAME[enum.full_name]
+
+
+def enum_name(enum: EnumDescriptor, value: int) -> str:
+    """The short lowercase name of ``value`` (``WANT_STATUS_SATISFIED`` -> ``satisfied``)."""
+    return _tables(enum)[0].get(value, str(value))
+
+
+def enum_value(enum: EnumDescriptor, name: str, what: str | None = None) -> int:
+    """``satisfied``, ``SATISFIED`` or ``WANT_STATUS_SATISFIED`` -> the number; else a named error."""
+    number = _tables(enum)[1].get(name.lower()) if isinstance(name, str) else None
+    if number is None or number == 0 and not name.lower().endswith("unspecified"):
+        raise InvalidArgumentError(f"unknown {what or enum.name} {name!r}; known: {', '.join(enum_choices(enum))}")
+    return number
+
+
+def enum_choices(enum: EnumDescriptor) -> list[str]:
+    """The short names a caller may give (the zero value excluded)."""
+    return [name for number, name in _tables(enum)[0].items() if number != 0]
+
+
+# -- output ------------------------------------------------------------------
+
+def message_dict(message: Message) -> dict:
+    """``message`` as a JSON object of the contract (every field present)."""
+    return _converter(message.DESCRIPTOR)(message)
+
+
+def _float(value: float) -> Any:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def timestamp_text(ts: Message) -> str:
+    """RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits, as protobuf writes it."""
+    text = (_EPOCH + timedelta(seconds=ts.seconds)).strftime("%Y-%m-%dT%H:%M:%S")
+    nanos = ts.nanos
+    if not nanos:
+        return text + "Z"
+    if nanos % 1_000_000 == 0:
+        return f"{text}.{nanos // 1_000_000:03d}Z"
+    if nanos % 1000 == 0:
+        return f"{text}.{nanos // 1000:06d}Z"
+    return f"{text}.{nanos:09d}Z"
+
+
+def _value_fn(field: FieldDescriptor) -> Callable[[Any], Any]:
+    if field.type == F.TYPE_MESSAGE:
+        if field.message_type.full_name == _TIMESTAMP:
+            return timestamp_text
+        return lambda m: _converter(field.message_type)(m)
+    if field.type == F.TYPE_ENUM:
+        names = _tables(field.enum_type)[0]
+        return lambda v: names.get(v, v)
+    if field.type in (F.TYPE_FLOAT, F.TYPE_DOUBLE):
+        return _float
+    if field.type == F.TYPE_BYTES:
+        return lambda b: base64.b64encode(b).decode("utf-8")
+    return lambda v: v
+
+
+def _field_fn(field: FieldDescriptor) -> Callable[[Message, dict], None]:
+    name = field.name
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        value_fn = _value_fn(field.message_type.fields_by_name["value"])
+        key_is_bool = field.message_type.fields_by_name["key"].type == F.TYPE_BOOL
+
+        def put_map(m: Message, out: dict) -> None:
+            out[name] = {(str(k).lower() if key_is_bool else str(k)): value_fn(v) for k, v in getattr(m, name).items()}
+        return put_map
+    value_fn = _value_fn(field)
+    if field.is_repeated:
+        def put_list(m: Message, out: dict) -> None:
+            out[name] = [value_fn(v) for v in getattr(m, name)]
+        return put_list
+    if name == FLATTENED.get(field.containing_type.full_name):
+        inner = _converter(field.message_type)
+
+        def put_flat(m: Message, out: dict) -> None:
+            out.update(inner(getattr(m, name)))
+        return put_flat
+    if field.has_presence:
+        def put_present(m: Message, out: dict) -> None:
+            if m.HasField(name):
+                out[name] = value_fn(getattr(m, name))
+        return put_present
+
+    def put(m: Message, out: dict) -> None:
+        out[name] = value_fn(getattr(m, name))
+    return put
+
+
+def _converter(descriptor: Descriptor) -> Callable[[Message], dict]:
+    convert = _converters.get(descriptor.full_name)
+    if convert is None:
+        _check_flattening(descriptor)
+        fields = [_field_fn(f) for f in descriptor.fields]
+
+        def convert(m: Message) -> dict:
+            out: dict = {}
+            for put in fields:
+                put(m, out)
+            return out
+        _converters[descriptor.full_name] = convert
+    return convert
+
+
+def _top_level_names(descriptor: Descriptor) -> set[str]:
+    flat = FLATTENED.get(descriptor.full_name)
+    names = {f.name for f in descriptor.fields if f.name != flat}
+    if flat:
+        names |= _top_level_names(descriptor.fields_by_name[flat].message_type)
+    return names
+
+
+def _check_flattening(descriptor: Descriptor) -> None:
+    flat = FLATTENED.get(descriptor.full_name)
+    if flat:
+        own = {f.name for f in descriptor.fields if f.name != flat}
+        clash = own & _top_level_names(descriptor.fields_by_name[flat].message_type)
+        assert not clash, f"flattening {descriptor.full_name}.{flat} would hide {clash}"
+
+
+# -- input -------------------------------------------------------------------
+
+def parse_dict(doc: Any, message: M, ignore_unknown: bool = False) -> M:
+    """Fill ``message`` from a JSON document of the contract; InvalidArgumentError naming what is wrong.
+
+    ``ignore_unknown`` is for reading a (newer) service's answers; requests are strict.
+    """
+    if not isinstance(doc, dict):
+        raise InvalidArgumentError(f"expected a JSON object for {message.DESCRIPTOR.name}, got {_show(doc)}")
+    try:
+        json_format.ParseDict(_to_protobuf(doc, message.DESCRIPTOR, ignore_unknown), message,
+                              ignore_unknown_fields=ignore_unknown)
+    except json_format.ParseError as e:
+        raise InvalidArgumentError(f"not a valid {message.DESCRIPTOR.name}: {e}") from None
+    return message
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _to_protobuf(doc: dict, descriptor: Descriptor, ignore_unknown: bool) -> dict:
+    """The document in protobuf's own JSON mapping: nested again, enums by their full names."""
+    flat = FLATTENED.get(descriptor.full_name)
+    if flat:
+        inner_names = _top_level_names(descriptor.fields_by_name[flat].message_type)
+        inner = {k: doc[k] for k in doc if k in inner_names}
+        doc = {k: v for k, v in doc.items() if k not in inner_names}
+        if inner:
+            doc[flat] = inner
+    out = {}
+    for key, value in doc.items():
+        field = descriptor.fields_by_name.get(key)
+        if field is None:
+            if not ignore_unknown:
+                raise InvalidArgumentError(f"{descriptor.name} has no field {key!r}")
+            continue
+        out[key] = _field_value(field, value, ignore_unknown)
+    return out
+
+
+def _field_value(field: FieldDescriptor, value: Any, ignore_unknown: bool) -> Any:
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        value_field = field.message_type.fields_by_name["value"]
+        if isinstance(value, dict):
+            return {k: _one_value(value_field, v, ignore_unknown) for k, v in value.items()}
+        return value
+    if field.is_repeated and isinstance(value, list):
+        return [_one_value(field, v, ignore_unknown) for v in value]
+    return _one_value(field, value, ignore_unknown)
+
+
+def _one_value(field: FieldDescriptor, value: Any, ignore_unknown: bool) -> Any:
+    if field.type == F.TYPE_ENUM:
+        if isinstance(value, str):
+            return field.enum_type.values_by_number[enum_value(field.enum_type, value, field.name)].name
+        if isinstance(value, int) and value not in field.enum_type.values_by_number and not ignore_unknown:
+            raise InvalidArgumentError(f"unknown {field.name} {value}; known: {', '.join(enum_choices(field.enum_type))}")
+    if field.type == F.TYPE_MESSAGE and isinstance(value, dict) and field.message_type.full_name != _TIMESTAMP:
+        return _to_protobuf(value, field.message_type, ignore_unknown)
+    return value

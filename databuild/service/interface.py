@@ -1,0 +1,127 @@
+"""The service's operations, declared once.
+
+Each ``Operation`` names a ``DataBuildService`` method, the request message it takes
+and the message it answers with, and where it lives over HTTP. The HTTP routes
+(``service/http.py``), the HTTP client (``service/client.py``) and the OpenAPI
+document (``service/openapi.py``) are derived from this table, so the in-process
+service and the one over HTTP cannot drift apart; the CLI calls the same methods
+on whichever side it has.
+
+A request's fields come from the path (``{field}`` in ``path``), the query string
+(GET, under ``aliases`` where the query name differs from the field name) or the
+JSON body (every other method).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterator, Mapping
+
+from google.protobuf.message import Message
+
+from databuild.proto import databuild_pb2 as pb
+
+API = "/api/v1"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of the service; see the module docstring."""
+
+    name: str
+    method: str
+    path: str
+    request: type[Message]
+    #: None: the answer is a byte stream (``LogSlice`` in process, text over HTTP).
+    response: type[Message] | None
+    summary: str
+    status: int = 200
+    #: Records events: needs the service's write token.
+    writes: bool = False
+    #: Calls job ``config`` or lookup binaries: runs in the planning pool.
+    runs_jobs: bool = False
+    #: Waits for new events (``wait_seconds``) without holding a worker thread.
+    long_poll: bool = False
+    #: Request field -> its name in the query string.
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    #: A repeated request field whose single element may be sent alone as the body
+    #: (``POST /api/v1/wants`` with one want); the answer is then that element's result.
+    batch_field: str = ""
+
+    @property
+    def path_fields(self) -> tuple[str, ...]:
+        return tuple(re.findall(r"{(\w+)(?::path)?}", self.path))
+
+    @property
+    def query(self) -> bool:
+        """Whether the non-path fields travel in the query string (else in the body)."""
+        return self.method == "GET"
+
+    def field_name(self, parameter: str) -> str:
+        """The request field a query parameter sets."""
+        for name, alias in self.aliases.items():
+            if alias == parameter:
+                return name
+        return parameter
+
+    def parameter_name(self, field_name: str) -> str:
+        return self.aliases.get(field_name, field_name)
+
+
+@dataclass
+class LogSlice:
+    """A byte range of a job run's log: ``chunks`` yields it without holding it in memory."""
+
+    job_run_id: str
+    offset: int           # first byte of the slice
+    next_offset: int      # where the next read continues
+    size: int             # the log's size when read
+    complete: bool        # the run has ended: the log will not grow
+    chunks: Iterator[bytes]
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("health", "GET", f"{API}/health", pb.EmptyRequest, pb.HealthResponse,
+              "Liveness, version, graph label and the latest event index."),
+    Operation("graph_info", "GET", f"{API}/graph", pb.EmptyRequest, pb.GraphResponse,
+              "The graph's jobs, lookup, upstreams and output patterns."),
+    Operation("analyze", "POST", f"{API}/analyze", pb.AnalyzeRequest, pb.AnalyzeResponse,
+              "The plan for building partitions, without running it (records nothing).", runs_jobs=True),
+    Operation("list_partitions", "GET", f"{API}/partitions", pb.ListPartitionsRequest, pb.ListPartitionsResponse,
+              "Partitions by ref, filtered by a glob and statuses; paged with after.",
+              aliases={"statuses": "status"}),
+    Operation("mark_available", "POST", f"{API}/partitions:mark-available", pb.MarkAvailableRequest,
+              pb.ListPartitionsResponse, "Record that external partitions landed (one event for the batch).",
+              status=201, writes=True),
+    Operation("taint", "POST", f"{API}/partitions:taint", pb.TaintRequest, pb.ListPartitionsResponse,
+              "Mark available partitions bad; active wants rebuild them.", status=201, writes=True),
+    Operation("partition", "GET", f"{API}/partitions/{{ref:path}}", pb.GetPartitionRequest,
+              pb.PartitionDetailResponse, "A partition's state and the events that touched it."),
+    Operation("list_builds", "GET", f"{API}/builds", pb.ListBuildsRequest, pb.ListBuildsResponse,
+              "Builds, newest first; paged with after."),
+    Operation("build", "GET", f"{API}/builds/{{build_id}}", pb.GetBuildRequest, pb.BuildDetailResponse,
+              "A build: its job graph and job runs."),
+    Operation("cancel_build", "DELETE", f"{API}/builds/{{build_id}}", pb.CancelBuildRequest, pb.BuildState,
+              "Stop a running build; its wants retry or end as their policy says.", writes=True),
+    Operation("create_wants", "POST", f"{API}/wants", pb.CreateWantsRequest, pb.CreateWantsResponse,
+              "Create wants (all or none): a batch {\"wants\": [...]}, or one want as the body.",
+              status=201, writes=True, batch_field="wants"),
+    Operation("list_wants", "GET", f"{API}/wants", pb.ListWantsRequest, pb.ListWantsResponse,
+              "Wants in creation order, filtered; paged with after.", aliases={"statuses": "status"}),
+    Operation("sla_violations", "GET", f"{API}/wants/sla-violations", pb.PageRequest, pb.ListWantsResponse,
+              "Wants whose SLA deadline passed before they were satisfied."),
+    Operation("want", "GET", f"{API}/wants/{{want_id:path}}", pb.GetWantRequest, pb.WantDetailResponse,
+              "A want (by id, unique id prefix or partition ref): timeline and why it is not done yet."),
+    Operation("cancel_want", "DELETE", f"{API}/wants/{{want_id}}", pb.CancelWantRequest, pb.WantState,
+              "Cancel an active want; its build stops unless another active want rides on it.", writes=True),
+    Operation("job_run", "GET", f"{API}/job-runs/{{job_run_id}}", pb.GetJobRunRequest, pb.JobRunDetailResponse,
+              "A job run's state."),
+    Operation("job_run_log", "GET", f"{API}/job-runs/{{job_run_id}}/logs", pb.JobRunLogRequest, None,
+              "A job run's captured output, streamed: a byte range (offset, limit) or the last tail bytes."),
+    Operation("events", "GET", f"{API}/events", pb.ListEventsRequest, pb.ListEventsResponse,
+              "The event feed from since, filtered by ref globs and types; long-polls up to wait seconds.",
+              long_poll=True, aliases={"patterns": "pattern", "wait_seconds": "wait"}),
+)
+
+BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}
