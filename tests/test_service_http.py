@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -15,7 +16,7 @@ from databuild.events import open_event_log
 from databuild.graph import GraphSpec, JobSpec
 from databuild.proto import databuild_pb2 as pb
 from databuild.service import DataBuildService
-from databuild.service.http import MAX_BODY_BYTES, create_app
+from databuild.service.http import MAX_BODY_BYTES, create_app, server_config
 from databuild.service.interface import OPERATIONS
 from databuild.state import StateProjection, StateStore
 from eventgen import partition_event
@@ -33,7 +34,7 @@ def free_port() -> int:
 @contextlib.contextmanager
 def serving(service: DataBuildService):
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(service, TOKEN), host="127.0.0.1", port=port, log_level="error"))
+    server = uvicorn.Server(server_config(create_app(service, TOKEN), host="127.0.0.1", port=port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -203,3 +204,17 @@ def test_a_big_log_is_streamed_not_read_whole(served):
         assert r.headers.get("content-length") is None  # streamed in chunks, not one body in memory
         assert r.headers["X-Log-Complete"] == "false" and r.headers["X-Log-Size"] == str(64 * 1024 * 1024)
         assert sum(len(chunk) for chunk in r.iter_content(1 << 20)) == 64 * 1024 * 1024
+
+
+@pytest.mark.parametrize("raw", [b"GARBAGE\r\n\r\n", b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n"])
+def test_malformed_http_gets_the_error_document(served, raw):
+    url, _, _ = served
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(raw)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head
+    assert json.loads(body)["error"]["code"] == "invalid_http"

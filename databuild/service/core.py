@@ -53,14 +53,15 @@ class DataBuildService:
 
     def __init__(self, graph: GraphSpec, store: StateStore, log_dir: str, resolver: Resolver | None = None,
                  policy: Policy = Policy(), parallelism: int | None = None,
-                 clock_us: Clock = system_clock) -> None:
+                 clock_us: Clock = system_clock, builds: ExecutorPool | None = None) -> None:
+        """``builds`` runs the evaluator's builds (default: executor threads in this process)."""
         self.graph, self.store, self.log = graph, store, store.log
         self.log_dir = os.path.realpath(log_dir)
         self.resolver = resolver or GraphResolver(graph)
         self.policy, self.clock_us = policy, clock_us
         self._appended = threading.Condition()
         self.log.add_listener(self._on_append)
-        self.builds = ExecutorPool(graph, store, self.log_dir, self.resolver, parallelism)
+        self.builds = builds or ExecutorPool(graph, store, self.log_dir, self.resolver, parallelism)
         self.evaluator = WantRunner(store, graph.label, self.resolver, self.builds, policy, clock_us)
         self._evaluating = False
 

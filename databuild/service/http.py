@@ -22,6 +22,8 @@ from typing import Any, AsyncIterator, Callable, Sequence
 
 import anyio
 import anyio.to_thread
+import h11
+import uvicorn
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from starlette.applications import Starlette
@@ -30,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from databuild.errors import (
     DataBuildError, ForbiddenError, InvalidArgumentError, TooLargeError, UnauthorizedError, error_document,
@@ -331,3 +334,21 @@ async def _iterate(chunks):
         if chunk is None:
             return
         yield chunk
+
+
+class JsonErrorH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, answering malformed HTTP with the error document too."""
+
+    def send_400_response(self, msg: str) -> None:
+        body = json.dumps({"error": {"code": "invalid_http", "message": msg}}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                   (b"connection", b"close")]
+        self.transport.write(self.conn.send(h11.Response(status_code=400, headers=headers, reason=b"Bad Request")))
+        self.transport.write(self.conn.send(h11.Data(data=body)))
+        self.transport.write(self.conn.send(h11.EndOfMessage()))
+        self.transport.close()
+
+
+def server_config(app: ASGIApp, **options: Any) -> uvicorn.Config:
+    """uvicorn's configuration for serving ``app``: quiet, and errors in the error shape at every level."""
+    return uvicorn.Config(app, http=JsonErrorH11Protocol, log_level="warning", **options)

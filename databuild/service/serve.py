@@ -17,7 +17,7 @@ from databuild.service.core import DataBuildService
 from databuild.service.daemon import (
     DaemonInfo, DaemonLock, IdleWatch, free_port, new_token, remove_info, write_info,
 )
-from databuild.service.http import LOOPBACK_HOSTS, create_app
+from databuild.service.http import LOOPBACK_HOSTS, create_app, server_config
 from databuild.state import StateStore
 from databuild.wants import Policy
 
@@ -44,7 +44,7 @@ def run_foreground(graph: GraphSpec, store: StateStore, log_dir: Path, host: str
     service = start_service(graph, store, log_dir, options)
     try:
         app = create_app(service, token, loopback_only=host in LOOPBACK_HOSTS)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.Server(server_config(app, host=host, port=port)).run()
     finally:
         service.close()
 
@@ -66,7 +66,7 @@ def run_daemon(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir: Pa
     info = DaemonInfo(os.getpid(), port, f"http://127.0.0.1:{port}", token, graph.label, time.time())
     # uvicorn re-raises SIGTERM after shutting down, so cleanup cannot wait for run() to return.
     app = create_app(service, token, idle.touch, on_shutdown=[lambda: remove_info(state_dir, info.pid)])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port))
 
     def publish() -> None:
         while not server.started and not server.should_exit:

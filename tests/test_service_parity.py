@@ -1,0 +1,179 @@
+"""Every operation of the declared interface answers alike in process and over HTTP,
+records the same events, and fails with the same error (class, code, message)."""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+import pytest
+
+from databuild.errors import DataBuildError, InvalidArgumentError
+from databuild.events import open_event_log
+from databuild.graph import GraphSpec, JobSpec
+from databuild.proto import databuild_pb2 as pb
+from databuild.proto.jsonmap import message_dict
+from databuild.service import DataBuildService
+from databuild.service.client import ServiceClient
+from databuild.service.interface import OPERATIONS, LogSlice
+from databuild.state import StateProjection, StateStore
+from test_service_http import TOKEN, serving
+
+NOW_US = 1_800_000_000_000_000
+JOB = """#!/bin/sh
+[ "$1" = config ] || exit 0
+shift; printf '{"configs": ['; sep=
+for r in "$@"; do printf '%s{"outputs": ["%s"], "inputs": [{"ref": "raw/%s", "dep_type": "materialize"}]}' \\
+  "$sep" "$r" "${r#daily/}"; sep=,; done
+printf ']}\\n'
+"""
+
+
+class RecordingPool:
+    """Stands in for the executor threads: one build "runs"; cancels are recorded."""
+
+    def __init__(self) -> None:
+        self.cancelled: list[tuple[str, str]] = []
+
+    def running(self) -> int:
+        return 1
+
+    def running_ids(self) -> list[str]:
+        return ["b-running"]
+
+    def is_running(self, build_id: str) -> bool:
+        return build_id == "b-running"
+
+    def cancel(self, build_id: str, reason: str) -> None:
+        if build_id != "b-running":
+            raise InvalidArgumentError(f"build {build_id} is not running here")
+        self.cancelled.append((build_id, reason))
+
+
+def seed(store: StateStore, log_dir) -> None:
+    """A running build with one job run and its log, external data, two wants."""
+    (log_dir / "j-1.log").write_text("line one\nline two\n")
+    store.log.append([
+        pb.Event(build_requested=pb.BuildRequested(build_id="b-running", partitions=["daily/1"], want_ids=[])),
+        pb.Event(job_run_status_changed=pb.JobRunStatusChanged(
+            job_run_id="j-1", build_id="b-running", job_label="//p:daily", status=pb.JOB_RUN_STATUS_RUNNING,
+            outputs=["daily/1"], log_path=str(log_dir / "j-1.log"))),
+        pb.Event(external_partitions_available=pb.ExternalPartitionsAvailable(refs=["raw/1", "raw/2"])),
+    ])
+
+
+@pytest.fixture
+def sides(tmp_path):
+    job = tmp_path / "job.sh"
+    job.write_text(JOB)
+    job.chmod(0o755)
+    graph = GraphSpec("//p:p", (JobSpec("//p:daily", str(job), ("daily/*",)),))
+    store = StateStore(open_event_log(f"sqlite://{tmp_path}/bel.sqlite3", [StateProjection()]))
+    (tmp_path / "logs").mkdir()
+    seed(store, tmp_path / "logs")
+    pool = RecordingPool()
+    service = DataBuildService(graph, store, str(tmp_path / "logs"), clock_us=lambda: NOW_US, builds=pool)
+    seeded = pb.CreateWantRequest(partitions=["daily/9"], external_dependencies=["raw/9"], sla_seconds=60,
+                                  comment="seeded")
+    wants = service.create_wants(pb.CreateWantsRequest(wants=[seeded, seeded])).wants
+    with serving(service) as url:
+        yield service, ServiceClient(url, TOKEN), store, pool, [w.spec.want_id for w in wants]
+    store.close()
+
+
+#: Operation -> a function of (side name, ids of the seeded wants) giving its request.
+#: Writes name their side in the refs and reasons, so both sides' events can be compared.
+CASES: dict[str, Callable[[str, list[str]], object]] = {
+    "health": lambda side, w: pb.EmptyRequest(),
+    "graph_info": lambda side, w: pb.EmptyRequest(),
+    "analyze": lambda side, w: pb.AnalyzeRequest(partitions=["daily/1", "daily/2"]),
+    "list_partitions": lambda side, w: pb.ListPartitionsRequest(pattern="raw/*", statuses=[pb.PARTITION_STATUS_AVAILABLE],
+                                                               limit=1),
+    "mark_available": lambda side, w: pb.MarkAvailableRequest(refs=[f"ext/{side}/1", f"ext/{side}/2"],
+                                                              comment=f"from {side}"),
+    "taint": lambda side, w: pb.TaintRequest(refs=["raw/1" if side == "local" else "raw/2"], reason=f"bad {side}",
+                                             requested_by=f"cli:{side}"),
+    "partition": lambda side, w: pb.GetPartitionRequest(ref="daily/1"),
+    "list_builds": lambda side, w: pb.ListBuildsRequest(limit=5),
+    "build": lambda side, w: pb.GetBuildRequest(build_id="b-running"),
+    "cancel_build": lambda side, w: pb.CancelBuildRequest(build_id="b-running", reason=f"stop {side}"),
+    "create_wants": lambda side, w: pb.CreateWantsRequest(wants=[pb.CreateWantRequest(
+        partitions=[f"daily/{side}"], ttl_seconds=600, comment=side,
+        source=pb.WantSource(type=pb.WANT_SOURCE_TYPE_CLI, name=side))]),
+    "list_wants": lambda side, w: pb.ListWantsRequest(statuses=[pb.WANT_STATUS_WAITING], pattern="daily/*"),
+    "sla_violations": lambda side, w: pb.PageRequest(limit=10),
+    "want": lambda side, w: pb.GetWantRequest(want_id=w[0]),
+    "cancel_want": lambda side, w: pb.CancelWantRequest(want_id=w[0] if side == "local" else w[1],
+                                                        reason=f"no longer {side}", requested_by=f"cli:{side}"),
+    "job_run": lambda side, w: pb.GetJobRunRequest(job_run_id="j-1"),
+    "job_run_log": lambda side, w: pb.JobRunLogRequest(job_run_id="j-1", offset=5, limit=8),
+    "events": lambda side, w: pb.ListEventsRequest(since=1, patterns=["raw/*"], limit=3),
+}
+
+#: Requests each operation must refuse alike.
+BAD: dict[str, Callable[[list[str]], object]] = {
+    "analyze": lambda w: pb.AnalyzeRequest(),
+    "list_partitions": lambda w: pb.ListPartitionsRequest(pattern="a b"),
+    "mark_available": lambda w: pb.MarkAvailableRequest(refs=["daily/1"]),
+    "taint": lambda w: pb.TaintRequest(refs=["raw/never"], reason="x"),
+    "partition": lambda w: pb.GetPartitionRequest(ref=" "),
+    "list_builds": lambda w: pb.ListBuildsRequest(limit=0),
+    "build": lambda w: pb.GetBuildRequest(build_id="nope"),
+    "cancel_build": lambda w: pb.CancelBuildRequest(build_id="nope"),
+    "create_wants": lambda w: pb.CreateWantsRequest(wants=[pb.CreateWantRequest(partitions=["bad ref"])]),
+    "list_wants": lambda w: pb.ListWantsRequest(limit=10_001),
+    "sla_violations": lambda w: pb.PageRequest(limit=-1),
+    "want": lambda w: pb.GetWantRequest(want_id="0190ae3c-0000-7000-8000-000000000000"),
+    "cancel_want": lambda w: pb.CancelWantRequest(want_id="nope"),
+    "job_run": lambda w: pb.GetJobRunRequest(job_run_id="nope"),
+    "job_run_log": lambda w: pb.JobRunLogRequest(job_run_id="j-1", tail=-1),
+    "events": lambda w: pb.ListEventsRequest(types=["nope"]),
+}
+
+_IDS = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _normal(answer, side: str) -> object:
+    if isinstance(answer, LogSlice):
+        return (answer.offset, answer.next_offset, answer.size, answer.complete, b"".join(answer.chunks))
+    text = repr(message_dict(answer)).replace(side, "SIDE")
+    text = re.sub(r"'(index|last_event_index|latest_event_index|next)': \d+", r"'\1': N", text)
+    text = re.sub(r"'(timestamp|created_at|updated_at|requested_at|finished_at)': '[^']*'", r"'\1': T", text)
+    text = text.replace("raw/1", "raw/X").replace("raw/2", "raw/X")
+    return _IDS.sub("ID", text)
+
+
+def _recorded(store: StateStore, since: int, side: str) -> list:
+    return [_normal(e, side) for e in store.log.list_events(since).events]
+
+
+def test_every_operation_has_a_parity_case():
+    assert set(CASES) == {op.name for op in OPERATIONS}
+    assert set(BAD) == {op.name for op in OPERATIONS} - {"health", "graph_info"}
+
+
+@pytest.mark.parametrize("name", [op.name for op in OPERATIONS])
+def test_operation_answers_and_records_alike(sides, name):
+    service, client, store, pool, wants = sides
+    results = {}
+    for side, target in (("local", service), ("remote", client)):
+        before = store.log.latest_index()
+        answer = getattr(target, name)(CASES[name](side, wants))
+        results[side] = (_normal(answer, side), _recorded(store, before, side))
+    assert results["local"] == results["remote"]
+    if name == "cancel_build":
+        assert pool.cancelled == [("b-running", "stop local"), ("b-running", "stop remote")]
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_operation_refuses_alike(sides, name):
+    service, client, store, _, wants = sides
+    before = store.log.latest_index()
+    errors = []
+    for target in (service, client):
+        with pytest.raises(DataBuildError) as info:
+            getattr(target, name)(BAD[name](wants))
+        errors.append((type(info.value), info.value.code, str(info.value), info.value.http_status,
+                       info.value.exit_code))
+    assert errors[0] == errors[1]
+    assert store.log.latest_index() == before
