@@ -116,8 +116,13 @@ def builds_show(c: CliContext, build_id: str) -> None:
     for d in b.delegations:
         click.echo(f"delegated {' '.join(d.partitions)} to build {d.delegated_to_build_id}")
     table(["job run", "job", "status", "outputs", "exit"], [
-        (r.job_run_id, r.job_label, job_run_status(r.status), " ".join(r.outputs), r.exit_code)
-        for r in detail.job_runs])
+        (r.job_run_id, r.job_label, job_run_status(r.status), " ".join(r.outputs), _exit(r)) for r in detail.job_runs])
+
+
+def _exit(run: pb.JobRunState) -> str:
+    """The exit code of a run whose process ended, else "-" (never started, skipped, still running)."""
+    ended = run.status in (pb.JOB_RUN_STATUS_SUCCEEDED, pb.JOB_RUN_STATUS_FAILED) and run.started_at.seconds
+    return str(run.exit_code) if ended else "-"
 
 
 @builds.command("cancel")

@@ -1,0 +1,56 @@
+"""CLI errors: one line (or with --json the error document on stdout) and the exit code
+the error's class declares, whether the command runs in process or through a service."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+MANIFEST = {"version": 1, "label": "//t:errors", "lookup": None, "upstreams": [],
+            "jobs": [{"label": "//t:daily", "executable": "/bin/true", "outputs": ["daily/*"]}]}
+
+
+@pytest.fixture
+def cli(tmp_path):
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(MANIFEST))
+    env = dict(os.environ, DATABUILD_GRAPH_MANIFEST=str(manifest), DATABUILD_STATE_DIR=str(tmp_path / "state"))
+    env.pop("DATABUILD_TOKEN", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "databuild.cli", *args], env=env, capture_output=True, text=True,
+                              timeout=60)
+    return run
+
+
+@pytest.mark.parametrize("args, code, exit_code, fragment", [
+    (["--local", "want", "status", "0190ae3c-0000-7000-8000-000000000000"], "not_found", 2, "0190ae3c"),
+    (["--local", "partitions", "taint", "raw/never", "--reason", "x"], "conflict", 2, "raw/never"),
+    (["--local", "want", "create", "daily/1", "--ttl", "soon"], "invalid_argument", 2, "soon"),
+    (["--local", "partitions", "show", "a b"], "invalid_argument", 2, "a b"),
+    (["--local", "nonsense"], "invalid_argument", 2, "nonsense"),
+    (["--service", "http://127.0.0.1:9", "partitions", "list"], "service_unavailable", 3, "127.0.0.1:9"),
+])
+def test_errors_exit_with_their_code_and_print_json_with_json(cli, args, code, exit_code, fragment):
+    plain = cli(*args)
+    assert plain.returncode == exit_code, plain.stderr
+    assert fragment in plain.stderr and "Traceback" not in plain.stderr
+    as_json = cli("--json", *args)
+    assert as_json.returncode == exit_code
+    error = json.loads(as_json.stdout)["error"]
+    assert error["code"] == code and fragment in error["message"]
+
+
+def test_the_same_error_through_the_daemon(cli):
+    local = cli("--local", "--json", "want", "cancel", "nope")
+    remote = cli("--json", "want", "cancel", "nope")  # starts the state directory's daemon
+    try:
+        assert local.returncode == remote.returncode == 2
+        assert json.loads(local.stdout) == json.loads(remote.stdout)
+    finally:
+        cli("daemon", "stop")
