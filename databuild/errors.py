@@ -54,7 +54,7 @@ class ConflictError(InvalidArgumentError):
 
 
 class TooLargeError(InvalidArgumentError):
-    """A request body, a nesting depth or a number is over the service's limit."""
+    """A request body or a batch is over the service's limit."""
 
     code = "too_large"
     http_status = 413
