@@ -19,6 +19,7 @@ import requests
 
 from databuild.errors import ServiceUnavailableError
 from databuild.service.daemon import ensure_daemon
+from storage_faults import fill, small_tmpfs
 
 pytestmark = pytest.mark.slow
 MANIFEST = {"version": 1, "label": "//t:daemon_graph", "lookup": None, "upstreams": [],
@@ -243,6 +244,28 @@ def test_foreground_serve_is_the_state_directorys_one_service(cli):
     assert not (cli.state / "daemon.json").exists()
     listed = cli("--local", "--json", "partitions", "list")
     assert [p["ref"] for p in json.loads(listed.stdout)["partitions"]] == ["raw/through-serve"]
+
+
+def test_a_full_disk_answers_503_and_the_service_recovers_when_space_returns(cli):
+    with small_tmpfs(cli.state, "4m"):
+        proc = _serve(cli, "--daemon", "--idle-timeout", "0")
+        try:
+            record = _recorded(cli, proc)
+            auth = {"Authorization": f"Bearer {record['token']}"}
+            filler = fill(cli.state)
+            batch = {"wants": [{"partitions": [f"daily/{i}-{'x' * 200}"]} for i in range(2000)]}
+            full = requests.post(f"{record['url']}/api/v1/wants", json=batch, headers=auth)
+            assert full.status_code == 503, full.text
+            error = full.json()["error"]
+            assert error["code"] == "storage_error"
+            assert error["message"].startswith(f"event log {cli.state / 'bel.sqlite3'}: the disk is full")
+            filler.unlink()
+            again = requests.post(f"{record['url']}/api/v1/wants", json={"partitions": ["daily/1"]}, headers=auth)
+            assert again.status_code == 201, again.text
+            assert proc.poll() is None
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=30)
 
 
 def test_serve_on_a_busy_port_fails_before_announcing(cli):

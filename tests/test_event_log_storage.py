@@ -7,12 +7,10 @@ Faults are real: files deleted and replaced, a full tmpfs, immutable files
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import re
 import sqlite3
 import stat
-import subprocess
 import threading
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from databuild.events import open_event_log
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import open_state_store
 from eventgen import partition_event
+from storage_faults import chattr, fill, small_tmpfs
 
 
 def _uri(path: Path, **options: str) -> str:
@@ -205,34 +204,16 @@ def test_log_and_its_wal_files_are_owner_only(tmp_path):
 
 
 @pytest.fixture
-def small_tmpfs(tmp_path):
-    """A 2 MiB tmpfs (needs root); skipped where it cannot be mounted."""
-    mount = tmp_path / "tmpfs"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=True)
+def tmpfs(tmp_path):
+    with small_tmpfs(tmp_path / "tmpfs") as mount:
+        yield mount
 
 
-def _fill(directory: Path) -> Path:
-    filler = directory / "filler"
-    with open(filler, "wb", buffering=0) as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-        except OSError as e:
-            assert e.errno == errno.ENOSPC
-    return filler
-
-
-def test_disk_full_is_named_and_the_next_append_after_space_returns_succeeds(small_tmpfs):
-    path = small_tmpfs / "bel.sqlite3"
+def test_disk_full_is_named_and_the_next_append_after_space_returns_succeeds(tmpfs):
+    path = tmpfs / "bel.sqlite3"
     store = open_state_store(_uri(path))
     store.log.append([partition_event("a/0")])
-    filler = _fill(small_tmpfs)
+    filler = fill(tmpfs)
     batch = [partition_event(f"big/{i}/" + "x" * 400) for i in range(2000)]
     with pytest.raises(StorageError, match=f"event log {path}: the disk is full") as info:
         store.log.append(batch)
@@ -244,23 +225,17 @@ def test_disk_full_is_named_and_the_next_append_after_space_returns_succeeds(sma
     store.close()
 
 
-def _chattr(flag: str, *paths: Path) -> None:
-    done = subprocess.run(["chattr", flag, *map(str, paths)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"chattr {flag} is not supported here: {done.stderr.strip()}")
-
-
 def test_read_only_log_file_is_named_and_writes_resume_once_writable(tmp_path):
     path = tmp_path / "bel.sqlite3"
     log = open_event_log(_uri(path))
     log.append([partition_event("a/0")])
     files = (path, Path(f"{path}-wal"))  # not -shm: SQLite maps it, and a write fault there is SIGBUS
-    _chattr("+i", *files)
+    chattr("+i", *files)
     try:
         with pytest.raises(StorageError, match=f"event log {path}: it is read-only"):
             log.append([partition_event("a/1")])
     finally:
-        _chattr("-i", *files)
+        chattr("-i", *files)
     assert log.append([partition_event("a/1")]) == [2]
     log.close()
 
@@ -268,20 +243,20 @@ def test_read_only_log_file_is_named_and_writes_resume_once_writable(tmp_path):
 def test_read_only_file_or_directory_at_start_is_named(tmp_path):
     path = tmp_path / "bel.sqlite3"
     open_event_log(_uri(path)).close()
-    _chattr("+i", path, tmp_path)
+    chattr("+i", path, tmp_path)
     try:
         with pytest.raises(StorageError, match=f"event log {path}: it is read-only"):
             open_event_log(_uri(path))
     finally:
-        _chattr("-i", path, tmp_path)
-    _chattr("+i", tmp_path)
+        chattr("-i", path, tmp_path)
+    chattr("+i", tmp_path)
     try:
         with pytest.raises(StorageError, match=f"event log {path}: its directory is read-only"):
             open_event_log(_uri(path))  # SQLite cannot make its -wal and -shm files
         with pytest.raises(StorageError, match=f"cannot create event log {tmp_path / 'new.sqlite3'}"):
             open_event_log(_uri(tmp_path / "new.sqlite3"))
     finally:
-        _chattr("-i", tmp_path)
+        chattr("-i", tmp_path)
     open_event_log(_uri(path)).close()
 
 
