@@ -243,7 +243,6 @@ class EventLog(abc.ABC):
                 listener(error)
         return self._lost
 
-
     # -- backend hooks -----------------------------------------------------
 
     def _storage(self) -> ContextManager[None]:

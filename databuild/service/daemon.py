@@ -112,11 +112,14 @@ def ensure_daemon(state_dir: Path, graph_label: str, command: list[str], timeout
 
 
 def _tail(path: Path, start: int) -> str:
-    """The last lines written to ``path`` after offset ``start``: on the same line if one."""
+    """The last lines written to ``path`` after offset ``start``, to follow a colon:
+    a single line stays on the same line."""
     with open(path, "rb") as f:
         f.seek(start)
         lines = f.read().decode(errors="replace").strip().splitlines()[-TAIL_LINES:]
-    return f" {lines[0]}" if len(lines) == 1 else "\n" + "\n".join(lines) if lines else " (nothing)"
+    if len(lines) <= 1:
+        return f" {lines[0] if lines else '(nothing)'}"
+    return "\n" + "\n".join(lines)
 
 
 def stop_daemon(state_dir: Path, graph_label: str, timeout: float = 30.0) -> DaemonInfo | None:
