@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,18 +33,20 @@ from pathlib import Path
 import requests
 
 from databuild.proto import databuild_pb2 as pb
+from databuild.service.serve import bind_socket
 from databuild.state import open_state_store
 
 COLORS = ("red", "green", "blue", "yellow")
 SERVER = r'''
-import sys, uvicorn
+import socket, sys, uvicorn
 from databuild.graph import load_manifest
 from databuild.service import DataBuildService
 from databuild.service.http import create_app
 from databuild.state import open_state_store
-manifest, bel, logs, port = sys.argv[1:]
+manifest, bel, logs, fd = sys.argv[1:]
 service = DataBuildService(load_manifest(manifest), open_state_store(bel), logs)
-uvicorn.run(create_app(service, "bench-token"), host="127.0.0.1", port=int(port), log_level="warning")
+server = uvicorn.Server(uvicorn.Config(create_app(service, "bench-token"), log_level="warning"))
+server.run(sockets=[socket.socket(fileno=int(fd))])  # the socket the parent bound
 '''
 
 
@@ -71,12 +72,6 @@ def prepare(root: Path, n: int) -> tuple[str, list[str]]:
                 "jobs": [{"label": "//bench:daily", "executable": "/bin/true", "outputs": ["daily/**"]}]}
     (root / "manifest.json").write_text(json.dumps(manifest))
     return uri, all_refs
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def timed(fn, reps: int) -> dict:
@@ -123,16 +118,17 @@ def main() -> None:
         t = time.perf_counter()
         uri, all_refs = prepare(root, args.partitions)
         print(f"prepared {args.partitions:,} partitions in {time.perf_counter() - t:.1f} s")
-        port = free_port()
-        server = subprocess.Popen([sys.executable, "-c", SERVER, str(root / "manifest.json"), uri, str(root), str(port)])
-        url = f"http://127.0.0.1:{port}"
+        with bind_socket("127.0.0.1", 0) as listener:
+            server = subprocess.Popen([sys.executable, "-c", SERVER, str(root / "manifest.json"), uri, str(root),
+                                       str(listener.fileno())], pass_fds=[listener.fileno()])
+            url = f"http://127.0.0.1:{listener.getsockname()[1]}"
         http = requests.Session()
         try:
             while True:
                 try:
                     http.get(f"{url}/api/v1/health", timeout=1)
                     break
-                except requests.ConnectionError:
+                except (requests.ConnectionError, requests.Timeout):  # queued on the bound socket until it serves
                     time.sleep(0.05)
             ref = all_refs[len(all_refs) // 2]
             results = {

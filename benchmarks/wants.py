@@ -48,7 +48,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -63,6 +62,7 @@ from google.protobuf import json_format
 
 from databuild.graph import GraphSpec, JobSpec
 from databuild.proto import databuild_pb2 as pb
+from databuild.service.serve import bind_socket
 from databuild.service import DataBuildService
 from databuild.proto.jsonmap import message_dict
 from databuild.state import WANT, open_state_store
@@ -93,17 +93,18 @@ exit 0
 """
 
 SERVER = r'''
-import sys, uvicorn
+import socket, sys, uvicorn
 from databuild.graph import GraphSpec, JobSpec
 from databuild.service import DataBuildService
 from databuild.proto.jsonmap import message_dict
 from databuild.service.http import create_app
 from databuild.state import WANT, open_state_store
-job, bel, logs, port, outputs = sys.argv[1:]
+job, bel, logs, fd, outputs = sys.argv[1:]
 graph = GraphSpec("//bench:wants", (JobSpec("//bench:job", job, tuple(outputs.split(","))),))
 service = DataBuildService(graph, open_state_store(bel), logs)
 service.start_evaluator()
-uvicorn.run(create_app(service, "bench-token"), host="127.0.0.1", port=int(port), log_level="warning")
+server = uvicorn.Server(uvicorn.Config(create_app(service, "bench-token"), log_level="warning"))
+server.run(sockets=[socket.socket(fileno=int(fd))])  # the socket the parent bound
 '''
 
 
@@ -117,12 +118,6 @@ def make_job(root: Path) -> Path:
     (root / "stamps").mkdir()
     os.environ["BENCH_STAMPS"] = str(root / "stamps")  # inherited by the server and the in-process pool
     return job
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -167,7 +162,7 @@ class Client:
             try:
                 self.http.get(f"{self.url}/api/v1/health", timeout=1)
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # queued on the bound socket until it serves
                 time.sleep(0.05)
 
     def latest(self) -> int:
@@ -432,11 +427,11 @@ def main() -> None:
             print(f"2. one arrival among {args.wants:,} waiting wants (in process) ...", flush=True)
             results["scale"] = arrival_at_scale(root, job, args.wants, args.arrivals)
         if not {"latency", "http"} <= skip:
-            port = free_port()
             uri = f"sqlite://{root}/bel.sqlite3"
-            server = subprocess.Popen([sys.executable, "-c", SERVER, str(job), uri,
-                                       str(root / "logs"), str(port), ",".join(OUTPUTS)])
-            client = Client(f"http://127.0.0.1:{port}")
+            with bind_socket("127.0.0.1", 0) as listener:
+                server = subprocess.Popen([sys.executable, "-c", SERVER, str(job), uri, str(root / "logs"),
+                                           str(listener.fileno()), ",".join(OUTPUTS)], pass_fds=[listener.fileno()])
+                client = Client(f"http://127.0.0.1:{listener.getsockname()[1]}")
             try:
                 client.wait_up()
                 if "latency" not in skip:

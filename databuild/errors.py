@@ -114,6 +114,12 @@ class StorageError(UnavailableError):
     code = "storage_error"
 
 
+class EventLogLostError(StorageError):
+    """The event log's file was deleted or replaced under the open log: nothing more is recorded."""
+
+    code = "event_log_lost"
+
+
 class SchemaTooNewError(StorageError):
     """The database was written by a newer DataBuild; opening it would corrupt it."""
 

@@ -49,6 +49,15 @@ class Graph:
         return subprocess.Popen([str(self.binary), *args], env=self.env, cwd="/", stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
 
+    def served(self, proc: subprocess.Popen) -> dict:
+        """The record a foreground ``serve`` writes once it listens (its URL, pid and token)."""
+        record = Path(self.env["DATABUILD_STATE_DIR"]) / "daemon.json"
+        deadline = time.monotonic() + 30
+        while not record.exists() or json.loads(record.read_text())["pid"] != proc.pid:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        return json.loads(record.read_text())
+
     def runs(self) -> list[str]:
         log = self.data / "runs.log"
         return log.read_text().splitlines() if log.exists() else []
@@ -171,29 +180,17 @@ def test_sigterm_leaves_the_want_and_want_cancel_stops_its_jobs(g):
 
 
 def test_serve_answers_http_and_sees_cli_writes(g):
-    import socket
-
     import requests
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    assert g.run("partitions", "mark-available", "ext/served").returncode == 0
-    server = g.start("serve", "--port", str(port), "--token", "t0k")
+    assert g.run("--local", "partitions", "mark-available", "ext/served").returncode == 0
+    server = g.start("serve", "--port", "0", "--token", "t0k")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).json()
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline and server.poll() is None, server.communicate()
-                time.sleep(0.1)
+        url = g.served(server)["url"]
+        health = requests.get(f"{url}/api/v1/health", timeout=10).json()
         assert health["graph_label"] == "//tests/e2e:chaos_graph" and health["latest_event_index"] == 1
-        shown = requests.get(f"http://127.0.0.1:{port}/api/v1/partitions/ext/served").json()
+        shown = requests.get(f"{url}/api/v1/partitions/ext/served").json()
         assert shown["partition"]["status"] == "available"
-        denied = requests.post(f"http://127.0.0.1:{port}/api/v1/partitions:mark-available",
-                               json={"refs": ["ext/other"]})
+        denied = requests.post(f"{url}/api/v1/partitions:mark-available", json={"refs": ["ext/other"]})
         assert denied.status_code == 401
     finally:
         server.terminate()
@@ -267,28 +264,15 @@ def test_daemon_killed_mid_build_restarts_consistent_and_the_want_completes(g):
 
 
 def test_foreground_serve_without_token_makes_one(g):
-    import socket
-
     import requests
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([str(g.binary), "serve", "--port", str(port)], env=g.env, cwd="/",
+    server = subprocess.Popen([str(g.binary), "serve", "--port", "0"], env=g.env, cwd="/",
                               stderr=subprocess.PIPE, text=True)
     try:
-        line = server.stderr.readline()
-        assert line.startswith("token for mutating requests: "), line
+        lines = [server.stderr.readline(), server.stderr.readline()]  # a new log's notice, then the token
+        line = next(line for line in lines if line.startswith("token for mutating requests: "))
         token = line.split(": ", 1)[1].strip()
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
-        url = f"http://127.0.0.1:{port}/api/v1/partitions:mark-available"
+        url = f"{g.served(server)['url']}/api/v1/partitions:mark-available"
         assert requests.post(url, json={"refs": ["ext/t"]}).status_code == 401
         assert requests.post(url, json={"refs": ["ext/t"]},
                              headers={"Authorization": f"Bearer {token}"}).status_code == 201

@@ -18,6 +18,7 @@ from databuild.proto import databuild_pb2 as pb
 from databuild.service import DataBuildService
 from databuild.service.http import MAX_BODY_BYTES, create_app, server_config
 from databuild.service.interface import OPERATIONS
+from databuild.service.serve import bind_socket
 from databuild.state import StateProjection, StateStore
 from eventgen import partition_event
 
@@ -25,17 +26,12 @@ GRAPH = GraphSpec("//g:g", (JobSpec("//g:daily", "/bin/true", ("daily/*",)),))
 TOKEN = "s3cret"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def serving(service: DataBuildService):
-    port = free_port()
-    server = uvicorn.Server(server_config(create_app(service, TOKEN), host="127.0.0.1", port=port))
-    thread = threading.Thread(target=server.run, daemon=True)
+    listener = bind_socket("127.0.0.1", 0)
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(server_config(create_app(service, TOKEN)))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.01)
@@ -44,6 +40,7 @@ def serving(service: DataBuildService):
     finally:
         server.should_exit = True
         thread.join(10)
+        listener.close()
 
 
 @pytest.fixture

@@ -163,6 +163,7 @@ def test_uri_selects_backend(tmp_path, monkeypatch):
     assert absolute.path == f"{tmp_path}/abs.sqlite3"
     absolute.close()
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
     relative = open_event_log("sqlite://sub/rel.sqlite3")
     assert (tmp_path / "sub" / "rel.sqlite3").exists()
     relative.close()

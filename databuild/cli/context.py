@@ -62,6 +62,10 @@ class CliContext:
     @property
     def store(self) -> StateStore:
         if self._store is None:
+            if self.bel_option is None:  # the default log lives in the state directory, made on first use
+                from databuild.service.daemon import make_state_dir
+
+                make_state_dir(self.state_dir)
             self._store = open_state_store(self.bel_uri)
         return self._store
 

@@ -135,8 +135,8 @@ def serve(c: CliContext, host: str, port: int, token: str | None, as_daemon: boo
 
             token = new_token()
             click.echo(f"token for mutating requests: {token}", err=True)
-        click.echo(f"serving {c.graph.label} on http://{host}:{port} (event log {c.bel_uri})", err=True)
-        run_foreground(c.graph, c.store, c.log_dir, host, port, token, options)
+        run_foreground(c.graph, c.store, c.state_dir, c.log_dir, host, port, token, options,
+                       lambda url: click.echo(f"serving {c.graph.label} on {url} (event log {c.bel_uri})", err=True))
 
 
 @cli.group()

@@ -1,7 +1,8 @@
 """The build event log (BEL): storage of events behind one interface.
 
 Backends are chosen by URI: ``sqlite:///path/bel.sqlite3`` (the default; options as
-query parameters, e.g. ``?synchronous=full``) and ``memory://``. ``postgresql://``
+query parameters: ``?synchronous=full``, ``?busy_timeout=SECONDS`` to wait for another
+process's write lock, default 60) and ``memory://``. ``postgresql://``
 is reserved for the shared-deployment backend.
 """
 
@@ -52,7 +53,9 @@ def _open_sqlite(uri: str, rest: str, projections: Sequence[Projection], clock: 
     try:
         busy_timeout_s = float(busy)
     except ValueError:
-        raise InvalidUriError(f"busy_timeout must be seconds in {uri!r}, got {busy!r}") from None
+        busy_timeout_s = -1.0
+    if not 0 <= busy_timeout_s < float("inf"):
+        raise InvalidUriError(f"busy_timeout must be seconds (0 or more) in {uri!r}, got {busy!r}")
     if options:
         raise InvalidUriError(f"unknown option(s) {', '.join(sorted(options))} in event log URI {uri!r}")
     return SqliteEventLog(path, projections, clock, synchronous=synchronous, busy_timeout_s=busy_timeout_s)

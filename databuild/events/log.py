@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import os
+import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, ContextManager, Sequence
 
-from databuild.errors import AppendConflictError, EventLogClosedError, InvalidArgumentError
+from databuild.errors import AppendConflictError, EventLogClosedError, EventLogLostError, InvalidArgumentError
 from databuild.events.filter import ALL_EVENTS, EventFilter
 from databuild.events.keys import Key
 from databuild.events.readmodel import Projection, Row, RowQuery
@@ -83,6 +85,11 @@ class EventLog(abc.ABC):
     ``event_id`` (a UUID, unless the caller set one), ``timestamp`` (from the
     injected clock) and ``schema_version`` on the given messages, and updates every
     registered projection's rows in the same transaction.
+
+    Storage faults raise StorageError naming the file (EventLogBusyError when another
+    writer held it too long); the next call tries again, so the log recovers when the
+    cause goes. A file deleted or replaced under the open log is final: every later
+    call raises EventLogLostError and the fatal listeners are told once.
     """
 
     def __init__(self, projections: Sequence[Projection] = (), clock: Clock = system_clock) -> None:
@@ -93,6 +100,9 @@ class EventLog(abc.ABC):
         self.clock = clock
         self._closed = False
         self._listeners: list[Callable[[int], None]] = []
+        self._fatal_listeners: list[Callable[[EventLogLostError], None]] = []
+        self._lost: EventLogLostError | None = None
+        self._lost_lock = threading.Lock()
 
     def add_listener(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(latest_index)`` after each append of this process commits.
@@ -101,6 +111,18 @@ class EventLog(abc.ABC):
         appends by other processes are not seen.
         """
         self._listeners.append(listener)
+
+    def add_fatal_listener(self, listener: Callable[[EventLogLostError], None]) -> None:
+        """Call ``listener(error)`` once, from the thread that noticed, when the log is
+        lost for good (its file deleted or replaced): a service stops on it."""
+        self._fatal_listeners.append(listener)
+
+    def check_storage(self) -> None:
+        """Raise StorageError if the log's storage is unusable (for periodic checks:
+        every other call checks too)."""
+        self._check_open()
+        with self._storage():
+            pass
 
     # -- public API --------------------------------------------------------
 
@@ -128,7 +150,8 @@ class EventLog(abc.ABC):
             event.timestamp.FromMicroseconds(now)
             event.schema_version = EVENT_SCHEMA_VERSION
         try:
-            indices = self._append(events, keys, Precondition(expect_latest, unchanged))
+            with self._storage():
+                indices = self._append(events, keys, Precondition(expect_latest, unchanged))
         except BaseException:
             for event in events:
                 event.index = 0
@@ -149,29 +172,32 @@ class EventLog(abc.ABC):
             raise InvalidArgumentError(f"since must be a non-negative integer, got {since!r}")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
             raise InvalidArgumentError(f"limit must be an integer from 1 to {MAX_PAGE_SIZE}, got {limit!r}")
-        return self._list_events(since, filter, limit)
+        with self._storage():
+            return self._list_events(since, filter, limit)
 
     def latest_index(self) -> int:
         """Index of the newest event, 0 for an empty log."""
         self._check_open()
-        return self._latest_index()
+        with self._storage():
+            return self._latest_index()
 
     def get_row(self, kind: str, key: str) -> Row | None:
         """The read-model row ``(kind, key)``, if any."""
-        self._check_open()
-        return self._get_rows(kind, [key]).get(key)
+        return self.get_rows(kind, [key]).get(key)
 
     def get_rows(self, kind: str, keys: Sequence[str]) -> dict[str, Row]:
         """Read-model rows of ``kind`` for those ``keys`` that exist."""
         self._check_open()
-        return self._get_rows(kind, list(keys))
+        with self._storage():
+            return self._get_rows(kind, list(keys))
 
     def query_rows(self, query: RowQuery) -> list[Row]:
         """Read-model rows matching ``query``, in key order."""
         self._check_open()
         if not 1 <= query.limit <= MAX_PAGE_SIZE:
             raise InvalidArgumentError(f"limit must be from 1 to {MAX_PAGE_SIZE}, got {query.limit!r}")
-        return self._query_rows(query)
+        with self._storage():
+            return self._query_rows(query)
 
     def term_entries(self, kind: str, name: str, low: str | None = None, high: str | None = None,
                      limit: int = 1000, reverse: bool = False,
@@ -185,7 +211,8 @@ class EventLog(abc.ABC):
         self._check_open()
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise InvalidArgumentError(f"limit must be from 1 to {MAX_PAGE_SIZE}, got {limit!r}")
-        return self._term_entries(kind, name, low, high, limit, reverse, after)
+        with self._storage():
+            return self._term_entries(kind, name, low, high, limit, reverse, after)
 
     def close(self) -> None:
         """Release the backend's resources; later calls raise EventLogClosedError."""
@@ -202,8 +229,25 @@ class EventLog(abc.ABC):
     def _check_open(self) -> None:
         if self._closed:
             raise EventLogClosedError("the event log is closed")
+        if self._lost is not None:
+            raise self._lost
+
+    def _lose(self, error: EventLogLostError) -> EventLogLostError:
+        """Mark the log lost (first error wins) and tell the fatal listeners once."""
+        with self._lost_lock:
+            first = self._lost is None
+            if first:
+                self._lost = error
+        if first:
+            for listener in self._fatal_listeners:
+                listener(error)
+        return self._lost
 
     # -- backend hooks -----------------------------------------------------
+
+    def _storage(self) -> ContextManager[None]:
+        """Around every backend call: check the storage, name its faults (StorageError)."""
+        return contextlib.nullcontext()
 
     @abc.abstractmethod
     def _append(self, events: list[pb.Event], keys: list[set[Key]], condition: Precondition) -> list[int]:

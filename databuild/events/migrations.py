@@ -2,16 +2,19 @@
 
 Each migration runs once, inside the transaction that records it in
 ``schema_migrations``; a database whose recorded version is above ``LATEST``
-was written by a newer DataBuild and is refused, never touched.
+was written by a newer DataBuild and is refused, never touched. So is a database
+without ``schema_migrations`` or missing a table of its recorded version: it is not
+(or no longer) an event log, and only a new log gets the schema created.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import peewee
 
-from databuild.errors import SchemaTooNewError
+from databuild.errors import SchemaTooNewError, StorageError
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,11 @@ class Migration:
     version: int
     description: str
     statements: tuple[str, ...]
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """The tables this migration creates."""
+        return tuple(re.findall(r"CREATE TABLE (\w+)", " ".join(self.statements)))
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -87,23 +95,40 @@ MIGRATIONS: tuple[Migration, ...] = (
 LATEST = MIGRATIONS[-1].version
 
 
-def current_version(db: peewee.Database) -> int:
-    """The schema version recorded in ``db`` (0 for a new database)."""
-    db.execute_sql(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        " version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)"
-    )
+def _tables(db: peewee.Database) -> set[str]:
+    return {name for (name,) in db.execute_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def current_version(db: peewee.Database, path: str) -> int:
+    """The schema version recorded in the event log ``db`` at ``path``.
+
+    Raises StorageError if ``db`` is not an event log or lacks a table of its version.
+    """
+    tables = _tables(db)
+    if "schema_migrations" not in tables:
+        found = f"its tables: {', '.join(sorted(tables))}" if tables else "it has no tables"
+        raise StorageError(f"{path} is an SQLite database but not a DataBuild event log ({found}); "
+                           "move it away or point the event log URI elsewhere (the file was not modified)")
     (version,) = db.execute_sql("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
+    missing = [t for m in MIGRATIONS if m.version <= version for t in m.tables if t not in tables]
+    if missing:
+        raise StorageError(f"event log {path} at schema version {version} lacks its table(s) "
+                           f"{', '.join(missing)}: the file is damaged (it was not modified)")
     return version
 
 
-def migrate(db: peewee.Database, path: str, now_us: int, target: int = LATEST) -> int:
-    """Bring ``db`` to schema ``target`` inside one write transaction; return it.
+def migrate(db: peewee.Database, path: str, now_us: int, target: int = LATEST, new: bool = False) -> int:
+    """Bring the event log ``db`` at ``path`` to schema ``target`` inside one write
+    transaction; return it. ``new``: ``db`` is an empty database to make a log of.
 
-    Raises SchemaTooNewError if ``db`` is already past what this code knows.
+    Raises SchemaTooNewError if ``db`` is already past what this code knows, StorageError
+    if it is not an event log.
     """
     with db.atomic("IMMEDIATE"):
-        version = current_version(db)
+        if new:
+            db.execute_sql("CREATE TABLE schema_migrations ("
+                           " version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)")
+        version = current_version(db, path)
         if version > LATEST:
             raise SchemaTooNewError(
                 f"event log {path} has schema version {version}, but this DataBuild only knows "

@@ -10,19 +10,35 @@ Concurrency: one writer at a time. Threads of one process queue on a lock; other
 processes wait on SQLite's lock (``BEGIN IMMEDIATE`` + busy timeout) and are
 retried until ``busy_timeout_s`` has passed, then EventLogBusyError is raised:
 "database is locked" never reaches callers. Readers never block (WAL snapshots).
+
+Files: a new log is built beside its path and linked into place, so the path holds
+either nothing or a whole log (said once on stderr: "created a new event log at
+PATH"); an existing file must be a DataBuild event log (not empty, not corrupt, not
+another database), and its directory must exist. The log and its ``-wal``/``-shm``
+files are readable by their owner only (0600). Each call compares the path's
+(device, inode) with the file the log opened, so a log deleted or replaced under a
+running process is noticed: from then on every call raises EventLogLostError.
+Disk full, read-only or unreadable files raise StorageError naming the file and
+roll back; the next call tries again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import secrets
+import sqlite3
+import stat
+import sys
 import threading
 import time
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+from urllib.parse import quote
 
 import peewee
 
-from databuild.errors import EventLogBusyError
+from databuild.errors import EventLogBusyError, EventLogLostError, StorageError, UnavailableError
 from databuild.events import migrations
 from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, KeyKind, event_type
@@ -34,6 +50,10 @@ from databuild.refs import RefPattern, compile_pattern, prefix_upper_bound, sqli
 T = TypeVar("T")
 _REPLAY_CHUNK = 5000
 _SYNCHRONOUS = {"normal": 1, "full": 2}
+# SQLite primary result codes (https://sqlite.org/rescode.html): the stable C ABI.
+_BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
+_REASONS = {13: "the disk is full", 8: "it is read-only", 11: "it is corrupt",
+            26: "it is not an SQLite database", 3: "access to it is denied"}
 
 
 def _ref_match(pattern: str, key: str) -> bool:
@@ -101,27 +121,134 @@ class SqliteEventLog(EventLog):
         schema_version: int = migrations.LATEST,
     ) -> None:
         super().__init__(projections, clock)
-        self.path = path
+        self.path = os.path.abspath(path)
         self.busy_timeout_s = busy_timeout_s
         self._write_lock = threading.Lock()
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
+        with self._storage():
+            created = self._create_if_missing(schema_version)
+            if not created:
+                self._inspect()
+        _restrict_to_owner(self.path)
+        # mode=rw: a connection opened later (one per thread) never creates a file at the path.
         self._db = peewee.SqliteDatabase(
-            path,
+            f"file:{quote(self.path)}?mode=rw",
+            uri=True,
             pragmas={
                 "journal_mode": "wal",
                 "synchronous": _SYNCHRONOUS[synchronous],
-                "busy_timeout": 2000,
                 "cache_size": -256_000,  # KiB: keeps the key indexes of large logs in memory
                 "temp_store": "memory",
                 "wal_autocheckpoint": 10_000,  # pages: fewer checkpoint fsyncs under batched load
             },
-            timeout=2,
+            timeout=busy_timeout_s,  # SQLite's busy handler waits this long for another process's lock
         )
         self._db.register_function(_ref_match, "ref_match", 2, deterministic=True)
-        self.schema_version = self._retry(lambda: migrations.migrate(self._db, path, clock(), schema_version))
-        if self.projections:
-            self._retry(self._catch_up_projections)
+        try:
+            with self._storage():
+                self.schema_version = self._retry(
+                    lambda: migrations.migrate(self._db, self.path, clock(), schema_version))
+                self._identity = _file_identity(self.path)
+                if self.projections:
+                    self._retry(self._catch_up_projections)
+        except BaseException:
+            self._db.close()
+            raise
+        if created:
+            print(f"created a new event log at {self.path}", file=sys.stderr, flush=True)
+
+    # -- files ---------------------------------------------------------------
+
+    def _create_if_missing(self, schema_version: int) -> bool:
+        """Create the log if nothing is at its path; True if this call created it.
+
+        Refuses what cannot be a log: a missing directory, an empty or non-regular file.
+        """
+        directory = os.path.dirname(self.path)
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            if not os.path.isdir(directory):
+                raise StorageError(f"the directory of event log {self.path} does not exist: {directory}") from None
+            return self._create(schema_version)
+        except OSError as e:
+            raise StorageError(f"event log {self.path} cannot be read: {e.strerror}") from e
+        if not stat.S_ISREG(found.st_mode):
+            raise StorageError(f"event log {self.path} is not a regular file")
+        if found.st_size == 0:
+            raise StorageError(f"event log {self.path} is an empty file (0 bytes), not a DataBuild event log; "
+                               "remove it to start a new log there (the file was not modified)")
+        return False
+
+    def _inspect(self) -> None:
+        """Check, read-only, that the existing file is an event log before anything
+        (even switching it to WAL) writes to it."""
+        db = peewee.SqliteDatabase(f"file:{quote(self.path)}?mode=ro", uri=True)
+        try:
+            migrations.current_version(db, self.path)
+        finally:
+            db.close()
+
+    def _create(self, schema_version: int) -> bool:
+        """Build a new log beside the path and link it into place: the path never
+        holds a half-made log, and of two processes creating it at once one wins."""
+        tmp = f"{self.path}.new-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            db = peewee.SqliteDatabase(tmp)  # rollback journal: all of it is in the one file once closed
+            try:
+                migrations.migrate(db, self.path, self.clock(), schema_version, new=True)
+            finally:
+                db.close()
+            os.link(tmp, self.path)
+            return True
+        except FileExistsError:
+            return False  # another process created it first
+        except OSError as e:
+            raise StorageError(f"cannot create event log {self.path}: {e.strerror}") from e
+        finally:
+            for leftover in (tmp, f"{tmp}-journal"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(leftover)
+
+    def _check_identity(self) -> None:
+        """Raise (and mark the log lost) if the path no longer names the file opened."""
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            raise self._lose(EventLogLostError(
+                f"event log {self.path} was deleted while in use; nothing more is recorded")) from None
+        except OSError as e:
+            raise StorageError(f"event log {self.path} cannot be checked: {e.strerror}") from e
+        if (found.st_dev, found.st_ino) != self._identity:
+            raise self._lose(EventLogLostError(
+                f"event log {self.path} was replaced by another file while in use; nothing more is recorded"))
+
+    @contextlib.contextmanager
+    def _storage(self) -> Iterator[None]:
+        if self._identity is not None:
+            self._check_identity()
+        try:
+            yield
+        except peewee.DatabaseError as e:
+            if type(e) not in (peewee.DatabaseError, peewee.OperationalError):
+                raise  # integrity or programming errors are bugs, not storage faults
+            raise self._fault(e) from e
+
+    def _fault(self, error: peewee.DatabaseError) -> UnavailableError:
+        """The named error for SQLite's ``error``: busy, or a storage fault and why."""
+        cause = _sqlite_cause(error)
+        text = str(cause or error)
+        code = getattr(cause, "sqlite_errorcode", None)
+        if _is_busy(cause or error):
+            return EventLogBusyError(f"event log {self.path} is locked by another process ({text})")
+        reason = _REASONS.get(code & 0xFF) if code is not None else None
+        if reason is None:
+            directory = os.path.dirname(self.path)
+            reason = ("it is read-only" if os.path.exists(self.path) and not os.access(self.path, os.W_OK)
+                      else "its directory is read-only" if not os.access(directory, os.W_OK)
+                      else "it cannot be read or written")
+        return StorageError(f"event log {self.path}: {reason} (SQLite: {text})")
 
     # -- writes ------------------------------------------------------------
 
@@ -147,6 +274,7 @@ class SqliteEventLog(EventLog):
             cursor.executemany("INSERT INTO event_keys (kind, key, idx) VALUES (?, ?, ?)", key_rows)
             if self.projections:
                 self._project(events, first - 1)
+            self._check_identity()  # last, inside the transaction: a lost file gets no commit
         return [e.index for e in events]
 
     def _project(self, events: list[pb.Event], before: int) -> None:
@@ -218,8 +346,7 @@ class SqliteEventLog(EventLog):
             try:
                 return operation()
             except peewee.OperationalError as e:
-                text = str(e)
-                if "locked" not in text and "busy" not in text:
+                if not _is_busy(_sqlite_cause(e) or e):
                     raise
                 if time.monotonic() >= deadline:
                     raise EventLogBusyError(
@@ -352,6 +479,43 @@ class SqliteEventLog(EventLog):
 
     def _close(self) -> None:
         self._db.close()
+
+
+def _sqlite_cause(error: BaseException | None) -> sqlite3.Error | None:
+    """The sqlite3 error behind peewee's ``error``, looking past a failed ROLLBACK that
+    masks it (SQLite rolls back by itself after e.g. a full disk)."""
+    while error is not None:
+        cause = error if isinstance(error, sqlite3.Error) else (
+            error.args[0] if error.args and isinstance(error.args[0], sqlite3.Error) else None)
+        if cause is not None and "no transaction is active" not in str(cause):
+            return cause
+        error = error.__context__
+    return None
+
+
+def _is_busy(error: BaseException) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _BUSY_CODES
+    return "locked" in str(error) or "busy" in str(error)  # Python < 3.11 has no error codes
+
+
+def _file_identity(path: str) -> tuple[int, int]:
+    found = os.stat(path)
+    return found.st_dev, found.st_ino
+
+
+def _restrict_to_owner(path: str) -> None:
+    """Make the log and its -wal/-shm files owner-only (logs of older versions were 0644)."""
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        try:
+            found = os.stat(name)
+            if found.st_mode & 0o077 and found.st_uid == os.geteuid():
+                os.chmod(name, stat.S_IMODE(found.st_mode) & 0o700)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise StorageError(f"cannot make event log file {name} private: {e.strerror}") from e
 
 
 def _term_condition(match: TermMatch, column: str) -> tuple[str, list[object]]:

@@ -1,14 +1,16 @@
-"""The local daemon: one service per graph and state directory.
+"""The state directory's service: one per graph and state directory, found by every command.
 
-Files in the state directory:
-- ``daemon.lock``: held (``flock``) by the running daemon for its whole life, so a
-  second daemon for the same state directory exits at once;
-- ``daemon.json`` (mode 0600): pid, port, URL, token and graph of the running daemon,
+The service is the daemon the CLI starts on first use, or a foreground ``serve``.
+Files in the state directory (created 0700):
+- ``daemon.lock``: held (``flock``) by the running service for its whole life, so a
+  second one for the same state directory stops at once;
+- ``daemon.json`` (mode 0600): pid, port, URL, token and graph of the running service,
   written once it listens and removed when it exits;
-- ``daemon.log``: its output.
+- ``daemon.log``: the daemon's output (stdout and stderr); when a daemon fails to
+  start, the error raised carries the last lines it wrote there.
 
 A ``daemon.json`` whose process is gone or does not answer as this graph is stale
-(a crashed daemon) and is replaced by the next start.
+(a crashed service) and is replaced by the next start.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -28,14 +29,11 @@ from typing import Callable
 
 import requests
 
-from databuild.errors import DataBuildError
+from databuild.errors import ServiceUnavailableError
 from databuild.procs import process_alive
 
 LOCK_FILE, INFO_FILE, LOG_FILE = "daemon.lock", "daemon.json", "daemon.log"
-
-
-class DaemonStartError(DataBuildError):
-    code = "daemon_start_failed"
+TAIL_LINES = 10
 
 
 @dataclass(frozen=True)
@@ -75,13 +73,27 @@ def running_daemon(state_dir: Path, graph_label: str) -> DaemonInfo | None:
     return info if info is not None and answering(info, graph_label) else None
 
 
+def make_state_dir(state_dir: Path) -> Path:
+    """Create ``state_dir`` (and its parents) if missing; a new one is readable by its
+    owner only (0700). An existing directory is left as it is: it may be shared."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return state_dir
+
+
 def ensure_daemon(state_dir: Path, graph_label: str, command: list[str], timeout: float = 30.0) -> DaemonInfo:
-    """Return the running daemon for ``state_dir``, starting ``command`` detached if there is none."""
+    """Return the running service for ``state_dir``, starting ``command`` detached as its
+    daemon if there is none.
+
+    Raises ServiceUnavailableError carrying the daemon's last output lines (e.g. the
+    error naming a corrupt event log) if it exits without serving or does not answer
+    within ``timeout`` seconds.
+    """
     found = running_daemon(state_dir, graph_label)
     if found is not None:
         return found
-    state_dir.mkdir(parents=True, exist_ok=True)
-    with open(state_dir / LOG_FILE, "ab") as log:
+    log_path = make_state_dir(state_dir) / LOG_FILE
+    with open(log_path, "ab") as log:
+        start = log.tell()
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True)
     deadline = time.monotonic() + timeout
@@ -89,12 +101,25 @@ def ensure_daemon(state_dir: Path, graph_label: str, command: list[str], timeout
         found = running_daemon(state_dir, graph_label)
         if found is not None:
             return found
-        if proc.poll() not in (None, 0):
+        if proc.poll() not in (None, 0):  # 0: it left serving to another service, which may answer yet
             break
         time.sleep(0.05)
-    tail = (state_dir / LOG_FILE).read_text(errors="replace")[-2000:]
-    raise DaemonStartError(f"the daemon for {graph_label} did not start within {timeout:.0f}s; "
-                           f"{state_dir / LOG_FILE} ends with:\n{tail}")
+    status = proc.poll()
+    why = (f"did not answer within {timeout:.0f}s (pid {proc.pid} still runs)" if status is None
+           else f"exited with status {status} without serving")
+    raise ServiceUnavailableError(f"the daemon for {graph_label} {why}; {log_path} ends with:"
+                                  f"{_tail(log_path, start)}")
+
+
+def _tail(path: Path, start: int) -> str:
+    """The last lines written to ``path`` after offset ``start``, to follow a colon:
+    a single line stays on the same line."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        lines = f.read().decode(errors="replace").strip().splitlines()[-TAIL_LINES:]
+    if len(lines) <= 1:
+        return f" {lines[0] if lines else '(nothing)'}"
+    return "\n" + "\n".join(lines)
 
 
 def stop_daemon(state_dir: Path, graph_label: str, timeout: float = 30.0) -> DaemonInfo | None:
@@ -109,18 +134,11 @@ def stop_daemon(state_dir: Path, graph_label: str, timeout: float = 30.0) -> Dae
     return info
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 class DaemonLock:
-    """The per-state-directory lock; ``acquire`` is False if another daemon holds it."""
+    """The per-state-directory lock; ``acquire`` is False if another service holds it."""
 
     def __init__(self, state_dir: Path) -> None:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        self._file = open(state_dir / LOCK_FILE, "a")
+        self._file = open(make_state_dir(state_dir) / LOCK_FILE, "a")
 
     def acquire(self) -> bool:
         try:
@@ -137,6 +155,14 @@ def write_info(state_dir: Path, info: DaemonInfo) -> None:
     with os.fdopen(fd, "w") as f:
         json.dump(asdict(info), f)
     os.replace(tmp, state_dir / INFO_FILE)
+
+
+def holder_description(state_dir: Path) -> str:
+    """Who holds ``state_dir``'s lock, for an error: the recorded service if it lives."""
+    info = read_info(state_dir)
+    if info is not None and process_alive(info.pid):
+        return f"the service for {info.graph_label} at {info.url} (pid {info.pid})"
+    return f"another process holding {state_dir / LOCK_FILE} (a service starting or stopping)"
 
 
 def remove_info(state_dir: Path, pid: int) -> None:

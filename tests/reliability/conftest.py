@@ -17,13 +17,22 @@ import requests
 
 #: A job for every test here: config maps ref -> one run; exec by ref prefix.
 #: slow/* waits for $DATA/release; hang/* never ends (and its child neither); flood/* prints without end;
-#: hangconfig/* hangs in config.
+#: hangconfig/* hangs in config (and its child holds stdout); chainT/N needs chainT/N-1 and takes a moment.
 JOB = r"""#!/bin/sh
 if [ "$1" = config ]; then
   shift
-  case "$1" in hangconfig/*) sleep 1000;; esac
+  case "$1" in hangconfig/*) sleep 1000 & sleep 1000;; esac
   printf '{"configs": ['; sep=
-  for r in "$@"; do printf '%s{"outputs": ["%s"], "args": ["%s"]}' "$sep" "$r" "$r"; sep=,; done
+  for r in "$@"; do
+    n=${r##*/}; prefix=${r%/*}
+    case "$r" in
+      chain*/0) printf '%s{"outputs": ["%s"], "args": ["%s"]}' "$sep" "$r" "$r";;
+      chain*) printf '%s{"outputs": ["%s"], "inputs": [{"ref": "%s/%s", "dep_type": "materialize"}], "args": ["%s"]}' \
+              "$sep" "$r" "$prefix" "$((n - 1))" "$r";;
+      *) printf '%s{"outputs": ["%s"], "args": ["%s"]}' "$sep" "$r" "$r";;
+    esac
+    sep=,
+  done
   printf ']}\n'; exit 0
 fi
 echo "$2" >> "$DATA/runs.log"
@@ -31,9 +40,11 @@ case "$2" in
   slow/*) while [ ! -e "$DATA/release" ]; do sleep 0.05; done;;
   hang/*) sleep 1000 & sleep 1000;;
   flood/*) yes "flooding the log with one line after another"; exit 0;;
+  chain*) sleep 0.2;;
 esac
 exit 0
 """
+OUTPUTS = ["daily/*", "slow/*", "hang/*", "flood/*", "hangconfig/*", "chain*/*"]
 
 
 @dataclass
@@ -81,6 +92,21 @@ class Daemon:
             since = requests.get(f"{self.url}/api/v1/events", params={"since": since, "wait": 1},
                                  timeout=30).json()["next"]
 
+    def pid(self) -> int:
+        return self.info["pid"]
+
+    def job_processes(self) -> list[int]:
+        """Pids of this graph's job processes still running (found by their environment)."""
+        mine = f"DATA={self.root / 'data'}".encode()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):  # gone meanwhile, or not ours to read
+                    if mine in (entry / "environ").read_bytes().split(b"\0") and b"Z" not in (
+                            entry / "stat").read_bytes().rsplit(b")", 1)[1][:3]:
+                        found.append(int(entry.name))
+        return found
+
     def stop(self) -> None:
         info = self.root / "state" / "daemon.json"
         if info.exists():
@@ -88,8 +114,9 @@ class Daemon:
                 os.kill(json.loads(info.read_text())["pid"], signal.SIGKILL)
 
 
-def start_daemon(tmp_path: Path) -> Daemon:
-    """A fresh graph (the job above) in ``tmp_path`` and its running daemon."""
+def start_daemon(tmp_path: Path, limits: dict | None = None) -> Daemon:
+    """A fresh graph (the job above, with the graph's ``limits`` of the manifest) in
+    ``tmp_path`` and its running daemon."""
     job = tmp_path / "job.sh"
     job.write_text(JOB)
     job.chmod(0o755)
@@ -97,8 +124,8 @@ def start_daemon(tmp_path: Path) -> Daemon:
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({
         "version": 1, "label": "//reliability:graph", "lookup": None, "upstreams": [],
-        "jobs": [{"label": "//reliability:job", "executable": str(job),
-                  "outputs": ["daily/*", "slow/*", "hang/*", "flood/*", "hangconfig/*"]}]}))
+        "jobs": [{"label": "//reliability:job", "executable": str(job), "outputs": OUTPUTS}],
+        **({"limits": limits} if limits else {})}))
     env = dict(os.environ, DATABUILD_GRAPH_MANIFEST=str(manifest), DATABUILD_STATE_DIR=str(tmp_path / "state"),
                DATA=str(tmp_path / "data"))
     env.pop("DATABUILD_TOKEN", None)
