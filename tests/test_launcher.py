@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from databuild.events import MemoryEventLog
-from databuild.executor import BuildExecutor, ProcessLauncher
-from databuild.executor.launcher import MAX_LOG_BYTES_ENV, max_log_bytes
 from databuild.errors import InvalidArgumentError
+from databuild.executor import BuildExecutor, ProcessLauncher, max_log_bytes
+from databuild.executor.launcher import MAX_LOG_BYTES_ENV
 from databuild.graph import GraphSpec, JobSpec
 from databuild.procs import process_alive
 from databuild.proto import databuild_pb2 as pb
