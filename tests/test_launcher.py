@@ -14,8 +14,9 @@ import pytest
 from databuild.events import MemoryEventLog
 from databuild.errors import InvalidArgumentError
 from databuild.executor import BuildExecutor, ProcessLauncher, max_log_bytes
-from databuild.executor.launcher import MAX_LOG_BYTES_ENV
+from databuild.executor.launcher import MAX_LOG_BYTES_ENV, RunLog
 from databuild.graph import GraphSpec, JobSpec
+from databuild.planner import PlannedRun
 from databuild.procs import process_alive
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import StateProjection, StateStore
@@ -139,3 +140,18 @@ def test_the_log_cap_is_the_graphs_unless_the_environment_sets_one():
     for bad in ("0", "-1", "1MiB", "١٢"):
         with pytest.raises(InvalidArgumentError, match=f"{MAX_LOG_BYTES_ENV} must be a positive number of bytes"):
             max_log_bytes(graph, {MAX_LOG_BYTES_ENV: bad})
+
+
+def test_closing_the_launcher_kills_runs_still_going(tmp_path):
+    graph = GraphSpec("//t:g", (JobSpec("//t:job", job_script(tmp_path / "job", "time.sleep(300)"), ("x/*",)),))
+    launcher = ProcessLauncher(graph)
+    pid = launcher.start(PlannedRun("r1", "//t:job", cfg(["x/1"])), str(tmp_path / "r1.log"))
+    launcher.close()
+    assert gone(pid)
+
+
+def test_a_log_that_cannot_be_written_counts_everything_as_dropped():
+    log = RunLog("/dev/full", cap=1 << 20)  # every write fails: no space left on device
+    log.write(b"a" * 1000)
+    log.write(b"b" * 24)
+    assert log.close() == 1024

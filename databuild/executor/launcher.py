@@ -76,33 +76,33 @@ class RunLog:
     counted, and one marker line saying so ends the file."""
 
     def __init__(self, path: str, cap: int) -> None:
-        self.cap, self.written, self.dropped = cap, 0, 0
+        self.cap, self.received, self.written = cap, 0, 0
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        self._ends_line = True
+        self._last = b"\n"
         self._error = ""
 
+    @property
+    def dropped(self) -> int:
+        return self.received - self.written
+
     def write(self, chunk: bytes) -> None:
-        kept = chunk[:max(0, self.cap - self.written)] if not self._error else b""
+        self.received += len(chunk)
+        view = memoryview(chunk)[:0 if self._error else self.cap - self.written]
         try:
-            view = memoryview(kept)
             while view:
-                view = view[os.write(self._fd, view):]
+                n = os.write(self._fd, view)
+                self.written += n
+                self._last, view = view[n - 1:n].tobytes(), view[n:]
         except OSError as e:  # e.g. the disk is full: the job goes on, its log stops here
             self._error = e.strerror or type(e).__name__
-            kept = kept[:len(kept) - len(view)]
-        if kept:
-            self.written += len(kept)
-            self._ends_line = kept.endswith(b"\n")
-        self.dropped += len(chunk) - len(kept)
 
     def close(self) -> int:
         """Write the marker if anything was dropped, close; return the number of bytes dropped."""
         if self.dropped:
             why = f"log write failed ({self._error})" if self._error else f"log capped at {_size(self.cap)}"
-            newline = "" if self._ends_line else "\n"
-            marker = f"{newline}[databuild: {why}; {self.dropped} bytes dropped]\n"
+            newline = "" if self._last == b"\n" else "\n"
             with contextlib.suppress(OSError):
-                os.write(self._fd, marker.encode())
+                os.write(self._fd, f"{newline}[databuild: {why}; {self.dropped} bytes dropped]\n".encode())
         os.close(self._fd)
         return self.dropped
 
@@ -184,8 +184,8 @@ class ProcessLauncher:
                 return ended
 
     def _select_timeout(self, deadline: float | None) -> float | None:
-        wake_at = min([*self._draining.values(), *([deadline] if deadline is not None else [])], default=None)
-        return None if wake_at is None else max(0.0, wake_at - time.monotonic())
+        times = [*self._draining.values(), *([] if deadline is None else [deadline])]
+        return max(0.0, min(times) - time.monotonic()) if times else None
 
     def _end(self, rid: str) -> RunExit:
         child, log = self._runs.pop(rid)
@@ -216,6 +216,10 @@ class ProcessLauncher:
         return list(self._runs)
 
     def close(self) -> None:
+        """Release the selector; runs still going (the executor gave up on them) are killed."""
+        for rid in list(self._runs):
+            self._runs[rid][0].cut()
+            self._end(rid)
         self._selector.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
