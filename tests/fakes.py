@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+from databuild.executor.launcher import RunExit
 from databuild.proto import databuild_pb2 as pb
 
 
@@ -52,10 +53,11 @@ class FakeLauncher:
     finishing) at a well-defined point.
     """
 
-    def __init__(self, exit_codes=None, on_wait=None, hang=()):
+    def __init__(self, exit_codes=None, on_wait=None, hang=(), ignore_term=()):
         self.exit_codes = exit_codes or {}
         self.on_wait = on_wait or (lambda launcher: None)
         self.hang = set(hang)  # job labels whose runs only end when terminated
+        self.ignore_term = set(ignore_term)  # job labels whose runs only end when killed (force)
         self.running: dict[str, str] = {}  # job_run_id -> label
         self.started: list[str] = []
         self.max_concurrent = 0
@@ -73,14 +75,15 @@ class FakeLauncher:
         for rid, label in list(self.running.items()):
             if label not in self.hang:
                 del self.running[rid]
-                return [(rid, self.exit_codes.get(label, 0))]
+                return [RunExit(rid, self.exit_codes.get(label, 0))]
         return []
 
     def terminate(self, job_run_id, force=False):
         self.terminated.append((job_run_id, force))
-        if job_run_id in self.running:
-            self.hang.discard(self.running[job_run_id])
-            self.exit_codes[self.running[job_run_id]] = -15
+        label = self.running.get(job_run_id)
+        if label is not None and (force or label not in self.ignore_term):
+            self.hang.discard(label)
+            self.exit_codes[label] = -9 if force else -15
 
     def wake(self):
         pass

@@ -94,6 +94,11 @@ def test_manifest_content(bin_dir):
     assert doc["version"] == 1 and doc["label"] == "//tests/rules:g"
     assert doc["lookup"] is None
     assert doc["defaults"] == {"ttl_seconds": 2 * 86400, "sla_seconds": 6 * 3600}
+    assert doc["limits"] == {"job_timeout_seconds": 6 * 3600, "config_timeout_seconds": 120, "max_log_bytes": 1 << 20}
+    jobs = {j["label"]: (j["timeout_seconds"], j["config_timeout_seconds"]) for j in doc["jobs"]}
+    assert jobs == {"//tests/rules:ingest": (2 * 3600, 30), "//tests/rules:summary": (None, None)}
+    assert manifest(bin_dir, "g_lookup")["limits"] == {
+        "job_timeout_seconds": None, "config_timeout_seconds": None, "max_log_bytes": None}
     assert doc["upstreams"] == [{
         "name": "raw_events", "label": "//tests/rules:raw_events",
         "url": "http://127.0.0.1:8101", "patterns": ["events/**"],
@@ -115,6 +120,13 @@ def test_manifest_executables_are_in_the_runfiles(bin_dir, graph):
     # a job's own runfiles (its data) come along, and so does the databuild package
     assert (rf / "databuild" / "tests" / "rules" / "job_data.txt").is_file()
     assert (rf / "databuild" / "databuild" / "cli" / "__main__.py").is_file()
+
+
+def test_the_loader_applies_the_limits_job_over_graph(bin_dir):
+    spec = load_manifest(bin_dir / "g.manifest.json")
+    limits = {j.label: (j.timeout_seconds, j.config_timeout_seconds) for j in spec.jobs}
+    assert limits == {"//tests/rules:ingest": (7200, 30), "//tests/rules:summary": (6 * 3600, 120)}
+    assert spec.max_log_bytes == 1 << 20
 
 
 def test_jobs_run_from_the_graph_runfiles(bin_dir, tmp_path):
@@ -161,6 +173,18 @@ def test_graph_binary_found_through_a_symlink(bin_dir, tmp_path):
         ]),
         ("bad_pattern", [
             'databuild_job //tests/rules/failures:bad_pattern: output pattern "daily votes/*" contains whitespace',
+        ]),
+        ("bad_timeout", [
+            'databuild_job //tests/rules/failures:bad_timeout: timeout "2 hours" is not a duration',
+        ]),
+        ("zero_config_timeout", [
+            'databuild_job //tests/rules/failures:zero_config_timeout: config_timeout "0s" must be longer than 0s',
+        ]),
+        ("bad_job_timeout", [
+            'graph //tests/rules/failures:bad_job_timeout: job_timeout "forever" is not a duration',
+        ]),
+        ("bad_max_log_bytes", [
+            "graph //tests/rules/failures:bad_max_log_bytes: max_log_bytes -1 must be a positive number of bytes",
         ]),
     ],
 )

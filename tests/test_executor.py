@@ -157,6 +157,42 @@ def test_cancel_terminates_running_jobs(store, tmp_path):
     assert store.build(result.build_id).cancel_requested
 
 
+class StepClock:
+    """Injected time that only moves when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("ignores_sigterm, signals", [(False, [False]), (True, [False, True])])
+def test_a_run_past_its_timeout_is_stopped_and_fails(store, tmp_path, ignores_sigterm, signals):
+    graph = GraphSpec("//g:g", (JobSpec("daily", "/bin/true", ("daily/*",), timeout_seconds=90),))
+    clock = StepClock()
+    launcher = FakeLauncher(hang={"daily"}, ignore_term={"daily"} if ignores_sigterm else (),
+                            on_wait=lambda l: setattr(clock, "now", clock.now + 30))  # each wait takes 30 s
+    result = BuildExecutor(graph, store, launcher, str(tmp_path), resolver=resolver(), new_id=ids(),
+                           kill_grace=60, clock=clock).run(["daily/1"])
+    assert result.status == pb.BUILD_STATUS_FAILED
+    assert [force for _, force in launcher.terminated] == signals  # SIGTERM at 90 s, SIGKILL 60 s later
+    (run,) = result.plan.runs
+    message = store.job_run(run.job_run_id).message
+    assert store.job_run(run.job_run_id).status == pb.JOB_RUN_STATUS_FAILED
+    assert message.startswith("timed out after 1m30s; log: ") and message in result.message
+    assert statuses(store, ["daily/1"]) == [F]
+
+
+def test_a_run_within_its_timeout_is_left_alone(store, tmp_path):
+    graph = GraphSpec("//g:g", (JobSpec("daily", "/bin/true", ("daily/*",), timeout_seconds=90),))
+    clock = StepClock()
+    launcher = FakeLauncher(on_wait=lambda l: setattr(clock, "now", clock.now + 60))
+    result = BuildExecutor(graph, store, launcher, str(tmp_path), resolver=resolver(), new_id=ids(),
+                           clock=clock).run(["daily/1"])
+    assert result.ok and launcher.terminated == []  # it ended 60 s in, before its 90 s
+
+
 def test_dead_owner_claims_are_released_and_its_runs_failed(store, tmp_path):
     dead = f"{executor_identity().rpartition(':')[0]}:999999999"
     other_build_scheduled(store, ["daily/1"], dead)

@@ -6,6 +6,7 @@ import io
 import json
 import stat
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,11 @@ import pytest
 from databuild.graph import GraphSpec, JobSpec, LookupSpec
 from databuild.job import Job, JobRun, materialize, query
 from databuild.jobs.protocol import (
-    JobConfigError, JobOutputError, call_config, chunk_refs, exec_invocation, parse_configs, parse_lookup,
+    MAX_OUTPUT_BYTES, JobConfigError, JobOutputError, JobProtocolError, call_config, call_lookup, chunk_refs,
+    exec_invocation, parse_configs, parse_lookup,
 )
 from databuild.planner import GraphResolver, PlanningError, plan
+from databuild.procs import process_alive
 from databuild.proto import databuild_pb2 as pb
 
 
@@ -70,6 +73,65 @@ def test_config_failure_exit_code_and_stderr(tmp_path):
         call_config(JobSpec("//pkg:gone", str(tmp_path / "missing")), ["x/1"])
 
 
+def gone(pid: int) -> bool:
+    """True once ``pid`` is dead (a SIGKILL is delivered asynchronously)."""
+    deadline = time.monotonic() + 10
+    while process_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return not process_alive(pid)
+
+
+HOLD_STDOUT = """
+import subprocess, time
+child = subprocess.Popen(["sleep", "300"])  # inherits stdout: the pipe stays open while it lives
+open(sys.argv[0] + ".child", "w").write(str(child.pid))
+"""
+
+
+def test_a_hung_config_whose_child_holds_stdout_is_killed_at_its_timeout(tmp_path):
+    path = tmp_path / "job"
+    job = JobSpec("//pkg:hangs", script(path, HOLD_STDOUT + "print('thinking', file=sys.stderr, flush=True)\n"
+                                        "time.sleep(300)"), config_timeout_seconds=1)
+    with pytest.raises(JobConfigError) as info:
+        call_config(job, ["x/1"])
+    assert isinstance(info.value, JobProtocolError) and info.value.http_status == 422
+    assert str(info.value).startswith("//pkg:hangs: did not finish within 1s") and "thinking" in str(info.value)
+    assert gone(int(Path(f"{path}.child").read_text()))  # its whole process group was killed
+
+
+def test_a_config_that_exits_leaving_a_child_on_stdout_is_answered(tmp_path):
+    path = tmp_path / "job"
+    job = JobSpec("//pkg:leaves", script(path, HOLD_STDOUT + "print(json.dumps({'configs': [{'outputs': ['x/1']}]}))"))
+    (config,) = call_config(job, ["x/1"])
+    assert list(config.outputs) == ["x/1"]
+    assert gone(int(Path(f"{path}.child").read_text()))
+
+
+def test_a_config_printing_without_end_is_stopped_at_the_output_cap(tmp_path):
+    job = JobSpec("//pkg:chatty", script(tmp_path / "job", "while True: sys.stdout.write('x' * 65536)"))
+    with pytest.raises(JobOutputError, match=f"//pkg:chatty: printed more than {MAX_OUTPUT_BYTES >> 20} MiB"):
+        call_config(job, ["x/1"])
+
+
+def test_a_hung_lookup_fails_at_the_lookup_timeout(tmp_path):
+    lookup = LookupSpec("//pkg:lookup", script(tmp_path / "lookup", "import time; time.sleep(300)"), 0.5)
+    with pytest.raises(JobConfigError, match="//pkg:lookup: did not finish within 0.5s"):
+        call_lookup(lookup, ["x/1"])
+
+
+def test_config_and_lookup_calls_do_not_get_the_service_token(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABUILD_TOKEN", "s3cret")
+    monkeypatch.setenv("DATABUILD_UPSTREAM_RAW_TOKEN", "up-s3cret")
+    monkeypatch.setenv("DATABUILD_UPSTREAM_RAW_URL", "http://127.0.0.1:1")
+    shows_env = "print(json.dumps({'configs': [{'outputs': [sys.argv[2]], 'env': dict(os.environ)}]}))"
+    (config,) = call_config(JobSpec("//pkg:job", script(tmp_path / "job", "import os\n" + shows_env)), ["x/1"])
+    assert config.env["DATABUILD_UPSTREAM_RAW_URL"] == "http://127.0.0.1:1"
+    assert not {"DATABUILD_TOKEN", "DATABUILD_UPSTREAM_RAW_TOKEN"} & set(config.env)
+    lookup = script(tmp_path / "lookup", "import os\nprint(json.dumps({sys.argv[1]: ' '.join(sorted(os.environ))}))")
+    (seen,) = call_lookup(LookupSpec("//pkg:lookup", lookup), ["x/1"]).values()
+    assert "DATABUILD_UPSTREAM_RAW_URL" in seen.split() and "DATABUILD_TOKEN" not in seen.split()
+
+
 def test_lookup_binary_drives_planning(tmp_path):
     lookup = script(tmp_path / "lookup", "print(json.dumps({r: ('//g:a' if r.startswith('a/') else None)"
                                          " for r in sys.argv[1:]}))")
@@ -93,7 +155,8 @@ def test_refs_are_chunked_to_fit_a_command_line():
 
 def test_exec_invocation_passes_env_outputs_and_config():
     config = pb.JobConfig(outputs=["x/1"], args=["--day", "1"], env={"MODE": "fast"})
-    argv, env, stdin = exec_invocation(JobSpec("//j", "/bin/job"), "run-1", config, {"PATH": "/bin"})
+    argv, env, stdin = exec_invocation(JobSpec("//j", "/bin/job"), "run-1", config,
+                                       {"PATH": "/bin", "DATABUILD_TOKEN": "t", "DATABUILD_UPSTREAM_A_TOKEN": "u"})
     assert argv == ["/bin/job", "exec", "--day", "1"]
     assert env == {"PATH": "/bin", "MODE": "fast", "DATABUILD_JOB_RUN_ID": "run-1", "DATABUILD_OUTPUTS": '["x/1"]'}
     assert json.loads(stdin)["outputs"] == ["x/1"]

@@ -28,6 +28,7 @@ from databuild.proto import databuild_pb2 as pb
 from databuild.state import IN_FLIGHT_PARTITION_STATUSES as IN_FLIGHT
 from databuild.state import TERMINAL_BUILD_STATUSES as TERMINAL_BUILD
 from databuild.state import StateStore
+from databuild.timespec import format_duration
 
 AVAILABLE = pb.PARTITION_STATUS_AVAILABLE
 
@@ -104,6 +105,7 @@ class BuildExecutor:
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         poll_interval: float = 0.05,
         kill_grace: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.graph, self.store, self.log, self.launcher = graph, store, store.log, launcher
         self.log_dir = log_dir
@@ -111,6 +113,7 @@ class BuildExecutor:
         self.resolver = resolver or GraphResolver(graph)
         self.on_progress = on_progress or (lambda p: None)
         self.new_id, self.poll_interval, self.kill_grace = new_id, poll_interval, kill_grace
+        self.clock = clock
         self._cancel_reason: str | None = None
 
     def cancel(self, reason: str = "cancelled") -> None:
@@ -218,6 +221,11 @@ class _Run:
         self.failed_runs: list[str] = []
         self.failure: str | None = None
         self.progress = Progress(build_id)
+        # Running runs with a deadline -> when to signal them next: at their job's timeout
+        # (or when cancelled) SIGTERM, once ``kill_grace`` later SIGKILL.
+        self.stop_at: dict[str, float] = {}
+        self.terminated: set[str] = set()  # SIGTERM sent
+        self.timed_out: set[str] = set()
         self._events: list[pb.Event] = []
 
     # -- planning-time checks --------------------------------------------
@@ -318,9 +326,7 @@ class _Run:
             self._flush()
             if not self.runs.counts["running"] and not (self.waits_on and not self.failure):
                 break
-            timeout = self.x.poll_interval if self.waits_on else None
-            for rid, code in self.x.launcher.wait(timeout):
-                self._finished(runs[rid], code)
+            self._wait(runs, self.x.poll_interval if self.waits_on else None)
             if self.waits_on:
                 self._check_delegations(runs)
             self._report()
@@ -332,7 +338,7 @@ class _Run:
         return rid in self.mine and not self.waits_on.get(rid)
 
     def _mark_initially_ready(self) -> None:
-        os.makedirs(os.path.join(self.x.log_dir, self.build_id), exist_ok=True)
+        _private_dirs(self.x.log_dir, os.path.join(self.x.log_dir, self.build_id))
         for run in self.plan.runs:
             self.runs.offer(run.job_run_id, self._eligible)
 
@@ -345,19 +351,55 @@ class _Run:
                 running.job_run_status_changed.pid = pid
         except OSError as e:
             self._finished(run, None, f"could not start {run.job_label}: {e}")
+            return
+        timeout = self.x.graph.job(run.job_label).timeout_seconds
+        if timeout:
+            self.stop_at[run.job_run_id] = self.x.clock() + timeout
 
-    def _finished(self, run: PlannedRun, code: int | None, error: str = "") -> None:
+    def _wait(self, runs: dict[str, PlannedRun], timeout: float | None) -> None:
+        """Wait until a run ends, ``timeout`` passes or a run is due to be signalled;
+        signal the runs that are due (SIGTERM at their deadline, SIGKILL ``kill_grace`` later)."""
+        if self.stop_at:
+            due = max(0.0, min(self.stop_at.values()) - self.x.clock())
+            timeout = due if timeout is None else min(timeout, due)
+        for rid, code, log_bytes_dropped in self.x.launcher.wait(timeout):
+            self._finished(runs[rid], code, log_bytes_dropped=log_bytes_dropped)
+        now = self.x.clock()
+        for rid, at in list(self.stop_at.items()):
+            if at > now:
+                continue
+            if rid in self.terminated:
+                self.x.launcher.terminate(rid, force=True)
+                del self.stop_at[rid]
+            else:
+                self.timed_out.add(rid)
+                self._terminate(rid, now)
+
+    def _terminate(self, rid: str, now: float) -> None:
+        self.x.launcher.terminate(rid)
+        self.terminated.add(rid)
+        self.stop_at[rid] = now + self.x.kill_grace
+
+    def _finished(self, run: PlannedRun, code: int | None, error: str = "", log_bytes_dropped: int = 0) -> None:
         rid = run.job_run_id
-        if code == 0:
+        self.stop_at.pop(rid, None)
+        self.terminated.discard(rid)
+        timed_out = rid in self.timed_out
+        if code == 0 and not timed_out:
             self.runs.set(rid, "succeeded", self._eligible)
-            self._events.append(self._run_event(run, pb.JOB_RUN_STATUS_SUCCEEDED, exit_code=0))
+            self._events.append(self._run_event(run, pb.JOB_RUN_STATUS_SUCCEEDED, exit_code=0,
+                                                log_bytes_dropped=log_bytes_dropped))
             self._events += self._partition_events(run, self.mine[rid], AVAILABLE)
             return
-        cancelled = self.x._cancel_reason is not None
+        cancelled = self.x._cancel_reason is not None and not timed_out
         self.runs.set(rid, "cancelled" if cancelled else "failed")
+        if timed_out:
+            limit = format_duration(self.x.graph.job(run.job_label).timeout_seconds)
+            error = f"timed out after {limit}; log: {self._log_path(run)}"
         message = error or (f"cancelled: {self.x._cancel_reason}" if cancelled else self._exit_message(run, code))
         status = pb.JOB_RUN_STATUS_CANCELLED if cancelled else pb.JOB_RUN_STATUS_FAILED
-        self._events.append(self._run_event(run, status, exit_code=code or 0, message=message))
+        self._events.append(self._run_event(run, status, exit_code=code or 0, message=message,
+                                            log_bytes_dropped=log_bytes_dropped))
         parts = pb.PARTITION_STATUS_MISSING if cancelled else pb.PARTITION_STATUS_FAILED
         self._events += self._partition_events(run, self.mine[rid], parts, message)
         if not cancelled:
@@ -397,18 +439,12 @@ class _Run:
     def _cancel(self, runs: dict[str, PlannedRun]) -> None:
         reason = self.x._cancel_reason
         self._events.append(_ev(cancellation_requested=pb.CancellationRequested(build_id=self.build_id, reason=reason)))
-        running = self.runs.with_state("running")
-        for rid in running:
-            self.x.launcher.terminate(rid)
-        deadline = time.monotonic() + self.x.kill_grace
+        now = self.x.clock()
+        for rid in self.runs.with_state("running"):
+            if rid not in self.terminated:
+                self._terminate(rid, now)
         while self.runs.counts["running"]:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                for rid in running:
-                    self.x.launcher.terminate(rid, force=True)
-                left = None
-            for rid, code in self.x.launcher.wait(left):
-                self._finished(runs[rid], code)
+            self._wait(runs, None)
         self._flush()
         raise BuildFinished(pb.BUILD_STATUS_CANCELLED, f"cancelled: {reason}")
 
@@ -457,3 +493,10 @@ class _Run:
         return [_ev(partition_status_changed=pb.PartitionStatusChanged(
             ref=ref, status=status, build_id=self.build_id, job_run_id=run.job_run_id, message=message))
             for ref in refs]
+
+
+def _private_dirs(*paths: str) -> None:
+    """Create each directory if needed, readable by its owner only (job logs may hold secrets)."""
+    for path in paths:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        os.chmod(path, 0o700)  # also a directory made before logs were private, or with a loose umask

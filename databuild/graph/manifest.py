@@ -4,20 +4,30 @@ JSON, one document::
 
     {"version": 1,
      "label": "//pkg:my_graph",
-     "jobs": [{"label": "//pkg:ingest", "executable": "<runfiles path>", "outputs": ["raw/*"]}],
+     "jobs": [{"label": "//pkg:ingest", "executable": "<runfiles path>", "outputs": ["raw/*"],
+               "timeout_seconds": 7200 | null, "config_timeout_seconds": 30 | null}],
      "lookup": {"label": "//pkg:lookup", "executable": "<runfiles path>"} | null,
      "upstreams": [{"name": "raw_events", "label": "//pkg:raw_events",
                     "url": "http://127.0.0.1:8101", "patterns": ["raw/**"]}],
-     "defaults": {"ttl_seconds": 0, "sla_seconds": 0}}
+     "defaults": {"ttl_seconds": 0, "sla_seconds": 0},
+     "limits": {"job_timeout_seconds": 7200 | null, "config_timeout_seconds": 60 | null,
+                "max_log_bytes": 67108864 | null}}
 
 Executable paths are relative to the runfiles root of the graph binary; ``resolve``
 turns them into absolute paths. Everything is validated on load so that a manifest
 written by hand or by an older rule fails with a message naming the bad field.
+
+A limit that is null or absent falls back: a job's ``timeout_seconds`` and
+``config_timeout_seconds`` to the graph's ``limits``, those to DataBuild's defaults
+(no job timeout, DEFAULT_CONFIG_TIMEOUT_SECONDS, DEFAULT_MAX_LOG_BYTES). The lookup's
+calls have the graph's ``config_timeout_seconds``. The loaded specs hold the values
+that apply.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +36,10 @@ from databuild.errors import InvalidArgumentError
 from databuild.refs import compile_pattern, patterns_overlap
 
 MANIFEST_VERSION = 1
+#: How long a `config` or lookup call may take unless the job or graph says otherwise.
+DEFAULT_CONFIG_TIMEOUT_SECONDS = 60.0
+#: How much of a job run's output its log keeps unless the graph says otherwise.
+DEFAULT_MAX_LOG_BYTES = 64 << 20
 
 
 class InvalidManifestError(InvalidArgumentError):
@@ -36,17 +50,26 @@ class InvalidManifestError(InvalidArgumentError):
 
 @dataclass(frozen=True)
 class JobSpec:
-    """One ``databuild_job``: its label, executable and declared output patterns."""
+    """One ``databuild_job``: its label, executable, declared output patterns and limits.
+
+    ``timeout_seconds``: a run still running after it is killed and fails (0: no limit);
+    ``config_timeout_seconds``: each ``config`` call's limit.
+    """
 
     label: str
     executable: str
     outputs: tuple[str, ...] = ()
+    timeout_seconds: float = 0
+    config_timeout_seconds: float = DEFAULT_CONFIG_TIMEOUT_SECONDS
 
 
 @dataclass(frozen=True)
 class LookupSpec:
+    """The graph's lookup binary; ``timeout_seconds`` limits each call."""
+
     label: str
     executable: str
+    timeout_seconds: float = DEFAULT_CONFIG_TIMEOUT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -67,6 +90,7 @@ class GraphSpec:
     upstreams: tuple[UpstreamSpec, ...] = ()
     default_ttl_seconds: int = 0
     default_sla_seconds: int = 0
+    max_log_bytes: int = DEFAULT_MAX_LOG_BYTES  # of each job run's log; the rest is dropped and counted
     jobs_by_label: dict[str, JobSpec] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -82,9 +106,10 @@ class GraphSpec:
 
 
 def validate_graph(graph: GraphSpec) -> None:
-    """Raise InvalidManifestError for duplicate jobs, overlapping outputs or no lookup."""
+    """Raise InvalidManifestError for duplicate jobs, overlapping outputs, no lookup or a bad limit."""
     if len(graph.jobs_by_label) != len(graph.jobs):
         raise InvalidManifestError(f"graph {graph.label} lists a job twice")
+    _check_limits(graph)
     if graph.lookup is None:
         without = [j.label for j in graph.jobs if not j.outputs]
         if without:
@@ -102,6 +127,28 @@ def validate_graph(graph: GraphSpec) -> None:
                 )
 
 
+def _check_limits(graph: GraphSpec) -> None:
+    """Each limit is a positive number (a job's timeout may be 0: none); the log cap an integer."""
+    limits = [(f"graph {graph.label}", "max_log_bytes", graph.max_log_bytes)]
+    for job in graph.jobs:
+        limits.append((f"job {job.label}", "config_timeout_seconds", job.config_timeout_seconds))
+        if job.timeout_seconds != 0:
+            limits.append((f"job {job.label}", "timeout_seconds", job.timeout_seconds))
+    if graph.lookup is not None:
+        limits.append((f"lookup {graph.lookup.label}", "timeout_seconds", graph.lookup.timeout_seconds))
+    for where, name, value in limits:
+        kinds = (int,) if name == "max_log_bytes" else (int, float)
+        if not (isinstance(value, kinds) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
+            kind = "integer" if kinds == (int,) else "number"
+            raise InvalidManifestError(f"{where}: {name} must be a positive {kind}, got {value!r}")
+
+
+def _or(doc: dict, key: str, fallback):
+    """``doc[key]``, or ``fallback`` when it is null or absent."""
+    value = doc.get(key)
+    return fallback if value is None else value
+
+
 def _require(doc: dict, key: str, kind: type, where: str):
     value = doc.get(key)
     if not isinstance(value, kind):
@@ -117,6 +164,11 @@ def parse_manifest(doc: object, base: Path | None = None) -> GraphSpec:
         raise InvalidManifestError(f"graph manifest version {doc.get('version')!r} is not {MANIFEST_VERSION}")
     label = _require(doc, "label", str, "graph manifest")
     resolve = (lambda p: str(base / p)) if base is not None else (lambda p: p)
+    limits = doc.get("limits", {})
+    if not isinstance(limits, dict):
+        raise InvalidManifestError(f"{label}: field 'limits' must be a dict, got {limits!r}")
+    job_timeout = _or(limits, "job_timeout_seconds", 0)
+    config_timeout = _or(limits, "config_timeout_seconds", DEFAULT_CONFIG_TIMEOUT_SECONDS)
     jobs = []
     for job in _require(doc, "jobs", list, label):
         where = f"{label} job {job.get('label')!r}" if isinstance(job, dict) else label
@@ -124,11 +176,13 @@ def parse_manifest(doc: object, base: Path | None = None) -> GraphSpec:
             _require(job, "label", str, where),
             resolve(_require(job, "executable", str, where)),
             tuple(_require(job, "outputs", list, where)),
+            _or(job, "timeout_seconds", job_timeout),
+            _or(job, "config_timeout_seconds", config_timeout),
         ))
     lookup = doc.get("lookup")
     if lookup is not None:
         lookup = LookupSpec(_require(lookup, "label", str, f"{label} lookup"),
-                            resolve(_require(lookup, "executable", str, f"{label} lookup")))
+                            resolve(_require(lookup, "executable", str, f"{label} lookup")), config_timeout)
     upstreams = tuple(
         UpstreamSpec(_require(u, "name", str, label), u.get("label", ""), _require(u, "url", str, label),
                      tuple(_require(u, "patterns", list, label)))
@@ -136,7 +190,8 @@ def parse_manifest(doc: object, base: Path | None = None) -> GraphSpec:
     )
     defaults = doc.get("defaults", {})
     return GraphSpec(label, tuple(jobs), lookup, upstreams,
-                     int(defaults.get("ttl_seconds", 0)), int(defaults.get("sla_seconds", 0)))
+                     int(defaults.get("ttl_seconds", 0)), int(defaults.get("sla_seconds", 0)),
+                     _or(limits, "max_log_bytes", DEFAULT_MAX_LOG_BYTES))
 
 
 def load_manifest(path: str | os.PathLike, runfiles: str | os.PathLike | None = None) -> GraphSpec:

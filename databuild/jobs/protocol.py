@@ -8,19 +8,27 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-from typing import Iterator, Sequence
+import re
+import selectors
+import time
+from typing import Iterator, Mapping, Sequence
 
 from google.protobuf import json_format
 
 from databuild.errors import DataBuildError, InvalidRefError
 from databuild.graph import JobSpec, LookupSpec
+from databuild.procs import GroupChild
 from databuild.proto import databuild_pb2 as pb
 from databuild.refs import validate_ref
 
 #: Refs per `config`/lookup call, well under the kernel's argument-size limit.
 MAX_ARG_BYTES = 512 * 1024
 STDERR_TAIL = 2000
+#: Most a `config` or lookup call may print on stdout; past it the call is killed.
+MAX_OUTPUT_BYTES = 16 << 20
+#: How much of a call's stderr is kept (its end) to show in errors.
+STDERR_KEEP_BYTES = 64 << 10
+_SECRET_ENV = re.compile(r"DATABUILD_TOKEN|DATABUILD_UPSTREAM_.+_TOKEN")
 
 
 class JobProtocolError(DataBuildError):
@@ -61,22 +69,71 @@ def chunk_refs(refs: Sequence[str]) -> Iterator[list[str]]:
         yield chunk
 
 
+class _Output:
+    """A pipe's bytes in memory: all of them up to ``limit`` (then ``over`` is set), or
+    only the last ``limit`` with ``keep_tail``."""
+
+    def __init__(self, limit: int, keep_tail: bool = False) -> None:
+        self.limit, self.keep_tail = limit, keep_tail
+        self.data = bytearray()
+        self.over = False
+
+    def add(self, chunk: bytes) -> None:
+        self.data += chunk
+        if len(self.data) > self.limit:
+            if self.keep_tail:
+                del self.data[:-self.limit]
+            else:
+                self.over = True
+
+    def text(self) -> str:
+        return self.data.decode(errors="replace")
+
+
+def job_environment(base: Mapping[str, str]) -> dict[str, str]:
+    """``base`` without the service's credentials: jobs, ``config`` and lookups never
+    see ``DATABUILD_TOKEN`` or an upstream's ``DATABUILD_UPSTREAM_<NAME>_TOKEN``."""
+    return {k: v for k, v in base.items() if not _SECRET_ENV.fullmatch(k)}
+
+
 def _run(argv: list[str], refs: Sequence[str], who: str, error: type[JobProtocolError], timeout: float
          ) -> tuple[str, str]:
-    """Run a protocol call; return (stdout, stderr) or raise ``error``."""
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    except FileNotFoundError:
-        raise error(who, f"executable {argv[0]} does not exist") from None
-    except PermissionError:
-        raise error(who, f"executable {argv[0]} is not executable") from None
-    except subprocess.TimeoutExpired as e:
-        stderr = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
-        raise error(who, f"did not finish within {timeout:.0f}s", stderr) from None
-    if done.returncode != 0:
-        raise error(who, f"exited with code {done.returncode} for {_show(refs)}",
-                    done.stderr)
-    return done.stdout, done.stderr
+    """Run a protocol call in its own process group; return (stdout, stderr) or raise ``error``.
+
+    Past ``timeout``, or once stdout passes MAX_OUTPUT_BYTES, the whole group is killed;
+    a child left holding the pipes after the call exited is killed after a short drain.
+    """
+    stdout, stderr = _Output(MAX_OUTPUT_BYTES), _Output(STDERR_KEEP_BYTES, keep_tail=True)
+    with selectors.DefaultSelector() as selector:
+        try:
+            child = GroupChild(who, argv, job_environment(os.environ), selector, stdout.add, stderr.add)
+        except FileNotFoundError:
+            raise error(who, f"executable {argv[0]} does not exist") from None
+        except PermissionError:
+            raise error(who, f"executable {argv[0]} is not executable") from None
+        deadline = time.monotonic() + timeout
+        try:
+            while not child.ended:
+                now = time.monotonic()
+                if now >= deadline:
+                    raise error(who, f"did not finish within {timeout:g}s", stderr.text())
+                drain = child.drain_deadline
+                if drain is not None and now >= drain:
+                    child.cut()
+                    break
+                for key, _ in selector.select(min(deadline, drain or deadline) - now):
+                    child.ready(key.fd)
+                if stdout.over:
+                    raise JobOutputError(who, f"printed more than {MAX_OUTPUT_BYTES >> 20} MiB on stdout",
+                                         stderr.text())
+        finally:  # on a deadline, a limit or an interrupt: kill what still runs
+            if child.ended:
+                child.reap()
+            else:
+                child.kill()
+    if child.code != 0:
+        raise error(who, f"exited with code {child.code} for {_show(refs)}", stderr.text())
+    return stdout.text(), stderr.text()
 
 
 def _show(refs: Sequence[str]) -> str:
@@ -133,20 +190,23 @@ def parse_lookup(who: str, requested: Sequence[str], stdout: str, stderr: str = 
     return {r: doc[r] for r in requested}
 
 
-def call_config(job: JobSpec, refs: Sequence[str], timeout: float = 300.0) -> list[pb.JobConfig]:
-    """Run ``JOB config REF...`` (in as few calls as the command line allows)."""
+def call_config(job: JobSpec, refs: Sequence[str]) -> list[pb.JobConfig]:
+    """Run ``JOB config REF...`` (in as few calls as the command line allows), each call
+    within the job's ``config_timeout_seconds``."""
     configs: list[pb.JobConfig] = []
     for chunk in chunk_refs(refs):
-        stdout, stderr = _run([job.executable, "config", *chunk], chunk, job.label, JobConfigError, timeout)
+        stdout, stderr = _run([job.executable, "config", *chunk], chunk, job.label, JobConfigError,
+                              job.config_timeout_seconds)
         configs += parse_configs(job.label, chunk, stdout, stderr)
     return configs
 
 
-def call_lookup(lookup: LookupSpec, refs: Sequence[str], timeout: float = 60.0) -> dict[str, str | None]:
-    """Run ``LOOKUP REF...``."""
+def call_lookup(lookup: LookupSpec, refs: Sequence[str]) -> dict[str, str | None]:
+    """Run ``LOOKUP REF...``, each call within the lookup's ``timeout_seconds``."""
     found: dict[str, str | None] = {}
     for chunk in chunk_refs(refs):
-        stdout, stderr = _run([lookup.executable, *chunk], chunk, lookup.label, JobConfigError, timeout)
+        stdout, stderr = _run([lookup.executable, *chunk], chunk, lookup.label, JobConfigError,
+                              lookup.timeout_seconds)
         found.update(parse_lookup(lookup.label, chunk, stdout, stderr))
     return found
 
@@ -154,7 +214,7 @@ def call_lookup(lookup: LookupSpec, refs: Sequence[str], timeout: float = 60.0) 
 def exec_invocation(job: JobSpec, job_run_id: str, config: pb.JobConfig, base_env: dict[str, str] | None = None
                     ) -> tuple[list[str], dict[str, str], bytes]:
     """argv, environment and stdin of ``JOB exec ARGS...`` for one job run."""
-    env = dict(os.environ if base_env is None else base_env)
+    env = job_environment(os.environ if base_env is None else base_env)
     env.update(config.env)
     env["DATABUILD_JOB_RUN_ID"] = job_run_id
     env["DATABUILD_OUTPUTS"] = json.dumps(list(config.outputs))

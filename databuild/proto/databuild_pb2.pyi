@@ -229,7 +229,7 @@ class JobGraphRecorded(_message.Message):
     def __init__(self, build_id: _Optional[str] = ..., job_graph: _Optional[_Union[JobGraph, _Mapping]] = ...) -> None: ...
 
 class JobRunStatusChanged(_message.Message):
-    __slots__ = ("job_run_id", "build_id", "job_label", "status", "outputs", "config", "exit_code", "message", "log_path", "pid")
+    __slots__ = ("job_run_id", "build_id", "job_label", "status", "outputs", "config", "exit_code", "message", "log_path", "pid", "log_bytes_dropped")
     JOB_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     BUILD_ID_FIELD_NUMBER: _ClassVar[int]
     JOB_LABEL_FIELD_NUMBER: _ClassVar[int]
@@ -240,6 +240,7 @@ class JobRunStatusChanged(_message.Message):
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     LOG_PATH_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
+    LOG_BYTES_DROPPED_FIELD_NUMBER: _ClassVar[int]
     job_run_id: str
     build_id: str
     job_label: str
@@ -250,7 +251,8 @@ class JobRunStatusChanged(_message.Message):
     message: str
     log_path: str
     pid: int
-    def __init__(self, job_run_id: _Optional[str] = ..., build_id: _Optional[str] = ..., job_label: _Optional[str] = ..., status: _Optional[_Union[JobRunStatus, str]] = ..., outputs: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[JobConfig, _Mapping]] = ..., exit_code: _Optional[int] = ..., message: _Optional[str] = ..., log_path: _Optional[str] = ..., pid: _Optional[int] = ...) -> None: ...
+    log_bytes_dropped: int
+    def __init__(self, job_run_id: _Optional[str] = ..., build_id: _Optional[str] = ..., job_label: _Optional[str] = ..., status: _Optional[_Union[JobRunStatus, str]] = ..., outputs: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[JobConfig, _Mapping]] = ..., exit_code: _Optional[int] = ..., message: _Optional[str] = ..., log_path: _Optional[str] = ..., pid: _Optional[int] = ..., log_bytes_dropped: _Optional[int] = ...) -> None: ...
 
 class PartitionStatusChanged(_message.Message):
     __slots__ = ("ref", "status", "build_id", "job_run_id", "message")
@@ -449,7 +451,7 @@ class PartitionState(_message.Message):
     def __init__(self, ref: _Optional[str] = ..., status: _Optional[_Union[PartitionStatus, str]] = ..., external: _Optional[bool] = ..., build_id: _Optional[str] = ..., job_run_id: _Optional[str] = ..., upstream: _Optional[str] = ..., message: _Optional[str] = ..., last_event_index: _Optional[int] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class JobRunState(_message.Message):
-    __slots__ = ("job_run_id", "build_id", "job_label", "status", "outputs", "config", "exit_code", "message", "log_path", "scheduled_at", "started_at", "finished_at", "last_event_index", "pid")
+    __slots__ = ("job_run_id", "build_id", "job_label", "status", "outputs", "config", "exit_code", "message", "log_path", "scheduled_at", "started_at", "finished_at", "last_event_index", "pid", "log_bytes_dropped")
     JOB_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     BUILD_ID_FIELD_NUMBER: _ClassVar[int]
     JOB_LABEL_FIELD_NUMBER: _ClassVar[int]
@@ -464,6 +466,7 @@ class JobRunState(_message.Message):
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     LAST_EVENT_INDEX_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
+    LOG_BYTES_DROPPED_FIELD_NUMBER: _ClassVar[int]
     job_run_id: str
     build_id: str
     job_label: str
@@ -478,7 +481,8 @@ class JobRunState(_message.Message):
     finished_at: _timestamp_pb2.Timestamp
     last_event_index: int
     pid: int
-    def __init__(self, job_run_id: _Optional[str] = ..., build_id: _Optional[str] = ..., job_label: _Optional[str] = ..., status: _Optional[_Union[JobRunStatus, str]] = ..., outputs: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[JobConfig, _Mapping]] = ..., exit_code: _Optional[int] = ..., message: _Optional[str] = ..., log_path: _Optional[str] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ..., pid: _Optional[int] = ...) -> None: ...
+    log_bytes_dropped: int
+    def __init__(self, job_run_id: _Optional[str] = ..., build_id: _Optional[str] = ..., job_label: _Optional[str] = ..., status: _Optional[_Union[JobRunStatus, str]] = ..., outputs: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[JobConfig, _Mapping]] = ..., exit_code: _Optional[int] = ..., message: _Optional[str] = ..., log_path: _Optional[str] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ..., pid: _Optional[int] = ..., log_bytes_dropped: _Optional[int] = ...) -> None: ...
 
 class BuildState(_message.Message):
     __slots__ = ("build_id", "status", "partitions", "want_ids", "job_graph", "executor", "delegations", "message", "cancel_requested", "requested_at", "finished_at", "last_event_index")

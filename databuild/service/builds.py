@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 from databuild.errors import InvalidArgumentError
-from databuild.executor import BuildExecutor, ProcessLauncher, requested_event
+from databuild.executor import BuildExecutor, ProcessLauncher, max_log_bytes, requested_event
 from databuild.executor.recovery import close_dead_build
 from databuild.graph import GraphSpec
 from databuild.planner import Plan, Resolver
@@ -25,6 +26,7 @@ class ExecutorPool:
                  parallelism: int | None = None) -> None:
         self.graph, self.store, self.log_dir, self.resolver = graph, store, log_dir, resolver
         self.parallelism = parallelism
+        self.max_log_bytes = max_log_bytes(graph, os.environ)  # a bad DATABUILD_MAX_LOG_BYTES fails at start
         self._lock = threading.Lock()
         self._running: dict[str, BuildExecutor] = {}
 
@@ -35,7 +37,7 @@ class ExecutorPool:
     def start(self, order: BuildOrder, planned: Plan | None = None) -> None:
         """Run ``order`` (already recorded as requested) in a background thread; ``planned``
         saves the executor planning it again."""
-        launcher = ProcessLauncher(self.graph)
+        launcher = ProcessLauncher(self.graph, max_log_bytes=self.max_log_bytes)
         executor = BuildExecutor(self.graph, self.store, launcher, self.log_dir, self.parallelism,
                                  resolver=self.resolver)
         with self._lock:

@@ -109,6 +109,7 @@ def _job_run(s: pb.JobRunState, _key: str, _name: str, p: pb.JobRunStatusChanged
         s.started_at.CopyFrom(event.timestamp)
     elif p.status in _TERMINAL_JOB_RUN:
         s.finished_at.CopyFrom(event.timestamp)
+        s.log_bytes_dropped = p.log_bytes_dropped
 
 
 def _build(s: pb.BuildState, build_id: str, name: str, p, event: pb.Event) -> None:

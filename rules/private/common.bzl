@@ -1,5 +1,7 @@
 """Helpers shared by the DataBuild rules."""
 
+load(":durations.bzl", "parse_duration")
+
 def label_str(label):
     """`//pkg:name` for the main repository, `@repo//pkg:name` otherwise.
 
@@ -24,3 +26,18 @@ def runfiles_path(ctx, file):
 def shell_quote(s):
     """`s` as one single-quoted POSIX shell word."""
     return "'" + s.replace("'", "'\\''") + "'"
+
+def optional_duration(owner, attr_name, text):
+    """Seconds of the duration attribute `attr_name` (`text`), or None when it is empty.
+
+    fail()s naming `owner` (e.g. `databuild_job //pkg:x`), the attribute and the value
+    when `text` is not a duration or is zero: an empty attribute is how to say "none".
+    """
+    if text == "":
+        return None
+    seconds, problem = parse_duration(text)
+    if problem:
+        fail("%s: %s %s" % (owner, attr_name, problem))
+    if seconds == 0:
+        fail("%s: %s %r must be longer than 0s (leave it empty for the default)" % (owner, attr_name, text))
+    return seconds

@@ -1,6 +1,6 @@
 """`databuild_graph`: jobs + lookup + upstreams -> the `<name>.build` command."""
 
-load(":common.bzl", "label_str", "runfiles_path", "shell_quote")
+load(":common.bzl", "label_str", "optional_duration", "runfiles_path", "shell_quote")
 load(":durations.bzl", "parse_duration")
 load(":patterns.bzl", "patterns_overlap")
 load(":providers.bzl", "DataBuildGraphInfo", "DataBuildJobInfo", "DataBuildUpstreamInfo")
@@ -61,6 +61,18 @@ def _defaults(ctx, graph):
         out[key] = seconds
     return out
 
+def _limits(ctx, graph):
+    """The graph's limits for the manifest; None where the attribute is empty (DataBuild's default)."""
+    owner = "graph " + graph
+    if ctx.attr.max_log_bytes < 0:
+        fail("%s: max_log_bytes %d must be a positive number of bytes (0 for the default, 64 MiB)" %
+             (owner, ctx.attr.max_log_bytes))
+    return {
+        "job_timeout_seconds": optional_duration(owner, "job_timeout", ctx.attr.job_timeout),
+        "config_timeout_seconds": optional_duration(owner, "config_timeout", ctx.attr.config_timeout),
+        "max_log_bytes": ctx.attr.max_log_bytes or None,
+    }
+
 def _python_package_dir(ctx):
     """Runfiles-relative directory to put on PYTHONPATH for `import databuild`."""
     for f in ctx.attr._databuild[DefaultInfo].files.to_list():
@@ -91,6 +103,7 @@ def _databuild_graph_impl(ctx):
     lookup = ctx.attr.lookup
     _check_outputs(graph, jobs, lookup != None)
     defaults = _defaults(ctx, graph)
+    limits = _limits(ctx, graph)
 
     runfiles = ctx.runfiles()
     for job in jobs:
@@ -108,7 +121,13 @@ def _databuild_graph_impl(ctx):
             "version": 1,
             "label": graph,
             "jobs": [
-                {"label": job.label, "executable": runfiles_path(ctx, job.executable), "outputs": job.outputs}
+                {
+                    "label": job.label,
+                    "executable": runfiles_path(ctx, job.executable),
+                    "outputs": job.outputs,
+                    "timeout_seconds": job.timeout_seconds,
+                    "config_timeout_seconds": job.config_timeout_seconds,
+                }
                 for job in jobs
             ],
             "lookup": lookup_doc,
@@ -117,6 +136,7 @@ def _databuild_graph_impl(ctx):
                 for u in upstreams
             ],
             "defaults": defaults,
+            "limits": limits,
         }) + "\n",
     )
 
@@ -139,7 +159,7 @@ def _databuild_graph_impl(ctx):
         .merge(ctx.attr._databuild[DefaultInfo].default_runfiles) \
         .merge(python_runfiles)
     return [
-        DataBuildGraphInfo(label = graph, manifest = manifest, jobs = jobs, upstreams = upstreams),
+        DataBuildGraphInfo(label = graph, manifest = manifest, jobs = jobs, upstreams = upstreams, limits = limits),
         DefaultInfo(
             executable = launcher,
             files = depset([launcher, manifest]),
@@ -153,7 +173,8 @@ databuild_graph = rule(
 
 Analysis fails when a target in `jobs` is not a databuild_job, when output
 patterns of the jobs overlap, when there is no lookup and some job declares no
-outputs, or when default_ttl / default_sla is not a duration.""",
+outputs, or when default_ttl / default_sla / job_timeout / config_timeout is not a
+duration (or is zero), or max_log_bytes is negative.""",
     attrs = {
         "jobs": attr.label_list(
             doc = "databuild_job targets making up the graph.",
@@ -173,6 +194,16 @@ outputs, or when default_ttl / default_sla is not a duration.""",
         ),
         "default_sla": attr.string(
             doc = "Default SLA of wants (`90s`, `15m`, `6h`, `2d`); empty for none.",
+        ),
+        "job_timeout": attr.string(
+            doc = "Timeout of each job run for jobs that set no `timeout` (`90s`, `15m`, `2h`); empty for none.",
+        ),
+        "config_timeout": attr.string(
+            doc = "Timeout of each `config` call (of jobs that set no `config_timeout`) and of each lookup call; empty for 60s.",
+        ),
+        "max_log_bytes": attr.int(
+            doc = "Most bytes of a job run's output its log keeps; the rest is dropped, counted and marked. 0 for 64 MiB. `DATABUILD_MAX_LOG_BYTES` overrides it at run time.",
+            default = 0,
         ),
         "_databuild": attr.label(
             default = Label("//:databuild"),

@@ -1,6 +1,6 @@
 """`databuild_job`: an executable implementing the job protocol, with its output patterns."""
 
-load(":common.bzl", "label_str")
+load(":common.bzl", "label_str", "optional_duration")
 load(":patterns.bzl", "validate_pattern")
 load(":providers.bzl", "DataBuildJobInfo")
 
@@ -10,6 +10,7 @@ def _databuild_job_impl(ctx):
         problem = validate_pattern(pattern)
         if problem:
             fail("databuild_job %s: output pattern %r %s" % (label, pattern, problem))
+    owner = "databuild_job " + label
     binary = ctx.attr.binary[DefaultInfo]
     executable = binary.files_to_run.executable
     runfiles = ctx.runfiles(files = [executable]).merge(binary.default_runfiles)
@@ -19,6 +20,8 @@ def _databuild_job_impl(ctx):
             executable = executable,
             runfiles = runfiles,
             outputs = list(ctx.attr.outputs),
+            timeout_seconds = optional_duration(owner, "timeout", ctx.attr.run_timeout),
+            config_timeout_seconds = optional_duration(owner, "config_timeout", ctx.attr.config_timeout),
         ),
         DefaultInfo(
             files = depset([executable]),
@@ -26,7 +29,9 @@ def _databuild_job_impl(ctx):
         ),
     ]
 
-databuild_job = rule(
+# The rule behind the `databuild_job` macro: Bazel reserves an attribute named `timeout`
+# (the test timeout) and crashes on a rule declaring one, so the macro maps it.
+_databuild_job = rule(
     implementation = _databuild_job_impl,
     doc = """A DataBuild job: wraps any executable target implementing the job protocol.
 
@@ -43,6 +48,28 @@ of them (see SPEC section 5 / databuild.job for a Python SDK). List the job in a
         "outputs": attr.string_list(
             doc = "Partition patterns this job produces, e.g. `[\"daily_votes/*/*\"]`. May be empty when the graph has a lookup.",
         ),
+        "run_timeout": attr.string(
+            doc = "The `timeout` of the databuild_job macro.",
+        ),
+        "config_timeout": attr.string(
+            doc = "How long each `config` call may take before it is killed and planning fails. Empty: the graph's `config_timeout` (default 60s).",
+        ),
     },
     provides = [DataBuildJobInfo],
 )
+
+def databuild_job(name, timeout = "", **kwargs):
+    """A DataBuild job: wraps any executable target implementing the job protocol.
+
+    `JOB config REF...` prints the configs producing REF...; `JOB exec ARGS...` runs one
+    of them. List the job in a `databuild_graph`'s `jobs`. Provides DataBuildJobInfo.
+
+    Args:
+      name: the target name.
+      timeout: a run still running after this duration (`90s`, `15m`, `2h`) is killed
+        (its whole process group: SIGTERM, SIGKILL 5 s later) and fails with
+        "timed out after ..."; empty: the graph's `job_timeout`.
+      **kwargs: `binary` (mandatory), `outputs`, `config_timeout`, and the attributes
+        every rule has (`tags`, `visibility`, ...).
+    """
+    _databuild_job(name = name, run_timeout = timeout, **kwargs)

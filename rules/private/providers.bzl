@@ -11,6 +11,8 @@ DataBuildJobInfo = provider(
         "executable": "File: the job's executable (the wrapped binary's executable).",
         "runfiles": "runfiles: everything the executable needs at run time (the wrapped binary's runfiles).",
         "outputs": "list of string: partition patterns the job declares it produces; empty when the graph's lookup maps refs to this job.",
+        "timeout_seconds": "int or None: the job's `timeout` in seconds (a run past it is killed and fails); None: the graph's `job_timeout` applies.",
+        "config_timeout_seconds": "int or None: the job's `config_timeout` in seconds (limit of each `config` call); None: the graph's `config_timeout` applies.",
     },
 )
 
@@ -31,5 +33,6 @@ DataBuildGraphInfo = provider(
         "manifest": "File: the graph manifest JSON (format: databuild/graph/manifest.py).",
         "jobs": "list of DataBuildJobInfo: the graph's jobs, in declaration order.",
         "upstreams": "list of DataBuildUpstreamInfo: the graph's upstreams, in declaration order.",
+        "limits": "dict, the manifest's `limits`: `job_timeout_seconds`, `config_timeout_seconds` (int seconds) and `max_log_bytes` (int); None where the graph sets none and DataBuild's default applies.",
     },
 )

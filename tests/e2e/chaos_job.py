@@ -3,18 +3,23 @@
 ok/X     succeeds                    fail/X    exec exits 3 with a message on stderr
 slow/N   sleeps N seconds            garbage/X config prints something that is not JSON
 cycle/a  needs cycle/b (and back)    fan/X     needs ok/X-1, ok/X-2, slow/0 and ext/X
+hang/N   starts a child, both sleep N seconds (its pid in pids/<job_run_id>.child)
+flood/N  prints N bytes              stuck/X   config hangs, a child holding its stdout
+env/X    prints its environment
 Every exec appends "<job_run_id> <outputs>" to $DATABUILD_DATA_DIR/runs.log and writes
 its pid to $DATABUILD_DATA_DIR/pids/<job_run_id>.
 """
 
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 from databuild.job import Job, JobRun, materialize
 
-job = Job(outputs=["ok/*", "fail/*", "slow/*", "garbage/*", "cycle/*", "fan/*"])
+job = Job(outputs=["ok/*", "fail/*", "slow/*", "garbage/*", "cycle/*", "fan/*", "hang/*", "flood/*", "stuck/*",
+                   "env/*"])
 
 
 @job.config
@@ -23,6 +28,9 @@ def plan(ref):
     if kind == "garbage":
         print("this is not JSON")
         sys.exit(0)
+    if kind == "stuck":
+        subprocess.Popen(["sleep", "600"])
+        time.sleep(600)
     inputs = {
         "cycle": [f"cycle/{'b' if name == 'a' else 'a'}"],
         "fan": [f"ok/{name}-1", f"ok/{name}-2", "slow/0", f"ext/{name}"],
@@ -44,6 +52,16 @@ def run(ctx):
         sys.exit(3)
     if kind == "slow":
         time.sleep(float(name))
+    if kind == "hang":
+        child = subprocess.Popen(["sleep", name])
+        (data / "pids" / f"{ctx.job_run_id}.child").write_text(str(child.pid))
+        time.sleep(float(name))
+    if kind == "flood":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(b"z" * int(name))
+    if kind == "env":
+        for key in sorted(os.environ):
+            print(f"{key}={os.environ[key]}")
 
 
 if __name__ == "__main__":
