@@ -253,6 +253,50 @@ def compile_pattern(pattern: str) -> RefPattern:
     return RefPattern(pattern, _tokens(pattern))
 
 
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+class RefTemplate:
+    """A ref glob with named fields, e.g. ``daily_votes/{date}/{color}`` (job outputs).
+
+    A field matches one or more characters within a segment, like ``?*``; the rest
+    is a glob with the meaning ``compile_pattern`` gives it. When a ref can be split
+    more than one way, each field and star takes the longest stretch that still lets
+    the rest match, from the left (as a regex's greedy groups would).
+    """
+
+    def __init__(self, template: str) -> None:
+        validate_ref(template, "ref template")
+        parts = _FIELD.split(template)
+        names = parts[1::2]
+        if len(set(names)) != len(names):
+            raise InvalidRefError(f"ref template {template!r} names a field twice")
+        tokens: list[str] = []
+        self._fields: list[tuple[str, int]] = []  # (name, index of its "?" token; its "*" follows)
+        for i, part in enumerate(parts):
+            if i % 2:
+                self._fields.append((part, len(tokens)))
+                tokens += ["?", "*"]
+            else:
+                tokens += _tokens(part)
+        self.template = template
+        self._pattern = RefPattern(template, tokens)
+
+    def __repr__(self) -> str:
+        return f"RefTemplate({self.template!r})"
+
+    def matches(self, ref: str) -> bool:
+        """True if ``ref`` matches the whole template."""
+        return self._pattern.matches(ref)
+
+    def fields(self, ref: str) -> dict[str, str] | None:
+        """The value of each field in ``ref``, or None if ``ref`` does not match."""
+        spans = self._pattern.spans(ref)
+        if spans is None:
+            return None
+        return {name: ref[spans[at][0] : spans[at + 1][1]] for name, at in self._fields}
+
+
 def sqlite_glob(pattern: str) -> str:
     """A SQLite GLOB matching every ref ``pattern`` matches (and possibly more).
 

@@ -17,8 +17,10 @@ from typing import Iterator
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
+from databuild.errors import InvalidRefError
 from databuild.events import EventFilter
-from databuild.refs import compile_pattern, patterns_overlap
+from databuild.job import Job, JobRun
+from databuild.refs import RefTemplate, compile_pattern, patterns_overlap
 from databuild.state import open_state_store
 from eventgen import partition_event
 
@@ -160,3 +162,51 @@ def test_backend_pattern_queries_finish_on_hostile_patterns(scheme: str, tmp_pat
                 assert [e.partition_status_changed.ref for e in feed] == expected, pattern
     finally:
         store.close()
+
+
+# --- templates with named fields (the job SDK's outputs) ------------------------------
+
+
+def reference_fields(template: str, ref: str) -> dict[str, str] | None:
+    """A greedy regex: each ``{name}`` one or more non-'/' characters, the rest a glob."""
+    parts = re.split(r"\{(\w+)\}", template)
+    glob = {"**": ".*", "*": "[^/]*", "?": "[^/]"}
+    regex = "".join(
+        f"(?P<{part}>[^/]+)" if i % 2 else "".join(glob.get(t) or re.escape(t) for t in re.findall(r"\*\*|.", part))
+        for i, part in enumerate(parts)
+    )
+    found = re.fullmatch(regex, ref, re.DOTALL)
+    return None if found is None else found.groupdict()
+
+
+templates = (
+    st.lists(st.sampled_from(["a", "b", "/", "*", "**", "?", "{x}", "{y}", "{z}"]), min_size=1, max_size=8)
+    .map("".join)
+    .filter(lambda t: all(t.count(field) <= 1 for field in ("{x}", "{y}", "{z}")))
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(templates, refs)
+@example("{x}*", "ab")
+@example("{x}**", "ab/c")
+@example("{x}{y}", "abc")
+def test_template_fields_are_those_of_a_greedy_regex(template: str, ref: str) -> None:
+    compiled = RefTemplate(template)
+    assert compiled.fields(ref) == reference_fields(template, ref)
+    assert compiled.matches(ref) is (reference_fields(template, ref) is not None)
+
+
+def test_template_fields_on_a_hostile_template_finish(capsys) -> None:
+    job = Job(outputs="{a}{b}{c}{d}{e}{f}{g}{h}/x")
+    job.config(lambda ref: JobRun(outputs=[ref]))
+    with finishes_within(5):
+        assert RefTemplate("{a}{b}{c}{d}{e}{f}{g}{h}/x").fields("a" * 1022 + "/x") is not None
+        with pytest.raises(SystemExit) as info:
+            job.main(["config", "a" * 1024])
+    assert info.value.code == 2 and "match none of this job's outputs" in capsys.readouterr().err
+
+
+def test_template_names_each_field_once() -> None:
+    with pytest.raises(InvalidRefError, match="names a field twice"):
+        RefTemplate("daily/{date}/{date}")
