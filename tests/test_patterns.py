@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import re
 import signal
 from typing import Iterator
@@ -145,6 +146,40 @@ def test_hostile_patterns_finish(pattern: str, ref: str, matches: bool) -> None:
         assert compiled.matches(ref) is matches
         assert (compiled.spans(ref) is not None) is matches
         assert patterns_overlap(pattern, ref) is matches
+
+
+# Refs for the backend property: '[', ']', '^' and '-' are GLOB syntax, 'é' two UTF-8 bytes.
+STORED_REFS = sorted({
+    "".join(chars)
+    for n in range(1, 4)
+    for chars in itertools.product("a/*?[é", repeat=n)
+} | {"a]b", "a^b", "a-b", "[a-b]", "a/b/c", "ab/ba/"})
+
+
+@pytest.fixture(scope="module", params=["memory", "sqlite"])
+def stored(request, tmp_path_factory):
+    uri = "memory://" if request.param == "memory" else f"sqlite://{tmp_path_factory.mktemp('bel')}/bel.sqlite3"
+    store = open_state_store(uri)
+    store.log.append([partition_event(ref) for ref in STORED_REFS])
+    yield store
+    store.close()
+
+
+glob_patterns = st.lists(st.sampled_from(["a", "/", "*", "**", "?", "[", "]", "é", "^", "-"]), min_size=1,
+                         max_size=6).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(pattern=glob_patterns)
+@example(pattern="[a-b]")
+@example(pattern="*/*")
+@example(pattern="?")
+def test_backend_pattern_queries_match_the_definition(stored, pattern: str) -> None:
+    """Each backend's SQL (GLOB, '/' count, prefix range, ref_match) selects exactly the matches."""
+    expected = [ref for ref in STORED_REFS if reference_match(pattern, ref)]
+    assert [p.ref for p in stored.partitions(pattern, limit=10_000)] == expected
+    feed = stored.log.list_events(0, EventFilter(ref_patterns=(pattern,)), limit=10_000).events
+    assert sorted(e.partition_status_changed.ref for e in feed) == expected
 
 
 @pytest.mark.parametrize("scheme", ["memory", "sqlite"])
