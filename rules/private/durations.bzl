@@ -1,7 +1,7 @@
 """Durations in Starlark: a port of `databuild.timespec.parse_duration`.
 
-The same inputs with the same values, so `databuild_graph(default_ttl = ...)` reads a
-duration exactly as `want create --ttl` does: `90s`, `15m`, `6h`, `2d`, `1w`;
+The same inputs with the same values, so `databuild_graph(default_ttl = ...)` reads
+a duration exactly as the CLI's `--ttl` does: `90s`, `15m`, `6h`, `2d`, `1w`;
 compounds with units largest first, each at most once (`1h30m`, `2d12h`); a bare
 number of seconds (`3600`); surrounding ASCII whitespace ignored; at most 100 years.
 `//tests/rules:durations_parity_test` compares both on a matrix of inputs.
