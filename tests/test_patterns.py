@@ -187,11 +187,11 @@ def test_backend_pattern_queries_finish_on_hostile_patterns(scheme: str, tmp_pat
     """The read-model query and the event feed, each with its pre-filters, on hostile rows."""
     store = open_state_store("memory://" if scheme == "memory" else f"sqlite://{tmp_path}/bel.sqlite3")
     try:
-        refs_ = sorted({ref for _, ref, _ in HOSTILE} | {"daily_votes/2025-01-01/red"})
-        store.log.append([partition_event(ref) for ref in refs_])
+        hostile_refs = sorted({ref for _, ref, _ in HOSTILE} | {"daily_votes/2025-01-01/red"})
+        store.log.append([partition_event(ref) for ref in hostile_refs])
         with finishes_within(5):
             for pattern in sorted({p for p, _, _ in HOSTILE}):
-                expected = [ref for ref in refs_ if compile_pattern(pattern).matches(ref)]
+                expected = [ref for ref in hostile_refs if compile_pattern(pattern).matches(ref)]
                 assert [p.ref for p in store.partitions(pattern)] == expected, pattern
                 feed = store.log.list_events(0, EventFilter(ref_patterns=(pattern,)), limit=100).events
                 assert [e.partition_status_changed.ref for e in feed] == expected, pattern
