@@ -6,6 +6,7 @@ over keep-alive HTTP from this process:
 
 - a status read (``GET /api/v1/partitions/{ref}``) and ``GET /api/v1/health``;
 - a filtered, paginated partition list (``?pattern=daily/2025-01-*/red&status=available&limit=100``);
+- partition lists with hostile patterns (``worst_case_patterns``), against a target;
 
 - ``GET /api/v1/health`` while ``--long-polls`` (default 200) ``wait=25`` feed requests are
   open (target p99 <= 50 ms: long-polls must hold no worker thread);
@@ -107,6 +108,35 @@ def health_under_long_polls(url: str, polls: int, reps: int) -> dict:
     return result
 
 
+# -- partition lists with hostile patterns -------------------------------------------
+
+#: p99 target of a partition list, whatever the pattern.
+PATTERN_TARGET_MS = 50.0
+HOSTILE_PATTERNS = {
+    # The issue's: 8.2 s against one 52-character ref with a backtracking regex.
+    "*a*a*a*a*a*a*a*ab": "many * in one segment",
+    "**a**a**a**a**b": "many **",
+    "*?" * 12 + "b": "* and ? alternating",
+    # GLOB (whose * crosses '/') passes every row, so each needs the exact check in
+    # Python: the worst case for the SQLite pre-filter rather than for the matcher.
+    "d**a*i*l*y*1*/**": "** with * that GLOB cannot check",
+}
+
+
+def worst_case_patterns(http: requests.Session, url: str, reps: int) -> dict:
+    """Time ``GET /api/v1/partitions?pattern=P&limit=100`` for each hostile pattern and
+    print the p99 against PATTERN_TARGET_MS; return the timings for the JSON line."""
+    results = {}
+    for pattern, what in HOSTILE_PATTERNS.items():
+        results[f"GET /api/v1/partitions?pattern={pattern} ({what})"] = timed(lambda: http.get(
+            f"{url}/api/v1/partitions", params={"pattern": pattern, "limit": 100}).raise_for_status(), reps)
+    print(f"\nhostile patterns, partition list (limit=100): target p99 <= {PATTERN_TARGET_MS:.0f} ms")
+    for name, r in results.items():
+        verdict = "ok" if r["p99_ms"] <= PATTERN_TARGET_MS else "OVER TARGET"
+        print(f"{name:<78} p50 {r['p50_ms']:8.2f} ms  p99 {r['p99_ms']:8.2f} ms  {verdict}")
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--partitions", type=int, default=100_000)
@@ -141,6 +171,7 @@ def main() -> None:
             }
             results[f"GET /api/v1/health, {args.long_polls} long-polls open"] = health_under_long_polls(
                 url, args.long_polls, min(args.reps, 200))
+            results.update(worst_case_patterns(http, url, max(10, args.reps // 10)))
             env = dict(os.environ, DATABUILD_GRAPH_MANIFEST=str(root / "manifest.json"), DATABUILD_BEL=uri,
                        DATABUILD_STATE_DIR=str(root / "state"))
             cli = [sys.executable, "-m", "databuild.cli"]

@@ -19,19 +19,22 @@ Example::
         job.main()
 
 A config function may also take the whole list of refs (``@job.config_batch``) and
-return several runs, e.g. one run producing many outputs. This module imports only
-the standard library so jobs start fast.
+return several runs, e.g. one run producing many outputs. An output template is a
+ref pattern whose ``{name}`` fields each match one or more characters within a
+segment (``databuild.refs.RefTemplate``). This module imports only the standard
+library and ``databuild.refs`` (itself standard-library only) so jobs start fast.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
+
+from databuild.refs import RefTemplate
 
 
 @dataclass(frozen=True)
@@ -83,29 +86,21 @@ class JobUsageError(Exception):
     """The job was invoked in a way the protocol does not allow."""
 
 
-def _template_regex(template: str) -> re.Pattern[str]:
-    parts = re.split(r"\{(\w+)\}", template)
-    out = []
-    for i, part in enumerate(parts):
-        out.append(f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part).replace(r"\*\*", ".*").replace(r"\*", "[^/]*"))
-    return re.compile("".join(out))
-
-
 class Job:
     """A job binary's two entry points, ``config`` and ``exec``."""
 
     def __init__(self, outputs: str | Sequence[str] = ()) -> None:
         self.templates = [outputs] if isinstance(outputs, str) else list(outputs)
-        self._regexes = [_template_regex(t) for t in self.templates]
+        self._templates = [RefTemplate(t) for t in self.templates]
         self._config_batch: Callable[[list[str]], Sequence[JobRun]] | None = None
         self._exec: Callable[[ExecContext], None] | None = None
 
     def fields(self, ref: str) -> dict[str, str]:
         """Named fields of ``ref`` by the first matching output template."""
-        for regex in self._regexes:
-            m = regex.fullmatch(ref)
-            if m:
-                return m.groupdict()
+        for template in self._templates:
+            found = template.fields(ref)
+            if found is not None:
+                return found
         raise JobUsageError(f"ref {ref!r} matches none of this job's outputs {self.templates}")
 
     def config(self, fn: Callable[[str], JobRun | Sequence[JobRun]]) -> Callable:
@@ -151,7 +146,7 @@ class Job:
     def _run_config(self, refs: list[str]) -> None:
         if self._config_batch is None:
             raise JobUsageError("this job registered no @job.config function")
-        unknown = [r for r in refs if self.templates and not any(x.fullmatch(r) for x in self._regexes)]
+        unknown = [r for r in refs if self.templates and not any(t.matches(r) for t in self._templates)]
         if unknown:
             raise JobUsageError(f"refs {unknown} match none of this job's outputs {self.templates}")
         runs = self._config_batch(refs)

@@ -2,7 +2,10 @@
 
 A duration is a whole number of seconds written with units ``s``, ``m``, ``h``, ``d``
 and ``w`` (``90s``, ``15m``, ``6h``, ``2d``, ``1w``), compound from the largest unit
-down (``1h30m``, ``2d12h``), or a bare integer of seconds (``3600``). A timestamp is
+down (``1h30m``, ``2d12h``), or a bare integer of seconds (``3600``).
+``rules/private/durations.bzl`` ports this grammar to Starlark for ``databuild_graph``
+(``default_ttl``, ``default_sla``); ``//tests/rules:durations_parity_test`` checks
+that both accept the same inputs with the same values. A timestamp is
 an ISO 8601 date or datetime; naive values are taken as UTC and every result is a
 timezone-aware UTC datetime.
 """
@@ -19,6 +22,7 @@ __all__ = [
     "MAX_DURATION_SECONDS",
     "format_duration",
     "parse_duration",
+    "parse_positive_duration",
     "parse_timestamp",
 ]
 
@@ -32,6 +36,8 @@ _UNIT_SECONDS: dict[str, int] = {
 
 #: Longest duration accepted by :func:`parse_duration`: 100 years of 365.25 days.
 MAX_DURATION_SECONDS = 36525 * 86400
+# More significant digits than this exceed MAX_DURATION_SECONDS in any unit.
+_MAX_DIGITS = len(str(MAX_DURATION_SECONDS))
 
 # One optional ``<digits><unit>`` group per unit, largest first, so each unit appears
 # at most once and in descending order. ASCII digits only (``\d`` would admit other
@@ -41,6 +47,8 @@ _DURATION_RE = re.compile(
     r"(?:(?P<m>[0-9]+)m)?(?:(?P<s>[0-9]+)s)?"
 )
 _BARE_SECONDS_RE = re.compile(r"[0-9]+")
+# Stripped around a duration: ASCII whitespace only, a set Starlark can spell too.
+_SPACE = " \t\n\r\x0b\x0c"
 
 # Units used by format_duration, largest first. Weeks are left out on purpose:
 # "10d" reads more easily than "1w3d".
@@ -73,7 +81,8 @@ def parse_duration(text: str) -> int:
     Accepts ``90s``, ``15m``, ``6h``, ``2d``, ``1w``, compounds with units in
     descending order and each at most once (``1h30m``, ``2d12h``, ``1w2d3h4m5s``),
     and a bare non-negative integer meaning seconds (``"3600"``). Surrounding
-    whitespace is ignored; zero is allowed.
+    ASCII whitespace is ignored; zero is allowed (see
+    :func:`parse_positive_duration` for a TTL or an SLA).
 
     Raises InvalidArgumentError, naming ``text``, for anything else: empty text,
     negative or fractional numbers, unknown units, a unit without a number, inner
@@ -81,7 +90,7 @@ def parse_duration(text: str) -> int:
     """
     if not isinstance(text, str):
         raise _duration_error(text, "not a string")
-    stripped = text.strip()
+    stripped = text.strip(_SPACE)
     if not stripped:
         raise _duration_error(text, "empty")
 
@@ -97,14 +106,27 @@ def parse_duration(text: str) -> int:
             for unit, value in match.groupdict().items()
             if value is not None
         ]
-    try:
-        total = sum(int(value) * size for value, size in numbers)
-    except ValueError:  # int() refuses digit strings longer than sys.get_int_max_str_digits()
-        raise _duration_error(text, "longer than 100 years") from None
-
+    # Only significant digits reach int(): it refuses strings of more than
+    # sys.get_int_max_str_digits() digits, leading zeros included.
+    significant = [(value.lstrip("0") or "0", size) for value, size in numbers]
+    if any(len(value) > _MAX_DIGITS for value, _ in significant):
+        raise _duration_error(text, "longer than 100 years")
+    total = sum(int(value) * size for value, size in significant)
     if total > MAX_DURATION_SECONDS:
         raise _duration_error(text, "longer than 100 years")
     return total
+
+
+def parse_positive_duration(text: str) -> int:
+    """:func:`parse_duration`, refusing zero too: what a TTL or an SLA must be.
+
+    A want's TTL or SLA of 0 would be read as "not given" and replaced by a default,
+    so ``0s`` is an error naming the value rather than silently meaning something else.
+    """
+    seconds = parse_duration(text)
+    if seconds == 0:
+        raise InvalidArgumentError(f"invalid duration {_shown(text)}: must be longer than zero")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

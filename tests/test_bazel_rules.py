@@ -168,20 +168,23 @@ def test_graph_binary_found_through_a_symlink(bin_dir, tmp_path):
             "//tests/rules:summary_bin in the jobs of graph //tests/rules/failures:not_a_job is not a databuild_job",
         ]),
         ("bad_duration", [
-            'graph //tests/rules/failures:bad_duration: default_ttl "2 days" is not a duration',
-            "90s, 15m, 6h, 2d",
+            'graph //tests/rules/failures:bad_duration: default_ttl: invalid duration "2 days": '
+            "use a number with a unit s, m, h, d or w, e.g. 90s, 15m, 6h, 2d",
+        ]),
+        ("zero_sla", [
+            'graph //tests/rules/failures:zero_sla: default_sla: invalid duration "0s": must be longer than zero',
         ]),
         ("bad_pattern", [
             'databuild_job //tests/rules/failures:bad_pattern: output pattern "daily votes/*" contains whitespace',
         ]),
         ("bad_timeout", [
-            'databuild_job //tests/rules/failures:bad_timeout: timeout "2 hours" is not a duration',
+            'databuild_job //tests/rules/failures:bad_timeout: timeout: invalid duration "2 hours"',
         ]),
         ("zero_config_timeout", [
-            'databuild_job //tests/rules/failures:zero_config_timeout: config_timeout "0s" must be longer than 0s',
+            'databuild_job //tests/rules/failures:zero_config_timeout: config_timeout: invalid duration "0s": must be longer than zero',
         ]),
         ("bad_job_timeout", [
-            'graph //tests/rules/failures:bad_job_timeout: job_timeout "forever" is not a duration',
+            'graph //tests/rules/failures:bad_job_timeout: job_timeout: invalid duration "forever"',
         ]),
         ("bad_max_log_bytes", [
             "graph //tests/rules/failures:bad_max_log_bytes: max_log_bytes -1 must be a positive number of bytes",

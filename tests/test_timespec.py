@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, strategies as st
 
 from databuild.errors import InvalidArgumentError
 from databuild.timespec import (
     MAX_DURATION_SECONDS,
     format_duration,
     parse_duration,
+    parse_positive_duration,
     parse_timestamp,
 )
 
@@ -41,6 +43,7 @@ UTC = timezone.utc
         ("\t6h\n", 6 * 3600),
         (" 3600 ", 3600),
         ("90m", 90 * 60),  # a unit may exceed the next one up
+        ("0" * 5000 + "1s", 1),  # leading zeros do not count towards the limit
     ],
 )
 def test_parse_duration_valid(text: str, seconds: int) -> None:
@@ -77,6 +80,8 @@ def test_parse_duration_limit_is_inclusive() -> None:
         "5300w",
         "999999999999999999999999d",
         "9" * 5000,  # beyond int()'s default digit limit
+        "\u00a015m",  # only ASCII whitespace is stripped (as in Starlark)
+        "15m\x1c",
     ],
 )
 def test_parse_duration_invalid_names_value(text: str) -> None:
@@ -102,6 +107,19 @@ def test_parse_duration_error_is_a_value_error() -> None:
 def test_parse_duration_rejects_non_string() -> None:
     with pytest.raises(InvalidArgumentError):
         parse_duration(90)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", ["0", "0s", " 0h0m ", "000"])
+def test_positive_duration_refuses_zero_naming_it(text: str) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        parse_positive_duration(text)
+    assert str(info.value) == f"invalid duration {text!r}: must be longer than zero"
+
+
+def test_positive_duration_is_parse_duration_otherwise() -> None:
+    assert parse_positive_duration("1s") == 1 and parse_positive_duration("1h30m") == 5400
+    with pytest.raises(InvalidArgumentError, match="invalid duration '2 days'"):
+        parse_positive_duration("2 days")
 
 
 # --- format_duration ------------------------------------------------------------
@@ -164,10 +182,15 @@ def test_format_duration_rejects_non_finite(value: float) -> None:
         2 * 86400 + 3 * 60,
         10 * 86400,
         36525 * 86400,
-        *range(0, 3600, 7),  # below an hour every value has at most two units
     ],
 )
 def test_round_trip_when_two_units_are_exact(seconds: int) -> None:
+    assert parse_duration(format_duration(seconds)) == seconds
+
+
+@given(st.integers(0, 3599))
+def test_round_trip_below_an_hour(seconds: int) -> None:
+    """Below an hour every value has at most two units."""
     assert parse_duration(format_duration(seconds)) == seconds
 
 

@@ -396,8 +396,9 @@ class SqliteEventLog(EventLog):
             matches.append(f"k.key IN ({_placeholders(filter.refs)})")
             key_params += filter.refs
         for pattern in filter.patterns:
-            matches.append("(k.key GLOB ? AND ref_match(?, k.key))")
-            key_params += [sqlite_glob(pattern.pattern), pattern.pattern]
+            pattern_sql, pattern_params = _pattern_condition(pattern, "k.key")
+            matches.append(f"({pattern_sql})")
+            key_params += pattern_params
         sql = (
             "SELECT e.body FROM event_keys k INDEXED BY event_keys_by_idx JOIN events e ON e.idx = k.idx"
             f" WHERE k.kind = ? AND k.idx > ? AND ({' OR '.join(matches)}) AND {' AND '.join(where)}"
@@ -539,12 +540,16 @@ def _term_condition(match: TermMatch, column: str) -> tuple[str, list[object]]:
 
 def _pattern_condition(pattern: RefPattern, column: str) -> tuple[str, list[object]]:
     """``column`` matches the ref glob: equality for a literal, else an index range on the
-    literal prefix, a GLOB pre-filter and the exact ``ref_match``."""
+    literal prefix and a GLOB, made exact by the count of ``/`` or, with ``**``, by
+    ``ref_match`` (the only case that calls into Python for each row)."""
     if pattern.is_literal:
         return f"{column} = ?", [pattern.pattern]
     sql, params = _prefix_range("1", pattern.literal_prefix, column)
-    return (sql + f" AND {column} GLOB ? AND ref_match(?, {column})",
-            [*params, sqlite_glob(pattern.pattern), pattern.pattern])
+    sql, params = sql + f" AND {column} GLOB ?", [*params, sqlite_glob(pattern.pattern)]
+    if pattern.slash_count is None:
+        return sql + f" AND ref_match(?, {column})", [*params, pattern.pattern]
+    return (sql + f" AND length({column}) - length(replace({column}, '/', '')) = ?",
+            [*params, pattern.slash_count])
 
 
 def _prefix_range(sql: str, prefix: str, column: str = "key") -> tuple[str, list[object]]:

@@ -1,6 +1,6 @@
 """Helpers shared by the DataBuild rules."""
 
-load(":durations.bzl", "parse_duration")
+load(":durations.bzl", "parse_positive_duration")
 
 def label_str(label):
     """`//pkg:name` for the main repository, `@repo//pkg:name` otherwise.
@@ -35,9 +35,7 @@ def optional_duration(owner, attr_name, text):
     """
     if text == "":
         return None
-    seconds, problem = parse_duration(text)
+    seconds, problem = parse_positive_duration(text)
     if problem:
-        fail("%s: %s %s" % (owner, attr_name, problem))
-    if seconds == 0:
-        fail("%s: %s %r must be longer than 0s (leave it empty for the default)" % (owner, attr_name, text))
+        fail("%s: %s: %s (leave it empty for the default)" % (owner, attr_name, problem))
     return seconds

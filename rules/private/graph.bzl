@@ -1,7 +1,7 @@
 """`databuild_graph`: jobs + lookup + upstreams -> the `<name>.build` command."""
 
 load(":common.bzl", "label_str", "optional_duration", "runfiles_path", "shell_quote")
-load(":durations.bzl", "parse_duration")
+load(":durations.bzl", "parse_positive_duration")
 load(":patterns.bzl", "patterns_overlap")
 load(":providers.bzl", "DataBuildGraphInfo", "DataBuildJobInfo", "DataBuildUpstreamInfo")
 
@@ -53,11 +53,13 @@ def _check_outputs(graph, jobs, has_lookup):
              "\n".join(overlaps))
 
 def _defaults(ctx, graph):
+    """Default TTL and SLA in seconds; 0 (attribute left empty) means none."""
     out = {}
     for attr_name, key in [("default_ttl", "ttl_seconds"), ("default_sla", "sla_seconds")]:
-        seconds, problem = parse_duration(getattr(ctx.attr, attr_name))
+        text = getattr(ctx.attr, attr_name)
+        seconds, problem = parse_positive_duration(text) if text else (0, None)
         if problem:
-            fail("graph %s: %s %s" % (graph, attr_name, problem))
+            fail("graph %s: %s: %s" % (graph, attr_name, problem))
         out[key] = seconds
     return out
 
@@ -174,7 +176,7 @@ databuild_graph = rule(
 Analysis fails when a target in `jobs` is not a databuild_job, when output
 patterns of the jobs overlap, when there is no lookup and some job declares no
 outputs, or when default_ttl / default_sla / job_timeout / config_timeout is not a
-duration (or is zero), or max_log_bytes is negative.""",
+duration longer than zero, or max_log_bytes is negative.""",
     attrs = {
         "jobs": attr.label_list(
             doc = "databuild_job targets making up the graph.",
@@ -190,10 +192,10 @@ duration (or is zero), or max_log_bytes is negative.""",
             doc = "databuild_upstream targets: other graphs whose partitions this graph consumes.",
         ),
         "default_ttl": attr.string(
-            doc = "Default TTL of wants (`90s`, `15m`, `6h`, `2d`); empty for none.",
+            doc = "Default TTL of wants, a duration longer than zero (`90s`, `6h`, `2d`, `1w`, `1h30m`, `3600`); empty for none.",
         ),
         "default_sla": attr.string(
-            doc = "Default SLA of wants (`90s`, `15m`, `6h`, `2d`); empty for none.",
+            doc = "Default SLA of wants, a duration longer than zero (as default_ttl); empty for none.",
         ),
         "job_timeout": attr.string(
             doc = "Timeout of each job run for jobs that set no `timeout` (`90s`, `15m`, `2h`); empty for none.",

@@ -1,11 +1,15 @@
-"""The Starlark port of patterns_overlap (rules/private/patterns.bzl) agrees with Python's."""
+"""The Starlark port of patterns_overlap (rules/private/patterns.bzl) agrees with Python's.
+
+A pattern without wildcards is a literal ref, so on those pairs the Starlark verdict
+must also be Python's matcher's (``compile_pattern(...).matches``).
+"""
 
 import json
 import os
 import sys
 import unittest
 
-from databuild.refs import patterns_overlap
+from databuild.refs import compile_pattern, patterns_overlap
 
 
 def _matrix() -> dict:
@@ -22,6 +26,13 @@ class PatternsParityTest(unittest.TestCase):
         self.assertEqual(wrong, [], "Starlark verdict differs from databuild.refs.patterns_overlap")
         wrong = [(a, b, got) for a, b, got in pairs if got != patterns_overlap(b, a)]
         self.assertEqual(wrong, [], "verdict is not symmetric")
+
+    def test_overlap_with_a_literal_is_the_matcher(self):
+        pairs = _matrix()["pairs"]
+        pairs = [(a, b, got) for a, b, got in pairs + [(b, a, got) for a, b, got in pairs] if not set("*?") & set(b)]
+        self.assertGreater(sum(got for _, _, got in pairs), 50)
+        wrong = [(a, b, got) for a, b, got in pairs if got != compile_pattern(a).matches(b)]
+        self.assertEqual(wrong, [], "Starlark overlap with a literal ref differs from compile_pattern().matches")
 
     def test_invalid_patterns_are_rejected(self):
         invalid = _matrix()["invalid"]
