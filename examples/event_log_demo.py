@@ -1,6 +1,6 @@
 """Shows the build event log at work: append a build's events, then query them.
 
-Run by tools/demo; writes a fresh SQLite log under the directory given as argv[1].
+Run as `python examples/event_log_demo.py DIR` (tests/test_demo.py does); writes a fresh SQLite log under DIR.
 """
 
 from __future__ import annotations

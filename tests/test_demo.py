@@ -1,4 +1,4 @@
-"""tools/demo's script runs and shows the log answering queries."""
+"""examples/event_log_demo.py runs and shows the log answering queries."""
 
 import subprocess
 import sys

@@ -41,10 +41,10 @@ def test_a_job_past_its_timeout_is_killed_with_its_child(g):
     assert done.returncode == 1, done.stdout + done.stderr
     assert "timed out after 2s" in done.stdout
     run = only_run(g)
-    assert run["status"] == "JOB_RUN_STATUS_FAILED" and run["message"].startswith("timed out after 2s")
+    assert run["status"] == "failed" and run["message"].startswith("timed out after 2s")
     pids = [int(p.read_text()) for p in (g.data / "pids").iterdir()]
     assert len(pids) == 2 and all(gone(pid) for pid in pids)  # the job and its child
-    assert g.status("hang/600") == "PARTITION_STATUS_FAILED"
+    assert g.status("hang/600") == "failed"
 
 
 def test_a_flooding_job_log_is_capped_private_and_counted(g):

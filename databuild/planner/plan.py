@@ -24,6 +24,14 @@ class PlanningError(InvalidArgumentError):
     code = "planning_failed"
 
 
+class JobFailedWhilePlanningError(PlanningError):
+    """Planning stopped because a job's ``config`` or the lookup failed or misbehaved (not the caller's input)."""
+
+    code = "planning_job_failed"
+    http_status = 422
+    exit_code = 1
+
+
 class NoProducerError(PlanningError):
     code = "no_producer"
 
@@ -160,7 +168,8 @@ def _configs(resolver: Resolver, label: str, refs: list[str], parent: Mapping[st
     try:
         return resolver.configs(label, refs)
     except DataBuildError as e:
-        raise PlanningError(f"while planning {_chain(refs[0], parent)}: {e}") from e
+        error = PlanningError if isinstance(e, InvalidArgumentError) else JobFailedWhilePlanningError
+        raise error(f"while planning {_chain(refs[0], parent)}: {e}") from e
 
 
 def _topological(runs: list[PlannedRun], deps: Mapping[str, frozenset[str]], producer: Mapping[str, PlannedRun]
