@@ -37,7 +37,7 @@ class StateProjection:
                     old_terms[key] = want_terms(states[(kind, key)])
         for event, entities in touches:
             for kind, key in entities:
-                apply_in_place(kind, key, states[(kind, key)], event)
+                apply_in_place(key, states[(kind, key)], event)
         tx.put_many([
             Row(kind, key, status_of(kind, s), s.SerializeToString(),
                 want_terms(s) if kind == WANT else None, old_terms.get(key) if kind == WANT else None)
