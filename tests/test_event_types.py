@@ -97,10 +97,11 @@ def test_reducers_change_the_declared_entity_which_is_also_a_key(name):
     declared = REGISTRY[name]
     for i, event in enumerate(samples(name), 1):
         event.index = i
-        changed = {(declared.changes.kind, key) for key in declared.changed(getattr(event, name))} \
-            if declared.changes else set()
-        entities = {(kind, key) for kind, by_key in fold(EMPTY, [event]).entities.items() for key in by_key}
-        assert entities == {(KIND_OF[kind], key) for kind, key in changed}
+        kind = declared.changes.kind if declared.changes else None
+        changed = {(kind, key) for key in declared.changed(getattr(event, name))}
+        folded = fold(EMPTY, [event]).entities
+        assert {(k, key) for k, by_key in folded.items() for key in by_key} == {(KIND_OF[kind], k) for _, k in changed}
+        assert all(state.last_event_index == i for by_key in folded.values() for state in by_key.values())
         assert changed <= event_keys(event)  # so a conditional append on that entity sees the event
 
 

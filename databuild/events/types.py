@@ -73,9 +73,9 @@ class EventType:
             raise DeclarationError(f"event type {self.name!r} is not a field of Event.payload")
         payload = _PAYLOADS[self.name].message_type
         # Readers resolved once here, so the append path does no descriptor work per event.
-        keyed = [(on.kind, *_values(self.name, payload, on.path)) for on in (self.changes, *self.about) if on]
-        object.__setattr__(self, "_keyed", tuple((kind, values) for kind, values, _ in keyed))
-        object.__setattr__(self, "_changed", _distinct(*keyed[0][1:], self.changes.path) if self.changes
+        keyed = tuple((on.kind, _values(self.name, payload, on.path)[0]) for on in (self.changes, *self.about) if on)
+        object.__setattr__(self, "_keyed", keyed)
+        object.__setattr__(self, "_changed", _distinct(self.name, payload, self.changes.path) if self.changes
                            else lambda m: [])
         object.__setattr__(self, "_present", tuple((p, _presence(self.name, payload, p)) for p in self.required))
         if self.changes and not _required_form(self.name, payload, self.changes.path) & set(self.required):
@@ -179,8 +179,9 @@ def _values(event_type: str, payload: Descriptor, path: str) -> tuple[Callable[[
     return through_repeated, True
 
 
-def _distinct(values: Callable[[Message], Sequence[str]], several: bool, path: str) -> Callable[[Message], list[str]]:
-    """``values`` (of the field ``path``) without empty or repeated ones: an entity is changed once."""
+def _distinct(event_type: str, payload: Descriptor, path: str) -> Callable[[Message], list[str]]:
+    """A reader of the values at ``path`` without empty or repeated ones: an entity is changed once."""
+    values, several = _values(event_type, payload, path)
     if several:
         return lambda m: [v for v in dict.fromkeys(values(m)) if v]
     get = attrgetter(path)
@@ -258,5 +259,5 @@ def event_keys(event: pb.Event) -> set[Key]:
 
 
 def upcast(event: pb.Event) -> pb.Event:
-    """``REGISTRY.upcast``: ``event`` as read by this code's schema version."""
+    """Bring a stored ``event`` to this code's schema version (see ``EventTypes.upcast``)."""
     return REGISTRY.upcast(event)

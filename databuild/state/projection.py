@@ -21,7 +21,7 @@ class StateProjection:
 
     def apply(self, tx: ReadModelTx, events: Sequence[pb.Event]) -> None:
         """Load every touched entity once, fold the batch in place, write back what changed."""
-        touches = [(event, list(touched(event))) for event in events]
+        touches = [(event, touched(event)) for event in events]
         wanted: dict[str, set[str]] = {}
         for _, entities in touches:
             for kind, key in entities:
