@@ -128,7 +128,8 @@ def test_a_missing_required_field_is_rejected_naming_it(name, path, make_log):
     event = samples(name, 1)[0]
     clear(getattr(event, name), path)
     log = make_log()
-    with pytest.raises(InvalidEventError, match=rf"event #1 of the batch \({name}\) is missing required field\(s\): {path}$"):
+    message = rf"event #1 of the batch \({name}\) is missing required field\(s\): {path}$"
+    with pytest.raises(InvalidEventError, match=message):
         log.append([partition_event("a/1"), event])
     assert log.latest_index() == 0
 

@@ -92,9 +92,9 @@ def apply_in_place(key: str, state: Message, event: pb.Event) -> None:
 
 def check_reducers(reducers: Mapping[str, Reducer], registry: EventTypes = REGISTRY) -> None:
     """Raise DeclarationError unless exactly the event types that change an entity have a reducer."""
-    changing = {t.name for t in registry if t.changes is not None}
-    problems = [f"event type {name!r} changes an entity but has no reducer" for name in sorted(changing - set(reducers))]
-    problems += [f"event type {name!r} changes no entity but has a reducer" for name in sorted(set(reducers) - changing)]
+    changing, reducing = {t.name for t in registry if t.changes is not None}, set(reducers)
+    problems = [f"event type {name!r} changes an entity but has no reducer" for name in sorted(changing - reducing)]
+    problems += [f"event type {name!r} changes no entity but has a reducer" for name in sorted(reducing - changing)]
     if set(KIND_OF) != set(KeyKind) or set(KIND_OF.values()) != set(KINDS):
         problems.append("every KeyKind needs exactly one read-model kind")
     if problems:
