@@ -150,6 +150,13 @@ class ServiceUnavailableError(UnavailableError):
     code = "service_unavailable"
 
 
+class DeclarationError(DataBuildError):
+    """DataBuild's own declarations disagree (e.g. a proto event type without its
+    declaration): a bug, raised at import so it cannot ship unnoticed."""
+
+    code = "declaration_error"
+
+
 def error_document(error: DataBuildError) -> dict:
     """The JSON body every non-2xx answer (and ``--json`` CLI error) carries."""
     return {"error": {"code": error.code, "message": str(error)}}

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from databuild.errors import InvalidArgumentError
-from databuild.events.keys import EVENT_TYPES, Key, KeyKind
+from databuild.events.keys import Key, KeyKind
+from databuild.events.types import EVENT_TYPES
 from databuild.refs import RefPattern, compile_pattern, validate_ref
 
 

@@ -14,11 +14,10 @@ from databuild.errors import AppendConflictError, EventLogClosedError, EventLogL
 from databuild.events.filter import ALL_EVENTS, EventFilter
 from databuild.events.keys import Key
 from databuild.events.readmodel import Projection, Row, RowQuery
+from databuild.events.types import EVENT_SCHEMA_VERSION, upcast
 from databuild.events.validate import validate_event
 from databuild.proto import databuild_pb2 as pb
 
-#: Semantics version of payloads this code writes (see proto/databuild.proto).
-EVENT_SCHEMA_VERSION = 1
 MAX_PAGE_SIZE = 10_000
 
 #: Returns the current time as UTC microseconds since the epoch.
@@ -165,7 +164,8 @@ class EventLog(abc.ABC):
 
         ``next`` is the index to pass as ``since`` for the following page. When
         ``has_more`` is false it is the log's latest index at query time, so a
-        follower does not rescan non-matching events.
+        follower does not rescan non-matching events. Events written at an older
+        ``schema_version`` are returned upcast to the current one (see ``types``).
         """
         self._check_open()
         if isinstance(since, bool) or not isinstance(since, int) or since < 0:
@@ -173,7 +173,10 @@ class EventLog(abc.ABC):
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
             raise InvalidArgumentError(f"limit must be an integer from 1 to {MAX_PAGE_SIZE}, got {limit!r}")
         with self._storage():
-            return self._list_events(since, filter, limit)
+            page = self._list_events(since, filter, limit)
+        for event in page.events:
+            upcast(event)
+        return page
 
     def latest_index(self) -> int:
         """Index of the newest event, 0 for an empty log."""

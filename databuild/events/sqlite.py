@@ -44,6 +44,7 @@ from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, KeyKind, event_type
 from databuild.events.log import Clock, EventLog, Page, Precondition, Unchanged, system_clock
 from databuild.events.readmodel import Projection, Row, RowQuery, TermMatch
+from databuild.events.types import upcast
 from databuild.proto import databuild_pb2 as pb
 from databuild.refs import RefPattern, compile_pattern, prefix_upper_bound, sqlite_glob
 
@@ -327,7 +328,7 @@ class SqliteEventLog(EventLog):
                 "SELECT body FROM events WHERE idx > ? AND idx <= ? ORDER BY idx LIMIT ?",
                 (after, upto, _REPLAY_CHUNK),
             )
-            chunk = [pb.Event.FromString(body) for (body,) in cursor]
+            chunk = [upcast(pb.Event.FromString(body)) for (body,) in cursor]
             yield chunk
             after = chunk[-1].index
 

@@ -21,7 +21,7 @@ import uuid
 from typing import Iterable, NamedTuple, Protocol, Sequence
 
 from databuild.errors import AppendConflictError
-from databuild.events import Clock, EventFilter, KeyKind, Unchanged, system_clock
+from databuild.events import REGISTRY, Clock, EventFilter, KeyKind, Unchanged, system_clock
 from databuild.planner import CycleError, NoProducerError, Plan, PlanningError, Resolver, plan
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import IN_FLIGHT_PARTITION_STATUSES, StateStore, TERMINAL_BUILD_STATUSES
@@ -29,8 +29,8 @@ from databuild.wants import BuildOrder, Policy, WantView, decide, schedule
 
 log = logging.getLogger(__name__)
 
-WAKE_TYPES = ("want_created", "external_partitions_available", "partition_status_changed", "partitions_tainted",
-              "build_status_changed")
+#: The event types that can move a want, as their declarations say (``databuild.events.types``).
+WAKE_TYPES = tuple(t.name for t in REGISTRY if t.wakes_wants)
 _SETTLED = (pb.PARTITION_STATUS_AVAILABLE, pb.PARTITION_STATUS_FAILED, pb.PARTITION_STATUS_MISSING)
 #: Writers in other processes do not call our listener; this bounds how late we see them.
 FOREIGN_WRITER_CHECK_S = 1.0
@@ -163,19 +163,21 @@ class WantRunner:
             self.evaluate(list(ids))
 
     def _touched(self, event: pb.Event) -> tuple[list[str], bool]:
-        """Want ids ``event`` may move, and whether it freed build capacity."""
-        name = event.WhichOneof("payload")
-        p = getattr(event, name)
-        if name == "want_created":
-            return [p.want.want_id], False
-        if name == "build_status_changed":
-            if p.status not in TERMINAL_BUILD_STATUSES:
-                return [], False
-            return [w.spec.want_id for w in self.store.wants_riding(p.build_id)], True
-        if name == "partition_status_changed":
-            refs = [p.ref] if p.status in _SETTLED else []
-        else:
-            refs = list(p.refs)
+        """Want ids ``event`` may move, and whether it freed build capacity.
+
+        They are found through the entity its type declares it changes: the want itself,
+        the wants riding a build once it ends (which frees capacity), the active wants on
+        a partition. An event that sets a partition's status moves them once it settles.
+        """
+        declared = REGISTRY.of(event)
+        p = getattr(event, declared.name)
+        kind, keys, status = declared.changes.kind, declared.changed(p), getattr(p, "status", None)
+        if kind is KeyKind.WANT:
+            return keys, False
+        if kind is KeyKind.BUILD:
+            ended = status in TERMINAL_BUILD_STATUSES
+            return ([w.spec.want_id for b in keys for w in self.store.wants_riding(b)] if ended else []), ended
+        refs = keys if status is None or status in _SETTLED else []
         return ([w.spec.want_id for w in self.store.active_wants_on(refs)] if refs else []), False
 
     # -- evaluation ----------------------------------------------------------

@@ -21,7 +21,7 @@ class StateProjection:
 
     def apply(self, tx: ReadModelTx, events: Sequence[pb.Event]) -> None:
         """Load every touched entity once, fold the batch in place, write back what changed."""
-        touches = [(event, list(touched(event))) for event in events]
+        touches = [(event, touched(event)) for event in events]
         wanted: dict[str, set[str]] = {}
         for _, entities in touches:
             for kind, key in entities:
@@ -37,7 +37,7 @@ class StateProjection:
                     old_terms[key] = want_terms(states[(kind, key)])
         for event, entities in touches:
             for kind, key in entities:
-                apply_in_place(kind, key, states[(kind, key)], event)
+                apply_in_place(key, states[(kind, key)], event)
         tx.put_many([
             Row(kind, key, status_of(kind, s), s.SerializeToString(),
                 want_terms(s) if kind == WANT else None, old_terms.get(key) if kind == WANT else None)

@@ -1,15 +1,19 @@
 """Pure reducers: (previous entity state, event) -> next entity state.
 
 Entity kinds are partitions (keyed by ref), job runs, builds, wants (by id) and
-upstream cursors (by upstream name). Reducers never mutate their input.
+upstream cursors (by upstream name). Which entity an event changes is declared with
+its type (``databuild.events.types``); each type that changes one has a reducer here,
+registered by name and checked complete at import. ``reduce`` never mutates its input.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Callable, Mapping
 
 from google.protobuf.message import Message
 
+from databuild.errors import DeclarationError
+from databuild.events import REGISTRY, EventTypes, KeyKind
 from databuild.proto import databuild_pb2 as pb
 from databuild.state.wants import waiting_message
 
@@ -33,27 +37,35 @@ IN_FLIGHT_PARTITION_STATUSES = (pb.PARTITION_STATUS_SCHEDULED, pb.PARTITION_STAT
 
 Entity = tuple[str, str]
 
+#: The read-model kind (stored: never rename one) of each kind of entity key.
+KIND_OF: dict[KeyKind, str] = {
+    KeyKind.PARTITION: PARTITION, KeyKind.JOB_RUN: JOB_RUN, KeyKind.BUILD: BUILD, KeyKind.WANT: WANT,
+    KeyKind.UPSTREAM: UPSTREAM,
+}
 
-def touched(event: pb.Event) -> Iterator[Entity]:
-    """The entities whose state ``event`` changes."""
+#: Per event type: the read-model kind of the entity it changes and the keys it changes.
+_CHANGES: dict[str, tuple[str, Callable[[Message], list[str]]]] = {
+    t.name: (KIND_OF[t.changes.kind] if t.changes else "", t.changed) for t in REGISTRY
+}
+
+#: (entity state, its key, the event's payload, the event) -> None, mutating the state.
+Reducer = Callable[[Message, str, Message, pb.Event], None]
+_REDUCERS: dict[str, Reducer] = {}
+
+
+def _reduces(*names: str) -> Callable[[Reducer], Reducer]:
+    """Register the decorated function as the reducer of the event types ``names``."""
+    def register(reducer: Reducer) -> Reducer:
+        _REDUCERS.update(dict.fromkeys(names, reducer))
+        return reducer
+    return register
+
+
+def touched(event: pb.Event) -> list[Entity]:
+    """The entities whose state ``event`` changes (as its type declares)."""
     name = event.WhichOneof("payload")
-    p = getattr(event, name)
-    if name == "partition_status_changed":
-        yield PARTITION, p.ref
-    elif name in ("external_partitions_available", "partitions_tainted"):
-        yield from ((PARTITION, ref) for ref in dict.fromkeys(p.refs))
-    elif name == "job_run_status_changed":
-        yield JOB_RUN, p.job_run_id
-    elif name in ("build_requested", "build_status_changed", "job_graph_recorded", "delegation_recorded"):
-        yield BUILD, p.build_id
-    elif name == "cancellation_requested" and p.WhichOneof("target") == "build_id":
-        yield BUILD, p.build_id
-    elif name == "want_created":
-        yield WANT, p.want.want_id
-    elif name.startswith("want_"):
-        yield WANT, p.want_id
-    elif name == "upstream_cursor_advanced":
-        yield UPSTREAM, p.upstream
+    kind, changed = _CHANGES[name]
+    return [(kind, key) for key in changed(getattr(event, name))]
 
 
 def status_of(kind: str, state: Message) -> int:
@@ -68,31 +80,59 @@ def reduce(kind: str, key: str, previous: Message | None, event: pb.Event) -> Me
     state = STATE_TYPES[kind]()
     if previous is not None:
         state.CopyFrom(previous)
-    apply_in_place(kind, key, state, event)
+    apply_in_place(key, state, event)
     return state
 
 
-def apply_in_place(kind: str, key: str, state: Message, event: pb.Event) -> None:
-    """Apply ``event`` to ``state``, mutating it: for callers that own ``state``."""
+def apply_in_place(key: str, state: Message, event: pb.Event) -> None:
+    """Apply ``event`` to ``state``, the entity ``key`` it touches, mutating it: for callers that own ``state``."""
     name = event.WhichOneof("payload")
-    _REDUCERS[kind](state, key, name, getattr(event, name), event)
+    _REDUCERS[name](state, key, getattr(event, name), event)
     state.last_event_index = event.index
 
 
-def _partition(s: pb.PartitionState, ref: str, name: str, p, event: pb.Event) -> None:
+def check_reducers(reducers: Mapping[str, Reducer], registry: EventTypes = REGISTRY) -> None:
+    """Raise DeclarationError unless exactly the event types that change an entity have a reducer."""
+    changing, reducing = {t.name for t in registry if t.changes is not None}, set(reducers)
+    problems = [f"event type {name!r} changes an entity but has no reducer" for name in sorted(changing - reducing)]
+    problems += [f"event type {name!r} changes no entity but has a reducer" for name in sorted(reducing - changing)]
+    if set(KIND_OF) != set(KeyKind) or set(KIND_OF.values()) != set(KINDS):
+        problems.append("every KeyKind needs exactly one read-model kind")
+    if problems:
+        raise DeclarationError("; ".join(problems))
+
+
+# -- partitions -------------------------------------------------------------
+
+def _stamp(s: pb.PartitionState, ref: str, event: pb.Event) -> None:
     s.ref = ref
     s.updated_at.CopyFrom(event.timestamp)
-    if name == "partition_status_changed":
-        s.status, s.external, s.upstream = p.status, False, ""
-        s.build_id, s.job_run_id, s.message = p.build_id, p.job_run_id, p.message
-    elif name == "external_partitions_available":
-        s.status, s.external, s.upstream = pb.PARTITION_STATUS_AVAILABLE, True, p.upstream
-        s.build_id, s.job_run_id, s.message = "", "", p.comment
-    elif name == "partitions_tainted":
-        s.status, s.message = pb.PARTITION_STATUS_TAINTED, p.reason
 
 
-def _job_run(s: pb.JobRunState, _key: str, _name: str, p: pb.JobRunStatusChanged, event: pb.Event) -> None:
+@_reduces("partition_status_changed")
+def _partition_status(s: pb.PartitionState, ref: str, p: pb.PartitionStatusChanged, event: pb.Event) -> None:
+    _stamp(s, ref, event)
+    s.status, s.external, s.upstream = p.status, False, ""
+    s.build_id, s.job_run_id, s.message = p.build_id, p.job_run_id, p.message
+
+
+@_reduces("external_partitions_available")
+def _external(s: pb.PartitionState, ref: str, p: pb.ExternalPartitionsAvailable, event: pb.Event) -> None:
+    _stamp(s, ref, event)
+    s.status, s.external, s.upstream = pb.PARTITION_STATUS_AVAILABLE, True, p.upstream
+    s.build_id, s.job_run_id, s.message = "", "", p.comment
+
+
+@_reduces("partitions_tainted")
+def _tainted(s: pb.PartitionState, ref: str, p: pb.PartitionsTainted, event: pb.Event) -> None:
+    _stamp(s, ref, event)
+    s.status, s.message = pb.PARTITION_STATUS_TAINTED, p.reason
+
+
+# -- job runs ---------------------------------------------------------------
+
+@_reduces("job_run_status_changed")
+def _job_run(s: pb.JobRunState, _key: str, p: pb.JobRunStatusChanged, event: pb.Event) -> None:
     s.job_run_id, s.build_id, s.job_label, s.status = p.job_run_id, p.build_id, p.job_label, p.status
     if p.outputs:
         s.outputs[:] = p.outputs
@@ -112,24 +152,83 @@ def _job_run(s: pb.JobRunState, _key: str, _name: str, p: pb.JobRunStatusChanged
         s.log_bytes_dropped = p.log_bytes_dropped
 
 
-def _build(s: pb.BuildState, build_id: str, name: str, p, event: pb.Event) -> None:
+# -- builds -----------------------------------------------------------------
+
+@_reduces("build_requested")
+def _build_requested(s: pb.BuildState, build_id: str, p: pb.BuildRequested, event: pb.Event) -> None:
     s.build_id = build_id
-    if name == "build_requested":
-        s.status = pb.BUILD_STATUS_RECEIVED
-        s.partitions[:] = p.partitions
-        s.want_ids[:] = p.want_ids
-        s.executor = p.executor
-        s.requested_at.CopyFrom(event.timestamp)
-    elif name == "build_status_changed":
-        s.status, s.message = p.status, p.message
-        if p.status in TERMINAL_BUILD_STATUSES:
-            s.finished_at.CopyFrom(event.timestamp)
-    elif name == "job_graph_recorded":
-        s.job_graph.CopyFrom(p.job_graph)
-    elif name == "delegation_recorded":
-        s.delegations.add().CopyFrom(p)
-    elif name == "cancellation_requested":
-        s.cancel_requested = True
+    s.status = pb.BUILD_STATUS_RECEIVED
+    s.partitions[:] = p.partitions
+    s.want_ids[:] = p.want_ids
+    s.executor = p.executor
+    s.requested_at.CopyFrom(event.timestamp)
+
+
+@_reduces("build_status_changed")
+def _build_status(s: pb.BuildState, build_id: str, p: pb.BuildStatusChanged, event: pb.Event) -> None:
+    s.build_id = build_id
+    s.status, s.message = p.status, p.message
+    if p.status in TERMINAL_BUILD_STATUSES:
+        s.finished_at.CopyFrom(event.timestamp)
+
+
+@_reduces("job_graph_recorded")
+def _job_graph(s: pb.BuildState, build_id: str, p: pb.JobGraphRecorded, _event: pb.Event) -> None:
+    s.build_id = build_id
+    s.job_graph.CopyFrom(p.job_graph)
+
+
+@_reduces("delegation_recorded")
+def _delegation(s: pb.BuildState, build_id: str, p: pb.DelegationRecorded, _event: pb.Event) -> None:
+    s.build_id = build_id
+    s.delegations.add().CopyFrom(p)
+
+
+@_reduces("cancellation_requested")
+def _cancellation(s: pb.BuildState, build_id: str, _p: pb.CancellationRequested, _event: pb.Event) -> None:
+    s.build_id = build_id
+    s.cancel_requested = True
+
+
+# -- wants ------------------------------------------------------------------
+
+@_reduces("want_created")
+def _want_created(s: pb.WantState, _want_id: str, p: pb.WantCreated, _event: pb.Event) -> None:
+    s.spec.CopyFrom(p.want)
+    s.status = pb.WANT_STATUS_WAITING if p.want.external_dependencies else pb.WANT_STATUS_QUEUED
+    s.waiting_for[:] = p.want.external_dependencies
+    if p.want.external_dependencies:
+        s.message = waiting_message(p.want.external_dependencies)
+
+
+@_reduces("want_sla_violated")
+def _want_sla_violated(s: pb.WantState, _want_id: str, _p: pb.WantSlaViolated, _event: pb.Event) -> None:
+    s.sla_violated = True
+
+
+def _while_active(reducer: Reducer) -> Reducer:
+    """Terminal states are final: late events do not reopen a want."""
+    def reduce_if_active(s: pb.WantState, want_id: str, p: Message, event: pb.Event) -> None:
+        if s.status in ACTIVE_WANT_STATUSES:
+            reducer(s, want_id, p, event)
+    return reduce_if_active
+
+
+@_reduces("want_status_changed")
+@_while_active
+def _want_status(s: pb.WantState, _want_id: str, p: pb.WantStatusChanged, event: pb.Event) -> None:
+    s.status, s.message = p.status, p.message
+    s.build_id = p.build_id
+    s.attempts = max(s.attempts, p.attempt)
+    s.waiting_for[:] = p.waiting_for
+    if p.HasField("not_before"):
+        s.not_before.CopyFrom(p.not_before)
+    else:
+        s.ClearField("not_before")
+    if p.error:
+        s.last_error = p.error
+    if p.status not in ACTIVE_WANT_STATUSES:
+        s.finished_at.CopyFrom(event.timestamp)
 
 
 # Terminal want events: the status they set and the message they leave.
@@ -140,33 +239,10 @@ _WANT_ENDINGS: dict[str, tuple[int, Callable[..., str]]] = {
 }
 
 
-def _want(s: pb.WantState, _want_id: str, name: str, p, event: pb.Event) -> None:
-    if name == "want_created":
-        s.spec.CopyFrom(p.want)
-        s.status = pb.WANT_STATUS_WAITING if p.want.external_dependencies else pb.WANT_STATUS_QUEUED
-        s.waiting_for[:] = p.want.external_dependencies
-        if p.want.external_dependencies:
-            s.message = waiting_message(p.want.external_dependencies)
-        return
-    if name == "want_sla_violated":
-        s.sla_violated = True
-        return
-    if s.status not in ACTIVE_WANT_STATUSES:
-        return  # terminal states are final; late events do not reopen a want
-    if name == "want_status_changed":
-        s.status, s.message = p.status, p.message
-        s.build_id = p.build_id
-        s.attempts = max(s.attempts, p.attempt)
-        s.waiting_for[:] = p.waiting_for
-        if p.HasField("not_before"):
-            s.not_before.CopyFrom(p.not_before)
-        else:
-            s.ClearField("not_before")
-        if p.error:
-            s.last_error = p.error
-        if p.status not in ACTIVE_WANT_STATUSES:
-            s.finished_at.CopyFrom(event.timestamp)
-        return
+@_reduces(*_WANT_ENDINGS)
+@_while_active
+def _want_ended(s: pb.WantState, _want_id: str, p: Message, event: pb.Event) -> None:
+    name = event.WhichOneof("payload")
     s.ClearField("not_before")
     status, message = _WANT_ENDINGS[name]
     s.status, s.message = status, message(p)
@@ -175,14 +251,11 @@ def _want(s: pb.WantState, _want_id: str, name: str, p, event: pb.Event) -> None
     s.finished_at.CopyFrom(event.timestamp)
 
 
-def _upstream(s: pb.UpstreamState, name: str, _n: str, p: pb.UpstreamCursorAdvanced, _e: pb.Event) -> None:
+# -- upstreams --------------------------------------------------------------
+
+@_reduces("upstream_cursor_advanced")
+def _upstream(s: pb.UpstreamState, name: str, p: pb.UpstreamCursorAdvanced, _event: pb.Event) -> None:
     s.upstream, s.url, s.next_index = name, p.url, p.next_index
 
 
-_REDUCERS: dict[str, Callable[..., None]] = {
-    PARTITION: _partition,
-    JOB_RUN: _job_run,
-    BUILD: _build,
-    WANT: _want,
-    UPSTREAM: _upstream,
-}
+check_reducers(_REDUCERS)
