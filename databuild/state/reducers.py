@@ -11,7 +11,7 @@ from typing import Callable, Iterator
 from google.protobuf.message import Message
 
 from databuild.proto import databuild_pb2 as pb
-from databuild.state.wants import waiting_message
+from databuild.state.wants import ACTIVE_WANT_STATUSES, waiting_message
 
 PARTITION, JOB_RUN, BUILD, WANT, UPSTREAM = "partition", "job_run", "build", "want", "upstream"
 KINDS: tuple[str, ...] = (PARTITION, JOB_RUN, BUILD, WANT, UPSTREAM)
@@ -24,7 +24,6 @@ STATE_TYPES: dict[str, type[Message]] = {
     UPSTREAM: pb.UpstreamState,
 }
 
-ACTIVE_WANT_STATUSES = (pb.WANT_STATUS_WAITING, pb.WANT_STATUS_QUEUED, pb.WANT_STATUS_BUILDING)
 _TERMINAL_JOB_RUN = {pb.JOB_RUN_STATUS_SUCCEEDED, pb.JOB_RUN_STATUS_FAILED, pb.JOB_RUN_STATUS_CANCELLED, pb.JOB_RUN_STATUS_SKIPPED}
 TERMINAL_BUILD_STATUSES = (pb.BUILD_STATUS_COMPLETED, pb.BUILD_STATUS_FAILED, pb.BUILD_STATUS_CANCELLED)
 ACTIVE_BUILD_STATUSES = (pb.BUILD_STATUS_RECEIVED, pb.BUILD_STATUS_PLANNING, pb.BUILD_STATUS_EXECUTING)

@@ -7,13 +7,12 @@ from typing import Sequence
 
 from google.protobuf.message import Message
 
+from databuild.errors import InvalidArgumentError
 from databuild.events import Clock, EventLog, RowQuery, TermMatch, open_event_log, system_clock
 from databuild.proto import databuild_pb2 as pb
 from databuild.state.projection import StateProjection
-from databuild.state.reducers import (
-    ACTIVE_WANT_STATUSES, BUILD, JOB_RUN, PARTITION, STATE_TYPES, UPSTREAM, WANT,
-)
-from databuild.state.wants import time_term
+from databuild.state.reducers import BUILD, JOB_RUN, PARTITION, STATE_TYPES, UPSTREAM, WANT
+from databuild.state.wants import ACTIVE_WANT_STATUSES, time_term
 
 _PAGE = 5000  # rows per query when a caller needs all matches
 
@@ -32,7 +31,8 @@ class StateStore:
 
     def __init__(self, log: EventLog) -> None:
         if not any(isinstance(p, StateProjection) for p in log.projections):
-            raise ValueError("the event log must be opened with a StateProjection")
+            raise InvalidArgumentError(f"a StateStore needs an event log opened with a StateProjection; "
+                                       f"this one has {[p.name for p in log.projections] or 'none'}")
         self.log = log
 
     def _one(self, kind: str, key: str) -> Message | None:
