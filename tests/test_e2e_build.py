@@ -317,6 +317,7 @@ def test_want_commands_wait_release_sla_and_bad_input(g):
     assert cancel_done.returncode == 2 and "already satisfied" in cancel_done.stderr
 
     for args, fragment in [(("want", "create", "ok/1", "--ttl", "5x"), "'5x'"),
+                           (("want", "create", "ok/1", "--ttl", "0s"), "got 0"),
                            (("want", "create", "ok/1", "--sla", "-1h"), "'-1h'"),
                            (("want", "create", "ok/1", "--data-timestamp", "yesterday"), "'yesterday'"),
                            (("want", "create", "bad ref"), "'bad ref'"),

@@ -203,6 +203,9 @@ def test_listing_filters_and_paging(live):
     ({}, "at least one partition"),
     ({"partitions": ["bad ref"]}, "bad ref"),
     ({"partitions": ["a/1"], "ttl_seconds": -5}, "-5"),
+    ({"partitions": ["a/1"], "ttl_seconds": 0}, "got 0"),
+    ({"partitions": ["a/1"], "ttl_seconds": "0"}, "got 0"),
+    ({"partitions": ["a/1"], "sla_seconds": -1}, "-1"),
     ({"partitions": ["a/1"], "external_dependencies": [""]}, "must not be empty"),
     ({"wants": []}, "no wants"),
     ({"wants": [{"partitions": ["a/1"]}, {"partitions": []}]}, "want #2"),
@@ -228,6 +231,32 @@ def test_bad_want_queries(live):
     missing = requests.get(f"{url}/api/v1/wants/0190ae3c-0000-7000-8000-000000000000")
     assert missing.status_code == 404 and "0190ae3c" in missing.json()["error"]["message"]
     assert requests.delete(f"{url}/api/v1/wants/nope", headers=AUTH).status_code == 404
+
+
+@pytest.mark.parametrize("ttl, default", [(None, 7200), (None, 0), (1, 7200)])
+def test_an_unset_ttl_takes_the_default_and_a_set_one_is_kept(tmp_path, graph, ttl, default):
+    from dataclasses import replace
+
+    from databuild.wants import DEFAULT_TTL_SECONDS
+
+    store = open_store(tmp_path)
+    service = DataBuildService(replace(graph, default_ttl_seconds=default), store, str(tmp_path / "logs"))
+    request = pb.CreateWantRequest(partitions=["daily/1"], ttl_seconds=ttl)
+    spec = service.create_wants(pb.CreateWantsRequest(wants=[request])).wants[0].spec
+    assert spec.ttl_seconds == (ttl or default or DEFAULT_TTL_SECONDS)
+    store.close()
+
+
+@pytest.mark.parametrize("ttl", [0, -1])
+def test_an_explicit_zero_or_negative_ttl_is_refused_in_process(tmp_path, graph, ttl):
+    from databuild.errors import InvalidArgumentError
+
+    store = open_store(tmp_path)
+    service = DataBuildService(graph, store, str(tmp_path / "logs"))
+    with pytest.raises(InvalidArgumentError, match=f"ttl_seconds must be positive.*got {ttl}"):
+        service.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(partitions=["daily/1"], ttl_seconds=ttl)]))
+    assert store.log.latest_index() == 0
+    store.close()
 
 
 class Clock:
