@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from databuild.errors import (
-    EventLogBusyError, InvalidUriError, SchemaTooNewError, UnsupportedBackendError,
+    EventLogBusyError, InvalidArgumentError, InvalidUriError, SchemaTooNewError, UnsupportedBackendError,
 )
 from databuild.events import MemoryEventLog, SqliteEventLog, TermMatch, open_event_log
 from databuild.events import migrations
@@ -186,5 +186,5 @@ def test_bad_uris_are_named(uri, error, fragment):
 
 
 def test_state_store_requires_projection():
-    with pytest.raises(ValueError, match="StateProjection"):
+    with pytest.raises(InvalidArgumentError, match="StateProjection"):
         StateStore(MemoryEventLog())

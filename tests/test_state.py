@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import random
 
-import pytest
 from hypothesis import given, settings, strategies as st
 
-from databuild.errors import InvalidArgumentError
 from databuild.events import MemoryEventLog, RowQuery, SqliteEventLog
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import (
@@ -170,8 +168,3 @@ def test_due_wants_are_all_found_across_pages_of_equal_deadlines(monkeypatch):
     due = store.wants_due(0, 1060 * 1_000_000)
     assert sorted(w.spec.want_id for w in due) == [f"w{i}" for i in range(7)]
     assert [w.spec.want_id for w in store.queued_wants(5)] == [f"w{i}" for i in range(5)]
-
-
-def test_a_store_over_a_log_without_the_state_projection_is_refused():
-    with pytest.raises(InvalidArgumentError, match="StateProjection"):
-        StateStore(MemoryEventLog())
