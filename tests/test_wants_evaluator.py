@@ -229,8 +229,36 @@ def test_building_want_active_or_completed_build():
     d = decide(view(s, build=done), T0 + 2 * S, POLICY)
     w = apply(s, d.events, T0 + 2 * S).get(WANT, "w1")
     assert (w.status, w.attempts, w.last_error, w.HasField("not_before")) == (W.WANT_STATUS_QUEUED, 1, "", False)
-    d = decide(view(s, build=done, avail=("d/1",)), T0 + 2 * S, POLICY)
+    d = decide(view(s, build=done, avail=("d/1",), made={"d/1": (s.last_index + 1, build_id)}), T0 + 2 * S, POLICY)
     assert d.events[0].want_satisfied.build_id == build_id
+
+
+def satisfied_by(s, made, now=T0 + 60 * S, wid="w1"):
+    """Decide with ``made`` (ref -> (index, build)) available; the recorded build id and the folded one."""
+    d = decide(view(s, wid, avail=tuple(made), made=made), now, POLICY)
+    assert kinds(d.events) == ["want_satisfied"]
+    return d.events[0].want_satisfied.build_id, apply(s, d.events, now).get(WANT, wid).build_id
+
+
+def test_satisfied_names_the_build_that_produced_its_partitions():
+    """The build it rides, if it built them; else the one that made the last of them available;
+    none if they were there before the want (a build that failed earlier is never named)."""
+    s = create(parts=("d/1", "d/2"))
+    created = s.get(WANT, "w1").created_index
+    assert created == s.last_index
+    assert satisfied_by(s, {"d/1": (created - 1, "old"), "d/2": (created - 1, "old")}) == ("", "")
+    s, first = start_build(s)
+    failed = pb.BuildState(build_id=first, status=pb.BUILD_STATUS_FAILED, message="executor lost")
+    s = apply(s, decide(view(s, build=failed), T0 + S, POLICY).events, T0 + S)
+    assert (s.get(WANT, "w1").status, s.get(WANT, "w1").build_id) == (W.WANT_STATUS_QUEUED, first)
+    later = s.last_index + 1
+    # Another want's build B produced them while this one waited out its backoff.
+    assert satisfied_by(s, {"d/1": (later, "B"), "d/2": (later + 1, "C")}) == ("C", "C")
+    assert satisfied_by(s, {"d/1": (later, "B"), "d/2": (created - 1, "old")}) == ("B", "B")
+    assert satisfied_by(s, {"d/1": (later, ""), "d/2": (later + 1, "")}) == ("", "")  # marked available
+    s, second = start_build(s, now=T0 + 30 * S)
+    assert satisfied_by(s, {"d/1": (later, "B"), "d/2": (later + 1, second)}) == (second, second)
+    assert satisfied_by(s, {"d/1": (later + 2, "B"), "d/2": (later + 3, "C")}) == ("C", "C")  # delegated
 
 
 def test_cancel_during_build_is_final():

@@ -3,6 +3,7 @@ evaluator thread (or, with an injected clock, its passes driven by the test)."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -75,6 +76,23 @@ def wait_for(client: ServiceClient, want_id: str, *statuses: int, timeout: float
             return want
         assert time.monotonic() < deadline, f"want stayed {pb.WantStatus.Name(want.status)}: {want.message}"
         feed.since = client.events(feed).next
+
+
+def wait_until(store: StateStore, holds, timeout: float = 20, what: str = "condition") -> None:
+    """Wait until ``holds()`` is true, re-checking after each append (no polling interval)."""
+    appended = threading.Condition()
+
+    def on_append(latest: int) -> None:
+        with appended:
+            appended.notify_all()
+
+    store.log.add_listener(on_append)
+    deadline = time.monotonic() + timeout
+    with appended:
+        while not holds():
+            left = deadline - time.monotonic()
+            assert left > 0, f"timed out waiting for {what}"
+            appended.wait(min(left, 1.0))  # 1 s: appends by other processes are not heard
 
 
 def create(url: str, **body) -> dict:
@@ -404,3 +422,38 @@ def test_an_executor_crash_fails_the_build_and_the_want_moves_on(live, monkeypat
     want = wait_for(client, wid, pb.WANT_STATUS_FAILED)
     assert want.attempts == 2 and "disk on fire" in want.last_error
     assert client.build(want.build_id).build.status == pb.BUILD_STATUS_FAILED
+
+
+def test_satisfied_names_the_build_that_produced_it_not_one_that_died(tmp_path, graph):
+    """A want whose build died with the daemon, satisfied by a later build of another want,
+    names that later build (never the dead one)."""
+    from databuild.executor import executor_alive, executor_identity, recover_abandoned_builds
+
+    clock = Clock()
+    store = open_store(tmp_path)
+    service = DataBuildService(graph, store, str(tmp_path / "logs"), clock_us=clock,
+                               policy=Policy(backoff_initial_s=3600))
+    first = service.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(partitions=["daily/1"])]))
+    wid = first.wants[0].spec.want_id
+    dead = f"{executor_identity().rpartition(':')[0]}:999999999"  # the killed daemon
+    store.log.append([
+        pb.Event(build_requested=pb.BuildRequested(build_id="dead", partitions=["daily/1"], want_ids=[wid],
+                                                   executor=dead)),
+        pb.Event(want_status_changed=pb.WantStatusChanged(want_id=wid, status=pb.WANT_STATUS_BUILDING,
+                                                          build_id="dead", attempt=1))])
+    assert recover_abandoned_builds(store, executor_alive) == ["dead"]
+    service.evaluator.tick()
+    second = service.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(partitions=["daily/1"])]))
+    other = second.wants[0].spec.want_id
+    service.evaluator.tick()
+    built = lambda: (p := store.partition("daily/1")) is not None and p.status == pb.PARTITION_STATUS_AVAILABLE \
+        and store.build(p.build_id).status == pb.BUILD_STATUS_COMPLETED
+    wait_until(store, built, what="daily/1 built")
+    service.evaluator.tick()
+    producer = store.partition("daily/1").build_id
+    assert producer != "dead"
+    for want_id in (wid, other):
+        want = store.want(want_id)
+        assert (want.status, want.build_id) == (pb.WANT_STATUS_SATISFIED, producer)
+    assert f"satisfied by build {producer}" in service.want(wid).explanation
+    store.close()

@@ -500,7 +500,7 @@ class BuildState(_message.Message):
     def __init__(self, build_id: _Optional[str] = ..., status: _Optional[_Union[BuildStatus, str]] = ..., partitions: _Optional[_Iterable[str]] = ..., want_ids: _Optional[_Iterable[str]] = ..., job_graph: _Optional[_Union[JobGraph, _Mapping]] = ..., executor: _Optional[str] = ..., delegations: _Optional[_Iterable[_Union[DelegationRecorded, _Mapping]]] = ..., message: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ...) -> None: ...
 
 class WantState(_message.Message):
-    __slots__ = ("spec", "status", "build_id", "attempts", "message", "sla_violated", "finished_at", "last_event_index", "waiting_for", "not_before", "last_error")
+    __slots__ = ("spec", "status", "build_id", "attempts", "message", "sla_violated", "finished_at", "last_event_index", "waiting_for", "not_before", "last_error", "created_index")
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     BUILD_ID_FIELD_NUMBER: _ClassVar[int]
@@ -512,6 +512,7 @@ class WantState(_message.Message):
     WAITING_FOR_FIELD_NUMBER: _ClassVar[int]
     NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    CREATED_INDEX_FIELD_NUMBER: _ClassVar[int]
     spec: WantSpec
     status: WantStatus
     build_id: str
@@ -523,7 +524,8 @@ class WantState(_message.Message):
     waiting_for: _containers.RepeatedScalarFieldContainer[str]
     not_before: _timestamp_pb2.Timestamp
     last_error: str
-    def __init__(self, spec: _Optional[_Union[WantSpec, _Mapping]] = ..., status: _Optional[_Union[WantStatus, str]] = ..., build_id: _Optional[str] = ..., attempts: _Optional[int] = ..., message: _Optional[str] = ..., sla_violated: _Optional[bool] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ..., waiting_for: _Optional[_Iterable[str]] = ..., not_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ...) -> None: ...
+    created_index: int
+    def __init__(self, spec: _Optional[_Union[WantSpec, _Mapping]] = ..., status: _Optional[_Union[WantStatus, str]] = ..., build_id: _Optional[str] = ..., attempts: _Optional[int] = ..., message: _Optional[str] = ..., sla_violated: _Optional[bool] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ..., waiting_for: _Optional[_Iterable[str]] = ..., not_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ..., created_index: _Optional[int] = ...) -> None: ...
 
 class UpstreamState(_message.Message):
     __slots__ = ("upstream", "url", "next_index", "last_event_index")

@@ -204,7 +204,9 @@ class WantRunner:
         now = self.clock_us()
         wants = list(self.store.wants_by_id(want_ids).values())
         refs = sorted({r for w in wants for r in _refs_of(w, plans)})
-        statuses = self.store.partition_statuses(refs)
+        parts = self.store.partitions_by_ref(refs)
+        statuses = {r: parts[r].status if r in parts else pb.PARTITION_STATUS_MISSING for r in refs}
+        made = {r: (p.last_event_index, p.build_id) for r, p in parts.items() if p.status == pb.PARTITION_STATUS_AVAILABLE}
         builds = {b: self.store.build(b) for b in {w.build_id for w in wants if w.status == pb.WANT_STATUS_BUILDING}}
         basis = {(KeyKind.WANT, w.spec.want_id) for w in wants} | {(KeyKind.PARTITION, r) for r in refs} | {
             (KeyKind.BUILD, b) for b in builds if b}
@@ -215,7 +217,7 @@ class WantRunner:
                 build = pb.BuildState(build_id=want.build_id, status=pb.BUILD_STATUS_FAILED,
                                       message="its build was never recorded (service stopped)")
             planned = plans.get(want.spec.want_id, Planned())
-            view = WantView(want, statuses, build, planned.leaves, planned.error, planned.permanent)
+            view = WantView(want, statuses, build, planned.leaves, planned.error, planned.permanent, made)
             decision = decide(view, now, self.policy)
             events += decision.events
             if decision.needs_plan:

@@ -140,6 +140,7 @@ _WANT_ENDINGS: dict[str, tuple[int, Callable[..., str]]] = {
 def _want(s: pb.WantState, _want_id: str, name: str, p, event: pb.Event) -> None:
     if name == "want_created":
         s.spec.CopyFrom(p.want)
+        s.created_index = event.index
         s.status = pb.WANT_STATUS_WAITING if p.want.external_dependencies else pb.WANT_STATUS_QUEUED
         s.waiting_for[:] = p.want.external_dependencies
         if p.want.external_dependencies:
@@ -167,8 +168,8 @@ def _want(s: pb.WantState, _want_id: str, name: str, p, event: pb.Event) -> None
     s.ClearField("not_before")
     status, message = _WANT_ENDINGS[name]
     s.status, s.message = status, message(p)
-    if name == "want_satisfied" and p.build_id:
-        s.build_id = p.build_id
+    if name == "want_satisfied":
+        s.build_id = p.build_id  # never the build it last rode, if that is not what produced its partitions
     s.finished_at.CopyFrom(event.timestamp)
 
 

@@ -43,7 +43,9 @@ class Policy:
 class WantView:
     """One active want and the state its decision depends on.
 
-    ``statuses`` covers its partitions, external dependencies and plan leaves;
+    ``statuses`` covers its partitions, external dependencies and plan leaves; ``made``
+    maps those of its partitions that are available to (index of the event that made
+    each available, the build that produced it or "" if it came from outside);
     ``build`` is the build it rides on (if building); ``leaves`` are the external
     inputs of its plan, None when it was not planned (planning is I/O, done by the
     caller only for wants that get that far); ``plan_error`` is why planning failed.
@@ -55,6 +57,7 @@ class WantView:
     leaves: Sequence[str] | None = None
     plan_error: str = ""
     plan_error_permanent: bool = False
+    made: Mapping[str, tuple[int, str]] = field(default_factory=dict)
 
     def unavailable(self, refs: Sequence[str]) -> list[str]:
         """Those of ``refs`` not available."""
@@ -110,8 +113,7 @@ def decide(view: WantView, now_us: int, policy: Policy) -> Decision:
         deadline.sla_deadline.FromMicroseconds(sla)
         out.events.append(_ev(want_sla_violated=deadline))
     if not view.missing:
-        by = want.build_id if want.status == W.WANT_STATUS_BUILDING else ""
-        out.events.append(_ev(want_satisfied=pb.WantSatisfied(want_id=wid, build_id=by)))
+        out.events.append(_ev(want_satisfied=pb.WantSatisfied(want_id=wid, build_id=_produced_by(view))))
         return out
     if now_us >= ttl_deadline_us(spec):
         expired = pb.WantExpired(want_id=wid)
@@ -141,6 +143,19 @@ def decide(view: WantView, now_us: int, policy: Policy) -> Decision:
         return out
     out.buildable = True
     return out
+
+
+def _produced_by(view: WantView) -> str:
+    """The build that produced the want's partitions: the one it rides if that built any of
+    them, else the one that made the last of them available; "" if all were available before
+    the want was created (or the last came from outside)."""
+    want = view.want
+    fresh = [view.made[r] for r in want.spec.partitions if r in view.made and view.made[r][0] > want.created_index]
+    if not fresh:
+        return ""
+    if want.status == W.WANT_STATUS_BUILDING and any(build == want.build_id for _, build in fresh):
+        return want.build_id
+    return max(fresh)[1]
 
 
 def _wait(want: pb.WantState, refs: Sequence[str], what: str) -> list[pb.Event]:
