@@ -220,6 +220,24 @@ def test_failed_builds_back_off_then_give_up():
     assert decide(view(s, leaves=[]), now + 1000 * S, POLICY).events == []
 
 
+def test_a_build_lost_with_its_executor_is_retried_at_once_without_using_an_attempt():
+    """Service crashes (builds closed by recovery) never fail a want; a real failure still counts."""
+    s, now = create(), T0
+    for _ in range(5):  # more crashes than max_attempts
+        s, build_id = start_build(s, now=now)
+        lost = pb.BuildState(build_id=build_id, status=pb.BUILD_STATUS_FAILED, executor_lost=True,
+                             message="executor vm:1 exited without finishing the build")
+        now += S
+        s = apply(s, decide(view(s, build=lost), now, POLICY).events, now)
+        w = s.get(WANT, "w1")
+        assert (w.status, w.attempts, w.HasField("not_before"), w.last_error) == (W.WANT_STATUS_QUEUED, 0, False, "")
+        assert "not counted as an attempt" in w.message and decide(view(s, leaves=[]), now, POLICY).buildable
+    s, build_id = start_build(s, now=now)
+    failed = pb.BuildState(build_id=build_id, status=pb.BUILD_STATUS_FAILED, message="job exited 1")
+    s = apply(s, decide(view(s, build=failed), now + S, POLICY).events, now + S)
+    assert (s.get(WANT, "w1").attempts, s.get(WANT, "w1").status) == (1, W.WANT_STATUS_QUEUED)
+
+
 def test_building_want_active_or_completed_build():
     """Active build -> nothing; COMPLETED with partitions missing -> QUEUED again, no failure counted."""
     s, build_id = start_build(create())

@@ -14,7 +14,7 @@ from databuild.graph import GraphSpec, JobSpec
 from databuild.proto import databuild_pb2 as pb
 from databuild.service import DataBuildService
 from databuild.service.client import ServiceClient
-from databuild.state import StateProjection, StateStore
+from databuild.state import ACTIVE_WANT_STATUSES, StateProjection, StateStore
 from databuild.wants import Policy
 from test_service_http import AUTH, TOKEN, serving
 
@@ -424,25 +424,42 @@ def test_an_executor_crash_fails_the_build_and_the_want_moves_on(live, monkeypat
     assert client.build(want.build_id).build.status == pb.BUILD_STATUS_FAILED
 
 
+def building_in_a_dead_daemon(service: DataBuildService, ref: str) -> str:
+    """A want for ``ref`` riding build "dead", whose daemon was killed; recovery has closed it."""
+    from databuild.executor import executor_alive, executor_identity, recover_abandoned_builds
+
+    created = service.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(partitions=[ref])]))
+    wid = created.wants[0].spec.want_id
+    dead = f"{executor_identity().rpartition(':')[0]}:999999999"
+    service.log.append([
+        pb.Event(build_requested=pb.BuildRequested(build_id="dead", partitions=[ref], want_ids=[wid], executor=dead)),
+        pb.Event(want_status_changed=pb.WantStatusChanged(want_id=wid, status=pb.WANT_STATUS_BUILDING,
+                                                          build_id="dead", attempt=1))])
+    assert recover_abandoned_builds(service.store, executor_alive) == ["dead"]
+    return wid
+
+
+def test_a_build_lost_with_the_daemon_does_not_use_up_an_attempt(tmp_path, graph):
+    store = open_store(tmp_path)
+    service = DataBuildService(graph, store, str(tmp_path / "logs"), policy=Policy(max_attempts=1))
+    wid = building_in_a_dead_daemon(service, "daily/1")
+    service.start_evaluator()
+    wait_until(store, lambda: store.want(wid).status not in ACTIVE_WANT_STATUSES, what="the want to end")
+    want = store.want(wid)
+    assert (want.status, want.attempts) == (pb.WANT_STATUS_SATISFIED, 1), want
+    moves = [e.want_status_changed.message for e in service.want(wid).timeline if e.HasField("want_status_changed")]
+    assert want.build_id != "dead" and any("lost with its executor" in m for m in moves), moves
+    service.close()
+    store.close()
+
+
 def test_satisfied_names_the_build_that_produced_it_not_one_that_died(tmp_path, graph):
     """A want whose build died with the daemon, satisfied by a later build of another want,
     names that later build (never the dead one)."""
-    from databuild.executor import executor_alive, executor_identity, recover_abandoned_builds
-
     clock = Clock()
     store = open_store(tmp_path)
-    service = DataBuildService(graph, store, str(tmp_path / "logs"), clock_us=clock,
-                               policy=Policy(backoff_initial_s=3600))
-    first = service.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(partitions=["daily/1"])]))
-    wid = first.wants[0].spec.want_id
-    dead = f"{executor_identity().rpartition(':')[0]}:999999999"  # the killed daemon
-    store.log.append([
-        pb.Event(build_requested=pb.BuildRequested(build_id="dead", partitions=["daily/1"], want_ids=[wid],
-                                                   executor=dead)),
-        pb.Event(want_status_changed=pb.WantStatusChanged(want_id=wid, status=pb.WANT_STATUS_BUILDING,
-                                                          build_id="dead", attempt=1))])
-    assert recover_abandoned_builds(store, executor_alive) == ["dead"]
-    service.evaluator.tick()
+    service = DataBuildService(graph, store, str(tmp_path / "logs"), clock_us=clock)
+    wid = building_in_a_dead_daemon(service, "daily/1")
     second = service.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(partitions=["daily/1"])]))
     other = second.wants[0].spec.want_id
     service.evaluator.tick()

@@ -7,7 +7,7 @@ import threading
 
 from databuild.errors import InvalidArgumentError
 from databuild.executor import BuildExecutor, ProcessLauncher, requested_event
-from databuild.executor.recovery import close_dead_build
+from databuild.executor.recovery import close_dead_build, stop_orphans
 from databuild.graph import GraphSpec
 from databuild.planner import Plan, Resolver
 from databuild.proto import databuild_pb2 as pb
@@ -57,7 +57,9 @@ class ExecutorPool:
     def _close(self, build_id: str, why: str) -> None:
         build = self.store.build(build_id)
         if build is not None and build.status in ACTIVE_BUILD_STATUSES:
-            self.store.log.append(close_dead_build(self.store, build, why))
+            stop_orphans(self.store, build)
+            # The executor failed, not the service: this counts as a failed attempt of its wants.
+            self.store.log.append(close_dead_build(self.store, build, why, executor_lost=False))
 
     def running(self) -> int:
         with self._lock:

@@ -214,7 +214,7 @@ class WantRunner:
         for want in wants:
             build = builds.get(want.build_id) if want.status == pb.WANT_STATUS_BUILDING else None
             if resume and want.status == pb.WANT_STATUS_BUILDING and build is None:
-                build = pb.BuildState(build_id=want.build_id, status=pb.BUILD_STATUS_FAILED,
+                build = pb.BuildState(build_id=want.build_id, status=pb.BUILD_STATUS_FAILED, executor_lost=True,
                                       message="its build was never recorded (service stopped)")
             planned = plans.get(want.spec.want_id, Planned())
             view = WantView(want, statuses, build, planned.leaves, planned.error, planned.permanent, made)

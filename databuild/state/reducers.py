@@ -118,7 +118,7 @@ def _build(s: pb.BuildState, build_id: str, name: str, p, event: pb.Event) -> No
         s.executor = p.executor
         s.requested_at.CopyFrom(event.timestamp)
     elif name == "build_status_changed":
-        s.status, s.message = p.status, p.message
+        s.status, s.message, s.executor_lost = p.status, p.message, p.executor_lost
         if p.status in TERMINAL_BUILD_STATUSES:
             s.finished_at.CopyFrom(event.timestamp)
     elif name == "job_graph_recorded":
@@ -154,7 +154,7 @@ def _want(s: pb.WantState, _want_id: str, name: str, p, event: pb.Event) -> None
     if name == "want_status_changed":
         s.status, s.message = p.status, p.message
         s.build_id = p.build_id
-        s.attempts = max(s.attempts, p.attempt)
+        s.attempts = p.attempt  # may go down: a build lost with its executor is given back
         s.waiting_for[:] = p.waiting_for
         if p.HasField("not_before"):
             s.not_before.CopyFrom(p.not_before)

@@ -188,6 +188,12 @@ def _after_build(view: WantView, now_us: int, policy: Policy) -> list[pb.Event]:
         return [_status(want, W.WANT_STATUS_QUEUED, attempt=want.attempts,
                         message=f"build {want.build_id} ended without {', '.join(view.missing)}; queued again")]
     reason = build.message or pb.BuildStatus.Name(build.status).removeprefix("BUILD_STATUS_").lower()
+    if build.executor_lost:
+        # The service died under it (crash, SIGKILL): not the want's failure. Queued again at
+        # once, and the attempt it started is given back.
+        return [_status(want, W.WANT_STATUS_QUEUED, attempt=max(want.attempts - 1, 0), build_id=build.build_id,
+                        message=f"build {build.build_id} was lost with its executor ({reason}); "
+                                "queued again, not counted as an attempt")]
     return _retry_or_fail(want, f"build {build.build_id} failed: {reason}", now_us, policy, build.build_id)
 
 
