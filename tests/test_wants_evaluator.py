@@ -228,14 +228,17 @@ def test_a_build_lost_with_its_executor_is_retried_at_once_without_using_an_atte
         lost = pb.BuildState(build_id=build_id, status=pb.BUILD_STATUS_FAILED, executor_lost=True,
                              message="executor vm:1 exited without finishing the build")
         now += S
-        s = apply(s, decide(view(s, build=lost), now, POLICY).events, now)
+        d = decide(view(s, build=lost), now, POLICY)
+        assert d.again  # nothing to wait for: decided again at once
+        s = apply(s, d.events, now)
         w = s.get(WANT, "w1")
         assert (w.status, w.attempts, w.HasField("not_before"), w.last_error) == (W.WANT_STATUS_QUEUED, 0, False, "")
         assert "not counted as an attempt" in w.message and decide(view(s, leaves=[]), now, POLICY).buildable
     s, build_id = start_build(s, now=now)
     failed = pb.BuildState(build_id=build_id, status=pb.BUILD_STATUS_FAILED, message="job exited 1")
-    s = apply(s, decide(view(s, build=failed), now + S, POLICY).events, now + S)
-    assert (s.get(WANT, "w1").attempts, s.get(WANT, "w1").status) == (1, W.WANT_STATUS_QUEUED)
+    d = decide(view(s, build=failed), now + S, POLICY)
+    s = apply(s, d.events, now + S)
+    assert (s.get(WANT, "w1").attempts, s.get(WANT, "w1").status, d.again) == (1, W.WANT_STATUS_QUEUED, False)
 
 
 def test_building_want_active_or_completed_build():

@@ -462,11 +462,11 @@ def test_satisfied_names_the_build_that_produced_it_not_one_that_died(tmp_path, 
     wid = building_in_a_dead_daemon(service, "daily/1")
     second = service.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(partitions=["daily/1"])]))
     other = second.wants[0].spec.want_id
-    service.evaluator.tick()
+    assert service.evaluator.settle()
     built = lambda: (p := store.partition("daily/1")) is not None and p.status == pb.PARTITION_STATUS_AVAILABLE \
         and store.build(p.build_id).status == pb.BUILD_STATUS_COMPLETED
     wait_until(store, built, what="daily/1 built")
-    service.evaluator.tick()
+    assert service.evaluator.settle()
     producer = store.partition("daily/1").build_id
     assert producer != "dead"
     for want_id in (wid, other):
@@ -474,3 +474,99 @@ def test_satisfied_names_the_build_that_produced_it_not_one_that_died(tmp_path, 
         assert (want.status, want.build_id) == (pb.WANT_STATUS_SATISFIED, producer)
     assert f"satisfied by build {producer}" in service.want(wid).explanation
     store.close()
+
+
+class BlockingResolver:
+    """The graph's resolver, but config calls for ``daily/hang`` block until ``release`` is set
+    (a hung job ``config``)."""
+
+    def __init__(self, graph: GraphSpec) -> None:
+        from databuild.planner import GraphResolver
+
+        self.real = GraphResolver(graph)
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def lookup(self, refs):
+        return self.real.lookup(refs)
+
+    def configs(self, label, refs):
+        if "daily/hang" in refs:
+            self.entered.set()
+            assert self.release.wait(60), "the test never released the hung config"
+        return self.real.configs(label, refs)
+
+
+def test_a_hung_config_delays_no_unrelated_want(tmp_path, graph):
+    """While one want's planning hangs, an unrelated want is decided and built and another's
+    TTL expiry fires; the hung want is decided once its plan returns."""
+    resolver = BlockingResolver(graph)
+    store = open_store(tmp_path)
+    service = DataBuildService(graph, store, str(tmp_path / "logs"), resolver=resolver)
+    service.start_evaluator()
+    try:
+        new = lambda **kw: service.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(**kw)])).wants[0]
+        hung = new(partitions=["daily/hang"]).spec.want_id
+        assert resolver.entered.wait(20), "planning of daily/hang never started"
+        unrelated = new(partitions=["daily/2"]).spec.want_id
+        expiring = new(partitions=["daily/3"], external_dependencies=["up/3"], ttl_seconds=1).spec.want_id
+        wait_until(store, lambda: store.want(unrelated).status == pb.WANT_STATUS_SATISFIED, what="unrelated built")
+        wait_until(store, lambda: store.want(expiring).status == pb.WANT_STATUS_EXPIRED, what="TTL expiry")
+        assert store.want(hung).status == pb.WANT_STATUS_QUEUED and service.evaluator.planning.pending(hung)
+        resolver.release.set()
+        wait_until(store, lambda: store.want(hung).status == pb.WANT_STATUS_SATISFIED, what="the hung want built")
+        assert sorted((tmp_path / "runs").read_text().split()) == ["daily/2", "daily/hang"]
+    finally:
+        resolver.release.set()
+        service.close()
+        store.close()
+
+
+# Sleeps with a child in its process group; tells the test both pids through the fifo $DIR/started.
+SLEEPER = """#!/bin/sh
+if [ "$1" = config ]; then
+  printf '{"configs": [{"outputs": ["%s"], "args": ["%s"]}]}\\n' "$2" "$2"; exit 0
+fi
+sleep 1000 &
+echo "$$ $!" > "$DIR/started"
+wait
+"""
+
+
+def test_a_build_no_active_want_needs_is_cancelled_and_its_processes_killed(tmp_path, monkeypatch):
+    """A want expires at its TTL while its job (and the job's child) hang: the build is
+    cancelled and both processes are gone."""
+    import os
+    import select
+
+    job = tmp_path / "sleeper.sh"
+    job.write_text(SLEEPER)
+    job.chmod(0o755)
+    monkeypatch.setenv("DIR", str(tmp_path))
+    os.mkfifo(tmp_path / "started")
+    started: list[int] = []
+    reader = threading.Thread(target=lambda: started.extend(map(int, (tmp_path / "started").read_text().split())),
+                              daemon=True)
+    reader.start()
+    graph = GraphSpec("//g:sleep", (JobSpec("//g:sleeper", str(job), ("hang/*",)),))
+    store = open_store(tmp_path)
+    service = DataBuildService(graph, store, str(tmp_path / "logs"))
+    service.start_evaluator()
+    try:
+        wid = service.create_wants(pb.CreateWantsRequest(wants=[
+            pb.CreateWantRequest(partitions=["hang/1"], ttl_seconds=3)])).wants[0].spec.want_id
+        reader.join(20)
+        assert len(started) == 2, "the job never started"
+        pidfds = [os.pidfd_open(pid) for pid in started]  # readable once the process has exited
+        build_id = store.want(wid).build_id
+        wait_until(store, lambda: store.want(wid).status == pb.WANT_STATUS_EXPIRED, what="TTL expiry")
+        wait_until(store, lambda: store.build(build_id).status == pb.BUILD_STATUS_CANCELLED, what="build cancelled")
+        assert "no active want needs it" in store.build(build_id).message
+        running, deadline = set(pidfds), time.monotonic() + 20
+        while running and (left := deadline - time.monotonic()) > 0:
+            running -= set(select.select(list(running), [], [], left)[0])
+        assert not running, f"still running: {started}"
+        for fd in pidfds:
+            os.close(fd)
+    finally:
+        service.close()
+        store.close()

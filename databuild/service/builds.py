@@ -48,9 +48,9 @@ class ExecutorPool:
                 log.exception("build %s failed unexpectedly", order.build_id)
                 self._close(order.build_id, f"the executor failed: {type(e).__name__}: {e}")
             finally:
-                launcher.close()
-                with self._lock:
+                with self._lock:  # first: a cancel (under the lock) never reaches a closed launcher
                     self._running.pop(order.build_id, None)
+                launcher.close()
 
         threading.Thread(target=run, name=f"build-{order.build_id[:8]}", daemon=True).start()
 
@@ -74,9 +74,23 @@ class ExecutorPool:
             return build_id in self._running
 
     def cancel(self, build_id: str, reason: str) -> None:
-        """Stop a build this process runs; InvalidArgumentError if it runs elsewhere or has ended."""
+        """Stop a build this process runs (SIGTERM, then SIGKILL, to each job's process group);
+        InvalidArgumentError if it runs elsewhere or has ended."""
         with self._lock:
             executor = self._running.get(build_id)
-        if executor is None:
-            raise InvalidArgumentError(f"build {build_id} is not running here")
-        executor.cancel(reason)
+            if executor is None:
+                raise InvalidArgumentError(f"build {build_id} is not running here")
+            executor.cancel(reason)
+
+    def cancel_unwanted(self, build_id: str, reason: str) -> bool:
+        """Cancel ``build_id`` if this process runs it and no active want rides on it any more
+        (its wants expired or were cancelled); whether it did."""
+        if self.store.wants_riding(build_id):
+            return False
+        with self._lock:
+            executor = self._running.get(build_id)
+            if executor is None:
+                return False
+            executor.cancel(reason)
+        log.info("cancelled build %s: %s", build_id, reason)
+        return True
