@@ -245,13 +245,7 @@ class WantRunner:
         """Decisions for ``want_ids``; wants that need a plan first are left to planning."""
         now = self.clock_us()
         wants = list(self.store.wants_by_id(want_ids).values())
-        refs = sorted({r for w in wants for r in _refs_of(w, plans)})
-        parts = self.store.partitions_by_ref(refs)
-        statuses = {r: parts[r].status if r in parts else pb.PARTITION_STATUS_MISSING for r in refs}
-        made = {r: (p.last_event_index, p.build_id) for r, p in parts.items() if p.status == pb.PARTITION_STATUS_AVAILABLE}
-        builds = {b: self.store.build(b) for b in {w.build_id for w in wants if w.status == pb.WANT_STATUS_BUILDING}}
-        basis = {(KeyKind.WANT, w.spec.want_id) for w in wants} | {(KeyKind.PARTITION, r) for r in refs} | {
-            (KeyKind.BUILD, b) for b in builds if b}
+        statuses, made, builds, basis = self._read(wants, plans)
         events, buildable, to_plan, again, unwanted = [], [], [], [], []
         for want in wants:
             building = want.status == pb.WANT_STATUS_BUILDING
@@ -269,11 +263,25 @@ class WantRunner:
                 buildable.append(view)
             if decision.again:
                 again.append(want.spec.want_id)
-            if building and any(e.WhichOneof("payload") == "want_expired" for e in decision.events):
+            if _left(want, decision.events):
                 unwanted.append(want.build_id)
         more, orders = schedule(buildable, self._in_flight(buildable), self.builds.running(), self.policy,
                                 lambda: str(uuid.uuid4()))
         return Decisions(events + more, orders, to_plan, again, unwanted, basis)
+
+    def _read(self, wants: Sequence[pb.WantState], plans: dict[str, Planned]) -> tuple[
+            dict[str, int], dict[str, tuple[int, str]], dict[str, pb.BuildState | None], set[tuple[KeyKind, str]]]:
+        """What decisions about ``wants`` read: the status of every partition they involve,
+        how their available ones were made (event index, build), the builds they ride, and
+        those keys (the basis of the conditional append)."""
+        refs = sorted({r for w in wants for r in _refs_of(w, plans)})
+        parts = self.store.partitions_by_ref(refs)
+        statuses = {r: parts[r].status if r in parts else pb.PARTITION_STATUS_MISSING for r in refs}
+        made = {r: (p.last_event_index, p.build_id) for r, p in parts.items() if p.status == pb.PARTITION_STATUS_AVAILABLE}
+        builds = {b: self.store.build(b) for b in {w.build_id for w in wants if w.status == pb.WANT_STATUS_BUILDING}}
+        basis = {(KeyKind.WANT, w.spec.want_id) for w in wants} | {(KeyKind.PARTITION, r) for r in refs} | {
+            (KeyKind.BUILD, b) for b in builds if b}
+        return statuses, made, builds, basis
 
     def _in_flight(self, views: Iterable[WantView]) -> dict[str, str]:
         """Missing refs of ``views`` that a live build is producing, and that build."""
@@ -287,12 +295,12 @@ class WantRunner:
     def _carry_out(self, decided: Decisions, basis: Unchanged, plans: dict[str, Planned]) -> None:
         """Record the decisions and each new build's request in one append, start the builds,
         and cancel those left without an active want."""
-        if not decided.events and not decided.orders:
-            return
-        self.log.append([self.builds.requested_event(o) for o in decided.orders] + decided.events, unchanged=basis)
-        made = {id(p.plan): p.plan for p in plans.values() if p.plan is not None}.values()
+        if decided.events or decided.orders:
+            self.log.append([self.builds.requested_event(o) for o in decided.orders] + decided.events,
+                            unchanged=basis)
+        made = {id(p.plan): p.plan for p in plans.values() if p.plan is not None}.values()  # one per batch
         for order in decided.orders:
-            self.builds.start(order, next((p for p in made if _plans_exactly(p, order.refs)), None))
+            self.builds.start(order, next((plan for plan in made if _plans_exactly(plan, order.refs)), None))
         for build_id in dict.fromkeys(decided.unwanted):
             self.builds.cancel_unwanted(build_id, "no active want needs it any more (its wants expired)")
 
@@ -303,6 +311,12 @@ def _plans_exactly(planned: Plan, refs: Sequence[str]) -> bool:
     between data landing and the first job starting)."""
     extra = set(planned.requested) - set(refs)
     return set(refs) <= set(planned.requested) and extra <= set(planned.available)
+
+
+def _left(want: pb.WantState, events: Sequence[pb.Event]) -> bool:
+    """Whether ``events`` end ``want``'s ride on its build: it expired while building. (A want
+    cancelled through the service has its build released there, by ``Builds.cancel_unwanted``.)"""
+    return want.status == pb.WANT_STATUS_BUILDING and any(e.WhichOneof("payload") == "want_expired" for e in events)
 
 
 def _refs_of(want: pb.WantState, plans: dict[str, Planned]) -> list[str]:
