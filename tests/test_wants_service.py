@@ -570,3 +570,22 @@ def test_a_build_no_active_want_needs_is_cancelled_and_its_processes_killed(tmp_
     finally:
         service.close()
         store.close()
+
+
+def test_a_build_another_active_want_rides_on_is_not_cancelled_when_one_expires(tmp_path, graph):
+    store = open_store(tmp_path)
+    service = DataBuildService(graph, store, str(tmp_path / "logs"))
+    service.start_evaluator()
+    try:
+        short, long = (w.spec.want_id for w in service.create_wants(pb.CreateWantsRequest(wants=[
+            pb.CreateWantRequest(partitions=["slow/s"], ttl_seconds=1), pb.CreateWantRequest(partitions=["slow/s"])
+        ])).wants)
+        wait_until(store, lambda: store.want(short).status == pb.WANT_STATUS_EXPIRED, what="TTL expiry")
+        build_id = store.want(long).build_id
+        assert build_id and store.want(short).build_id == build_id  # the expired want rode it too
+        (tmp_path / "release").touch()
+        wait_until(store, lambda: store.want(long).status == pb.WANT_STATUS_SATISFIED, what="the other want built")
+        assert store.build(build_id).status == pb.BUILD_STATUS_COMPLETED and not store.build(build_id).cancel_requested
+    finally:
+        service.close()
+        store.close()
