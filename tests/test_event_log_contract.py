@@ -198,7 +198,7 @@ def test_time_range_filter(make_log, clock):
         (lambda log: EventFilter(refs=("has space",)), "'has space'"),
         (lambda log: EventFilter(ref_patterns=("",)), "empty"),
         (lambda log: log.query_rows(RowQuery("partition", limit=0)), "limit"),
-        (lambda log: log.keys_with_prefix("build", ""), "empty"),
+        (lambda log: log.keys_with_prefix("build", "", 10), "empty"),
         (lambda log: log.keys_with_prefix("build", "ab", limit=0), "limit"),
     ],
 )
@@ -278,11 +278,11 @@ def test_keys_with_prefix(make_log):
     log = make_log([Keys()])
     keyed = lambda kind, key: partition_event(key, build_id=kind)
     log.append([keyed("p", k) for k in ("ab/2", "ab/1", "abc/1", "ac/1", "a/1")] + [keyed("q", "ab/3")])
-    assert log.keys_with_prefix("p", "ab") == ["ab/1", "ab/2", "abc/1"]
-    assert log.keys_with_prefix("p", "ab/") == ["ab/1", "ab/2"]
+    assert log.keys_with_prefix("p", "ab", 10) == ["ab/1", "ab/2", "abc/1"]
+    assert log.keys_with_prefix("p", "ab/", 10) == ["ab/1", "ab/2"]
     assert log.keys_with_prefix("p", "ab", limit=2) == ["ab/1", "ab/2"]
-    assert log.keys_with_prefix("p", "a/1") == ["a/1"] and log.keys_with_prefix("p", "b") == []
-    assert log.keys_with_prefix("q", "ab") == ["ab/3"]
+    assert log.keys_with_prefix("p", "a/1", 10) == ["a/1"] and log.keys_with_prefix("p", "b", 10) == []
+    assert log.keys_with_prefix("q", "ab", 10) == ["ab/3"]
 
 
 def check_terms(keys, A, F) -> None:

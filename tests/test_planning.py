@@ -6,7 +6,7 @@ import collections
 import threading
 
 from databuild.proto import databuild_pb2 as pb
-from databuild.service.planning import Planned, PlanningPool
+from databuild.service.planning import Planned, PlanningPool, plan_wants
 
 
 def want(wid: str) -> pb.WantState:
@@ -75,3 +75,24 @@ def test_an_unexpected_error_is_that_wants_planning_error():
     assert pool.wait_idle(20)
     assert pool.take(["crash", "ok"]) == {"crash": Planned(None, "RuntimeError: resolver bug"), "ok": Planned(["raw/ok"])}
     pool.close()
+
+
+def test_plan_wants_places_errors_on_single_wants():
+    from databuild.jobs.protocol import JobProtocolError
+    from fakes import FakeResolver, cfg
+
+    resolver = FakeResolver(jobs={"daily": lambda r: cfg([r], [f"raw/{r}"])}, produces={"daily": lambda r: r.startswith("d/")})
+    statuses = lambda refs: {}
+    a, nobody = want("a"), pb.WantState(spec=pb.WantSpec(want_id="n", partitions=["x/1"]))
+    planned = plan_wants("//g", [a], resolver, statuses)
+    assert planned["a"].leaves == ["raw/d/a"] and planned["a"].plan.requested == ("d/a",)
+    assert plan_wants("//g", [a, nobody], resolver, statuses) is None  # split to tell whose error it is
+    alone = plan_wants("//g", [nobody], resolver, statuses)["n"]
+    assert alone.permanent and "no job in graph //g produces x/1" in alone.error
+
+    class BrokenLookup(FakeResolver):
+        def lookup(self, refs):
+            raise JobProtocolError("lookup //g:lookup", "exited with code 3")
+
+    broken = plan_wants("//g", [a], BrokenLookup({}, {}), statuses)["a"]
+    assert (broken.leaves, broken.permanent) == (None, False) and "exited with code 3" in broken.error

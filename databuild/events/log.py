@@ -187,7 +187,7 @@ class EventLog(abc.ABC):
             raise InvalidArgumentError(f"limit must be from 1 to {MAX_PAGE_SIZE}, got {limit!r}")
         return self._term_entries(kind, name, low, high, limit, reverse, after)
 
-    def keys_with_prefix(self, kind: str, prefix: str, limit: int = 11) -> list[str]:
+    def keys_with_prefix(self, kind: str, prefix: str, limit: int) -> list[str]:
         """Keys of read-model rows of ``kind`` starting with ``prefix``, in key order, at most
         ``limit``: a range of the row index (for ids typed shortened), never a scan of the kind."""
         self._check_open()

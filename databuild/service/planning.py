@@ -14,8 +14,9 @@ import threading
 from collections import deque
 from typing import Callable, NamedTuple, Sequence
 
-from databuild.errors import DataBuildError, InvalidArgumentError
-from databuild.planner import CycleError, NoProducerError, Plan, Resolver, plan
+from databuild.errors import InvalidArgumentError
+from databuild.jobs.protocol import JobProtocolError
+from databuild.planner import CycleError, NoProducerError, Plan, PlanningError, Resolver, plan
 from databuild.proto import databuild_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def plan_wants(graph_label: str, wants: Sequence[pb.WantState], resolver: Resolv
     refs = sorted({r for w in wants for r in w.spec.partitions})
     try:
         planned = plan(graph_label, refs, resolver, statuses)
-    except DataBuildError as e:  # planning errors, and lookup or config binaries that failed
+    except (PlanningError, JobProtocolError) as e:  # JobProtocolError: the graph's lookup binary failed
         if len(wants) > 1:
             return None
         return {wants[0].spec.want_id: Planned(None, str(e), isinstance(e, (NoProducerError, CycleError)))}

@@ -14,8 +14,9 @@ from databuild.state.wants import time_term
 REQUESTED = "requested"
 
 
-def build_order(build: pb.BuildState) -> Term:
-    """The build's place in request order: ``(time_term(requested_at), build_id)``."""
+def build_order(build: pb.BuildState) -> tuple[str, str]:
+    """The build's place in request order: ``(time_term(requested_at), build_id)``, the
+    ``(value, key)`` of its ``requested`` index entry."""
     return time_term(build.requested_at.ToMicroseconds()), build.build_id
 
 
