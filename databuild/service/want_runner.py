@@ -89,7 +89,7 @@ class WantRunner:
         planners: int = DEFAULT_PLANNERS,
     ) -> None:
         self.store, self.log, self.builds = store, store.log, builds
-        self.graph_label, self.resolver, self.policy, self.clock_us = graph_label, resolver, policy, clock_us
+        self.policy, self.clock_us = policy, clock_us
         self._wake = threading.Condition()
         self._stopped = False
         self._cursor = self.log.latest_index()
