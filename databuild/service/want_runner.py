@@ -147,8 +147,11 @@ class WantRunner:
                     self._wake.wait(self._sleep_s())
                 if self._stopped:
                     return
-            if time.monotonic() - last_tick < BUSY_WITHIN_S:
-                time.sleep(COALESCE_S)  # under a stream of events: one pass for several
+                planned = bool(self._again)
+            if time.monotonic() - last_tick < BUSY_WITHIN_S and not planned:
+                # Under a stream of events: one pass for several. Not when plans came back:
+                # those wants waited for planning already.
+                time.sleep(COALESCE_S)
             try:
                 self.tick()
             except Exception:  # the evaluator must outlive one bad pass; the next event retries
