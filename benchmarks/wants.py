@@ -17,11 +17,12 @@ shell job (``config`` answers one run per ref; ``exec`` first writes
    process: a DataBuildService whose evaluator thread is not started; wants
    ``w/<i>`` each wait on ``external_dependencies: [up/<i>]``; one
    ``evaluator.tick()`` settles them to WAITING (timed, informational). Then, per
-   arrival, ``mark_available([up/<i>])`` and one timed ``tick()``: it finds the one
-   affected want, plans it (one job ``config`` call) and records the want BUILDING
-   with its build request (the build itself runs in the pool's thread and is waited
-   for, untimed, before the next arrival; the tick that then records the want
-   satisfied is timed too). Target <= 0.1 s per arrival.
+   arrival, ``mark_available([up/<i>])`` and one timed ``evaluator.settle()``: a pass
+   finds the one affected want and hands it to a planning worker (one job ``config``
+   call), and the pass after the plan returns records the want BUILDING with its build
+   request (the build itself runs in the pool's thread and is waited for, untimed,
+   before the next arrival; the settle that then records the want satisfied is timed
+   too). Target <= 0.1 s per arrival.
 3. **Want creation rate over HTTP** (evaluator running, wants wait on external
    dependencies that never arrive, so no build runs): ``--single`` sequential
    POSTs of one want on a keep-alive session (target >= 2,000/s) and ``--batched``
@@ -256,7 +257,7 @@ def arrival_at_scale(root: Path, job: Path, n: int, arrivals: int) -> dict:
             t = time.perf_counter()
             service.mark_available([f"up/{i}"])
             t1 = time.perf_counter()
-            service.evaluator.tick()
+            assert service.evaluator.settle()
             t2 = time.perf_counter()
             want = service.store.want(ids[i])
             assert want.status == pb.WANT_STATUS_BUILDING, pb.WantStatus.Name(want.status)
@@ -265,7 +266,7 @@ def arrival_at_scale(root: Path, job: Path, n: int, arrivals: int) -> dict:
                 assert time.monotonic() < deadline, "build did not finish"
                 time.sleep(0.002)
             t3 = time.perf_counter()
-            service.evaluator.tick()
+            assert service.evaluator.settle()
             t4 = time.perf_counter()
             want = service.store.want(want.spec.want_id)
             assert want.status == pb.WANT_STATUS_SATISFIED, pb.WantStatus.Name(want.status)
@@ -482,8 +483,8 @@ def report(results: dict) -> None:
               f"took {r['settle_s']:.1f} s")
         print(f"   {'':<58} {'n':>4} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  target")
         for key, what, target in (("mark_available", "mark_available(up/<i>) (append)", None),
-                                  ("arrival_tick", "tick handling the arrival (plan + build request)", 0.1),
-                                  ("completion_tick", "tick after its build ended (want satisfied)", None)):
+                                  ("arrival_tick", "settle after the arrival (plan + build request)", 0.1),
+                                  ("completion_tick", "settle after its build ended (want satisfied)", None)):
             s = r[key]
             tgt = f"<=100 {ok(s['max'] <= target)} (max)" if target else ""
             print(f"   {what:<58} {s['n']:>4} {s['p50'] * 1000:>8.1f} {s['p99'] * 1000:>8.1f} "

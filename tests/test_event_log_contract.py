@@ -198,6 +198,8 @@ def test_time_range_filter(make_log, clock):
         (lambda log: EventFilter(refs=("has space",)), "'has space'"),
         (lambda log: EventFilter(ref_patterns=("",)), "empty"),
         (lambda log: log.query_rows(RowQuery("partition", limit=0)), "limit"),
+        (lambda log: log.keys_with_prefix("build", "", 10), "empty"),
+        (lambda log: log.keys_with_prefix("build", "ab", limit=0), "limit"),
     ],
 )
 def test_bad_query_arguments_are_named(make_log, call, fragment):
@@ -263,6 +265,24 @@ def test_read_model_queries(make_log):
     assert log.get_row("p", "d/03/red").status == A
     assert log.get_row("p", "nope") is None
     assert set(log.get_rows("p", ["d/03/red", "nope"])) == {"d/03/red"}
+
+
+def test_keys_with_prefix(make_log):
+    class Keys:
+        name, version, kinds = "keys", 1, ("p", "q")
+
+        def apply(self, tx, events):
+            tx.put_many([Row(e.partition_status_changed.build_id, e.partition_status_changed.ref, 0, b"")
+                         for e in events])
+
+    log = make_log([Keys()])
+    keyed = lambda kind, key: partition_event(key, build_id=kind)
+    log.append([keyed("p", k) for k in ("ab/2", "ab/1", "abc/1", "ac/1", "a/1")] + [keyed("q", "ab/3")])
+    assert log.keys_with_prefix("p", "ab", 10) == ["ab/1", "ab/2", "abc/1"]
+    assert log.keys_with_prefix("p", "ab/", 10) == ["ab/1", "ab/2"]
+    assert log.keys_with_prefix("p", "ab", limit=2) == ["ab/1", "ab/2"]
+    assert log.keys_with_prefix("p", "a/1", 10) == ["a/1"] and log.keys_with_prefix("p", "b", 10) == []
+    assert log.keys_with_prefix("q", "ab", 10) == ["ab/3"]
 
 
 def check_terms(keys, A, F) -> None:

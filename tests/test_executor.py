@@ -208,6 +208,23 @@ def test_dead_owner_claims_are_released_and_its_runs_failed(store, tmp_path):
     assert "exited without finishing" in store.job_run("ghost").message
 
 
+def test_a_dead_owner_is_closed_as_lost_and_its_orphans_stopped_once_across_claim_retries(
+        store, tmp_path, monkeypatch):
+    import databuild.executor.build as build_module
+
+    dead = f"{executor_identity().rpartition(':')[0]}:999999999"
+    other_build_scheduled(store, ["daily/1"], dead)
+    stopped = []
+    monkeypatch.setattr(build_module, "stop_orphans", lambda store, build: stopped.append(build.build_id))
+    real_latest, stale = store.log.latest_index, iter(range(3))
+    # The first three claims read a log that moves on before they append: each conflicts.
+    monkeypatch.setattr(store.log, "latest_index", lambda: real_latest() - (next(stale, None) is not None))
+    assert executor(store, FakeLauncher(), tmp_path).run(["daily/1"]).ok
+    assert stopped == ["other"]
+    other = store.build("other")
+    assert other.status == pb.BUILD_STATUS_FAILED and other.executor_lost
+
+
 def test_recover_abandoned_builds_leaves_nothing_running(store):
     from databuild.executor import recover_abandoned_builds
 
@@ -220,7 +237,7 @@ def test_recover_abandoned_builds_leaves_nothing_running(store):
         partition_event("daily/2", A, build_id="other"),
     ])
     assert recover_abandoned_builds(store, alive=lambda identity: identity != "somehost:42") == ["other"]
-    assert store.build("other").status == pb.BUILD_STATUS_FAILED
+    assert store.build("other").status == pb.BUILD_STATUS_FAILED and store.build("other").executor_lost
     assert store.job_run("r1").status == pb.JOB_RUN_STATUS_FAILED
     assert statuses(store, ["daily/1", "daily/2"]) == [M, A]  # produced partitions stay available
     assert recover_abandoned_builds(store, alive=lambda identity: False) == []  # nothing left to close

@@ -9,12 +9,12 @@ import sqlite3
 import pytest
 
 from databuild.errors import (
-    EventLogBusyError, InvalidUriError, SchemaTooNewError, UnsupportedBackendError,
+    EventLogBusyError, InvalidArgumentError, InvalidUriError, SchemaTooNewError, UnsupportedBackendError,
 )
 from databuild.events import MemoryEventLog, SqliteEventLog, TermMatch, open_event_log
 from databuild.events import migrations
 from databuild.proto import databuild_pb2 as pb
-from databuild.state import StateProjection, StateStore, open_state_store
+from databuild.state import BUILD, StateProjection, StateStore, open_state_store
 from eventgen import partition_event
 
 
@@ -187,5 +187,45 @@ def test_bad_uris_are_named(uri, error, fragment):
 
 
 def test_state_store_requires_projection():
-    with pytest.raises(ValueError, match="StateProjection"):
+    with pytest.raises(InvalidArgumentError, match="StateProjection"):
         StateStore(MemoryEventLog())
+
+
+def test_build_pages_and_id_prefixes_are_index_searches(tmp_path):
+    """Neither newest-first build pages nor shortened ids scan the read model."""
+    store = open_state_store(f"sqlite://{tmp_path}/bel.sqlite3")
+    store.log.append([pb.Event(build_requested=pb.BuildRequested(build_id=f"b{i:03d}-{j}", partitions=["d/1"]))
+                      for i in range(300) for j in range(2)])
+    connection = store.log._db.connection()
+    statements: list[str] = []
+    connection.set_trace_callback(statements.append)
+    assert store.resolve_id(BUILD, "b123-1") == "b123-1"
+    with pytest.raises(InvalidArgumentError, match="ambiguous"):
+        store.resolve_id(BUILD, "b123")
+    assert len(store.builds_newest_first("b100-0", limit=10)) == 10
+    connection.set_trace_callback(None)
+    plans = [row[3] for sql in statements if sql.startswith("SELECT")
+             for row in connection.execute("EXPLAIN QUERY PLAN " + sql)]
+    assert plans and all(p.startswith("SEARCH") for p in plans), plans
+    assert not any("TEMP B-TREE" in p for p in plans), plans
+    store.close()
+
+
+def test_upgrade_indexes_builds_already_in_the_log(tmp_path, monkeypatch):
+    """A log whose state rows predate build index terms (projection version 2) gets them on open."""
+    import databuild.state.projection as projection
+    from databuild.state import WANT
+    from databuild.state.wants import want_terms
+
+    uri = f"sqlite://{tmp_path}/bel.sqlite3"
+    with monkeypatch.context() as old_code:
+        old_code.setattr(projection, "TERMS", {WANT: want_terms})
+        old_code.setattr(projection.StateProjection, "version", 2)
+        old = open_state_store(uri)
+        old.log.append([pb.Event(build_requested=pb.BuildRequested(build_id=b, partitions=["d/1"]))
+                        for b in ("b1", "b2")])
+        assert old.builds_newest_first() == []
+        old.close()
+    store = open_state_store(uri)
+    assert [b.build_id for b in store.builds_newest_first()] == ["b2", "b1"]
+    store.close()

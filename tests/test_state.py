@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
+from databuild.errors import InvalidArgumentError, NotFoundError
 from databuild.events import MemoryEventLog, RowQuery, SqliteEventLog
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import (
     BUILD, EMPTY, JOB_RUN, KINDS, PARTITION, StateProjection, StateStore, WANT, fold,
 )
 from databuild.state.reducers import STATE_TYPES
+from databuild.state.builds import REQUESTED, build_terms
 from databuild.state.wants import want_terms
 from eventgen import partition_event, random_events
 
@@ -131,6 +134,8 @@ def test_read_models_equal_pure_fold(tmp_path_factory, seed, n, batch, sqlite):
     for name in ("due", "wait", "build", "source", "queued"):
         expected = {(value, key) for key, want in folded[WANT].items() for n, value in want_terms(want) if n == name}
         assert set(log.term_entries(WANT, name, limit=10_000)) == expected, name
+    expected = {(value, key) for key, build in folded[BUILD].items() for _, value in build_terms(build)}
+    assert set(log.term_entries(BUILD, REQUESTED, limit=10_000)) == expected
     log.close()
 
 
@@ -168,3 +173,60 @@ def test_due_wants_are_all_found_across_pages_of_equal_deadlines(monkeypatch):
     due = store.wants_due(0, 1060 * 1_000_000)
     assert sorted(w.spec.want_id for w in due) == [f"w{i}" for i in range(7)]
     assert [w.spec.want_id for w in store.queued_wants(5)] == [f"w{i}" for i in range(5)]
+
+
+def requested(build_id: str) -> pb.Event:
+    return ev(build_requested=pb.BuildRequested(build_id=build_id, partitions=["d/1"]))
+
+
+def test_builds_newest_first_pages_by_request_time_then_id(make_log):
+    """Keyset pages over (requested_at, build_id) descending: every build once, ties by id."""
+    store = StateStore(make_log([StateProjection()]))
+    ids = [f"{i:02d}-{'x' if i % 2 else 'a'}" for i in range(23)]
+    for start in range(0, len(ids), 3):  # three builds per append share one timestamp
+        store.log.append([requested(b) for b in ids[start:start + 3]])
+    store.log.append([ev(build_status_changed=pb.BuildStatusChanged(build_id=ids[0], status=pb.BUILD_STATUS_FAILED))])
+    expected = sorted(ids, key=lambda b: (store.build(b).requested_at.ToMicroseconds(), b), reverse=True)
+    pages, after = [], None
+    while page := store.builds_newest_first(after, limit=5):
+        pages.append([b.build_id for b in page])
+        after = page[-1].build_id
+    assert [b for p in pages for b in p] == expected and [len(p) for p in pages] == [5, 5, 5, 5, 3]
+    assert store.builds_newest_first(limit=1)[0].build_id == ids[-1]
+    assert store.build(ids[0]).status == pb.BUILD_STATUS_FAILED  # a later change keeps its place
+    assert store.builds_newest_first(ids[1], limit=5)[0].build_id == ids[0]
+    with pytest.raises(NotFoundError, match="'nope'"):
+        store.builds_newest_first("nope")
+
+
+def test_resolve_id_takes_an_exact_id_or_a_unique_prefix(make_log):
+    store = StateStore(make_log([StateProjection()]))
+    builds = ["abcd0001", "abcd0002", "abce0001", "abc"]
+    store.log.append([requested(b) for b in builds] + [
+        ev(want_created=pb.WantCreated(want=pb.WantSpec(want_id="abcd9999", partitions=["d/1"]))),
+        ev(job_run_status_changed=pb.JobRunStatusChanged(job_run_id="abcd7777", build_id="abcd0001", job_label="//x:job",
+                                                         status=pb.JOB_RUN_STATUS_RUNNING))])
+    assert store.resolve_id(BUILD, "abcd0001") == "abcd0001"
+    assert store.resolve_id(BUILD, "abc") == "abc"  # exact beats prefix, whatever its length
+    assert store.resolve_id(BUILD, " abce ") == "abce0001"
+    assert store.resolve_id(WANT, "abcd") == "abcd9999"  # other kinds' ids do not count
+    assert store.resolve_id(JOB_RUN, "abcd7") == "abcd7777"
+    with pytest.raises(InvalidArgumentError, match="'abcd' is ambiguous: it matches abcd0001, abcd0002;"):
+        store.resolve_id(BUILD, "abcd")
+    with pytest.raises(NotFoundError, match="no build with id 'abcf'"):
+        store.resolve_id(BUILD, "abcf")
+    with pytest.raises(NotFoundError, match="at least 4 characters"):
+        store.resolve_id(BUILD, "ab")
+    with pytest.raises(InvalidArgumentError, match="empty"):
+        store.resolve_id(WANT, "  ")
+    with pytest.raises(InvalidArgumentError, match="'partition'"):
+        store.resolve_id(PARTITION, "abcd")
+
+
+def test_an_ambiguous_prefix_lists_at_most_ten_matches(make_log):
+    store = StateStore(make_log([StateProjection()]))
+    store.log.append([requested(f"beef{i:04d}") for i in range(12)])
+    with pytest.raises(InvalidArgumentError) as info:
+        store.resolve_id(BUILD, "beef")
+    message = str(info.value)
+    assert "beef0009" in message and "beef0010" not in message and message.count("beef0") == 10

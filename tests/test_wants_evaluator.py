@@ -220,6 +220,27 @@ def test_failed_builds_back_off_then_give_up():
     assert decide(view(s, leaves=[]), now + 1000 * S, POLICY).events == []
 
 
+def test_a_build_lost_with_its_executor_is_retried_at_once_without_using_an_attempt():
+    """Service crashes (builds closed by recovery) never fail a want; a real failure still counts."""
+    s, now = create(), T0
+    for _ in range(5):  # more crashes than max_attempts
+        s, build_id = start_build(s, now=now)
+        lost = pb.BuildState(build_id=build_id, status=pb.BUILD_STATUS_FAILED, executor_lost=True,
+                             message="executor vm:1 exited without finishing the build")
+        now += S
+        d = decide(view(s, build=lost), now, POLICY)
+        assert d.again  # nothing to wait for: decided again at once
+        s = apply(s, d.events, now)
+        w = s.get(WANT, "w1")
+        assert (w.status, w.attempts, w.HasField("not_before"), w.last_error) == (W.WANT_STATUS_QUEUED, 0, False, "")
+        assert "not counted as an attempt" in w.message and decide(view(s, leaves=[]), now, POLICY).buildable
+    s, build_id = start_build(s, now=now)
+    failed = pb.BuildState(build_id=build_id, status=pb.BUILD_STATUS_FAILED, message="job exited 1")
+    d = decide(view(s, build=failed), now + S, POLICY)
+    s = apply(s, d.events, now + S)
+    assert (s.get(WANT, "w1").attempts, s.get(WANT, "w1").status, d.again) == (1, W.WANT_STATUS_QUEUED, False)
+
+
 def test_building_want_active_or_completed_build():
     """Active build -> nothing; COMPLETED with partitions missing -> QUEUED again, no failure counted."""
     s, build_id = start_build(create())
@@ -229,8 +250,36 @@ def test_building_want_active_or_completed_build():
     d = decide(view(s, build=done), T0 + 2 * S, POLICY)
     w = apply(s, d.events, T0 + 2 * S).get(WANT, "w1")
     assert (w.status, w.attempts, w.last_error, w.HasField("not_before")) == (W.WANT_STATUS_QUEUED, 1, "", False)
-    d = decide(view(s, build=done, avail=("d/1",)), T0 + 2 * S, POLICY)
+    d = decide(view(s, build=done, avail=("d/1",), made={"d/1": (s.last_index + 1, build_id)}), T0 + 2 * S, POLICY)
     assert d.events[0].want_satisfied.build_id == build_id
+
+
+def satisfied_by(s, made, now=T0 + 60 * S, wid="w1"):
+    """Decide with ``made`` (ref -> (index, build)) available; the recorded build id and the folded one."""
+    d = decide(view(s, wid, avail=tuple(made), made=made), now, POLICY)
+    assert kinds(d.events) == ["want_satisfied"]
+    return d.events[0].want_satisfied.build_id, apply(s, d.events, now).get(WANT, wid).build_id
+
+
+def test_satisfied_names_the_build_that_produced_its_partitions():
+    """The build it rides, if it built them; else the one that made the last of them available;
+    none if they were there before the want (a build that failed earlier is never named)."""
+    s = create(parts=("d/1", "d/2"))
+    created = s.get(WANT, "w1").created_index
+    assert created == s.last_index
+    assert satisfied_by(s, {"d/1": (created - 1, "old"), "d/2": (created - 1, "old")}) == ("", "")
+    s, first = start_build(s)
+    failed = pb.BuildState(build_id=first, status=pb.BUILD_STATUS_FAILED, message="executor lost")
+    s = apply(s, decide(view(s, build=failed), T0 + S, POLICY).events, T0 + S)
+    assert (s.get(WANT, "w1").status, s.get(WANT, "w1").build_id) == (W.WANT_STATUS_QUEUED, first)
+    later = s.last_index + 1
+    # Another want's build B produced them while this one waited out its backoff.
+    assert satisfied_by(s, {"d/1": (later, "B"), "d/2": (later + 1, "C")}) == ("C", "C")
+    assert satisfied_by(s, {"d/1": (later, "B"), "d/2": (created - 1, "old")}) == ("B", "B")
+    assert satisfied_by(s, {"d/1": (later, ""), "d/2": (later + 1, "")}) == ("", "")  # marked available
+    s, second = start_build(s, now=T0 + 30 * S)
+    assert satisfied_by(s, {"d/1": (later, "B"), "d/2": (later + 1, second)}) == (second, second)
+    assert satisfied_by(s, {"d/1": (later + 2, "B"), "d/2": (later + 3, "C")}) == ("C", "C")  # delegated
 
 
 def test_cancel_during_build_is_final():

@@ -3,6 +3,7 @@ evaluator thread (or, with an injected clock, its passes driven by the test)."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -13,7 +14,7 @@ from databuild.graph import GraphSpec, JobSpec
 from databuild.proto import databuild_pb2 as pb
 from databuild.service import DataBuildService
 from databuild.service.client import ServiceClient
-from databuild.state import StateProjection, StateStore
+from databuild.state import ACTIVE_WANT_STATUSES, StateProjection, StateStore
 from databuild.wants import Policy
 from test_service_http import AUTH, TOKEN, serving
 
@@ -75,6 +76,23 @@ def wait_for(client: ServiceClient, want_id: str, *statuses: int, timeout: float
             return want
         assert time.monotonic() < deadline, f"want stayed {pb.WantStatus.Name(want.status)}: {want.message}"
         feed.since = client.events(feed).next
+
+
+def wait_until(store: StateStore, holds, timeout: float = 20, what: str = "condition") -> None:
+    """Wait until ``holds()`` is true, re-checking after each append (no polling interval)."""
+    appended = threading.Condition()
+
+    def on_append(latest: int) -> None:
+        with appended:
+            appended.notify_all()
+
+    store.log.add_listener(on_append)
+    deadline = time.monotonic() + timeout
+    with appended:
+        while not holds():
+            left = deadline - time.monotonic()
+            assert left > 0, f"timed out waiting for {what}"
+            appended.wait(min(left, 1.0))  # 1 s: appends by other processes are not heard
 
 
 def create(url: str, **body) -> dict:
@@ -203,6 +221,9 @@ def test_listing_filters_and_paging(live):
     ({}, "at least one partition"),
     ({"partitions": ["bad ref"]}, "bad ref"),
     ({"partitions": ["a/1"], "ttl_seconds": -5}, "-5"),
+    ({"partitions": ["a/1"], "ttl_seconds": 0}, "got 0"),
+    ({"partitions": ["a/1"], "ttl_seconds": "0"}, "got 0"),
+    ({"partitions": ["a/1"], "sla_seconds": -1}, "-1"),
     ({"partitions": ["a/1"], "external_dependencies": [""]}, "must not be empty"),
     ({"wants": []}, "no wants"),
     ({"wants": [{"partitions": ["a/1"]}, {"partitions": []}]}, "want #2"),
@@ -235,6 +256,32 @@ def test_bad_want_queries(live):
     # Read routes are never shadowed: the old per-ref action path is not a partition read.
     shadow = requests.post(f"{url}/api/v1/partitions/0/available", headers=AUTH)
     assert shadow.status_code == 405 and shadow.json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize("ttl, default", [(None, 7200), (None, 0), (1, 7200)])
+def test_an_unset_ttl_takes_the_default_and_a_set_one_is_kept(tmp_path, graph, ttl, default):
+    from dataclasses import replace
+
+    from databuild.wants import DEFAULT_TTL_SECONDS
+
+    store = open_store(tmp_path)
+    service = DataBuildService(replace(graph, default_ttl_seconds=default), store, str(tmp_path / "logs"))
+    request = pb.CreateWantRequest(partitions=["daily/1"], ttl_seconds=ttl)
+    spec = service.create_wants(pb.CreateWantsRequest(wants=[request])).wants[0].spec
+    assert spec.ttl_seconds == (ttl or default or DEFAULT_TTL_SECONDS)
+    store.close()
+
+
+@pytest.mark.parametrize("ttl", [0, -1])
+def test_an_explicit_zero_or_negative_ttl_is_refused_in_process(tmp_path, graph, ttl):
+    from databuild.errors import InvalidArgumentError
+
+    store = open_store(tmp_path)
+    service = DataBuildService(graph, store, str(tmp_path / "logs"))
+    with pytest.raises(InvalidArgumentError, match=f"ttl_seconds must be positive.*got {ttl}"):
+        service.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(partitions=["daily/1"], ttl_seconds=ttl)]))
+    assert store.log.latest_index() == 0
+    store.close()
 
 
 class Clock:
@@ -382,3 +429,170 @@ def test_an_executor_crash_fails_the_build_and_the_want_moves_on(live, monkeypat
     want = wait_for(client, wid, pb.WANT_STATUS_FAILED)
     assert want.attempts == 2 and "disk on fire" in want.last_error
     assert client.build(pb.GetBuildRequest(build_id=want.build_id)).build.status == pb.BUILD_STATUS_FAILED
+
+
+def building_in_a_dead_daemon(service: DataBuildService, ref: str) -> str:
+    """A want for ``ref`` riding build "dead", whose daemon was killed; recovery has closed it."""
+    from databuild.executor import executor_alive, executor_identity, recover_abandoned_builds
+
+    created = service.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(partitions=[ref])]))
+    wid = created.wants[0].spec.want_id
+    dead = f"{executor_identity().rpartition(':')[0]}:999999999"
+    service.log.append([
+        pb.Event(build_requested=pb.BuildRequested(build_id="dead", partitions=[ref], want_ids=[wid], executor=dead)),
+        pb.Event(want_status_changed=pb.WantStatusChanged(want_id=wid, status=pb.WANT_STATUS_BUILDING,
+                                                          build_id="dead", attempt=1))])
+    assert recover_abandoned_builds(service.store, executor_alive) == ["dead"]
+    return wid
+
+
+def test_a_build_lost_with_the_daemon_does_not_use_up_an_attempt(tmp_path, graph):
+    store = open_store(tmp_path)
+    service = DataBuildService(graph, store, str(tmp_path / "logs"), policy=Policy(max_attempts=1))
+    wid = building_in_a_dead_daemon(service, "daily/1")
+    service.start_evaluator()
+    wait_until(store, lambda: store.want(wid).status not in ACTIVE_WANT_STATUSES, what="the want to end")
+    want = store.want(wid)
+    assert (want.status, want.attempts) == (pb.WANT_STATUS_SATISFIED, 1), want
+    moves = [e.want_status_changed.message for e in service.want(pb.GetWantRequest(want_id=wid)).timeline if e.HasField("want_status_changed")]
+    assert want.build_id != "dead" and any("lost with its executor" in m for m in moves), moves
+    service.close()
+    store.close()
+
+
+def test_satisfied_names_the_build_that_produced_it_not_one_that_died(tmp_path, graph):
+    """A want whose build died with the daemon, satisfied by a later build of another want,
+    names that later build (never the dead one)."""
+    clock = Clock()
+    store = open_store(tmp_path)
+    service = DataBuildService(graph, store, str(tmp_path / "logs"), clock_us=clock)
+    wid = building_in_a_dead_daemon(service, "daily/1")
+    second = service.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(partitions=["daily/1"])]))
+    other = second.wants[0].spec.want_id
+    assert service.evaluator.settle()
+    built = lambda: (p := store.partition("daily/1")) is not None and p.status == pb.PARTITION_STATUS_AVAILABLE \
+        and store.build(p.build_id).status == pb.BUILD_STATUS_COMPLETED
+    wait_until(store, built, what="daily/1 built")
+    assert service.evaluator.settle()
+    producer = store.partition("daily/1").build_id
+    assert producer != "dead"
+    for want_id in (wid, other):
+        want = store.want(want_id)
+        assert (want.status, want.build_id) == (pb.WANT_STATUS_SATISFIED, producer)
+    assert f"satisfied by build {producer}" in service.want(pb.GetWantRequest(want_id=wid)).explanation
+    store.close()
+
+
+class BlockingResolver:
+    """The graph's resolver, but config calls for ``daily/hang`` block until ``release`` is set
+    (a hung job ``config``)."""
+
+    def __init__(self, graph: GraphSpec) -> None:
+        from databuild.planner import GraphResolver
+
+        self.real = GraphResolver(graph)
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def lookup(self, refs):
+        return self.real.lookup(refs)
+
+    def configs(self, label, refs):
+        if "daily/hang" in refs:
+            self.entered.set()
+            assert self.release.wait(60), "the test never released the hung config"
+        return self.real.configs(label, refs)
+
+
+def test_a_hung_config_delays_no_unrelated_want(tmp_path, graph):
+    """While one want's planning hangs, an unrelated want is decided and built and another's
+    TTL expiry fires; the hung want is decided once its plan returns."""
+    resolver = BlockingResolver(graph)
+    store = open_store(tmp_path)
+    service = DataBuildService(graph, store, str(tmp_path / "logs"), resolver=resolver)
+    service.start_evaluator()
+    try:
+        new = lambda **kw: service.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(**kw)])).wants[0]
+        hung = new(partitions=["daily/hang"]).spec.want_id
+        assert resolver.entered.wait(20), "planning of daily/hang never started"
+        unrelated = new(partitions=["daily/2"]).spec.want_id
+        expiring = new(partitions=["daily/3"], external_dependencies=["up/3"], ttl_seconds=1).spec.want_id
+        wait_until(store, lambda: store.want(unrelated).status == pb.WANT_STATUS_SATISFIED, what="unrelated built")
+        wait_until(store, lambda: store.want(expiring).status == pb.WANT_STATUS_EXPIRED, what="TTL expiry")
+        assert store.want(hung).status == pb.WANT_STATUS_QUEUED and service.evaluator.planning.pending(hung)
+        resolver.release.set()
+        wait_until(store, lambda: store.want(hung).status == pb.WANT_STATUS_SATISFIED, what="the hung want built")
+        assert sorted((tmp_path / "runs").read_text().split()) == ["daily/2", "daily/hang"]
+    finally:
+        resolver.release.set()
+        service.close()
+        store.close()
+
+
+# Sleeps with a child in its process group; tells the test both pids through the fifo $DIR/started.
+SLEEPER = """#!/bin/sh
+if [ "$1" = config ]; then
+  printf '{"configs": [{"outputs": ["%s"], "args": ["%s"]}]}\\n' "$2" "$2"; exit 0
+fi
+sleep 1000 &
+echo "$$ $!" > "$DIR/started"
+wait
+"""
+
+
+def test_a_build_no_active_want_needs_is_cancelled_and_its_processes_killed(tmp_path, monkeypatch):
+    """A want expires at its TTL while its job (and the job's child) hang: the build is
+    cancelled and both processes are gone."""
+    import os
+    import select
+
+    job = tmp_path / "sleeper.sh"
+    job.write_text(SLEEPER)
+    job.chmod(0o755)
+    monkeypatch.setenv("DIR", str(tmp_path))
+    os.mkfifo(tmp_path / "started")
+    started: list[int] = []
+    reader = threading.Thread(target=lambda: started.extend(map(int, (tmp_path / "started").read_text().split())),
+                              daemon=True)
+    reader.start()
+    graph = GraphSpec("//g:sleep", (JobSpec("//g:sleeper", str(job), ("hang/*",)),))
+    store = open_store(tmp_path)
+    service = DataBuildService(graph, store, str(tmp_path / "logs"))
+    service.start_evaluator()
+    try:
+        wid = service.create_wants(pb.CreateWantsRequest(wants=[
+            pb.CreateWantRequest(partitions=["hang/1"], ttl_seconds=3)])).wants[0].spec.want_id
+        reader.join(20)
+        assert len(started) == 2, "the job never started"
+        pidfds = [os.pidfd_open(pid) for pid in started]  # readable once the process has exited
+        build_id = store.want(wid).build_id
+        wait_until(store, lambda: store.want(wid).status == pb.WANT_STATUS_EXPIRED, what="TTL expiry")
+        wait_until(store, lambda: store.build(build_id).status == pb.BUILD_STATUS_CANCELLED, what="build cancelled")
+        assert "no active want needs it" in store.build(build_id).message
+        running, deadline = set(pidfds), time.monotonic() + 20
+        while running and (left := deadline - time.monotonic()) > 0:
+            running -= set(select.select(list(running), [], [], left)[0])
+        assert not running, f"still running: {started}"
+        for fd in pidfds:
+            os.close(fd)
+    finally:
+        service.close()
+        store.close()
+
+
+def test_a_build_another_active_want_rides_on_is_not_cancelled_when_one_expires(tmp_path, graph):
+    store = open_store(tmp_path)
+    service = DataBuildService(graph, store, str(tmp_path / "logs"))
+    service.start_evaluator()
+    try:
+        short, long = (w.spec.want_id for w in service.create_wants(pb.CreateWantsRequest(wants=[
+            pb.CreateWantRequest(partitions=["slow/s"], ttl_seconds=1), pb.CreateWantRequest(partitions=["slow/s"])
+        ])).wants)
+        wait_until(store, lambda: store.want(short).status == pb.WANT_STATUS_EXPIRED, what="TTL expiry")
+        build_id = store.want(long).build_id
+        assert build_id and store.want(short).build_id == build_id  # the expired want rode it too
+        (tmp_path / "release").touch()
+        wait_until(store, lambda: store.want(long).status == pb.WANT_STATUS_SATISFIED, what="the other want built")
+        assert store.build(build_id).status == pb.BUILD_STATUS_COMPLETED and not store.build(build_id).cancel_requested
+    finally:
+        service.close()
+        store.close()

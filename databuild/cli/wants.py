@@ -40,7 +40,7 @@ def want_options(command):
 def create_want(c: CliContext, refs: list[str], ttl: int | None, sla: int | None, data_timestamp,
                 external_deps: list[str], comment: str) -> pb.WantState:
     """Record one want from the CLI (source cli, by the current user)."""
-    request = pb.CreateWantRequest(partitions=refs, ttl_seconds=ttl or 0, sla_seconds=sla or 0,
+    request = pb.CreateWantRequest(partitions=refs, ttl_seconds=ttl, sla_seconds=sla or 0,
                                    external_dependencies=external_deps, comment=comment,
                                    source=pb.WantSource(type=pb.WANT_SOURCE_TYPE_CLI, name=getpass.getuser()))
     if data_timestamp is not None:

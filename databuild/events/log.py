@@ -217,6 +217,16 @@ class EventLog(abc.ABC):
         with self._storage():
             return self._term_entries(kind, name, low, high, limit, reverse, after)
 
+    def keys_with_prefix(self, kind: str, prefix: str, limit: int) -> list[str]:
+        """Keys of read-model rows of ``kind`` starting with ``prefix``, in key order, at most
+        ``limit``: a range of the row index (for ids typed shortened), never a scan of the kind."""
+        self._check_open()
+        if not prefix:
+            raise InvalidArgumentError("a key prefix must not be empty")
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidArgumentError(f"limit must be from 1 to {MAX_PAGE_SIZE}, got {limit!r}")
+        return self._keys_with_prefix(kind, prefix, limit)
+
     def close(self) -> None:
         """Release the backend's resources; later calls raise EventLogClosedError."""
         if not self._closed:
@@ -275,6 +285,9 @@ class EventLog(abc.ABC):
     @abc.abstractmethod
     def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,
                       limit: int, reverse: bool, after: tuple[str, str] | None) -> list[tuple[str, str]]: ...
+
+    @abc.abstractmethod
+    def _keys_with_prefix(self, kind: str, prefix: str, limit: int) -> list[str]: ...
 
     @abc.abstractmethod
     def _close(self) -> None: ...

@@ -108,6 +108,10 @@ class MemoryEventLog(EventLog):
             found = [e for e in found if (e < after if reverse else e > after)]
         return found[:limit]
 
+    def _keys_with_prefix(self, kind: str, prefix: str, limit: int) -> list[str]:
+        with self._lock:
+            return sorted(key for k, key in self._rows if k == kind and key.startswith(prefix))[:limit]
+
     def _close(self) -> None:
         self._events.clear()
         self._rows.clear()

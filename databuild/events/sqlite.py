@@ -479,6 +479,11 @@ class SqliteEventLog(EventLog):
         )
         return [(value, key) for value, key in cursor]
 
+    def _keys_with_prefix(self, kind: str, prefix: str, limit: int) -> list[str]:
+        sql, params = _prefix_range("SELECT key FROM read_model WHERE kind = ?", prefix)
+        cursor = self._db.execute_sql(sql + " ORDER BY key LIMIT ?", [kind, *params, limit])
+        return [key for (key,) in cursor]
+
     def _close(self) -> None:
         self._db.close()
 

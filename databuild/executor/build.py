@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Mapping
 
 from databuild.errors import AppendConflictError, EventLogBusyError
 from databuild.executor.launcher import Launcher
-from databuild.executor.recovery import close_dead_build
+from databuild.executor.recovery import close_dead_build, stop_orphans
 from databuild.graph import GraphSpec
 from databuild.planner import GraphResolver, Plan, PlannedRun, PlanningError, Resolver, plan
 from databuild.procs import process_alive
@@ -237,10 +237,19 @@ class _Run:
             raise BuildFinished(pb.BUILD_STATUS_FAILED, "external partitions not available: " + ", ".join(missing))
 
     def claim(self) -> None:
-        """Mark this build's outputs scheduled, delegating those another live build has."""
+        """Mark this build's outputs scheduled, delegating those another live build has.
+
+        Builds whose executor died are closed in the claim; their orphaned jobs are killed
+        once, before the first append that closes them (not on every retry of the claim).
+        """
+        stopped: set[str] = set()
         for _ in range(1000):
             latest = self.x.log.latest_index()
-            events = self._claim_events()
+            events, dead = self._claim_events()
+            for build in dead:
+                if build.build_id not in stopped:
+                    stop_orphans(self.x.store, build)
+                    stopped.add(build.build_id)
             try:
                 self.x.log.append(events, expect_latest=latest)
                 return
@@ -248,11 +257,13 @@ class _Run:
                 continue  # someone appended meanwhile: decide again from fresh state
         raise EventLogBusyError("could not claim partitions: the event log kept changing for 1000 attempts")
 
-    def _claim_events(self) -> list[pb.Event]:
+    def _claim_events(self) -> tuple[list[pb.Event], list[pb.BuildState]]:
+        """The claim's events, and the builds they close because their executor died."""
         outputs = [ref for run in self.plan.runs for ref in run.config.outputs]
         parts = self.x.store.partitions_by_ref(outputs)
         owners = {p.build_id for p in parts.values() if p.status in IN_FLIGHT and p.build_id != self.build_id}
-        live, events = self._live_owners(owners)
+        live, dead = self._live_owners(owners)
+        events = [e for build in dead for e in close_dead_build(self.x.store, build)]
         self.mine, self.waits_on = {}, {}
         self.runs.reset(self.plan.deps)
         for run in self.plan.runs:
@@ -268,20 +279,20 @@ class _Run:
             events += self._claim_run(run, mine, delegated)
         events.append(_ev(build_status_changed=pb.BuildStatusChanged(
             build_id=self.build_id, status=pb.BUILD_STATUS_EXECUTING)))
-        return events
+        return events, dead
 
-    def _live_owners(self, owners: set[str]) -> tuple[set[str], list[pb.Event]]:
-        """Builds that are really still running; events that close the dead ones."""
-        live, events = set(), []
-        for build_id in owners:
+    def _live_owners(self, owners: set[str]) -> tuple[set[str], list[pb.BuildState]]:
+        """Of ``owners``, the ids of builds really still running, and the unfinished builds whose executor died."""
+        live, dead = set(), []
+        for build_id in sorted(owners):
             build = self.x.store.build(build_id)
             if build is None or build.status in TERMINAL_BUILD:
                 continue
             if executor_alive(build.executor):
                 live.add(build_id)
             else:
-                events += close_dead_build(self.x.store, build)
-        return live, events
+                dead.append(build)
+        return live, dead
 
     def _claim_run(self, run: PlannedRun, mine: list[str], delegated: dict) -> list[pb.Event]:
         rid = run.job_run_id

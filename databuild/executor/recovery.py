@@ -32,39 +32,50 @@ def stop_orphan(run: pb.JobRunState, executor: str) -> None:
             os.killpg(run.pid, signal.SIGKILL)
 
 
-def close_dead_build(store: StateStore, build: pb.BuildState, why: str = "") -> list[pb.Event]:
-    """Events that end ``build``, whose executor is gone (``why``: how, for the record).
+def _unfinished_runs(store: StateStore, build: pb.BuildState) -> list[pb.JobRunState]:
+    runs = (store.job_run(planned.job_run_id) for planned in build.job_graph.job_runs)
+    return [run for run in runs if run is not None and run.status in UNFINISHED_RUN]
 
-    Its jobs still running on this host (orphans of a killed executor) are killed, so a
-    retry never runs a second job for a partition next to the first.
+
+def stop_orphans(store: StateStore, build: pb.BuildState) -> None:
+    """Kill the jobs of ``build`` still running on this host (orphans of its dead executor),
+    so a retry never runs a second job for a partition next to the first."""
+    for run in _unfinished_runs(store, build):
+        stop_orphan(run, build.executor)
+
+
+def close_dead_build(store: StateStore, build: pb.BuildState, why: str = "",
+                     executor_lost: bool = True) -> list[pb.Event]:
+    """Events that end ``build``, whose executor is gone (``why``: how, for the record); kills nothing.
+
+    ``executor_lost``: its executor process died (a crash of the service, not a failure of
+    the build), so the wants it served retry without using up an attempt.
     """
     why = why or f"executor {build.executor} exited without finishing the build"
-    events = []
-    for planned in build.job_graph.job_runs:
-        run = store.job_run(planned.job_run_id)
-        if run is None or run.status not in UNFINISHED_RUN:
-            continue
-        stop_orphan(run, build.executor)
-        events.append(pb.Event(job_run_status_changed=pb.JobRunStatusChanged(
-            job_run_id=run.job_run_id, build_id=build.build_id, job_label=run.job_label,
-            status=pb.JOB_RUN_STATUS_FAILED, outputs=run.outputs, message=why)))
+    events = [pb.Event(job_run_status_changed=pb.JobRunStatusChanged(
+        job_run_id=run.job_run_id, build_id=build.build_id, job_label=run.job_label,
+        status=pb.JOB_RUN_STATUS_FAILED, outputs=run.outputs, message=why)) for run in _unfinished_runs(store, build)]
     outputs = [ref for planned in build.job_graph.job_runs for ref in planned.config.outputs]
     for ref, p in store.partitions_by_ref(outputs).items():
         if p.status in IN_FLIGHT_PARTITION_STATUSES and p.build_id == build.build_id:
             events.append(pb.Event(partition_status_changed=pb.PartitionStatusChanged(
                 ref=ref, status=pb.PARTITION_STATUS_MISSING, build_id=build.build_id, message=why)))
     events.append(pb.Event(build_status_changed=pb.BuildStatusChanged(
-        build_id=build.build_id, status=pb.BUILD_STATUS_FAILED, message=why)))
+        build_id=build.build_id, status=pb.BUILD_STATUS_FAILED, message=why, executor_lost=executor_lost)))
     return events
 
 
 def recover_abandoned_builds(store: StateStore, alive) -> list[str]:
-    """Close every unfinished build whose executor ``alive(identity)`` says is gone; return their ids."""
-    closed, events = [], []
-    for build in store.builds(ACTIVE_BUILD_STATUSES, limit=10_000):
-        if not alive(build.executor):
-            events += close_dead_build(store, build)
-            closed.append(build.build_id)
+    """Close every unfinished build whose executor ``alive(identity)`` says is gone, after
+    killing its orphaned jobs; return their ids."""
+    closed, events, after = [], [], None
+    while page := store.builds(ACTIVE_BUILD_STATUSES, after=after, limit=1000):
+        for build in page:
+            if not alive(build.executor):
+                stop_orphans(store, build)
+                events += close_dead_build(store, build)
+                closed.append(build.build_id)
+        after = page[-1].build_id
     if events:
         store.log.append(events)
     return closed

@@ -211,14 +211,16 @@ class BuildRequested(_message.Message):
     def __init__(self, build_id: _Optional[str] = ..., partitions: _Optional[_Iterable[str]] = ..., want_ids: _Optional[_Iterable[str]] = ..., graph_label: _Optional[str] = ..., executor: _Optional[str] = ...) -> None: ...
 
 class BuildStatusChanged(_message.Message):
-    __slots__ = ("build_id", "status", "message")
+    __slots__ = ("build_id", "status", "message", "executor_lost")
     BUILD_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_LOST_FIELD_NUMBER: _ClassVar[int]
     build_id: str
     status: BuildStatus
     message: str
-    def __init__(self, build_id: _Optional[str] = ..., status: _Optional[_Union[BuildStatus, str]] = ..., message: _Optional[str] = ...) -> None: ...
+    executor_lost: bool
+    def __init__(self, build_id: _Optional[str] = ..., status: _Optional[_Union[BuildStatus, str]] = ..., message: _Optional[str] = ..., executor_lost: _Optional[bool] = ...) -> None: ...
 
 class JobGraphRecorded(_message.Message):
     __slots__ = ("build_id", "job_graph")
@@ -485,7 +487,7 @@ class JobRunState(_message.Message):
     def __init__(self, job_run_id: _Optional[str] = ..., build_id: _Optional[str] = ..., job_label: _Optional[str] = ..., status: _Optional[_Union[JobRunStatus, str]] = ..., outputs: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[JobConfig, _Mapping]] = ..., exit_code: _Optional[int] = ..., message: _Optional[str] = ..., log_path: _Optional[str] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ..., pid: _Optional[int] = ..., log_bytes_dropped: _Optional[int] = ...) -> None: ...
 
 class BuildState(_message.Message):
-    __slots__ = ("build_id", "status", "partitions", "want_ids", "job_graph", "executor", "delegations", "message", "cancel_requested", "requested_at", "finished_at", "last_event_index")
+    __slots__ = ("build_id", "status", "partitions", "want_ids", "job_graph", "executor", "delegations", "message", "cancel_requested", "requested_at", "finished_at", "last_event_index", "executor_lost")
     BUILD_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     PARTITIONS_FIELD_NUMBER: _ClassVar[int]
@@ -498,6 +500,7 @@ class BuildState(_message.Message):
     REQUESTED_AT_FIELD_NUMBER: _ClassVar[int]
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     LAST_EVENT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_LOST_FIELD_NUMBER: _ClassVar[int]
     build_id: str
     status: BuildStatus
     partitions: _containers.RepeatedScalarFieldContainer[str]
@@ -510,10 +513,11 @@ class BuildState(_message.Message):
     requested_at: _timestamp_pb2.Timestamp
     finished_at: _timestamp_pb2.Timestamp
     last_event_index: int
-    def __init__(self, build_id: _Optional[str] = ..., status: _Optional[_Union[BuildStatus, str]] = ..., partitions: _Optional[_Iterable[str]] = ..., want_ids: _Optional[_Iterable[str]] = ..., job_graph: _Optional[_Union[JobGraph, _Mapping]] = ..., executor: _Optional[str] = ..., delegations: _Optional[_Iterable[_Union[DelegationRecorded, _Mapping]]] = ..., message: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ...) -> None: ...
+    executor_lost: bool
+    def __init__(self, build_id: _Optional[str] = ..., status: _Optional[_Union[BuildStatus, str]] = ..., partitions: _Optional[_Iterable[str]] = ..., want_ids: _Optional[_Iterable[str]] = ..., job_graph: _Optional[_Union[JobGraph, _Mapping]] = ..., executor: _Optional[str] = ..., delegations: _Optional[_Iterable[_Union[DelegationRecorded, _Mapping]]] = ..., message: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ..., executor_lost: _Optional[bool] = ...) -> None: ...
 
 class WantState(_message.Message):
-    __slots__ = ("spec", "status", "build_id", "attempts", "message", "sla_violated", "finished_at", "last_event_index", "waiting_for", "not_before", "last_error")
+    __slots__ = ("spec", "status", "build_id", "attempts", "message", "sla_violated", "finished_at", "last_event_index", "waiting_for", "not_before", "last_error", "created_index")
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     BUILD_ID_FIELD_NUMBER: _ClassVar[int]
@@ -525,6 +529,7 @@ class WantState(_message.Message):
     WAITING_FOR_FIELD_NUMBER: _ClassVar[int]
     NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    CREATED_INDEX_FIELD_NUMBER: _ClassVar[int]
     spec: WantSpec
     status: WantStatus
     build_id: str
@@ -536,7 +541,8 @@ class WantState(_message.Message):
     waiting_for: _containers.RepeatedScalarFieldContainer[str]
     not_before: _timestamp_pb2.Timestamp
     last_error: str
-    def __init__(self, spec: _Optional[_Union[WantSpec, _Mapping]] = ..., status: _Optional[_Union[WantStatus, str]] = ..., build_id: _Optional[str] = ..., attempts: _Optional[int] = ..., message: _Optional[str] = ..., sla_violated: _Optional[bool] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ..., waiting_for: _Optional[_Iterable[str]] = ..., not_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ...) -> None: ...
+    created_index: int
+    def __init__(self, spec: _Optional[_Union[WantSpec, _Mapping]] = ..., status: _Optional[_Union[WantStatus, str]] = ..., build_id: _Optional[str] = ..., attempts: _Optional[int] = ..., message: _Optional[str] = ..., sla_violated: _Optional[bool] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ..., waiting_for: _Optional[_Iterable[str]] = ..., not_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ..., created_index: _Optional[int] = ...) -> None: ...
 
 class UpstreamState(_message.Message):
     __slots__ = ("upstream", "url", "next_index", "last_event_index")

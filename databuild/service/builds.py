@@ -8,7 +8,7 @@ import threading
 
 from databuild.errors import InvalidArgumentError
 from databuild.executor import BuildExecutor, ProcessLauncher, max_log_bytes, requested_event
-from databuild.executor.recovery import close_dead_build
+from databuild.executor.recovery import close_dead_build, stop_orphans
 from databuild.graph import GraphSpec
 from databuild.planner import Plan, Resolver
 from databuild.proto import databuild_pb2 as pb
@@ -50,16 +50,18 @@ class ExecutorPool:
                 log.exception("build %s failed unexpectedly", order.build_id)
                 self._close(order.build_id, f"the executor failed: {type(e).__name__}: {e}")
             finally:
-                launcher.close()
-                with self._lock:
+                with self._lock:  # first: a cancel (under the lock) never reaches a closed launcher
                     self._running.pop(order.build_id, None)
+                launcher.close()
 
         threading.Thread(target=run, name=f"build-{order.build_id[:8]}", daemon=True).start()
 
     def _close(self, build_id: str, why: str) -> None:
         build = self.store.build(build_id)
         if build is not None and build.status in ACTIVE_BUILD_STATUSES:
-            self.store.log.append(close_dead_build(self.store, build, why))
+            stop_orphans(self.store, build)
+            # The executor failed, not the service: this counts as a failed attempt of its wants.
+            self.store.log.append(close_dead_build(self.store, build, why, executor_lost=False))
 
     def running(self) -> int:
         with self._lock:
@@ -74,9 +76,23 @@ class ExecutorPool:
             return build_id in self._running
 
     def cancel(self, build_id: str, reason: str) -> None:
-        """Stop a build this process runs; InvalidArgumentError if it runs elsewhere or has ended."""
+        """Stop a build this process runs (SIGTERM, then SIGKILL, to each job's process group);
+        InvalidArgumentError if it runs elsewhere or has ended."""
         with self._lock:
             executor = self._running.get(build_id)
-        if executor is None:
-            raise InvalidArgumentError(f"build {build_id} is not running here")
-        executor.cancel(reason)
+            if executor is None:
+                raise InvalidArgumentError(f"build {build_id} is not running here")
+            executor.cancel(reason)
+
+    def cancel_unwanted(self, build_id: str, reason: str) -> bool:
+        """Cancel ``build_id`` if this process runs it and no active want rides on it any more
+        (its wants expired or were cancelled); whether it did."""
+        if self.store.wants_riding(build_id):
+            return False
+        with self._lock:
+            executor = self._running.get(build_id)
+            if executor is None:
+                return False
+            executor.cancel(reason)
+        log.info("cancelled build %s: %s", build_id, reason)
+        return True

@@ -10,6 +10,12 @@ deadline. Decisions are appended on condition that nothing they were based on (t
 wants, their partitions, their builds) changed meanwhile, so two evaluators on one log
 (a daemon and an in-process command) never record an outcome twice, while unrelated
 appends (other builds' progress) do not force a re-decision.
+
+Wants that need a plan are planned by a ``PlanningPool`` (job ``config`` calls, which
+may hang until their timeout), never on this thread: their decision waits for the plan,
+which comes back as an input of a later pass, while every other want is decided. A
+running build none of whose wants is active any more (they expired) is cancelled, its
+jobs' process groups killed.
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ from typing import Iterable, NamedTuple, Protocol, Sequence
 
 from databuild.errors import AppendConflictError
 from databuild.events import REGISTRY, Clock, EventFilter, KeyKind, Unchanged, system_clock
-from databuild.planner import CycleError, NoProducerError, Plan, PlanningError, Resolver, plan
+from databuild.planner import Plan, Resolver
 from databuild.proto import databuild_pb2 as pb
+from databuild.service.planning import DEFAULT_PLANNERS, Planned, PlanningPool, plan_wants
 from databuild.state import IN_FLIGHT_PARTITION_STATUSES, StateStore, TERMINAL_BUILD_STATUSES
 from databuild.wants import BuildOrder, Policy, WantView, decide, schedule
 
@@ -40,12 +47,16 @@ _BATCH = 1000
 BUSY_WITHIN_S, COALESCE_S = 0.01, 0.005
 
 
-class Planned(NamedTuple):
-    """What planning told about one want: the external leaves of its plan, or why it failed."""
+class Decisions(NamedTuple):
+    """One pass's outcome: what to record, builds to start, wants to plan, wants to decide
+    again at once, builds that lost their last active want, and the keys the decisions read."""
 
-    leaves: list[str] | None = None
-    error: str = ""
-    permanent: bool = False  # the plan can never work (no producer, cycle)
+    events: list[pb.Event]
+    orders: list[BuildOrder]
+    to_plan: list[pb.WantState]
+    again: list[str]
+    unwanted: list[str]
+    basis: set[tuple[KeyKind, str]]
 
 
 class Builds(Protocol):
@@ -60,6 +71,9 @@ class Builds(Protocol):
     def running(self) -> int:
         """Builds running now."""
 
+    def cancel_unwanted(self, build_id: str, reason: str) -> bool:
+        """Cancel ``build_id`` (killing its jobs) if it runs here and no active want rides on it."""
+
 
 class WantRunner:
     """Evaluates wants in a background thread; see the module docstring."""
@@ -72,14 +86,17 @@ class WantRunner:
         builds: Builds,
         policy: Policy = Policy(),
         clock_us: Clock = system_clock,
+        planners: int = DEFAULT_PLANNERS,
     ) -> None:
         self.store, self.log, self.builds = store, store.log, builds
-        self.graph_label, self.resolver, self.policy, self.clock_us = graph_label, resolver, policy, clock_us
+        self.policy, self.clock_us = policy, clock_us
         self._wake = threading.Condition()
         self._stopped = False
         self._cursor = self.log.latest_index()
         self._due_floor = 0
-        self._retry_ids: dict[str, None] = {}
+        self._again: dict[str, None] = {}  # wants to evaluate on the next pass whatever happens (guarded by _wake)
+        self.planning = PlanningPool(
+            lambda wants: plan_wants(graph_label, wants, resolver, store.partition_statuses), self._planned, planners)
         self._thread = threading.Thread(target=self._loop, name="want-evaluator", daemon=True)
         self.log.add_listener(self._on_append)
 
@@ -90,8 +107,28 @@ class WantRunner:
         with self._wake:
             self._stopped = True
             self._wake.notify_all()
+        self.planning.close()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
+
+    def settle(self, timeout: float = 60.0) -> bool:
+        """Passes until no plan is pending and nothing is left to evaluate, for callers that
+        drive the runner by hand (tests, benchmarks) instead of starting its thread; False
+        if planning still ran after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.tick()
+            if not self.planning.wait_idle(max(deadline - time.monotonic(), 0.0)):
+                return False
+            with self._wake:
+                if not self._again:
+                    return True
+
+    def _planned(self, want_ids: list[str]) -> None:
+        """From a planning worker: these wants have their plan; decide them on the next pass."""
+        with self._wake:
+            self._again.update(dict.fromkeys(want_ids))
+            self._wake.notify_all()
 
     def _on_append(self, latest: int) -> None:
         with self._wake:
@@ -106,12 +143,15 @@ class WantRunner:
             with self._wake:
                 if self._stopped:
                     return
-                if self.log.latest_index() <= self._cursor and not self._retry_ids:
+                if self.log.latest_index() <= self._cursor and not self._again:
                     self._wake.wait(self._sleep_s())
                 if self._stopped:
                     return
-            if time.monotonic() - last_tick < BUSY_WITHIN_S:
-                time.sleep(COALESCE_S)  # under a stream of events: one pass for several
+                planned = bool(self._again)
+            if time.monotonic() - last_tick < BUSY_WITHIN_S and not planned:
+                # Under a stream of events: one pass for several. Not when plans came back:
+                # those wants waited for planning already.
+                time.sleep(COALESCE_S)
             try:
                 self.tick()
             except Exception:  # the evaluator must outlive one bad pass; the next event retries
@@ -120,7 +160,7 @@ class WantRunner:
             last_tick = time.monotonic()
 
     def _sleep_s(self) -> float:
-        if self._retry_ids:
+        if self._again:
             return 0.0
         due = self.store.next_due_us(after_us=self._due_floor)
         if due is None:
@@ -139,8 +179,9 @@ class WantRunner:
             after = page[-1].spec.want_id
 
     def tick(self) -> None:
-        """One pass: new events, due deadlines, freed capacity."""
-        ids, self._retry_ids = self._retry_ids, {}
+        """One pass: new events, due deadlines, freed capacity, finished plans."""
+        with self._wake:
+            ids, self._again = self._again, {}
         freed = False
         while True:
             page = self.log.list_events(self._cursor, EventFilter(types=WAKE_TYPES), _BATCH)
@@ -183,52 +224,69 @@ class WantRunner:
     # -- evaluation ----------------------------------------------------------
 
     def evaluate(self, want_ids: Sequence[str], resume: bool = False) -> None:
-        """Decide for ``want_ids`` and carry the decisions out; retried on concurrent appends."""
-        plans: dict[str, Planned] = {}
-        made: list[Plan] = []
+        """Decide for ``want_ids`` and carry the decisions out; retried on concurrent appends.
+
+        Wants whose plan is ready decide with it; those that need one go to planning
+        and are decided again when it is done (one whose plan is pending meanwhile is
+        decided on everything but the plan: satisfied, expired, SLA)."""
+        plans = self.planning.take(want_ids)
         for _ in range(100):
             latest = self.log.latest_index()
-            events, orders, unplanned, basis = self._decide_all(want_ids, plans, resume)
-            if unplanned:
-                plans.update(self._plan(unplanned, made))
-                continue
+            decided = self._decide_all(want_ids, plans, resume)
             try:
-                self._carry_out(events, orders, Unchanged(latest, frozenset(basis)), made)
-                return
+                self._carry_out(decided, Unchanged(latest, frozenset(decided.basis)), plans)
             except AppendConflictError:
                 continue  # what the decisions read changed meanwhile: decide again on fresh state
+            self.planning.submit(decided.to_plan)
+            if decided.again:
+                with self._wake:
+                    self._again.update(dict.fromkeys(decided.again))
+            return
         log.warning("want evaluation of %d wants kept conflicting; retried on the next pass", len(want_ids))
-        self._retry_ids.update(dict.fromkeys(want_ids))
+        with self._wake:
+            self._again.update(dict.fromkeys(want_ids))
 
-    def _decide_all(self, want_ids: Sequence[str], plans: dict[str, Planned], resume: bool
-                    ) -> tuple[list[pb.Event], list[BuildOrder], list[pb.WantState], set]:
-        """Decisions for ``want_ids``, wants still to plan, and the keys the decisions read."""
+    def _decide_all(self, want_ids: Sequence[str], plans: dict[str, Planned], resume: bool) -> Decisions:
+        """Decisions for ``want_ids``; wants that need a plan first are left to planning."""
         now = self.clock_us()
         wants = list(self.store.wants_by_id(want_ids).values())
-        refs = sorted({r for w in wants for r in _refs_of(w, plans)})
-        statuses = self.store.partition_statuses(refs)
-        builds = {b: self.store.build(b) for b in {w.build_id for w in wants if w.status == pb.WANT_STATUS_BUILDING}}
-        basis = {(KeyKind.WANT, w.spec.want_id) for w in wants} | {(KeyKind.PARTITION, r) for r in refs} | {
-            (KeyKind.BUILD, b) for b in builds if b}
-        events, buildable, unplanned = [], [], []
+        statuses, made, builds, basis = self._read(wants, plans)
+        events, buildable, to_plan, again, unwanted = [], [], [], [], []
         for want in wants:
-            build = builds.get(want.build_id) if want.status == pb.WANT_STATUS_BUILDING else None
-            if resume and want.status == pb.WANT_STATUS_BUILDING and build is None:
-                build = pb.BuildState(build_id=want.build_id, status=pb.BUILD_STATUS_FAILED,
+            building = want.status == pb.WANT_STATUS_BUILDING
+            build = builds.get(want.build_id) if building else None
+            if resume and building and build is None:
+                build = pb.BuildState(build_id=want.build_id, status=pb.BUILD_STATUS_FAILED, executor_lost=True,
                                       message="its build was never recorded (service stopped)")
             planned = plans.get(want.spec.want_id, Planned())
-            view = WantView(want, statuses, build, planned.leaves, planned.error, planned.permanent)
+            view = WantView(want, statuses, build, planned.leaves, planned.error, planned.permanent, made)
             decision = decide(view, now, self.policy)
             events += decision.events
             if decision.needs_plan:
-                unplanned.append(want)
+                to_plan.append(want)
             elif decision.buildable:
                 buildable.append(view)
-        if unplanned:
-            return [], [], unplanned, basis
+            if decision.again:
+                again.append(want.spec.want_id)
+            if _left(want, decision.events):
+                unwanted.append(want.build_id)
         more, orders = schedule(buildable, self._in_flight(buildable), self.builds.running(), self.policy,
                                 lambda: str(uuid.uuid4()))
-        return events + more, orders, [], basis
+        return Decisions(events + more, orders, to_plan, again, unwanted, basis)
+
+    def _read(self, wants: Sequence[pb.WantState], plans: dict[str, Planned]) -> tuple[
+            dict[str, int], dict[str, tuple[int, str]], dict[str, pb.BuildState | None], set[tuple[KeyKind, str]]]:
+        """What decisions about ``wants`` read: the status of every partition they involve,
+        how their available ones were made (event index, build), the builds they ride, and
+        those keys (the basis of the conditional append)."""
+        refs = sorted({r for w in wants for r in _refs_of(w, plans)})
+        parts = self.store.partitions_by_ref(refs)
+        statuses = {r: parts[r].status if r in parts else pb.PARTITION_STATUS_MISSING for r in refs}
+        made = {r: (p.last_event_index, p.build_id) for r, p in parts.items() if p.status == pb.PARTITION_STATUS_AVAILABLE}
+        builds = {b: self.store.build(b) for b in {w.build_id for w in wants if w.status == pb.WANT_STATUS_BUILDING}}
+        basis = {(KeyKind.WANT, w.spec.want_id) for w in wants} | {(KeyKind.PARTITION, r) for r in refs} | {
+            (KeyKind.BUILD, b) for b in builds if b}
+        return statuses, made, builds, basis
 
     def _in_flight(self, views: Iterable[WantView]) -> dict[str, str]:
         """Missing refs of ``views`` that a live build is producing, and that build."""
@@ -239,27 +297,17 @@ class WantRunner:
         return {ref: b for ref, b in producing.items()
                 if builds[b] is not None and builds[b].status not in TERMINAL_BUILD_STATUSES}
 
-    def _plan(self, wants: list[pb.WantState], made: list[Plan]) -> dict[str, Planned]:
-        """Plan ``wants`` together (one config call per job; the plan is kept in ``made``
-        for the build that may follow); if that fails, one by one to place the error."""
-        refs = sorted({r for w in wants for r in w.spec.partitions})
-        try:
-            planned = plan(self.graph_label, refs, self.resolver, self.store.partition_statuses)
-        except PlanningError as e:
-            if len(wants) == 1:
-                return {wants[0].spec.want_id: Planned(None, str(e), isinstance(e, (NoProducerError, CycleError)))}
-            return {wid: p for want in wants for wid, p in self._plan([want], made).items()}
-        made.append(planned)
-        return {w.spec.want_id: Planned(planned.external_leaves(w.spec.partitions)) for w in wants}
-
-    def _carry_out(self, events: list[pb.Event], orders: list[BuildOrder], basis: Unchanged,
-                   made: Sequence[Plan]) -> None:
-        """Record the decisions and each new build's request in one append, then start the builds."""
-        if not events and not orders:
-            return
-        self.log.append([self.builds.requested_event(o) for o in orders] + events, unchanged=basis)
-        for order in orders:
-            self.builds.start(order, next((p for p in made if _plans_exactly(p, order.refs)), None))
+    def _carry_out(self, decided: Decisions, basis: Unchanged, plans: dict[str, Planned]) -> None:
+        """Record the decisions and each new build's request in one append, start the builds,
+        and cancel those left without an active want."""
+        if decided.events or decided.orders:
+            self.log.append([self.builds.requested_event(o) for o in decided.orders] + decided.events,
+                            unchanged=basis)
+        made = {id(p.plan): p.plan for p in plans.values() if p.plan is not None}.values()  # one per batch
+        for order in decided.orders:
+            self.builds.start(order, next((plan for plan in made if _plans_exactly(plan, order.refs)), None))
+        for build_id in dict.fromkeys(decided.unwanted):
+            self.builds.cancel_unwanted(build_id, "no active want needs it any more (its wants expired)")
 
 
 def _plans_exactly(planned: Plan, refs: Sequence[str]) -> bool:
@@ -268,6 +316,12 @@ def _plans_exactly(planned: Plan, refs: Sequence[str]) -> bool:
     between data landing and the first job starting)."""
     extra = set(planned.requested) - set(refs)
     return set(refs) <= set(planned.requested) and extra <= set(planned.available)
+
+
+def _left(want: pb.WantState, events: Sequence[pb.Event]) -> bool:
+    """Whether ``events`` end ``want``'s ride on its build: it expired while building. (A want
+    cancelled through the service has its build released there, by ``Builds.cancel_unwanted``.)"""
+    return want.status == pb.WANT_STATUS_BUILDING and any(e.WhichOneof("payload") == "want_expired" for e in events)
 
 
 def _refs_of(want: pb.WantState, plans: dict[str, Planned]) -> list[str]:

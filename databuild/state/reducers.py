@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 from databuild.errors import DeclarationError
 from databuild.events import REGISTRY, EventTypes, KeyKind
 from databuild.proto import databuild_pb2 as pb
-from databuild.state.wants import waiting_message
+from databuild.state.wants import ACTIVE_WANT_STATUSES, waiting_message
 
 PARTITION, JOB_RUN, BUILD, WANT, UPSTREAM = "partition", "job_run", "build", "want", "upstream"
 KINDS: tuple[str, ...] = (PARTITION, JOB_RUN, BUILD, WANT, UPSTREAM)
@@ -28,7 +28,6 @@ STATE_TYPES: dict[str, type[Message]] = {
     UPSTREAM: pb.UpstreamState,
 }
 
-ACTIVE_WANT_STATUSES = (pb.WANT_STATUS_WAITING, pb.WANT_STATUS_QUEUED, pb.WANT_STATUS_BUILDING)
 _TERMINAL_JOB_RUN = {pb.JOB_RUN_STATUS_SUCCEEDED, pb.JOB_RUN_STATUS_FAILED, pb.JOB_RUN_STATUS_CANCELLED, pb.JOB_RUN_STATUS_SKIPPED}
 TERMINAL_JOB_RUN_STATUSES = tuple(sorted(_TERMINAL_JOB_RUN))
 TERMINAL_BUILD_STATUSES = (pb.BUILD_STATUS_COMPLETED, pb.BUILD_STATUS_FAILED, pb.BUILD_STATUS_CANCELLED)
@@ -167,7 +166,7 @@ def _build_requested(s: pb.BuildState, build_id: str, p: pb.BuildRequested, even
 @_reduces("build_status_changed")
 def _build_status(s: pb.BuildState, build_id: str, p: pb.BuildStatusChanged, event: pb.Event) -> None:
     s.build_id = build_id
-    s.status, s.message = p.status, p.message
+    s.status, s.message, s.executor_lost = p.status, p.message, p.executor_lost
     if p.status in TERMINAL_BUILD_STATUSES:
         s.finished_at.CopyFrom(event.timestamp)
 
@@ -193,8 +192,9 @@ def _cancellation(s: pb.BuildState, build_id: str, _p: pb.CancellationRequested,
 # -- wants ------------------------------------------------------------------
 
 @_reduces("want_created")
-def _want_created(s: pb.WantState, _want_id: str, p: pb.WantCreated, _event: pb.Event) -> None:
+def _want_created(s: pb.WantState, _want_id: str, p: pb.WantCreated, event: pb.Event) -> None:
     s.spec.CopyFrom(p.want)
+    s.created_index = event.index
     s.status = pb.WANT_STATUS_WAITING if p.want.external_dependencies else pb.WANT_STATUS_QUEUED
     s.waiting_for[:] = p.want.external_dependencies
     if p.want.external_dependencies:
@@ -219,7 +219,7 @@ def _while_active(reducer: Reducer) -> Reducer:
 def _want_status(s: pb.WantState, _want_id: str, p: pb.WantStatusChanged, event: pb.Event) -> None:
     s.status, s.message = p.status, p.message
     s.build_id = p.build_id
-    s.attempts = max(s.attempts, p.attempt)
+    s.attempts = p.attempt  # may go down: a build lost with its executor is given back
     s.waiting_for[:] = p.waiting_for
     if p.HasField("not_before"):
         s.not_before.CopyFrom(p.not_before)
@@ -246,8 +246,8 @@ def _want_ended(s: pb.WantState, _want_id: str, p: Message, event: pb.Event) -> 
     s.ClearField("not_before")
     status, message = _WANT_ENDINGS[name]
     s.status, s.message = status, message(p)
-    if name == "want_satisfied" and p.build_id:
-        s.build_id = p.build_id
+    if name == "want_satisfied":
+        s.build_id = p.build_id  # never the build it last rode, if that is not what produced its partitions
     s.finished_at.CopyFrom(event.timestamp)
 
 

@@ -7,15 +7,19 @@ from typing import Sequence
 
 from google.protobuf.message import Message
 
+from databuild.errors import InvalidArgumentError, NotFoundError
 from databuild.events import Clock, EventLog, RowQuery, TermMatch, open_event_log, system_clock
 from databuild.proto import databuild_pb2 as pb
 from databuild.state.projection import StateProjection
-from databuild.state.reducers import (
-    ACTIVE_WANT_STATUSES, BUILD, JOB_RUN, PARTITION, STATE_TYPES, UPSTREAM, WANT,
-)
-from databuild.state.wants import time_term
+from databuild.state.builds import REQUESTED, build_order
+from databuild.state.reducers import BUILD, JOB_RUN, PARTITION, STATE_TYPES, UPSTREAM, WANT
+from databuild.state.wants import ACTIVE_WANT_STATUSES, time_term
 
 _PAGE = 5000  # rows per query when a caller needs all matches
+#: Shortest id prefix ``resolve_id`` accepts, and how many matches an ambiguous one lists.
+MIN_ID_PREFIX, MAX_LISTED_MATCHES = 4, 10
+#: The kinds ``resolve_id`` resolves, as messages name them.
+_ID_KINDS = {WANT: "want", BUILD: "build", JOB_RUN: "job run"}
 
 
 def open_state_store(uri: str, clock: Clock = system_clock) -> "StateStore":
@@ -32,7 +36,8 @@ class StateStore:
 
     def __init__(self, log: EventLog) -> None:
         if not any(isinstance(p, StateProjection) for p in log.projections):
-            raise ValueError("the event log must be opened with a StateProjection")
+            raise InvalidArgumentError(f"a StateStore needs an event log opened with a StateProjection; "
+                                       f"this one has {[p.name for p in log.projections] or 'none'}")
         self.log = log
 
     def _one(self, kind: str, key: str) -> Message | None:
@@ -91,7 +96,46 @@ class StateStore:
         return self._one(BUILD, build_id)
 
     def builds(self, statuses: Sequence[int] = (), after: str | None = None, limit: int = 1000) -> list[pb.BuildState]:
+        """Builds by id (an arbitrary order: ids are random), filtered by status; page with ``after``."""
         return self._many(BUILD, statuses, None, after, limit)
+
+    def builds_newest_first(self, after: str | None = None, limit: int = 50) -> list[pb.BuildState]:
+        """Builds by request time, newest first (ties by id, descending); ``after`` = the last
+        build id of the previous page. Walks the ``requested`` index: a page costs what it returns."""
+        start = None
+        if after is not None:
+            build = self.build(after)
+            if build is None:
+                raise NotFoundError(f"no build with id {after!r} to page after")
+            start = build_order(build)
+        entries = self.log.term_entries(BUILD, REQUESTED, limit=limit, reverse=True, after=start)
+        rows = self.log.get_rows(BUILD, [key for _, key in entries])
+        return [pb.BuildState.FromString(rows[key].body) for _, key in entries if key in rows]
+
+    def resolve_id(self, kind: str, prefix: str) -> str:
+        """The full id of the want, build or job run (``kind``: want, build, job_run) that ``prefix``
+        names: the id itself, else the one id starting with it (at least MIN_ID_PREFIX characters).
+
+        NotFoundError if none matches; InvalidArgumentError, listing the matches, if several do.
+        """
+        what = _ID_KINDS.get(kind)
+        if what is None:
+            raise InvalidArgumentError(f"ids of {kind!r} cannot be resolved; kinds: {', '.join(_ID_KINDS)}")
+        prefix = prefix.strip()
+        if not prefix:
+            raise InvalidArgumentError(f"a {what} id must not be empty")
+        if self.log.get_row(kind, prefix) is not None:
+            return prefix
+        if len(prefix) < MIN_ID_PREFIX:
+            raise NotFoundError(f"no {what} with id {prefix!r} (a shortened id needs at least "
+                                f"{MIN_ID_PREFIX} characters)")
+        matches = self.log.keys_with_prefix(kind, prefix, MAX_LISTED_MATCHES + 1)
+        if not matches:
+            raise NotFoundError(f"no {what} with id {prefix!r}")
+        if len(matches) > 1:
+            listed = ", ".join(matches[:MAX_LISTED_MATCHES]) + (", ..." if len(matches) > MAX_LISTED_MATCHES else "")
+            raise InvalidArgumentError(f"{what} id {prefix!r} is ambiguous: it matches {listed}; give more characters")
+        return matches[0]
 
     def want(self, want_id: str) -> pb.WantState | None:
         return self._one(WANT, want_id)

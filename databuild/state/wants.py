@@ -21,7 +21,8 @@ from typing import Sequence
 from databuild.events import Term
 from databuild.proto import databuild_pb2 as pb
 
-ACTIVE = (pb.WANT_STATUS_WAITING, pb.WANT_STATUS_QUEUED, pb.WANT_STATUS_BUILDING)
+#: Statuses of a want still pursued (the others are final).
+ACTIVE_WANT_STATUSES = (pb.WANT_STATUS_WAITING, pb.WANT_STATUS_QUEUED, pb.WANT_STATUS_BUILDING)
 
 
 def time_term(us: int) -> str:
@@ -49,7 +50,7 @@ def urgency_us(spec: pb.WantSpec) -> int:
 
 def next_due_us(want: pb.WantState) -> int | None:
     """The next time the want changes without any event: TTL, SLA or backoff end."""
-    if want.status not in ACTIVE:
+    if want.status not in ACTIVE_WANT_STATUSES:
         return None
     times = [ttl_deadline_us(want.spec)]
     sla = sla_deadline_us(want.spec)
@@ -82,7 +83,7 @@ def want_terms(want: pb.WantState) -> tuple[Term, ...]:
     terms += [("source", source), ("source", f"{source}:{spec.source.name}")]
     if want.sla_violated:
         terms.append(("sla_violated", "1"))
-    if want.status not in ACTIVE:
+    if want.status not in ACTIVE_WANT_STATUSES:
         return tuple(terms)
     terms += [("wait", ref) for ref in want.waiting_for]
     if want.build_id and want.status == pb.WANT_STATUS_BUILDING:

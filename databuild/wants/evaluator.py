@@ -43,7 +43,9 @@ class Policy:
 class WantView:
     """One active want and the state its decision depends on.
 
-    ``statuses`` covers its partitions, external dependencies and plan leaves;
+    ``statuses`` covers its partitions, external dependencies and plan leaves; ``made``
+    maps those of its partitions that are available to (index of the event that made
+    each available, the build that produced it or "" if it came from outside);
     ``build`` is the build it rides on (if building); ``leaves`` are the external
     inputs of its plan, None when it was not planned (planning is I/O, done by the
     caller only for wants that get that far); ``plan_error`` is why planning failed.
@@ -55,6 +57,7 @@ class WantView:
     leaves: Sequence[str] | None = None
     plan_error: str = ""
     plan_error_permanent: bool = False
+    made: Mapping[str, tuple[int, str]] = field(default_factory=dict)
 
     def unavailable(self, refs: Sequence[str]) -> list[str]:
         """Those of ``refs`` not available."""
@@ -73,6 +76,7 @@ class Decision:
     events: list[pb.Event] = field(default_factory=list)
     needs_plan: bool = False      # call again with ``leaves`` (or ``plan_error``) filled in
     buildable: bool = False       # hand to ``schedule``
+    again: bool = False           # queued again with nothing to wait for: decide again at once
 
 
 @dataclass(frozen=True)
@@ -110,8 +114,7 @@ def decide(view: WantView, now_us: int, policy: Policy) -> Decision:
         deadline.sla_deadline.FromMicroseconds(sla)
         out.events.append(_ev(want_sla_violated=deadline))
     if not view.missing:
-        by = want.build_id if want.status == W.WANT_STATUS_BUILDING else ""
-        out.events.append(_ev(want_satisfied=pb.WantSatisfied(want_id=wid, build_id=by)))
+        out.events.append(_ev(want_satisfied=pb.WantSatisfied(want_id=wid, build_id=_produced_by(view))))
         return out
     if now_us >= ttl_deadline_us(spec):
         expired = pb.WantExpired(want_id=wid)
@@ -121,7 +124,10 @@ def decide(view: WantView, now_us: int, policy: Policy) -> Decision:
     if want.status == W.WANT_STATUS_BUILDING:
         if view.build is not None and view.build.status in ACTIVE_BUILD_STATUSES:
             return out  # riding on it
-        out.events += _after_build(view, now_us, policy)
+        moved = _after_build(view, now_us, policy)
+        out.events.append(moved)
+        change = moved.want_status_changed
+        out.again = change.status == W.WANT_STATUS_QUEUED and not change.HasField("not_before")
         return out
     waiting = view.unavailable(spec.external_dependencies)
     if waiting:
@@ -133,7 +139,7 @@ def decide(view: WantView, now_us: int, policy: Policy) -> Decision:
         out.needs_plan = True
         return out
     if view.plan_error:
-        out.events += _plan_failed(view, now_us, policy)
+        out.events.append(_plan_failed(view, now_us, policy))
         return out
     waiting = view.unavailable(view.leaves)
     if waiting:
@@ -141,6 +147,19 @@ def decide(view: WantView, now_us: int, policy: Policy) -> Decision:
         return out
     out.buildable = True
     return out
+
+
+def _produced_by(view: WantView) -> str:
+    """The build that produced the want's partitions: the one it rides if that built any of
+    them, else the one that made the last of them available; "" if all were available before
+    the want was created (or the last came from outside)."""
+    want = view.want
+    fresh = [view.made[r] for r in want.spec.partitions if r in view.made and view.made[r][0] > want.created_index]
+    if not fresh:
+        return ""
+    if want.status == W.WANT_STATUS_BUILDING and any(build == want.build_id for _, build in fresh):
+        return want.build_id
+    return max(fresh)[1]
 
 
 def _wait(want: pb.WantState, refs: Sequence[str], what: str) -> list[pb.Event]:
@@ -153,34 +172,41 @@ def _wait(want: pb.WantState, refs: Sequence[str], what: str) -> list[pb.Event]:
     return [event]
 
 
-def _retry_or_fail(want: pb.WantState, error: str, now_us: int, policy: Policy, build_id: str = "") -> list[pb.Event]:
+def _retry_or_fail(want: pb.WantState, error: str, now_us: int, policy: Policy, build_id: str = "") -> pb.Event:
     """After attempt ``want.attempts`` (build ``build_id``) failed with ``error``: back off and queue, or give up."""
     if want.attempts >= policy.max_attempts:
-        return [_status(want, W.WANT_STATUS_FAILED, attempt=want.attempts, error=error, build_id=build_id,
-                        message=f"gave up after {want.attempts} failed attempt(s): {error}")]
+        return _status(want, W.WANT_STATUS_FAILED, attempt=want.attempts, error=error, build_id=build_id,
+                       message=f"gave up after {want.attempts} failed attempt(s): {error}")
     change = pb.WantStatusChanged(
         want_id=want.spec.want_id, status=W.WANT_STATUS_QUEUED, attempt=want.attempts, error=error,
         build_id=build_id, message=f"attempt {want.attempts} failed; retrying after backoff")
     change.not_before.FromMicroseconds(now_us + policy.backoff_us(want.attempts))
-    return [_ev(want_status_changed=change)]
+    return _ev(want_status_changed=change)
 
 
-def _after_build(view: WantView, now_us: int, policy: Policy) -> list[pb.Event]:
+def _after_build(view: WantView, now_us: int, policy: Policy) -> pb.Event:
+    """The want's move once the build it rode ended with some of its partitions missing."""
     want, build = view.want, view.build
     if build is None or build.status == pb.BUILD_STATUS_COMPLETED:
         # The build ended well but left some of ours missing (e.g. a partition it
         # delegated failed elsewhere): try again at once, not counted as a failure.
-        return [_status(want, W.WANT_STATUS_QUEUED, attempt=want.attempts,
-                        message=f"build {want.build_id} ended without {', '.join(view.missing)}; queued again")]
+        return _status(want, W.WANT_STATUS_QUEUED, attempt=want.attempts,
+                       message=f"build {want.build_id} ended without {', '.join(view.missing)}; queued again")
     reason = build.message or pb.BuildStatus.Name(build.status).removeprefix("BUILD_STATUS_").lower()
+    if build.executor_lost:
+        # The service died under it (crash, SIGKILL): not the want's failure. Queued again at
+        # once, and the attempt it started is given back.
+        return _status(want, W.WANT_STATUS_QUEUED, attempt=max(want.attempts - 1, 0), build_id=build.build_id,
+                       message=f"build {build.build_id} was lost with its executor ({reason}); "
+                               "queued again, not counted as an attempt")
     return _retry_or_fail(want, f"build {build.build_id} failed: {reason}", now_us, policy, build.build_id)
 
 
-def _plan_failed(view: WantView, now_us: int, policy: Policy) -> list[pb.Event]:
+def _plan_failed(view: WantView, now_us: int, policy: Policy) -> pb.Event:
     want = view.want
     error = f"planning failed: {view.plan_error}"
     if view.plan_error_permanent:
-        return [_status(want, W.WANT_STATUS_FAILED, attempt=want.attempts, error=error, message=error)]
+        return _status(want, W.WANT_STATUS_FAILED, attempt=want.attempts, error=error, message=error)
     attempted = pb.WantState()
     attempted.CopyFrom(want)
     attempted.attempts += 1

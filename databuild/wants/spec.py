@@ -49,14 +49,16 @@ def new_want_spec(request: pb.CreateWantRequest, now_us: int, default_ttl: int =
                                    f"got {len(request.partitions)}")
     partitions = list(dict.fromkeys(validate_refs(request.partitions)))
     external = list(dict.fromkeys(validate_refs(request.external_dependencies)))
-    for name in ("ttl_seconds", "sla_seconds"):
-        if getattr(request, name) < 0:
-            raise InvalidArgumentError(f"{name} must not be negative, got {getattr(request, name)}")
+    if request.HasField("ttl_seconds") and request.ttl_seconds <= 0:
+        raise InvalidArgumentError(f"ttl_seconds must be positive (a want with no time to live could never be "
+                                   f"built), got {request.ttl_seconds}; leave it out for the default")
+    if request.sla_seconds < 0:
+        raise InvalidArgumentError(f"sla_seconds must not be negative, got {request.sla_seconds}")
     if len(request.comment) > MAX_COMMENT_CHARS:
         raise InvalidArgumentError(f"comment is {len(request.comment)} characters; at most {MAX_COMMENT_CHARS}")
     spec = pb.WantSpec(
         want_id=new_want_id(now_us), partitions=partitions, external_dependencies=external,
-        ttl_seconds=request.ttl_seconds or default_ttl or DEFAULT_TTL_SECONDS,
+        ttl_seconds=request.ttl_seconds if request.HasField("ttl_seconds") else default_ttl or DEFAULT_TTL_SECONDS,
         sla_seconds=request.sla_seconds or default_sla, comment=request.comment,
     )
     spec.created_at.FromMicroseconds(now_us)
