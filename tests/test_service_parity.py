@@ -44,6 +44,9 @@ class RecordingPool:
     def is_running(self, build_id: str) -> bool:
         return build_id == "b-running"
 
+    def cancel_unwanted(self, build_id: str, reason: str) -> bool:
+        return False  # the parity cases cancel no building want
+
     def cancel(self, build_id: str, reason: str) -> None:
         if build_id != "b-running":
             raise InvalidArgumentError(f"build {build_id} is not running here")
@@ -95,14 +98,14 @@ CASES: dict[str, Callable[[str, list[str]], object]] = {
                                              requested_by=f"cli:{side}"),
     "partition": lambda side, w: pb.GetPartitionRequest(ref="daily/1"),
     "list_builds": lambda side, w: pb.ListBuildsRequest(limit=5),
-    "build": lambda side, w: pb.GetBuildRequest(build_id="b-running"),
+    "build": lambda side, w: pb.GetBuildRequest(build_id="b-ru"),  # a unique prefix
     "cancel_build": lambda side, w: pb.CancelBuildRequest(build_id="b-running", reason=f"stop {side}"),
     "create_wants": lambda side, w: pb.CreateWantsRequest(wants=[pb.CreateWantRequest(
         partitions=[f"daily/{side}"], ttl_seconds=600, comment=side,
         source=pb.WantSource(type=pb.WANT_SOURCE_TYPE_CLI, name=side))]),
     "list_wants": lambda side, w: pb.ListWantsRequest(statuses=[pb.WANT_STATUS_WAITING], pattern="daily/*"),
     "sla_violations": lambda side, w: pb.PageRequest(limit=10),
-    "want": lambda side, w: pb.GetWantRequest(want_id=w[0]),
+    "want": lambda side, w: pb.GetWantRequest(want_id=w[0][:24]),  # a unique prefix
     "cancel_want": lambda side, w: pb.CancelWantRequest(want_id=w[0] if side == "local" else w[1],
                                                         reason=f"no longer {side}", requested_by=f"cli:{side}"),
     "job_run": lambda side, w: pb.GetJobRunRequest(job_run_id="j-1"),
@@ -137,7 +140,7 @@ def _normal(answer, side: str) -> object:
     if isinstance(answer, LogSlice):
         return (answer.offset, answer.next_offset, answer.size, answer.complete, b"".join(answer.chunks))
     text = repr(message_dict(answer)).replace(side, "SIDE")
-    text = re.sub(r"'(index|last_event_index|latest_event_index|next)': \d+", r"'\1': N", text)
+    text = re.sub(r"'(index|last_event_index|latest_event_index|next|created_index)': \d+", r"'\1': N", text)
     text = re.sub(r"'(timestamp|created_at|updated_at|requested_at|finished_at)': '[^']*'", r"'\1': T", text)
     text = text.replace("raw/1", "raw/X").replace("raw/2", "raw/X")
     return _IDS.sub("ID", text)

@@ -18,6 +18,8 @@ from databuild.state import ACTIVE_WANT_STATUSES, StateProjection, StateStore
 from databuild.wants import Policy
 from test_service_http import AUTH, TOKEN, serving
 
+pytestmark = pytest.mark.slow
+
 # Outputs one run per ref; slow/* waits for $DIR/release; fail/* exits 1; counts runs in $DIR/runs.
 JOB = """#!/bin/sh
 if [ "$1" = config ]; then

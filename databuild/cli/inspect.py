@@ -88,10 +88,11 @@ def builds() -> None:
 
 @builds.command("list")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--after", help="Continue after this build id (paging).")
 @pass_ctx
-def builds_list(c: CliContext, limit: int) -> None:
+def builds_list(c: CliContext, limit: int, after: str | None) -> None:
     """Builds, newest first."""
-    found = c.service.list_builds(pb.ListBuildsRequest(limit=limit))
+    found = c.service.list_builds(pb.ListBuildsRequest(limit=limit, after=after or ""))
     if c.as_json:
         emit_json(to_dict(found))
         return

@@ -6,6 +6,7 @@ process) and the HTTP API produce identical events and answers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -24,7 +25,7 @@ from databuild.proto.jsonmap import enum_name
 from databuild.service.builds import ExecutorPool
 from databuild.service.interface import LogSlice
 from databuild.service.want_runner import WantRunner
-from databuild.state import ACTIVE_WANT_STATUSES, TERMINAL_JOB_RUN_STATUSES, WANT, StateStore
+from databuild.state import ACTIVE_WANT_STATUSES, BUILD, JOB_RUN, TERMINAL_JOB_RUN_STATUSES, WANT, StateStore
 from databuild.state.reducers import reduce
 from databuild.state.wants import sla_deadline_us, time_term, ttl_deadline_us
 from databuild.wants import MAX_WANTS_PER_REQUEST, Policy, new_want_spec
@@ -72,9 +73,8 @@ class DataBuildService:
             self.evaluator.start()
 
     def close(self) -> None:
-        """Stop the evaluator (running builds finish in their threads)."""
-        if self._evaluating:
-            self.evaluator.stop()
+        """Stop the evaluator and its planners (running builds finish in their threads)."""
+        self.evaluator.stop()
 
     def _on_append(self, latest: int) -> None:
         with self._appended:
@@ -149,14 +149,15 @@ class DataBuildService:
     # -- builds and job runs ------------------------------------------------
 
     def list_builds(self, request: pb.ListBuildsRequest) -> pb.ListBuildsResponse:
+        """Builds newest first; page with ``after`` = the previous ``next_page_token``."""
         limit = _limit(request, 50)
-        found = sorted(self.store.builds(limit=MAX_LIMIT), key=lambda b: b.requested_at.ToMicroseconds(),
-                       reverse=True)
-        return pb.ListBuildsResponse(builds=found[:limit])
+        after = self.store.resolve_id(BUILD, request.after) if request.after else None
+        found = self.store.builds_newest_first(after, limit)
+        return pb.ListBuildsResponse(builds=found, next_page_token=found[-1].build_id if len(found) == limit else "")
 
     def cancel_build(self, request: pb.CancelBuildRequest) -> pb.BuildState:
         """Stop a build this service is running (its wants retry or end as their policy says)."""
-        build_id = self.build(pb.GetBuildRequest(build_id=request.build_id)).build.build_id
+        build_id = self.store.resolve_id(BUILD, request.build_id)
         self.builds.cancel(build_id, request.reason or "cancelled by request")
         return self.store.build(build_id)
 
@@ -165,17 +166,12 @@ class DataBuildService:
         return self.builds.running()
 
     def build(self, request: pb.GetBuildRequest) -> pb.BuildDetailResponse:
-        b = self.store.build(request.build_id)
-        if b is None:
-            raise NotFoundError(f"no build with id {request.build_id!r}")
+        b = self.store.build(self.store.resolve_id(BUILD, request.build_id))
         runs = [self.store.job_run(r.job_run_id) for r in b.job_graph.job_runs]
         return pb.BuildDetailResponse(build=b, job_runs=[r for r in runs if r is not None])
 
     def job_run(self, request: pb.GetJobRunRequest) -> pb.JobRunDetailResponse:
-        run = self.store.job_run(request.job_run_id)
-        if run is None:
-            raise NotFoundError(f"no job run with id {request.job_run_id!r}")
-        return pb.JobRunDetailResponse(job_run=run)
+        return pb.JobRunDetailResponse(job_run=self.store.job_run(self.store.resolve_id(JOB_RUN, request.job_run_id)))
 
     def job_run_log(self, request: pb.JobRunLogRequest) -> LogSlice:
         """A byte range of the run's captured output, read lazily; never outside the log directory."""
@@ -256,10 +252,12 @@ class DataBuildService:
         return detail
 
     def _find_want(self, want_id_or_ref: str) -> pb.WantState:
+        """By id or unique id prefix, else the newest want of the partition ref."""
         key = want_id_or_ref.strip()
-        want = self.store.want(key) if key and set(key) <= _UUID_CHARS else None
-        if want is None and is_valid_ref(key):
-            want = self.store.newest_want_on(key)
+        if key and set(key) <= _UUID_CHARS:
+            with contextlib.suppress(NotFoundError):  # not an id: perhaps a ref
+                return self.store.want(self.store.resolve_id(WANT, key))
+        want = self.store.newest_want_on(key) if is_valid_ref(key) else None
         if want is None:
             raise NotFoundError(f"no want with id or partition {want_id_or_ref!r}")
         return want
@@ -272,19 +270,16 @@ class DataBuildService:
 
     def cancel_want(self, request: pb.CancelWantRequest) -> pb.WantState:
         """Cancel an active want; its build is stopped unless another active want rides on it."""
-        want_id = request.want_id
+        want_id = self.store.resolve_id(WANT, request.want_id)
         want = self.store.want(want_id)
-        if want is None:
-            raise NotFoundError(f"no want with id {want_id!r}")
         if want.status not in ACTIVE_WANT_STATUSES:
             status = enum_name(pb.WantStatus.DESCRIPTOR, want.status)
             raise ConflictError(f"want {want_id} is already {status}; only active wants can be cancelled")
         self.log.append([pb.Event(want_cancelled=pb.WantCancelled(
             want_id=want_id, reason=request.reason or "cancelled by request",
             requested_by=request.requested_by or "api"))])
-        if want.status == pb.WANT_STATUS_BUILDING and self.builds.is_running(want.build_id) \
-                and not self.store.wants_riding(want.build_id):
-            self.builds.cancel(want.build_id, f"its want {want_id} was cancelled")
+        if want.status == pb.WANT_STATUS_BUILDING:
+            self.builds.cancel_unwanted(want.build_id, f"its want {want_id} was cancelled")
         return self.store.want(want_id)
 
     # -- event feed ----------------------------------------------------------
