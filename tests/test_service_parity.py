@@ -105,7 +105,7 @@ CASES: dict[str, Callable[[str, list[str]], object]] = {
         source=pb.WantSource(type=pb.WANT_SOURCE_TYPE_CLI, name=side))]),
     "list_wants": lambda side, w: pb.ListWantsRequest(statuses=[pb.WANT_STATUS_WAITING], pattern="daily/*"),
     "sla_violations": lambda side, w: pb.PageRequest(limit=10),
-    "want": lambda side, w: pb.GetWantRequest(want_id=w[0][:24]),  # a unique prefix
+    "want": lambda side, w: pb.GetWantRequest(want_id=w[0]),
     "cancel_want": lambda side, w: pb.CancelWantRequest(want_id=w[0] if side == "local" else w[1],
                                                         reason=f"no longer {side}", requested_by=f"cli:{side}"),
     "job_run": lambda side, w: pb.GetJobRunRequest(job_run_id="j-1"),
