@@ -96,8 +96,10 @@ class Daemon:
         return self.info["pid"]
 
     def job_processes(self) -> list[int]:
-        """Pids of this graph's job processes still running (found by their environment)."""
+        """Pids of this graph's job processes still running (found by their environment),
+        the daemon itself left out."""
         mine = f"DATA={self.root / 'data'}".encode()
+        daemon = self.pid() if (self.root / "state" / "daemon.json").exists() else None
         found = []
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
@@ -105,7 +107,7 @@ class Daemon:
                     if mine in (entry / "environ").read_bytes().split(b"\0") and b"Z" not in (
                             entry / "stat").read_bytes().rsplit(b")", 1)[1][:3]:
                         found.append(int(entry.name))
-        return found
+        return [pid for pid in found if pid != daemon]
 
     def stop(self) -> None:
         info = self.root / "state" / "daemon.json"
