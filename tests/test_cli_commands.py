@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 
 import pytest
 import requests
 
+from cli_harness import graph_cli
 from databuild.cli.inspect import _exit
 from databuild.proto import databuild_pb2 as pb
 
@@ -29,17 +27,9 @@ def cli(tmp_path):
     job = tmp_path / "job.sh"
     job.write_text(JOB)
     job.chmod(0o755)
-    manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"version": 1, "label": "//t:commands", "lookup": None, "upstreams": [],
-                                    "jobs": [{"label": "//t:job", "executable": str(job), "outputs": ["talk/*"]}]}))
-    env = dict(os.environ, DATABUILD_GRAPH_MANIFEST=str(manifest), DATABUILD_STATE_DIR=str(tmp_path / "state"))
-    env.pop("DATABUILD_TOKEN", None)
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "databuild.cli", *args], env=env, capture_output=True, text=True,
-                              timeout=60)
-    yield run
-    run("daemon", "stop")
+    with graph_cli(tmp_path, {"version": 1, "label": "//t:commands", "lookup": None, "upstreams": [],
+                              "jobs": [{"label": "//t:job", "executable": str(job), "outputs": ["talk/*"]}]}) as run:
+        yield run
 
 
 @pytest.mark.slow

@@ -4,11 +4,10 @@ the error's class declares, whether the command runs in process or through a ser
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+
+from cli_harness import graph_cli
 
 pytestmark = pytest.mark.slow
 MANIFEST = {"version": 1, "label": "//t:errors", "lookup": None, "upstreams": [],
@@ -17,15 +16,8 @@ MANIFEST = {"version": 1, "label": "//t:errors", "lookup": None, "upstreams": []
 
 @pytest.fixture
 def cli(tmp_path):
-    manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps(MANIFEST))
-    env = dict(os.environ, DATABUILD_GRAPH_MANIFEST=str(manifest), DATABUILD_STATE_DIR=str(tmp_path / "state"))
-    env.pop("DATABUILD_TOKEN", None)
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "databuild.cli", *args], env=env, capture_output=True, text=True,
-                              timeout=60)
-    return run
+    with graph_cli(tmp_path, MANIFEST) as run:
+        yield run
 
 
 @pytest.mark.parametrize("args, code, exit_code, fragment", [

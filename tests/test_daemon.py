@@ -3,7 +3,6 @@ record, idle exit, --service, start failures, a lost event log, a busy port."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -19,6 +18,7 @@ import requests
 
 from databuild.errors import ServiceUnavailableError
 from databuild.service.daemon import ensure_daemon
+from cli_harness import graph_cli
 from storage_faults import fill, small_tmpfs
 
 pytestmark = pytest.mark.slow
@@ -28,20 +28,8 @@ MANIFEST = {"version": 1, "label": "//t:daemon_graph", "lookup": None, "upstream
 
 @pytest.fixture
 def cli(tmp_path):
-    manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps(MANIFEST))
-    env = dict(os.environ, DATABUILD_GRAPH_MANIFEST=str(manifest), DATABUILD_STATE_DIR=str(tmp_path / "state"))
-    env.pop("DATABUILD_TOKEN", None)
-    def run(*args, **kw):
-        return subprocess.run([sys.executable, "-m", "databuild.cli", *args], env={**env, **kw}, capture_output=True,
-                              text=True, timeout=60)
-
-    run.state = tmp_path / "state"
-    yield run
-    info = run.state / "daemon.json"
-    if info.exists():
-        with contextlib.suppress(ProcessLookupError):  # already gone: nothing to clean up
-            os.kill(json.loads(info.read_text())["pid"], signal.SIGKILL)
+    with graph_cli(tmp_path, MANIFEST) as run:
+        yield run
 
 
 def info(state: Path) -> dict:
