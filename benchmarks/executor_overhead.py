@@ -13,7 +13,7 @@ configs for every ref it is asked for, and for the whole chain at once, so one
 config call plans the build; planning time is reported separately too.
 
 Usage: python benchmarks/executor_overhead.py [--fanout 1000] [--chain 200]
-Prints a table and one JSON line. Target (SPEC section 13): <= 2 ms per job run.
+Prints a table and one JSON line. Target (docs/development.md): <= 2 ms per job run.
 """
 
 from __future__ import annotations

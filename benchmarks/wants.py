@@ -1,6 +1,6 @@
 """Wants through the service: arrival latency, evaluator cost at scale, creation rate, want lists.
 
-Four measurements (targets from SPEC section 13), on SQLite event logs and a tiny
+Four measurements (targets from docs/development.md), on SQLite event logs and a tiny
 shell job (``config`` answers one run per ref; ``exec`` first writes
 ``date +%s.%N`` to a stamp file, then exits 0):
 

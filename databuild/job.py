@@ -1,4 +1,4 @@
-"""A small SDK that makes a Python program a DataBuild job (SPEC section 5).
+"""A small SDK that makes a Python program a DataBuild job (docs/job-protocol.md).
 
 Example::
 

@@ -1,4 +1,4 @@
-"""Want evaluator rules (SPEC section 8), tested in memory with injected time.
+"""Want evaluator rules (docs/wants.md), tested in memory with injected time.
 
 Each test folds a ``want_created`` event, asks ``decide``/``schedule`` what to do at
 a given microsecond, folds the returned events back with the reducers and checks

@@ -1,4 +1,4 @@
-"""Click commands of ``<graph>.build`` (SPEC section 11).
+"""Click commands of ``<graph>.build`` (docs/cli.md).
 
 The launcher Bazel generates sets ``DATABUILD_GRAPH_MANIFEST`` (the manifest path)
 and ``DATABUILD_RUNFILES`` (the binary's runfiles root). Usage errors and bad
@@ -130,7 +130,7 @@ def serve(c: CliContext, host: str, port: int, token: str | None, as_daemon: boo
     if as_daemon:
         run_daemon(c.graph, c.store, c.state_dir, c.log_dir, idle_timeout, options)
     else:
-        if not token:  # mutating requests always need a token (SPEC section 10): make one
+        if not token:  # mutating requests always need a token (docs/http-api.md): make one
             from databuild.service.daemon import new_token
 
             token = new_token()

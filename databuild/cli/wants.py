@@ -1,4 +1,4 @@
-"""`want create|list|status|cancel`, and the want `build` creates (SPEC sections 8, 11)."""
+"""`want create|list|status|cancel`, and the want `build` creates (docs/wants.md, docs/cli.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The executor: runs a build's job graph and records every transition in the BEL.
 
-Semantics (SPEC section 7): bounded parallelism; partitions already available are
+Semantics (docs/builds.md): bounded parallelism; partitions already available are
 skipped; partitions another live build has scheduled are not built twice (the
 build records a delegation and waits for them); a build whose external inputs are
 missing does not start; on the first failure no new run starts; only a run that

@@ -1,1 +1,1 @@
-"""Talking to job and lookup binaries (SPEC section 5)."""
+"""Talking to job and lookup binaries (docs/job-protocol.md)."""

@@ -36,7 +36,7 @@ _databuild_job = rule(
     doc = """A DataBuild job: wraps any executable target implementing the job protocol.
 
 `JOB config REF...` prints the configs producing REF...; `JOB exec ARGS...` runs one
-of them (see SPEC section 5 / databuild.job for a Python SDK). List the job in a
+of them (see docs/job-protocol.md / databuild.job for a Python SDK). List the job in a
 `databuild_graph`'s `jobs`.""",
     attrs = {
         "binary": attr.label(
