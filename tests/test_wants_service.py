@@ -594,6 +594,8 @@ def test_a_build_another_active_want_rides_on_is_not_cancelled_when_one_expires(
         assert build_id and store.want(short).build_id == build_id  # the expired want rode it too
         (tmp_path / "release").touch()
         wait_until(store, lambda: store.want(long).status == pb.WANT_STATUS_SATISFIED, what="the other want built")
+        # The want is satisfied when its partition is available; the build's own end is recorded next.
+        wait_until(store, lambda: store.build(build_id).status in TERMINAL_BUILD_STATUSES, what="the build's end")
         assert store.build(build_id).status == pb.BUILD_STATUS_COMPLETED and not store.build(build_id).cancel_requested
     finally:
         service.close()
