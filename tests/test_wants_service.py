@@ -14,7 +14,7 @@ from databuild.graph import GraphSpec, JobSpec
 from databuild.proto import databuild_pb2 as pb
 from databuild.service import DataBuildService
 from databuild.service.client import ServiceClient
-from databuild.state import ACTIVE_WANT_STATUSES, StateProjection, StateStore
+from databuild.state import ACTIVE_WANT_STATUSES, TERMINAL_BUILD_STATUSES, StateProjection, StateStore
 from databuild.wants import Policy
 from test_service_http import AUTH, TOKEN, serving
 
