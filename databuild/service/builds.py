@@ -42,6 +42,9 @@ class ExecutorPool:
                                  resolver=self.resolver)
         with self._lock:
             self._running[order.build_id] = executor
+        # A want cancelled between the request and now found no executor to stop: stop it here.
+        if not self.store.wants_riding(order.build_id):
+            executor.cancel("no active want needs it any more")
 
         def run() -> None:
             try:
