@@ -7,7 +7,7 @@ shell job (``config`` answers one run per ref; ``exec`` first writes
 1. **External arrival -> first job started**, p50/p99 over ``--trials`` trials. A
    service with its evaluator runs in a separate uvicorn process (as `serve` does);
    this process is a keep-alive HTTP client. Each trial creates a want, waits until
-   it is WAITING, records t0 and POSTs ``/api/v1/partitions/{ref}/available``; the
+   it is waiting, records t0 and POSTs ``/api/v1/partitions:mark-available``; the
    latency is the job's stamp - t0. Two kinds of wait are measured:
    ``derived/<i>``, whose plan reads ``raw/<i>`` that no job produces (a plan leaf),
    and ``plain/<i>`` with ``external_dependencies: [ext/<i>]``. A breakdown from the
@@ -65,7 +65,7 @@ from databuild.graph import GraphSpec, JobSpec
 from databuild.proto import databuild_pb2 as pb
 from databuild.service.serve import bind_socket
 from databuild.service import DataBuildService
-from databuild.proto.jsonmap import message_dict
+from databuild.proto.jsonmap import message_dict, parse_dict
 from databuild.state import WANT, open_state_store
 
 TOKEN = "bench-token"
@@ -97,7 +97,7 @@ SERVER = r'''
 import socket, sys, uvicorn
 from databuild.graph import GraphSpec, JobSpec
 from databuild.service import DataBuildService
-from databuild.proto.jsonmap import message_dict
+from databuild.proto.jsonmap import message_dict, parse_dict
 from databuild.service.http import create_app
 from databuild.state import WANT, open_state_store
 job, bel, logs, fd, outputs = sys.argv[1:]
@@ -177,12 +177,12 @@ class Client:
     def status(self, want_id: str) -> str:
         r = self.http.get(f"{self.url}/api/v1/wants/{want_id}")
         r.raise_for_status()
-        return r.json()["want"]["status"]
+        return r.json()["status"]
 
     def wait_status(self, want_id: str, status: str, timeout: float = 120, poll: float = 0.005) -> None:
         deadline = time.monotonic() + timeout
         while (current := self.status(want_id)) != status:
-            if current in ("WANT_STATUS_FAILED", "WANT_STATUS_EXPIRED", "WANT_STATUS_CANCELLED"):
+            if current in ("failed", "expired", "cancelled"):
                 raise RuntimeError(f"want {want_id} ended {current}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"want {want_id} still {current} after {timeout:.0f} s")
@@ -191,7 +191,7 @@ class Client:
     def events(self, since: int, types: str) -> list[pb.Event]:
         r = self.http.get(f"{self.url}/api/v1/events", params={"since": since, "types": types, "limit": 1000})
         r.raise_for_status()
-        return list(json_format.Parse(r.text, pb.ListEventsResponse(), ignore_unknown_fields=True).events)
+        return list(parse_dict(r.json(), pb.ListEventsResponse(), ignore_unknown=True).events)
 
 
 # -- 1. arrival -> first job started -------------------------------------------------
@@ -203,15 +203,15 @@ def arrival_latency(client: Client, stamps: Path, trials: int, kind: str) -> dic
     for i in range(trials + 1):  # trial 0 warms up (first config call, first build thread)
         ref, arrival = (f"derived/{i}", f"raw/{i}") if kind == "derived" else (f"plain/{i}", f"ext/{i}")
         want = client.create(want_body(ref, arrival if kind == "plain" else None))
-        wid = want["spec"]["want_id"]
-        client.wait_status(wid, "WANT_STATUS_WAITING")
+        wid = want["want_id"]
+        client.wait_status(wid, "waiting")
         time.sleep(0.02)  # let the server go idle
         since = client.latest()
         t0 = time.time()
-        r = client.http.post(f"{client.url}/api/v1/partitions/{arrival}/available", headers=AUTH)
+        r = client.http.post(f"{client.url}/api/v1/partitions:mark-available", json={"refs": [arrival]}, headers=AUTH)
         assert r.status_code == 201, r.text
         started = read_stamp(stamps / f"{kind}.{i}")
-        client.wait_status(wid, "WANT_STATUS_SATISFIED", poll=0.01)
+        client.wait_status(wid, "satisfied", poll=0.01)
         if i == 0:
             continue
         samples.append(started - t0)
@@ -255,7 +255,7 @@ def arrival_at_scale(root: Path, job: Path, n: int, arrivals: int) -> dict:
         for k in range(arrivals + 1):  # arrival 0 warms up
             i = (k * 7919) % n
             t = time.perf_counter()
-            service.mark_available([f"up/{i}"])
+            service.mark_available(pb.MarkAvailableRequest(refs=[f"up/{i}"]))
             t1 = time.perf_counter()
             assert service.evaluator.settle()
             t2 = time.perf_counter()
@@ -314,7 +314,7 @@ def creation_rate(client: Client, single: int, batched: int, batch: int = 1000) 
         assert r.status_code == 201, r.text
         last = r
     single_s = time.perf_counter() - t
-    client.wait_status(last.json()["spec"]["want_id"], "WANT_STATUS_WAITING", poll=0.05)
+    client.wait_status(last.json()["want_id"], "waiting", poll=0.05)
     single_settled_s = time.perf_counter() - t
     bodies = [json.dumps({"wants": [want_body(f"batch/{i}", f"never/batch/{i}")
                                     for i in range(start, min(batched, start + batch))]}).encode()
@@ -325,7 +325,7 @@ def creation_rate(client: Client, single: int, batched: int, batch: int = 1000) 
         assert r.status_code == 201, r.text
         last = r
     batched_s = time.perf_counter() - t
-    client.wait_status(last.json()["wants"][-1]["spec"]["want_id"], "WANT_STATUS_WAITING", timeout=600, poll=0.05)
+    client.wait_status(last.json()["wants"][-1]["want_id"], "waiting", timeout=600, poll=0.05)
     batched_settled_s = time.perf_counter() - t
     return {"single": {"wants": single, "seconds": single_s, "per_s": single / single_s,
                        "settled_s": single_settled_s},
@@ -343,7 +343,7 @@ def top_up(client: Client, have: int, total: int, batch: int = 5000) -> tuple[in
         assert r.status_code == 201, r.text
         last = r
     if last is not None:
-        client.wait_status(last.json()["wants"][-1]["spec"]["want_id"], "WANT_STATUS_WAITING", timeout=600, poll=0.1)
+        client.wait_status(last.json()["wants"][-1]["want_id"], "waiting", timeout=600, poll=0.1)
     return max(total - have, 0), time.perf_counter() - t
 
 
@@ -354,7 +354,7 @@ def list_latency(client: Client, reps: int, uri: str, job: Path, root: Path) -> 
     everything, after = [], None
     while True:  # the ids in creation order (untimed), to pick a page in the middle
         page = client.http.get(url, params={"limit": 10_000, **({"after": after} if after else {})}).json()
-        everything += [(w["spec"]["want_id"], w["spec"]["partitions"][0]) for w in page["wants"]]
+        everything += [(w["want_id"], w["partitions"][0]) for w in page["wants"]]
         after = page["next_page_token"]
         if not after:
             break
@@ -386,12 +386,12 @@ def list_latency(client: Client, reps: int, uri: str, job: Path, root: Path) -> 
             get()
             samples.append(time.perf_counter() - t)
         out[name] = summary(samples)
-        kwargs = {"statuses": [params["status"]] if "status" in params else [],
-                  **{k: v for k, v in params.items() if k != "status"}}
+        request = parse_dict({"statuses": [params["status"]] if "status" in params else [],
+                              **{k: v for k, v in params.items() if k != "status"}}, pb.ListWantsRequest())
         query_s, encode_s = [], []
         for _ in range(max(reps // 5, 5)):
             t = time.perf_counter()
-            found = local.list_wants(**kwargs)
+            found = local.list_wants(request)
             t1 = time.perf_counter()
             json.dumps(message_dict(found))
             query_s.append(t1 - t)
