@@ -26,7 +26,7 @@ import time
 import uuid
 from typing import Iterable, NamedTuple, Protocol, Sequence
 
-from databuild.errors import AppendConflictError
+from databuild.errors import AppendConflictError, EventLogLostError
 from databuild.events import REGISTRY, Clock, EventFilter, KeyKind, Unchanged, system_clock
 from databuild.planner import Plan, Resolver
 from databuild.proto import databuild_pb2 as pb
@@ -154,6 +154,9 @@ class WantRunner:
                 time.sleep(COALESCE_S)
             try:
                 self.tick()
+            except EventLogLostError as e:  # final: the service stops; nothing more can be decided
+                log.error("want evaluator stopped: %s", e)
+                return
             except Exception:  # the evaluator must outlive one bad pass; the next event retries
                 log.exception("want evaluation failed")
                 time.sleep(0.5)
