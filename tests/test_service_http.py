@@ -16,7 +16,8 @@ from databuild.events import open_event_log
 from databuild.graph import GraphSpec, JobSpec
 from databuild.proto import databuild_pb2 as pb
 from databuild.service import DataBuildService
-from databuild.service.http import MAX_BODY_BYTES, create_app, server_config
+from databuild.service.http import create_app, server_config
+from databuild.service.http_input import MAX_BODY_BYTES
 from databuild.service.interface import OPERATIONS
 from databuild.service.serve import bind_socket
 from databuild.state import StateProjection, StateStore

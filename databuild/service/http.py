@@ -13,168 +13,46 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hmac
 import json
 import logging
-import math
 from typing import Any, AsyncIterator, Callable, Sequence
 
 import anyio
 import anyio.to_thread
 import h11
 import uvicorn
-from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from databuild.errors import (
-    DataBuildError, ForbiddenError, InvalidArgumentError, TooLargeError, UnauthorizedError, error_document,
-)
-from databuild.proto.jsonmap import message_dict, parse_dict
+from databuild.errors import DataBuildError, ForbiddenError, UnauthorizedError, error_document
+from databuild.proto.jsonmap import message_dict
 from databuild.service.core import FOREIGN_WRITER_CHECK_S, DataBuildService, check_wait
+from databuild.service.http_input import request_message
 from databuild.service.interface import OPERATIONS, Operation
 from databuild.service.openapi import openapi_document
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 1024 * 1024
-MAX_JSON_DEPTH = 32
-INT64 = (-(2**63), 2**63 - 1)
-INT32 = (-(2**31), 2**31 - 1)
 #: Requests that run job binaries at once; more wait (holding no thread) for a place.
 PLANNING_SLOTS = 4
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
-class InvalidBodyError(InvalidArgumentError):
-    """A request body that is not JSON, nests too deep or does not fit the operation."""
-
-    code = "invalid_body"
-
-
-def error_response(error: DataBuildError) -> JSONResponse:
-    return JSONResponse(error_document(error), status_code=error.http_status)
+def json_response(doc: Any, status: int = 200) -> Response:
+    """``doc`` as a JSON answer, encoded as Starlette's JSONResponse does."""
+    body = json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    return Response(body, status_code=status, media_type="application/json")
 
 
-# -- parsing a request into its message ---------------------------------------
-
-def json_depth_ok(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether ``body`` nests arrays and objects at most ``limit`` deep (one linear scan, strings skipped)."""
-    depth, in_string, escaped = 0, False, False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):
-            depth += 1
-            if depth > limit:
-                return False
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return True
-
-
-def parse_body(body: bytes) -> Any:
-    if not body.strip():
-        return {}
-    if not json_depth_ok(body):
-        raise InvalidBodyError(f"request body nests deeper than {MAX_JSON_DEPTH} levels")
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as e:
-        raise InvalidBodyError(f"request body is not valid JSON: {e}") from None
-
-
-def _scalar(field: FieldDescriptor, name: str, text: str) -> Any:
-    """A query-string value as the JSON value of its field, range-checked."""
-    F = FieldDescriptor
-    if field.type in (F.TYPE_INT64, F.TYPE_UINT64, F.TYPE_SINT64, F.TYPE_INT32, F.TYPE_SINT32, F.TYPE_UINT32):
-        low, high = INT64 if field.type in (F.TYPE_INT64, F.TYPE_UINT64, F.TYPE_SINT64) else INT32
-        try:
-            value = int(text)
-        except ValueError:
-            raise InvalidArgumentError(f"query parameter {name} must be an integer, got {text!r}") from None
-        if not low <= value <= high:
-            raise InvalidArgumentError(f"query parameter {name} is out of range: {text}")
-        return value
-    if field.type in (F.TYPE_DOUBLE, F.TYPE_FLOAT):
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value):
-            raise InvalidArgumentError(f"query parameter {name} must be a number, got {text!r}")
-        return value
-    if field.type == F.TYPE_BOOL:
-        if text.lower() not in ("true", "false", "1", "0"):
-            raise InvalidArgumentError(f"query parameter {name} must be true or false, got {text!r}")
-        return text.lower() in ("true", "1")
-    return text
-
-
-def query_document(op: Operation, items: list[tuple[str, str]]) -> dict:
-    """The query string as a JSON document of ``op``'s request (repeated fields: repeat or comma-separate)."""
-    fields = op.request.DESCRIPTOR.fields_by_name
-    doc: dict[str, Any] = {}
-    for parameter, text in items:
-        name = op.field_name(parameter)
-        field = fields.get(name)
-        if field is None or name in op.path_fields or (name != parameter) != (name in op.aliases):
-            raise InvalidArgumentError(f"unknown query parameter {parameter!r}")
-        if field.is_repeated:
-            doc.setdefault(name, []).extend(_scalar(field, parameter, t) for t in text.split(",") if t)
-        elif name in doc:
-            raise InvalidArgumentError(f"query parameter {parameter} is given more than once")
-        else:
-            doc[name] = _scalar(field, parameter, text)
-    return doc
-
-
-async def read_body(request: Request) -> bytes:
-    """The body, refused as soon as more than MAX_BODY_BYTES arrived (chunked bodies included)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        raise TooLargeError(f"request body of {declared} bytes is over the limit of {MAX_BODY_BYTES}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise TooLargeError(f"request body is over the limit of {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def request_message(op: Operation, request: Request) -> tuple[Message, bool]:
-    """``op``'s request message from path, query and body; and whether a batch body was one element."""
-    if op.query:
-        doc = query_document(op, request.query_params.multi_items())
-    else:
-        if request.query_params:
-            raise InvalidArgumentError(f"{op.method} {op.path} takes no query parameters; send a JSON body")
-        doc = parse_body(await read_body(request))
-    single = bool(op.batch_field) and isinstance(doc, dict) and op.batch_field not in doc
-    if single:
-        doc = {op.batch_field: [doc]}
-    if not isinstance(doc, dict):
-        raise InvalidBodyError(f"request body must be a JSON object, got {type(doc).__name__}")
-    for name in op.path_fields:
-        if name in doc:
-            raise InvalidBodyError(f"{name} belongs in the path, not the body")
-        doc[name] = request.path_params[name]
-    return parse_dict(doc, op.request()), single
+def error_response(error: DataBuildError) -> Response:
+    return json_response(error_document(error), error.http_status)
 
 
 # -- long-polls without threads -------------------------------------------------
@@ -253,18 +131,22 @@ def create_app(service: DataBuildService, token: str | None = None,
     service.log.add_listener(signal.notify)
     planning = anyio.CapacityLimiter(PLANNING_SLOTS)
 
-    async def run(op: Operation, message: Message) -> Any:
-        call = functools.partial(getattr(service, op.name), message)
-        return await anyio.to_thread.run_sync(call, limiter=planning if op.runs_jobs else None)
+    def answer(op: Operation, message: Message, single: bool) -> Response:
+        """Run ``op`` and encode its answer: on a worker thread, so big lists never hold the event loop."""
+        result = getattr(service, op.name)(message)
+        if op.response is None:
+            return _stream(result)
+        doc = message_dict(result)
+        return json_response(doc[op.batch_field][0] if single else doc, op.status)
 
-    async def long_poll(op: Operation, message: Message) -> Message:
+    async def long_poll(op: Operation, message: Message) -> Response:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + check_wait(message.wait_seconds)
         while True:
             page = await anyio.to_thread.run_sync(service.events_page, message)
             left = deadline - loop.time()
             if page.events or left <= 0:
-                return page
+                return json_response(message_dict(page), op.status)
             message.since = page.next
             await signal.wait(min(left, FOREIGN_WRITER_CHECK_S))
 
@@ -274,19 +156,14 @@ def create_app(service: DataBuildService, token: str | None = None,
                 raise UnauthorizedError("this request needs the service token (Authorization: Bearer ...)")
             message, single = await request_message(op, request)
             if op.long_poll:
-                return JSONResponse(message_dict(await long_poll(op, message)), status_code=op.status)
-            result = await run(op, message)
-            if op.response is None:
-                return _stream(result)
-            doc = message_dict(result)
-            if single:
-                doc = doc[op.batch_field][0]
-            return JSONResponse(doc, status_code=op.status)
+                return await long_poll(op, message)
+            return await anyio.to_thread.run_sync(answer, op, message, single,
+                                                  limiter=planning if op.runs_jobs else None)
         handle.__name__ = op.name
         return handle
 
     async def openapi(request: Request) -> Response:
-        return JSONResponse(openapi_document(service.graph.label))
+        return json_response(openapi_document(service.graph.label))
 
     async def databuild_error(request: Request, e: DataBuildError) -> Response:
         return error_response(e)
@@ -296,17 +173,18 @@ def create_app(service: DataBuildService, token: str | None = None,
         message = (f"no route {request.method} {request.url.path}" if e.status_code == 404
                    else f"{request.method} is not allowed on {request.url.path}" if e.status_code == 405
                    else str(e.detail))
-        return JSONResponse({"error": {"code": code, "message": message}}, status_code=e.status_code,
-                            headers=getattr(e, "headers", None))
+        response = json_response({"error": {"code": code, "message": message}}, e.status_code)
+        response.headers.update(getattr(e, "headers", None) or {})
+        return response
 
     async def internal_error(request: Request, e: Exception) -> Response:
         log.exception("internal error answering %s %s", request.method, request.url.path)
-        return JSONResponse({"error": {"code": "internal", "message": f"internal error: {type(e).__name__}"}},
-                            status_code=500)
+        return json_response({"error": {"code": "internal", "message": f"internal error: {type(e).__name__}"}}, 500)
 
     routes = [Route(op.path, endpoint(op), methods=[op.method]) for op in OPERATIONS]
     routes.append(Route("/api/v1/openapi.json", openapi, methods=["GET"]))
     routes.append(Route("/openapi.json", openapi, methods=["GET"]))
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         signal.bind()
