@@ -16,7 +16,7 @@ from google.protobuf.message import Message
 
 import databuild
 from databuild.errors import ConflictError, InvalidArgumentError, NotFoundError, TooLargeError
-from databuild.events import EVENT_TYPES, Clock, EventFilter, TermMatch, system_clock
+from databuild.events import EVENT_TYPES, Clock, EventFilter, system_clock
 from databuild.graph import GraphSpec
 from databuild.planner import GraphResolver, Resolver, plan
 from databuild.proto import databuild_pb2 as pb
@@ -27,7 +27,7 @@ from databuild.service.interface import LogSlice
 from databuild.service.want_runner import WantRunner
 from databuild.state import ACTIVE_WANT_STATUSES, BUILD, JOB_RUN, TERMINAL_JOB_RUN_STATUSES, WANT, StateStore
 from databuild.state.reducers import reduce
-from databuild.state.wants import sla_deadline_us, time_term, ttl_deadline_us
+from databuild.state.wants import sla_deadline_us, ttl_deadline_us
 from databuild.wants import MAX_WANTS_PER_REQUEST, Policy, new_want_spec
 from databuild.wants.explain import explain
 
@@ -212,22 +212,12 @@ class DataBuildService:
 
     def list_wants(self, request: pb.ListWantsRequest) -> pb.ListWantsResponse:
         """Wants in creation order, filtered; page with ``after`` = the previous ``next_page_token``."""
-        values = list(request.statuses)
-        terms = []
-        if request.pattern:
-            terms.append(TermMatch("partition", pattern=compile_pattern(request.pattern).pattern))
-        if request.sla == pb.SLA_FILTER_VIOLATED:
-            terms.append(TermMatch("sla_violated", values=("1",)))
-        elif request.sla == pb.SLA_FILTER_AT_RISK:
-            now = self.clock_us()
-            terms.append(TermMatch("sla", low=time_term(now), high=time_term(now + AT_RISK_SECONDS * 1_000_000)))
-            values = [v for v in values or ACTIVE_WANT_STATUSES if v in ACTIVE_WANT_STATUSES]
-            if not values:
-                return pb.ListWantsResponse()
-        if request.source:
-            terms.append(TermMatch("source", values=(request.source.lower(),)))
+        pattern = compile_pattern(request.pattern).pattern if request.pattern else None
+        now = self.clock_us()
+        at_risk = (now, now + AT_RISK_SECONDS * 1_000_000) if request.sla == pb.SLA_FILTER_AT_RISK else None
         limit = _limit(request)
-        found = self.store.wants(values, request.after or None, limit, terms)
+        found = self.store.find_wants(list(request.statuses), pattern, request.source,
+                                      request.sla == pb.SLA_FILTER_VIOLATED, at_risk, request.after or None, limit)
         return pb.ListWantsResponse(wants=found, next_page_token=found[-1].spec.want_id if len(found) == limit else "")
 
     def sla_violations(self, request: pb.PageRequest) -> pb.ListWantsResponse:

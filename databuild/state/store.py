@@ -148,6 +148,26 @@ class StateStore:
         """Wants by id (creation order: ids are UUIDv7), filtered by status and index terms."""
         return self._many(WANT, statuses, None, after, limit, terms)
 
+    def find_wants(self, statuses: Sequence[int] = (), pattern: str | None = None, source: str | None = None,
+                   sla_violated: bool = False, sla_due: tuple[int, int] | None = None, after: str | None = None,
+                   limit: int = 100) -> list[pb.WantState]:
+        """Wants in creation order with these statuses, a partition matching ``pattern``, this
+        ``source`` (``cli`` or ``cli:alice``), the SLA violated, or (``sla_due``) an active want
+        whose SLA deadline lies in [low, high) microseconds; all given filters hold."""
+        terms = []
+        if pattern:
+            terms.append(TermMatch("partition", pattern=pattern))
+        if source:
+            terms.append(TermMatch("source", values=(source.lower(),)))
+        if sla_violated:
+            terms.append(TermMatch("sla_violated", values=("1",)))
+        if sla_due is not None:
+            terms.append(TermMatch("sla", low=time_term(sla_due[0]), high=time_term(sla_due[1])))
+            statuses = [v for v in statuses or ACTIVE_WANT_STATUSES if v in ACTIVE_WANT_STATUSES]
+            if not statuses:
+                return []
+        return self.wants(statuses, after, limit, terms)
+
     def active_wants(self, after: str | None = None, limit: int = 1000) -> list[pb.WantState]:
         """Wants still waiting, queued or building."""
         return self.wants(ACTIVE_WANT_STATUSES, after, limit)
