@@ -137,7 +137,7 @@ def test_a_missing_required_field_is_rejected_naming_it(name, path, make_log):
 def test_the_evaluator_wakes_on_the_declared_types_through_entities_it_can_follow():
     assert WAKE_TYPES == tuple(t.name for t in REGISTRY if t.wakes_wants)
     assert set(WAKE_TYPES) == {"want_created", "external_partitions_available", "partition_status_changed",
-                               "partitions_tainted", "build_status_changed"}
+                               "partitions_tainted", "build_status_changed", "want_cancelled"}
     # The runner finds the wants an event moves through the want, build or partition it changes.
     assert {REGISTRY[name].changes.kind for name in WAKE_TYPES} <= {KeyKind.WANT, KeyKind.BUILD, KeyKind.PARTITION}
 

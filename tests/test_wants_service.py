@@ -183,6 +183,20 @@ def test_cancelling_a_building_want_stops_its_build(live):
     assert "not needed" in client.want(pb.GetWantRequest(want_id=wid)).explanation
 
 
+def test_a_want_cancelled_by_another_writer_stops_the_build_this_service_runs(live, tmp_path):
+    client, url, service, _ = live
+    wid = create(url, partitions=["slow/10"])["want_id"]
+    want = wait_for(client, wid, pb.WANT_STATUS_BUILDING)
+    other = open_store(tmp_path)  # e.g. a --local command in another process
+    other.log.append([pb.Event(want_cancelled=pb.WantCancelled(want_id=wid, reason="elsewhere",
+                                                                requested_by="cli:x"))])
+    other.close()
+    deadline = time.monotonic() + 20
+    while client.build(pb.GetBuildRequest(build_id=want.build_id)).build.status != pb.BUILD_STATUS_CANCELLED:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
 def test_taint_then_a_want_rebuilds(live, tmp_path):
     client, url, _, _ = live
     first = create(url, partitions=["daily/3"])["want_id"]

@@ -239,7 +239,7 @@ REGISTRY = EventTypes(
                   required=("want.want_id", "want.partitions"), wakes_wants=True),
         EventType("want_status_changed", On(W, "want_id"), about=(On(B, "build_id"),),
                   required=("want_id", "status")),
-        EventType("want_cancelled", On(W, "want_id"), required=("want_id",)),
+        EventType("want_cancelled", On(W, "want_id"), required=("want_id",), wakes_wants=True),
         EventType("want_expired", On(W, "want_id"), required=("want_id",)),
         EventType("want_satisfied", On(W, "want_id"), about=(On(B, "build_id"),), required=("want_id",)),
         EventType("want_sla_violated", On(W, "want_id"), required=("want_id",)),

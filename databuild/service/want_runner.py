@@ -189,6 +189,8 @@ class WantRunner:
         while True:
             page = self.log.list_events(self._cursor, EventFilter(types=WAKE_TYPES), _BATCH)
             for event in page.events:
+                if event.WhichOneof("payload") == "want_cancelled":
+                    self._release(event.want_cancelled.want_id)
                 touched, ended = self._touched(event)
                 ids.update(dict.fromkeys(touched))
                 freed |= ended
@@ -205,6 +207,12 @@ class WantRunner:
                 ids.update(dict.fromkeys(w.spec.want_id for w in self.store.queued_wants(free * 50)))
         if ids:
             self.evaluate(list(ids))
+
+    def _release(self, want_id: str) -> None:
+        """A want was cancelled, perhaps by another process: stop its build if nothing else needs it."""
+        want = self.store.want(want_id)
+        if want is not None and want.build_id:
+            self.builds.cancel_unwanted(want.build_id, f"its want {want_id} was cancelled")
 
     def _touched(self, event: pb.Event) -> tuple[list[str], bool]:
         """Want ids ``event`` may move, and whether it freed build capacity.
@@ -322,8 +330,8 @@ def _plans_exactly(planned: Plan, refs: Sequence[str]) -> bool:
 
 
 def _left(want: pb.WantState, events: Sequence[pb.Event]) -> bool:
-    """Whether ``events`` end ``want``'s ride on its build: it expired while building. (A want
-    cancelled through the service has its build released there, by ``Builds.cancel_unwanted``.)"""
+    """Whether ``events`` end ``want``'s ride on its build: it expired while building. (A
+    cancelled want's build is released when its ``want_cancelled`` event is read.)"""
     return want.status == pb.WANT_STATUS_BUILDING and any(e.WhichOneof("payload") == "want_expired" for e in events)
 
 
