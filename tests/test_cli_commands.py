@@ -50,6 +50,12 @@ def test_prefixes_log_tail_and_follow(cli, tmp_path):
     assert cli("logs", "--tail", "9", run_id).stdout == "f talk/1\n"
     ambiguous = cli("want", "status", "0")  # too short to be a prefix, and no such partition either
     assert ambiguous.returncode == 2 and "'0'" in ambiguous.stderr
+    # The feed: one JSON document per line, filtered by type and pattern.
+    lines = cli("--json", "events", "--type", "WANT_CREATED", "--pattern", "talk/*").stdout.splitlines()
+    assert [json.loads(line)["want_created"]["want"]["want_id"] for line in lines] == [want_id]
+    plain = cli("events", "--since", "0").stdout
+    assert f"want_created {want_id} talk/1" in plain and "job_run_status_changed" in plain
+    assert "declares no upstreams" in cli("upstreams", "status").stdout
     # analyze records nothing: it needs no token on loopback
     url = json.loads((tmp_path / "state" / "daemon.json").read_text())["url"]
     assert requests.post(f"{url}/api/v1/analyze", json={"partitions": ["talk/2"]}).status_code == 200

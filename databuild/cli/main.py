@@ -13,7 +13,7 @@ from typing import NoReturn
 
 import click
 
-from databuild.cli import inspect, wants
+from databuild.cli import feed, inspect, wants
 from databuild.cli.context import CliContext, duration_option, refs_argument
 from databuild.cli.follow import follow_want
 from databuild.cli.render import ProgressLine, emit_json, table, to_dict, want_status
@@ -185,6 +185,7 @@ def daemon_stop(c: CliContext) -> None:
     click.echo(f"stopped daemon pid {info.pid}" if info else f"no daemon for {c.graph.label} was running")
 
 
+feed.register(cli)
 inspect.register(cli)
 wants.register(cli)
 

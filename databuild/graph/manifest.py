@@ -78,6 +78,7 @@ class UpstreamSpec:
     label: str
     url: str
     patterns: tuple[str, ...]
+    token: str = ""  # read token for its feed, given at run time (never in BUILD files)
 
 
 @dataclass(frozen=True)

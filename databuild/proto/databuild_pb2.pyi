@@ -71,6 +71,16 @@ class SlaFilter(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SLA_FILTER_UNSPECIFIED: _ClassVar[SlaFilter]
     SLA_FILTER_VIOLATED: _ClassVar[SlaFilter]
     SLA_FILTER_AT_RISK: _ClassVar[SlaFilter]
+
+class UpstreamSyncState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    UPSTREAM_SYNC_STATE_UNSPECIFIED: _ClassVar[UpstreamSyncState]
+    UPSTREAM_SYNC_STATE_STARTING: _ClassVar[UpstreamSyncState]
+    UPSTREAM_SYNC_STATE_OK: _ClassVar[UpstreamSyncState]
+    UPSTREAM_SYNC_STATE_BACKOFF: _ClassVar[UpstreamSyncState]
+    UPSTREAM_SYNC_STATE_RESET: _ClassVar[UpstreamSyncState]
+    UPSTREAM_SYNC_STATE_UNAUTHORISED: _ClassVar[UpstreamSyncState]
+    UPSTREAM_SYNC_STATE_STOPPED: _ClassVar[UpstreamSyncState]
 PARTITION_STATUS_UNSPECIFIED: PartitionStatus
 PARTITION_STATUS_MISSING: PartitionStatus
 PARTITION_STATUS_REQUESTED: PartitionStatus
@@ -112,6 +122,13 @@ WANT_SOURCE_TYPE_SCHEDULED: WantSourceType
 SLA_FILTER_UNSPECIFIED: SlaFilter
 SLA_FILTER_VIOLATED: SlaFilter
 SLA_FILTER_AT_RISK: SlaFilter
+UPSTREAM_SYNC_STATE_UNSPECIFIED: UpstreamSyncState
+UPSTREAM_SYNC_STATE_STARTING: UpstreamSyncState
+UPSTREAM_SYNC_STATE_OK: UpstreamSyncState
+UPSTREAM_SYNC_STATE_BACKOFF: UpstreamSyncState
+UPSTREAM_SYNC_STATE_RESET: UpstreamSyncState
+UPSTREAM_SYNC_STATE_UNAUTHORISED: UpstreamSyncState
+UPSTREAM_SYNC_STATE_STOPPED: UpstreamSyncState
 
 class DataDep(_message.Message):
     __slots__ = ("ref", "dep_type")
@@ -874,8 +891,34 @@ class CancelWantRequest(_message.Message):
     requested_by: str
     def __init__(self, reason: _Optional[str] = ..., want_id: _Optional[str] = ..., requested_by: _Optional[str] = ...) -> None: ...
 
+class UpstreamStatus(_message.Message):
+    __slots__ = ("name", "url", "patterns", "state", "cursor", "head", "lag_events", "lag_seconds", "last_success", "last_error", "consecutive_failures")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    PATTERNS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    LAG_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    LAG_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    LAST_SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    CONSECUTIVE_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    url: str
+    patterns: _containers.RepeatedScalarFieldContainer[str]
+    state: UpstreamSyncState
+    cursor: int
+    head: int
+    lag_events: int
+    lag_seconds: float
+    last_success: _timestamp_pb2.Timestamp
+    last_error: str
+    consecutive_failures: int
+    def __init__(self, name: _Optional[str] = ..., url: _Optional[str] = ..., patterns: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[UpstreamSyncState, str]] = ..., cursor: _Optional[int] = ..., head: _Optional[int] = ..., lag_events: _Optional[int] = ..., lag_seconds: _Optional[float] = ..., last_success: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ..., consecutive_failures: _Optional[int] = ...) -> None: ...
+
 class ListUpstreamsResponse(_message.Message):
     __slots__ = ("upstreams",)
     UPSTREAMS_FIELD_NUMBER: _ClassVar[int]
-    upstreams: _containers.RepeatedCompositeFieldContainer[UpstreamState]
-    def __init__(self, upstreams: _Optional[_Iterable[_Union[UpstreamState, _Mapping]]] = ...) -> None: ...
+    upstreams: _containers.RepeatedCompositeFieldContainer[UpstreamStatus]
+    def __init__(self, upstreams: _Optional[_Iterable[_Union[UpstreamStatus, _Mapping]]] = ...) -> None: ...

@@ -23,7 +23,9 @@ from databuild.proto import databuild_pb2 as pb
 from databuild.refs import compile_pattern, is_valid_ref, validate_ref, validate_refs
 from databuild.proto.jsonmap import enum_name
 from databuild.service.builds import ExecutorPool
+from databuild.service.client import ServiceClient
 from databuild.service.interface import LogSlice
+from databuild.service.sync import UpstreamSync
 from databuild.service.want_runner import WantRunner
 from databuild.state import ACTIVE_WANT_STATUSES, BUILD, JOB_RUN, TERMINAL_JOB_RUN_STATUSES, WANT, StateStore
 from databuild.state.reducers import reduce
@@ -64,16 +66,22 @@ class DataBuildService:
         self.log.add_listener(self._on_append)
         self.builds = builds or ExecutorPool(graph, store, self.log_dir, self.resolver, parallelism)
         self.evaluator = WantRunner(store, graph.label, self.resolver, self.builds, policy, clock_us)
+        self.syncs = [UpstreamSync(store, u, ServiceClient(u.url, u.token or None)) for u in graph.upstreams]
         self._evaluating = False
 
     def start_evaluator(self) -> None:
-        """Start serving wants (evaluating them, running their builds) in the background."""
+        """Start serving wants (evaluating them, running their builds) and syncing from
+        upstream graphs, in the background."""
         if not self._evaluating:
             self._evaluating = True
             self.evaluator.start()
+            for sync in self.syncs:
+                sync.start()
 
     def close(self) -> None:
-        """Stop the evaluator and its planners (running builds finish in their threads)."""
+        """Stop the evaluator, its planners and the upstream syncs (running builds finish in their threads)."""
+        for sync in self.syncs:
+            sync.stop()
         self.evaluator.stop()
 
     def _on_append(self, latest: int) -> None:
@@ -92,6 +100,17 @@ class DataBuildService:
             label=g.label, lookup=g.lookup.label if g.lookup else "",
             jobs=[pb.JobInfo(label=j.label, output_patterns=j.outputs) for j in g.jobs],
             upstreams=[pb.UpstreamInfo(name=u.name, url=u.url, patterns=u.patterns) for u in g.upstreams])
+
+    def upstreams(self, request: pb.EmptyRequest | None = None) -> pb.ListUpstreamsResponse:
+        """Each upstream's sync: state, cursor, lag, last error (``stopped`` where this service does not sync)."""
+        if self._evaluating:
+            return pb.ListUpstreamsResponse(upstreams=[sync.status() for sync in self.syncs])
+        out = pb.ListUpstreamsResponse()
+        for u in self.graph.upstreams:
+            stored = self.store.upstream(u.name)
+            out.upstreams.add(name=u.name, url=u.url, patterns=u.patterns, state=pb.UPSTREAM_SYNC_STATE_STOPPED,
+                              cursor=stored.next_index if stored else 0)
+        return out
 
     def analyze(self, request: pb.AnalyzeRequest) -> pb.AnalyzeResponse:
         if not request.partitions:

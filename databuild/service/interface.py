@@ -115,6 +115,8 @@ OPERATIONS: tuple[Operation, ...] = (
               "A want (by id, unique id prefix or partition ref): timeline and why it is not done yet."),
     Operation("cancel_want", "DELETE", f"{API}/wants/{{want_id}}", pb.CancelWantRequest, pb.WantState,
               "Cancel an active want; its build stops unless another active want rides on it.", writes=True),
+    Operation("upstreams", "GET", f"{API}/upstreams", pb.EmptyRequest, pb.ListUpstreamsResponse,
+              "Each upstream graph's sync: state, cursor, head, lag, last success and error."),
     Operation("job_run", "GET", f"{API}/job-runs/{{job_run_id}}", pb.GetJobRunRequest, pb.JobRunDetailResponse,
               "A job run's state."),
     Operation("job_run_log", "GET", f"{API}/job-runs/{{job_run_id}}/logs", pb.JobRunLogRequest, None,
