@@ -107,7 +107,7 @@ def test_data_landing_upstream_builds_the_downstream_want(two_graphs):
     want = down.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(partitions=["report/1"])])).wants[0]
     _wait(lambda: store.want(want.spec.want_id).status == pb.WANT_STATUS_WAITING, "the want waits")
     detail = down.want(pb.GetWantRequest(want_id=want.spec.want_id))
-    assert "ingest/1 (owned by upstream 'ingest')" in detail.explanation
+    assert "ingest/1 (owned by upstream 'ingest': synced)" in detail.explanation
     up.mark_available(pb.MarkAvailableRequest(refs=["ingest/1", "elsewhere/1"]))
     _wait(lambda: store.want(want.spec.want_id).status == pb.WANT_STATUS_SATISFIED, "the want is built")
     mirrored = store.partition("ingest/1")
@@ -141,6 +141,10 @@ def test_an_unreachable_upstream_backs_off_visibly(tmp_path):
         status = service.upstreams().upstreams[0]
         assert status.state == pb.UPSTREAM_SYNC_STATE_BACKOFF and "127.0.0.1:9" in status.last_error
         assert list(status.patterns) == ["ingest/*"] and status.cursor == 0
+        want = service.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(
+            partitions=["report/1"], external_dependencies=["ingest/1"])])).wants[0]
+        explained = service.want(pb.GetWantRequest(want_id=want.spec.want_id)).explanation
+        assert "owned by upstream 'ingest': unreachable since" in explained and "retrying" in explained
     finally:
         service.close()
         store.close()

@@ -381,7 +381,7 @@ def test_graph_defaults_and_upstream_owner_in_the_explanation(tmp_path, graph):
     assert (created[1].spec.ttl_seconds, created[1].spec.sla_seconds) == (60, 1800)  # 0: the graph's default
     service.evaluator.tick()
     detail = service.want(pb.GetWantRequest(want_id=created[0].spec.want_id))
-    assert "up/1 (owned by upstream 'sales')" in detail.explanation
+    assert "up/1 (owned by upstream 'sales': not synced by this service)" in detail.explanation
     assert "elsewhere/1 (no upstream declares it" in detail.explanation
     assert [(b.kind, b.ref, b.upstream) for b in detail.blocked_by] == [
         ("external", "up/1", "sales"), ("external", "elsewhere/1", "")]

@@ -892,7 +892,7 @@ class CancelWantRequest(_message.Message):
     def __init__(self, reason: _Optional[str] = ..., want_id: _Optional[str] = ..., requested_by: _Optional[str] = ...) -> None: ...
 
 class UpstreamStatus(_message.Message):
-    __slots__ = ("name", "url", "patterns", "state", "cursor", "head", "lag_events", "lag_seconds", "last_success", "last_error", "consecutive_failures")
+    __slots__ = ("name", "url", "patterns", "state", "cursor", "head", "lag_events", "lag_seconds", "last_success", "last_error", "consecutive_failures", "failing_since")
     NAME_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     PATTERNS_FIELD_NUMBER: _ClassVar[int]
@@ -904,6 +904,7 @@ class UpstreamStatus(_message.Message):
     LAST_SUCCESS_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     CONSECUTIVE_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    FAILING_SINCE_FIELD_NUMBER: _ClassVar[int]
     name: str
     url: str
     patterns: _containers.RepeatedScalarFieldContainer[str]
@@ -915,7 +916,8 @@ class UpstreamStatus(_message.Message):
     last_success: _timestamp_pb2.Timestamp
     last_error: str
     consecutive_failures: int
-    def __init__(self, name: _Optional[str] = ..., url: _Optional[str] = ..., patterns: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[UpstreamSyncState, str]] = ..., cursor: _Optional[int] = ..., head: _Optional[int] = ..., lag_events: _Optional[int] = ..., lag_seconds: _Optional[float] = ..., last_success: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ..., consecutive_failures: _Optional[int] = ...) -> None: ...
+    failing_since: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., url: _Optional[str] = ..., patterns: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[UpstreamSyncState, str]] = ..., cursor: _Optional[int] = ..., head: _Optional[int] = ..., lag_events: _Optional[int] = ..., lag_seconds: _Optional[float] = ..., last_success: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ..., consecutive_failures: _Optional[int] = ..., failing_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListUpstreamsResponse(_message.Message):
     __slots__ = ("upstreams",)

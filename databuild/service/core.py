@@ -252,7 +252,7 @@ class DataBuildService:
         refs = [*want.spec.partitions, *want.waiting_for]
         build = self.store.build(want.build_id) if want.build_id else None
         text, blockers = explain(want, self.store.partition_statuses(refs), build, self._upstream_of,
-                                 self.clock_us(), self.builds.running_ids(), self.policy)
+                                 self.clock_us(), self.builds.running_ids(), self.policy, self._upstream_note)
         detail = pb.WantDetailResponse(want=want, timeline=timeline, explanation=text, blocked_by=blockers)
         detail.ttl_deadline.FromMicroseconds(ttl_deadline_us(want.spec))
         sla = sla_deadline_us(want.spec)
@@ -276,6 +276,10 @@ class DataBuildService:
             if any(compile_pattern(p).matches(ref) for p in upstream.patterns):
                 return upstream.name
         return ""
+
+    def _upstream_note(self, name: str) -> str:
+        sync = next((s for s in self.syncs if s.upstream.name == name), None)
+        return sync.describe() if sync is not None and self._evaluating else "not synced by this service"
 
     def cancel_want(self, request: pb.CancelWantRequest) -> pb.WantState:
         """Cancel an active want; its build is stopped unless another active want rides on it."""

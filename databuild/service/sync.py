@@ -108,6 +108,17 @@ class UpstreamSync:
         if self._thread.is_alive():
             self._thread.join(timeout=1.0)  # a long-poll in flight is abandoned: the thread is a daemon
 
+    def describe(self) -> str:
+        """The sync's state in words, for explanations ("unreachable since ..., retrying")."""
+        s = self.status()
+        if s.state == pb.UPSTREAM_SYNC_STATE_OK:
+            return f"synced, {s.lag_events} events behind" if s.lag_events else "synced"
+        if s.state == pb.UPSTREAM_SYNC_STATE_STARTING:
+            return "connecting"
+        what = "refusing our token" if s.state == pb.UPSTREAM_SYNC_STATE_UNAUTHORISED else "unreachable"
+        since = s.failing_since.ToDatetime().strftime("%Y-%m-%d %H:%M:%SZ")
+        return f"{what} since {since} ({s.consecutive_failures} failures), retrying: {s.last_error}"
+
     def status(self) -> pb.UpstreamStatus:
         with self._lock:
             out = pb.UpstreamStatus()
@@ -121,9 +132,11 @@ class UpstreamSync:
         return state.next_index if state is not None else 0
 
     def _loop(self) -> None:
+        first = True  # answered at once, so the state is known without waiting out a long-poll
         while not self._stop.is_set():
             try:
-                self.step()
+                self.step(0 if first else None)
+                first = False
             except DataBuildError as e:
                 self._failed(e)
             except Exception as e:  # the loop must outlive one bad page; the failure is shown and retried
@@ -157,6 +170,7 @@ class UpstreamSync:
         with self._lock:
             s = self._status
             s.state, s.cursor, s.last_error, s.consecutive_failures = pb.UPSTREAM_SYNC_STATE_OK, page.next, "", 0
+            s.ClearField("failing_since")
             s.head = page.next if not page.has_more else max(s.head, page.next)
             s.lag_events = max(0, s.head - page.next)
             s.last_success.FromMicroseconds(int(self.clock() * 1e6))
@@ -165,6 +179,8 @@ class UpstreamSync:
         with self._lock:
             s = self._status
             s.consecutive_failures += 1
+            if s.consecutive_failures == 1:
+                s.failing_since.FromMicroseconds(int(self.clock() * 1e6))
             s.state = (pb.UPSTREAM_SYNC_STATE_UNAUTHORISED if isinstance(error, UnauthorizedError)
                        else pb.UPSTREAM_SYNC_STATE_BACKOFF)
             s.last_error = f"{type(error).__name__}: {error}"

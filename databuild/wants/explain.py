@@ -27,8 +27,10 @@ def explain(
     now_us: int,
     running_builds: Sequence[str],
     policy: Policy,
+    upstream_note: Callable[[str], str] = lambda name: "",
 ) -> tuple[str, list[pb.WantBlocker]]:
-    """Text answering "why is this not built yet?" and the blockers behind it."""
+    """Text answering "why is this not built yet?" and the blockers behind it;
+    ``upstream_note(name)`` says how the sync with an upstream stands."""
     spec, lines, blockers = want.spec, [], []
     missing = [r for r in spec.partitions if statuses.get(r) != AVAILABLE]
     status = want.status
@@ -45,10 +47,11 @@ def explain(
         lines.append("waiting for external data:")
         for ref in want.waiting_for:
             owner = upstream_of(ref)
-            where = f"owned by upstream {owner!r}" if owner else "no upstream declares it; record it with " \
-                "`partitions mark-available`"
+            note = upstream_note(owner) if owner else ""
+            where = (f"owned by upstream {owner!r}" + (f": {note}" if note else "")) if owner else \
+                "no upstream declares it; record it with `partitions mark-available`"
             lines.append(f"  {ref} ({where})")
-            blockers.append(pb.WantBlocker(kind="external", ref=ref, upstream=owner))
+            blockers.append(pb.WantBlocker(kind="external", ref=ref, upstream=owner, detail=note))
     elif status == pb.WANT_STATUS_BUILDING:
         state = pb.BuildStatus.Name(build.status).removeprefix("BUILD_STATUS_").lower() if build else "starting"
         lines.append(f"building: rides on build {want.build_id} ({state})")
