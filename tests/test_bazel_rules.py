@@ -186,6 +186,16 @@ def test_graph_binary_found_through_a_symlink(bin_dir, tmp_path):
         ("bad_job_timeout", [
             'graph //tests/rules/failures:bad_job_timeout: job_timeout: invalid duration "forever"',
         ]),
+        ("upstream_overlaps_output", [
+            "graph //tests/rules/failures:upstream_overlaps_output: upstream patterns overlap",
+            'upstream pattern "daily/2025/**" of //tests/rules/failures:feed_2025 and '
+            'output pattern "daily/*/red" of //tests/rules/failures:daily_red',
+        ]),
+        ("upstreams_overlap", [
+            "graph //tests/rules/failures:upstreams_overlap: upstream patterns overlap",
+            'upstream pattern "feed/**" of //tests/rules/failures:feed_2025 and '
+            'upstream pattern "feed/*/clicks" of //tests/rules/failures:clicks',
+        ]),
         ("bad_max_log_bytes", [
             "graph //tests/rules/failures:bad_max_log_bytes: max_log_bytes -1 must be a positive number of bytes",
         ]),
