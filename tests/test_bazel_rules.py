@@ -199,6 +199,9 @@ def test_graph_binary_found_through_a_symlink(bin_dir, tmp_path):
             'upstream pattern "feed/**" of //tests/rules/failures:feed_2025 and '
             'upstream pattern "feed/*/clicks" of //tests/rules/failures:clicks',
         ]),
+        ("bad_url", [
+            'databuild_upstream //tests/rules/failures:bad_url: url "http://" must be an http:// or https:// URL',
+        ]),
         ("bad_max_log_bytes", [
             "graph //tests/rules/failures:bad_max_log_bytes: max_log_bytes -1 must be a positive number of bytes",
         ]),
