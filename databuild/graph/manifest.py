@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -114,13 +115,21 @@ class GraphSpec:
             raise InvalidManifestError(f"graph {self.label} has no job {label!r}") from None
 
 
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+def has_space_or_control(text: str) -> bool:
+    """True if ``text`` holds whitespace or a control character (which URLs and tokens may not)."""
+    return _SPACE_OR_CONTROL.search(text) is not None
+
+
 def url_problem(url: str) -> str | None:
     """Why ``url`` cannot be an upstream's base URL, or None: it must be http(s) with a host."""
     try:
         parts = urlsplit(url)
     except ValueError as e:
         return f"is not a URL ({e})"
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() or ord(c) < 32 for c in url):
+    if parts.scheme not in ("http", "https") or not parts.netloc or has_space_or_control(url):
         return "must be an http:// or https:// URL"
     return None
 

@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Iterable, Mapping
 
 from databuild.errors import InvalidArgumentError
-from databuild.graph.manifest import GraphSpec, UpstreamSpec, url_problem
+from databuild.graph.manifest import GraphSpec, UpstreamSpec, has_space_or_control, url_problem
 
 ENV_PREFIX = "DATABUILD_UPSTREAM_"
 
@@ -83,7 +83,7 @@ def _resolve(upstream: UpstreamSpec, overrides: Mapping[str, str], environ: Mapp
     if problem:
         raise InvalidArgumentError(f"upstream {upstream.name!r}: url {url!r} from {source} {problem}")
     token = environ.get(token_variable(upstream.name), "")
-    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in token):
+    if has_space_or_control(token):
         raise InvalidArgumentError(f"upstream {upstream.name!r}: {token_variable(upstream.name)} "
                                    "holds whitespace or a control character")
     return replace(upstream, url=url, token=token)
