@@ -3,8 +3,9 @@
 Runs Bazel 4.2.3 offline (tools/bazel_setup must have run): builds the fixtures in
 tests/rules, runs the generated `<graph>.build` from a bare environment, checks the
 manifest against the Python loader, expects the analysis-time errors of
-tests/rules/failures, and builds the graph of examples/consumer_workspace, which
-loads the rules as the external repository @databuild.
+tests/rules/failures, builds the graph of examples/consumer_workspace, which
+loads the rules as the external repository @databuild, and the two graphs of
+examples/two_graphs (reports declares ingest as its upstream).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,7 @@ pytestmark = [
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSUMER = ROOT / "examples" / "consumer_workspace"
+TWO_GRAPHS = ROOT / "bazel-bin" / "examples" / "two_graphs"
 
 
 def bazel(command: str, *args: str, cwd: Path = ROOT, check: bool = True) -> subprocess.CompletedProcess:
@@ -186,6 +189,19 @@ def test_graph_binary_found_through_a_symlink(bin_dir, tmp_path):
         ("bad_job_timeout", [
             'graph //tests/rules/failures:bad_job_timeout: job_timeout: invalid duration "forever"',
         ]),
+        ("upstream_overlaps_output", [
+            "graph //tests/rules/failures:upstream_overlaps_output: upstream patterns overlap",
+            'upstream pattern "daily/2025/**" of //tests/rules/failures:feed_2025 and '
+            'output pattern "daily/*/red" of //tests/rules/failures:daily_red',
+        ]),
+        ("upstreams_overlap", [
+            "graph //tests/rules/failures:upstreams_overlap: upstream patterns overlap",
+            'upstream pattern "feed/**" of //tests/rules/failures:feed_2025 and '
+            'upstream pattern "feed/*/clicks" of //tests/rules/failures:clicks',
+        ]),
+        ("bad_url", [
+            'databuild_upstream //tests/rules/failures:bad_url: url "http://" must be an http:// or https:// URL',
+        ]),
         ("bad_max_log_bytes", [
             "graph //tests/rules/failures:bad_max_log_bytes: max_log_bytes -1 must be a positive number of bytes",
         ]),
@@ -196,6 +212,63 @@ def test_analysis_errors(target, fragments):
     assert proc.returncode != 0, f"//tests/rules/failures:{target} built, expected an analysis error"
     for fragment in fragments:
         assert fragment in proc.stderr, proc.stderr[-3000:]
+
+
+def wait_for_want(graph: Path, env: dict, ref: str, status: str) -> dict:
+    deadline = time.monotonic() + 60
+    while True:
+        proc = subprocess.run([str(graph), "--json", "want", "status", ref], env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        want = json.loads(proc.stdout)
+        if want["status"] == status:
+            return want
+        assert time.monotonic() < deadline, want
+        time.sleep(0.2)
+
+
+def test_two_graphs_example(tmp_path):
+    """reports waits for ingest/raw/D, owned by its upstream ingest, and builds once it is there.
+
+    Upstream sync is not used here: the test records the upstream's partition in the
+    reports graph itself, as `partitions mark-available` does for any external data.
+    """
+    bazel("build", "//examples/two_graphs/...")
+    ingest, reports = TWO_GRAPHS / "ingest" / "ingest.build", TWO_GRAPHS / "reports" / "reports.build"
+    assert json.loads((TWO_GRAPHS / "reports" / "reports.manifest.json").read_text())["upstreams"] == [{
+        "name": "ingest", "label": "//examples/two_graphs/reports:ingest", "url": "http://127.0.0.1:8101",
+        "patterns": ["ingest/raw/*"]}]
+    data = tmp_path / "data"
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "DATABUILD_DATA_DIR": str(data)}
+    ingest_env, reports_env = ({**env, "DATABUILD_STATE_DIR": str(tmp_path / name)} for name in ("i", "r"))
+
+    planned = subprocess.run([str(reports), "--local", "--json", "analyze", "reports/daily/2025-01-01"],
+                             env=reports_env, capture_output=True, text=True, timeout=60)
+    assert planned.returncode == 0, planned.stderr
+    assert json.loads(planned.stdout)["job_graph"]["external_partitions"] == ["ingest/raw/2025-01-01"]
+    try:
+        created = subprocess.run([str(reports), "want", "create", "reports/daily/2025-01-01"], env=reports_env,
+                                 capture_output=True, text=True, timeout=60)
+        assert created.returncode == 0, created.stderr
+        waiting = wait_for_want(reports, reports_env, "reports/daily/2025-01-01", "waiting")
+        assert [(b["ref"], b["upstream"]) for b in waiting["blocked_by"]] == [("ingest/raw/2025-01-01", "ingest")]
+        assert "ingest/raw/2025-01-01 (owned by upstream 'ingest')" in waiting["explanation"]
+
+        (data / "landing").mkdir(parents=True)
+        (data / "landing" / "2025-01-01").write_text("Red\nblue\nRED\n")
+        for args in (["partitions", "mark-available", "landing/2025-01-01"], ["build", "ingest/raw/2025-01-01"]):
+            proc = subprocess.run([str(ingest), "--local", *args], env=ingest_env, capture_output=True, text=True,
+                                  timeout=120)
+            assert proc.returncode == 0, proc.stderr
+        assert (data / "ingest" / "raw" / "2025-01-01").read_text() == "red\nblue\nred\n"
+
+        marked = subprocess.run([str(reports), "partitions", "mark-available", "ingest/raw/2025-01-01"],
+                                env=reports_env, capture_output=True, text=True, timeout=60)
+        assert marked.returncode == 0, marked.stderr
+        wait_for_want(reports, reports_env, "reports/daily/2025-01-01", "satisfied")
+        assert (data / "reports" / "daily" / "2025-01-01").read_text() == "blue 1\nred 2\n"
+    finally:
+        subprocess.run([str(reports), "daemon", "stop"], env=reports_env, capture_output=True, timeout=60)
 
 
 def test_consumer_workspace(tmp_path):

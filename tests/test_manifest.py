@@ -57,3 +57,38 @@ def test_limits_must_be_an_object():
 def test_a_graph_made_in_python_is_checked_too():
     with pytest.raises(InvalidManifestError, match="job //g:a: timeout_seconds must be a positive number"):
         GraphSpec("//g:g", (JobSpec("//g:a", "a", ("a/*",), timeout_seconds=-5),))
+
+
+def upstream(name="ingest", url="http://ingest:8100", patterns=("ingest/raw/*",)) -> dict:
+    return {"name": name, "label": f"//u:{name}", "url": url, "patterns": list(patterns)}
+
+
+def test_upstreams_are_loaded_without_a_token():
+    doc = manifest()
+    doc["upstreams"] = [upstream()]
+    (up,) = parse_manifest(doc).upstreams
+    assert (up.name, up.label, up.url, up.patterns, up.token) == (
+        "ingest", "//u:ingest", "http://ingest:8100", ("ingest/raw/*",), "")
+
+
+@pytest.mark.parametrize("upstreams, message", [
+    ([upstream(patterns=("a/x",))],
+     "graph //g:g: upstream 'ingest': pattern 'a/x' overlaps output pattern 'a/*' of //g:a (a partition must have one owner)"),
+    ([upstream(), upstream("other", patterns=("ingest/**",))],
+     "graph //g:g: upstream 'other': pattern 'ingest/**' overlaps pattern 'ingest/raw/*' of upstream 'ingest' (a partition must have one owner)"),
+    ([upstream(), upstream()], "graph //g:g lists upstream 'ingest' twice"),
+    ([upstream(url="ingest:8100")], "graph //g:g: upstream 'ingest': url 'ingest:8100' must be an http:// or https:// URL"),
+    ([upstream(patterns=())], "graph //g:g: upstream 'ingest' declares no patterns"),
+])
+def test_a_bad_upstream_is_refused_on_load(upstreams, message):
+    doc = manifest()
+    doc["upstreams"] = upstreams
+    with pytest.raises(InvalidManifestError) as info:
+        parse_manifest(doc)
+    assert str(info.value) == message
+
+
+def test_two_patterns_of_one_upstream_may_overlap():
+    doc = manifest()
+    doc["upstreams"] = [upstream(patterns=("ingest/raw/*", "ingest/**"))]
+    assert parse_manifest(doc).upstreams[0].patterns == ("ingest/raw/*", "ingest/**")

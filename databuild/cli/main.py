@@ -114,15 +114,21 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
               type=click.IntRange(min=1), help="Builds tried per want before it fails (its TTL may end it first).")
 @click.option("--retry-backoff", envvar="DATABUILD_RETRY_BACKOFF", default="5s", show_default=True,
               callback=duration_option, help="Wait after a want's first failed build; doubles per failure.")
+@click.option("--upstream", "upstreams", multiple=True, metavar="NAME=URL",
+              help="Reach upstream NAME at URL instead of its BUILD file's (repeatable); beats "
+                   "DATABUILD_UPSTREAM_<NAME>_URL. Its token: DATABUILD_UPSTREAM_<NAME>_TOKEN.")
 @pass_ctx
 def serve(c: CliContext, host: str, port: int, token: str | None, as_daemon: bool, idle_timeout: float,
-          max_concurrent_builds: int, parallelism: int | None, max_attempts: int, retry_backoff: int) -> None:
+          max_concurrent_builds: int, parallelism: int | None, max_attempts: int, retry_backoff: int,
+          upstreams: tuple[str, ...]) -> None:
     """Run the graph's HTTP service (and its want evaluator) in the foreground."""
+    from databuild.graph import parse_upstream_overrides
     from databuild.service.serve import ServiceOptions, run_daemon, run_foreground
     from databuild.wants import Policy
 
     options = ServiceOptions(Policy(max_attempts=max_attempts, backoff_initial_s=retry_backoff,
-                                    max_concurrent_builds=max_concurrent_builds), parallelism)
+                                    max_concurrent_builds=max_concurrent_builds), parallelism,
+                             parse_upstream_overrides(upstreams))
 
     if host not in LOOPBACK and not token:
         raise click.BadParameter(f"binding {host} (not loopback) requires --token or DATABUILD_TOKEN",

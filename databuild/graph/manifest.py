@@ -29,8 +29,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from databuild.errors import InvalidArgumentError
 from databuild.refs import compile_pattern, patterns_overlap
@@ -74,11 +76,18 @@ class LookupSpec:
 
 @dataclass(frozen=True)
 class UpstreamSpec:
+    """A ``databuild_upstream``: another graph's service and the partitions of it this graph consumes.
+
+    ``url`` and ``token`` are what applies at run time once ``resolve_upstreams``
+    has applied the overrides (``databuild.graph.upstreams``); the manifest holds only
+    the BUILD file's URL and never a token. ``token`` is left out of ``repr``.
+    """
+
     name: str
     label: str
     url: str
     patterns: tuple[str, ...]
-    token: str = ""  # read token for its feed, given at run time (never in BUILD files)
+    token: str = field(default="", repr=False)  # its feed's token, given at run time (never in BUILD files)
 
 
 @dataclass(frozen=True)
@@ -106,8 +115,28 @@ class GraphSpec:
             raise InvalidManifestError(f"graph {self.label} has no job {label!r}") from None
 
 
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+def has_space_or_control(text: str) -> bool:
+    """True if ``text`` holds whitespace or a control character (which URLs and tokens may not)."""
+    return _SPACE_OR_CONTROL.search(text) is not None
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be an upstream's base URL, or None: it must be http(s) with a host."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as e:
+        return f"is not a URL ({e})"
+    if parts.scheme not in ("http", "https") or not parts.netloc or has_space_or_control(url):
+        return "must be an http:// or https:// URL"
+    return None
+
+
 def validate_graph(graph: GraphSpec) -> None:
-    """Raise InvalidManifestError for duplicate jobs, overlapping outputs, no lookup or a bad limit."""
+    """Raise InvalidManifestError for duplicate jobs, overlapping outputs, no lookup, a bad
+    limit, or an upstream that is invalid or shares a partition with another owner."""
     if len(graph.jobs_by_label) != len(graph.jobs):
         raise InvalidManifestError(f"graph {graph.label} lists a job twice")
     _check_limits(graph)
@@ -126,6 +155,37 @@ def validate_graph(graph: GraphSpec) -> None:
                 raise InvalidManifestError(
                     f"graph {graph.label}: output patterns overlap: {a!r} of {label_a} and {b!r} of {label_b}"
                 )
+    _check_upstreams(graph, declared)
+
+
+def _check_upstreams(graph: GraphSpec, outputs: list[tuple[str, str]]) -> None:
+    """Upstream names are unique, URLs http(s), and each partition has one owner: no
+    upstream pattern overlaps a job's outputs or another upstream's patterns."""
+    seen: set[str] = set()
+    owned: list[tuple[str, str]] = []  # (upstream name, pattern) of the upstreams checked so far
+    for upstream in graph.upstreams:
+        where = f"graph {graph.label}: upstream {upstream.name!r}"
+        if upstream.name in seen:
+            raise InvalidManifestError(f"graph {graph.label} lists upstream {upstream.name!r} twice")
+        seen.add(upstream.name)
+        problem = url_problem(upstream.url)
+        if problem:
+            raise InvalidManifestError(f"{where}: url {upstream.url!r} {problem}")
+        if not upstream.patterns:
+            raise InvalidManifestError(f"{where} declares no patterns")
+        for pattern in upstream.patterns:
+            compile_pattern(pattern)
+            for label, output in outputs:
+                if patterns_overlap(pattern, output):
+                    raise InvalidManifestError(
+                        f"{where}: pattern {pattern!r} overlaps output pattern {output!r} of {label} "
+                        "(a partition must have one owner)")
+            for other, other_pattern in owned:
+                if patterns_overlap(pattern, other_pattern):
+                    raise InvalidManifestError(
+                        f"{where}: pattern {pattern!r} overlaps pattern {other_pattern!r} of upstream {other!r} "
+                        "(a partition must have one owner)")
+        owned.extend((upstream.name, p) for p in upstream.patterns)
 
 
 def _check_limits(graph: GraphSpec) -> None:

@@ -15,9 +15,9 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import uvicorn
 
@@ -25,7 +25,7 @@ from databuild.errors import (
     ConflictError, EventLogClosedError, EventLogLostError, ServiceUnavailableError, StorageError,
 )
 from databuild.executor import executor_alive, recover_abandoned_builds
-from databuild.graph import GraphSpec
+from databuild.graph import GraphSpec, resolve_upstreams
 from databuild.service.core import DataBuildService
 from databuild.service.daemon import (
     DaemonInfo, DaemonLock, IdleWatch, holder_description, new_token, remove_info, write_info,
@@ -42,10 +42,19 @@ GRACEFUL_SHUTDOWN_S = 5
 
 @dataclass(frozen=True)
 class ServiceOptions:
-    """How a service pursues wants: the evaluator's policy and each build's job parallelism."""
+    """How a service pursues wants: the evaluator's policy and each build's job parallelism;
+    and ``upstream_urls`` (``{name: url}``, from ``serve --upstream``) over the graph's
+    upstreams (``databuild.graph.upstreams``)."""
 
     policy: Policy = Policy()
     parallelism: int | None = None
+    upstream_urls: Mapping[str, str] = field(default_factory=dict)
+
+
+def resolved_graph(graph: GraphSpec, options: ServiceOptions) -> GraphSpec:
+    """``graph`` with its upstreams where this service finds them: ``options.upstream_urls``,
+    then this process's ``DATABUILD_UPSTREAM_<NAME>_URL`` / ``_TOKEN``, then the BUILD file."""
+    return resolve_upstreams(graph, options.upstream_urls, os.environ)
 
 
 def start_service(graph: GraphSpec, store: StateStore, log_dir: Path, options: ServiceOptions) -> DataBuildService:
@@ -87,10 +96,12 @@ def run_foreground(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir
     """Serve on ``host``:``port`` as ``state_dir``'s service until stopped; call
     ``on_listening(url)`` once it listens.
 
-    Raises ConflictError naming the running service if ``state_dir`` has one,
-    ServiceUnavailableError if the port cannot be bound (before anything is
-    announced), EventLogLostError once the service stopped because its log was lost.
+    Raises InvalidArgumentError for a bad upstream override, ConflictError naming the
+    running service if ``state_dir`` has one, ServiceUnavailableError if the port
+    cannot be bound (all before anything is announced), EventLogLostError once the
+    service stopped because its log was lost.
     """
+    graph = resolved_graph(graph, options)
     lock = DaemonLock(state_dir)
     if not lock.acquire():
         raise ConflictError(f"state directory {state_dir} is already served by {holder_description(state_dir)}; "
@@ -103,9 +114,11 @@ def run_daemon(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir: Pa
                options: ServiceOptions) -> None:
     """Serve on a free loopback port with a fresh token; record it; exit when idle.
 
-    Returns at once if another service holds ``state_dir``; raises EventLogLostError
-    once the service stopped because its log was lost.
+    Returns at once if another service holds ``state_dir``; raises InvalidArgumentError
+    for a bad upstream override in the environment, EventLogLostError once the
+    service stopped because its log was lost.
     """
+    graph = resolved_graph(graph, options)
     lock = DaemonLock(state_dir)
     if not lock.acquire():
         print(f"{state_dir} is already served by {holder_description(state_dir)}; leaving it to serve",

@@ -52,6 +52,25 @@ def _check_outputs(graph, jobs, has_lookup):
         fail("graph %s: output patterns overlap (a partition must be produced by exactly one job):\n" % graph +
              "\n".join(overlaps))
 
+def _check_upstreams(graph, jobs, upstreams):
+    """Each partition has one owner: no upstream pattern overlaps a job's outputs or another upstream's patterns."""
+    problems = []
+    for i, upstream in enumerate(upstreams):
+        for pattern in upstream.patterns:
+            for job in jobs:
+                for output in job.outputs:
+                    if patterns_overlap(pattern, output):
+                        problems.append("  upstream pattern %r of %s and output pattern %r of %s" %
+                                        (pattern, upstream.label, output, job.label))
+            for other in upstreams[i + 1:]:
+                for other_pattern in other.patterns:
+                    if patterns_overlap(pattern, other_pattern):
+                        problems.append("  upstream pattern %r of %s and upstream pattern %r of %s" %
+                                        (pattern, upstream.label, other_pattern, other.label))
+    if problems:
+        fail(("graph %s: upstream patterns overlap (a partition must have one owner: a job of this graph " +
+              "or one upstream):\n") % graph + "\n".join(problems))
+
 def _defaults(ctx, graph):
     """Default TTL and SLA in seconds; 0 (attribute left empty) means none."""
     out = {}
@@ -104,6 +123,7 @@ def _databuild_graph_impl(ctx):
     upstreams = _upstreams(ctx, graph)
     lookup = ctx.attr.lookup
     _check_outputs(graph, jobs, lookup != None)
+    _check_upstreams(graph, jobs, upstreams)
     defaults = _defaults(ctx, graph)
     limits = _limits(ctx, graph)
 
@@ -174,7 +194,8 @@ databuild_graph = rule(
     doc = """A DataBuild graph. `bazel build //pkg:name` produces the command `bazel-bin/pkg/name.build`.
 
 Analysis fails when a target in `jobs` is not a databuild_job, when output
-patterns of the jobs overlap, when there is no lookup and some job declares no
+patterns of the jobs overlap, when an upstream's pattern overlaps a job's outputs or
+another upstream's patterns, when there is no lookup and some job declares no
 outputs, or when default_ttl / default_sla / job_timeout / config_timeout is not a
 duration longer than zero, or max_log_bytes is negative.""",
     attrs = {

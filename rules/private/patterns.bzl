@@ -54,10 +54,17 @@ def validate_pattern(pattern):
     chars = code_points(pattern)
     if len(chars) > MAX_PATTERN_LENGTH:
         return "is %d characters, more than %d" % (len(chars), MAX_PATTERN_LENGTH)
+    i = forbidden_character(chars)
+    if i >= 0:
+        return "contains whitespace or a control character at position %d" % i
+    return None
+
+def forbidden_character(chars):
+    """Index of the first ASCII whitespace or control character in the list `chars`, or -1."""
     for i, c in enumerate(chars):
         if c in _FORBIDDEN:
-            return "contains whitespace or a control character at position %d" % i
-    return None
+            return i
+    return -1
 
 def pattern_tokens(pattern):
     """`pattern` as a token list: `**`, `*`, `?` or one literal character."""

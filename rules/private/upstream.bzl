@@ -1,13 +1,18 @@
 """`databuild_upstream`: another graph whose partitions a graph consumes."""
 
 load(":common.bzl", "label_str")
-load(":patterns.bzl", "validate_pattern")
+load(":patterns.bzl", "forbidden_character", "validate_pattern")
 load(":providers.bzl", "DataBuildUpstreamInfo")
+
+def _is_http_url(url):
+    """`http(s)://` and a host, no whitespace or control characters (as databuild.graph.manifest.url_problem)."""
+    rest = url[len("https://"):] if url.startswith("https://") else url[len("http://"):] if url.startswith("http://") else None
+    return bool(rest) and rest[0] not in "/?#" and forbidden_character(url.elems()) < 0
 
 def _databuild_upstream_impl(ctx):
     label = label_str(ctx.label)
     url = ctx.attr.url
-    if not (url.startswith("http://") or url.startswith("https://")) or " " in url:
+    if not _is_http_url(url):
         fail("databuild_upstream %s: url %r must be an http:// or https:// URL" % (label, url))
     for pattern in ctx.attr.patterns:
         problem = validate_pattern(pattern)
