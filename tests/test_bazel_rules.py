@@ -252,7 +252,7 @@ def test_two_graphs_example(tmp_path):
         assert created.returncode == 0, created.stderr
         waiting = wait_for_want(reports, reports_env, "reports/daily/2025-01-01", "waiting")
         assert [(b["ref"], b["upstream"]) for b in waiting["blocked_by"]] == [("ingest/raw/2025-01-01", "ingest")]
-        assert "ingest/raw/2025-01-01 (owned by upstream 'ingest')" in waiting["explanation"]
+        assert "ingest/raw/2025-01-01 (owned by upstream 'ingest': unreachable since" in waiting["explanation"]
 
         (data / "landing").mkdir(parents=True)
         (data / "landing" / "2025-01-01").write_text("Red\nblue\nRED\n")
