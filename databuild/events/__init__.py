@@ -21,9 +21,10 @@ from databuild.events.sqlite import SqliteEventLog
 from databuild.events.types import EVENT_SCHEMA_VERSION, EVENT_TYPES, REGISTRY, EventType, EventTypes, On, event_keys
 
 __all__ = [
-    "ALL_EVENTS", "EVENT_SCHEMA_VERSION", "EVENT_TYPES", "REGISTRY", "Clock", "Cursor", "EventFilter", "EventLog", "EventType",
-    "EventTypes", "KeyKind", "MemoryEventLog", "On", "Page", "Projection", "ReadModelTx", "Row", "RowQuery",
-    "SqliteEventLog", "Term", "TermMatch", "Unchanged", "event_keys", "event_type", "open_event_log", "system_clock",
+    "ALL_EVENTS", "EVENT_SCHEMA_VERSION", "EVENT_TYPES", "REGISTRY", "Clock", "Cursor", "EventFilter", "EventLog",
+    "EventType", "EventTypes", "KeyKind", "MemoryEventLog", "On", "Page", "Projection", "ReadModelTx", "Row",
+    "RowQuery", "SqliteEventLog", "Term", "TermMatch", "Unchanged", "event_keys", "event_type", "open_event_log",
+    "system_clock",
 ]
 
 
