@@ -12,6 +12,7 @@ UnauthorizedError      401     4     a token is missing or wrong
 ForbiddenError         403     4     the request is not allowed from there
 NotFoundError          404     2     an id or ref names nothing known
 ConflictError          409     2     the state does not allow it (now)
+LogResetError          410     2     a follower's log is gone: the log was replaced
 TooLargeError          413     2     a body or a value is over a limit
 JobProtocolError       422     1     a job or lookup binary failed or misbehaved
 UnavailableError       503     3     storage or the service cannot serve now
@@ -51,6 +52,22 @@ class ConflictError(InvalidArgumentError):
 
     code = "conflict"
     http_status = 409
+
+
+class CursorDivergedError(ConflictError):
+    """A feed cursor's event id differs from the event at its index: the log was
+    restored from a copy that was written past the cursor."""
+
+    code = "cursor_diverged"
+
+
+class LogResetError(DataBuildError):
+    """A feed request names a log that is not this one (another ``log_id``, or a cursor
+    beyond its head): the log was replaced, so the follower must read it from the start."""
+
+    code = "log_reset"
+    http_status = 410
+    exit_code = 2
 
 
 class TooLargeError(InvalidArgumentError):

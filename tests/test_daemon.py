@@ -264,3 +264,32 @@ def test_serve_on_a_busy_port_fails_before_announcing(cli):
     assert refused.stderr.strip().splitlines()[-1] == (f"error: port {port} on 127.0.0.1 is already in use; "
                                                        "choose another port (0: any free one)")
     assert not (cli.state / "daemon.json").exists()
+
+
+def test_serve_off_loopback_with_a_read_only_token(cli):
+    """`serve --read-token` (here from DATABUILD_READ_TOKEN) off loopback: every request needs a
+    token, the read-only one reads but cannot record; the record keeps the write token."""
+    proc = subprocess.Popen([sys.executable, "-m", "databuild.cli", "serve", "--host", "0.0.0.0", "--port", "0",
+                             "--token", "wr1te"],
+                            env={**os.environ, "DATABUILD_GRAPH_MANIFEST": str(cli.state.parent / "manifest.json"),
+                                 "DATABUILD_STATE_DIR": str(cli.state), "DATABUILD_READ_TOKEN": "re4d"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        record = _recorded(cli, proc)
+        assert record["token"] == "wr1te"
+        health = f"{record['url']}/api/v1/health"
+        assert requests.get(health).status_code == 401
+        assert requests.get(health, headers={"Authorization": "Bearer re4d"}).json()["log_id"]
+        mark = f"{record['url']}/api/v1/partitions:mark-available"
+        read_only = requests.post(mark, json={"refs": ["raw/1"]}, headers={"Authorization": "Bearer re4d"})
+        assert read_only.status_code == 401 and "read-only" in read_only.json()["error"]["message"]
+        assert requests.post(mark, json={"refs": ["raw/1"]},
+                             headers={"Authorization": "Bearer wr1te"}).status_code == 201
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+def test_serve_refuses_a_read_token_equal_to_the_token(cli):
+    refused = cli("serve", "--port", "0", "--token", "same", "--read-token", "same")
+    assert refused.returncode == 2 and "must differ" in refused.stderr, refused.stderr

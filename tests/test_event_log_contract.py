@@ -10,9 +10,9 @@ from datetime import timezone
 import pytest
 
 from databuild.errors import (
-    AppendConflictError, EventLogClosedError, InvalidArgumentError, InvalidEventError, InvalidRefError,
+    AppendConflictError, EventLogClosedError, InvalidArgumentError, InvalidEventError, InvalidRefError, NotFoundError,
 )
-from databuild.events import EventFilter, KeyKind, Row, RowQuery, TermMatch, Unchanged, event_keys, event_type
+from databuild.events import Cursor, EventFilter, KeyKind, Row, RowQuery, TermMatch, Unchanged, event_keys, event_type
 from databuild.proto import databuild_pb2 as pb
 from eventgen import partition_event, random_events
 
@@ -79,6 +79,41 @@ def test_exhausted_filtered_page_advances_to_latest(make_log):
     assert page.next == 3 and not page.has_more
     empty = log.list_events(3, EventFilter(refs=("a/1",)))
     assert empty.events == [] and empty.next == 3
+
+
+def test_pages_carry_the_head_and_the_event_id_at_next(make_log):
+    log = make_log()
+    empty = log.list_events(0)
+    assert (empty.next, empty.head, empty.next_event_id) == (0, 0, "")
+    assert log.head() == Cursor(0, "")
+    events = [partition_event("a/1"), partition_event("b/1"), partition_event("b/2")]
+    log.append(events)
+    ids = [e.event_id for e in events]
+    full = log.list_events(0, limit=2)  # a full page: next is its last event
+    assert (full.next, full.has_more, full.head, full.next_event_id) == (2, True, 3, ids[1])
+    filtered = log.list_events(0, EventFilter(refs=("a/1",)))  # exhausted: next is the head
+    assert (filtered.next, filtered.head, filtered.next_event_id) == (3, 3, ids[2])
+    beyond = log.list_events(7)  # since past the end: no event at next
+    assert (beyond.events, beyond.next, beyond.head, beyond.next_event_id) == ([], 7, 3, "")
+    assert log.head() == Cursor(3, ids[2])
+    assert [log.event_id_at(i) for i in range(4)] == ["", *ids]
+    with pytest.raises(NotFoundError, match="no event at index 4"):
+        log.event_id_at(4)
+    with pytest.raises(InvalidArgumentError, match="-1"):
+        log.event_id_at(-1)
+
+
+def test_log_id_is_a_uuid_made_with_the_log(make_log, backend, tmp_path):
+    log = make_log()
+    log_id = log.log_id
+    assert str(uuid.UUID(log_id)) == log_id and uuid.UUID(log_id).version == 4
+    log.append([partition_event("a/1")])
+    assert log.log_id == log_id  # appends do not change it
+    other = make_log(path=tmp_path / "other.sqlite3")
+    assert other.log_id != log_id
+    if backend == "sqlite":  # stored with the log: the same when it is opened again
+        log.close()
+        assert make_log().log_id == log_id
 
 
 @pytest.mark.parametrize(
@@ -216,6 +251,8 @@ def test_closed_log_refuses_use(make_log):
         log.append([partition_event("a/1")])
     with pytest.raises(EventLogClosedError):
         log.latest_index()
+    with pytest.raises(EventLogClosedError):
+        log.log_id
 
 
 def test_concurrent_appends_from_threads(make_log):

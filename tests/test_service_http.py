@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import sqlite3
 import threading
 import time
 
@@ -12,10 +13,13 @@ import pytest
 import requests
 import uvicorn
 
+from databuild.errors import UnauthorizedError
 from databuild.events import open_event_log
 from databuild.graph import GraphSpec, JobSpec
 from databuild.proto import databuild_pb2 as pb
+from databuild.proto.jsonmap import message_dict
 from databuild.service import DataBuildService
+from databuild.service.client import ServiceClient
 from databuild.service.http import create_app, server_config
 from databuild.service.http_input import MAX_BODY_BYTES
 from databuild.service.interface import OPERATIONS
@@ -28,10 +32,12 @@ TOKEN = "s3cret"
 
 
 @contextlib.contextmanager
-def serving(service: DataBuildService):
+def serving(service: DataBuildService, **app_options):
+    """``service`` over HTTP on a free loopback port (``create_app`` options: e.g. ``loopback_only=False``
+    to act as a service bound to another address)."""
     listener = bind_socket("127.0.0.1", 0)
     port = listener.getsockname()[1]
-    server = uvicorn.Server(server_config(create_app(service, TOKEN)))
+    server = uvicorn.Server(server_config(create_app(service, TOKEN, **app_options)))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     while not server.started:
@@ -152,19 +158,158 @@ def test_event_feed_pages_and_filters(served):
     assert typed["events"] == [] and typed["next"] == 6
 
 
-def test_event_feed_long_poll_wakes_on_append(served):
-    url, store, _ = served
-    store.log.append([partition_event("daily/0")])
+@pytest.mark.parametrize("side", ["http", "in_process"])
+def test_event_feed_long_poll_wakes_on_append(served, side):
+    url, store, root = served
+    first = partition_event("daily/0")
+    store.log.append([first])
     answer: dict = {}
-    poll = threading.Thread(target=lambda: answer.update(requests.get(
-        f"{url}/api/v1/events", params={"since": 1, "pattern": "daily/*", "wait": 30}).json()))
+    # With a stored cursor: the poll moves it past non-matching events as it waits, and still checks it.
+    cursor = {"since": 1, "log_id": store.log.log_id, "cursor_event_id": first.event_id}
+    if side == "http":
+        read = lambda: requests.get(f"{url}/api/v1/events", params={**cursor, "pattern": "daily/*", "wait": 30}).json()
+    else:
+        service = DataBuildService(GRAPH, store, str(root / "logs"))
+        read = lambda: message_dict(service.events(pb.ListEventsRequest(**cursor, patterns=["daily/*"],
+                                                                        wait_seconds=30)))
+    poll = threading.Thread(target=lambda: answer.update(read()))
     poll.start()
     store.log.append([partition_event("other/9")])  # no match: the poll keeps waiting
+    time.sleep(0.05)  # let the poll see it (the test does not depend on whether it did)
     store.log.append([partition_event("daily/9")])
     poll.join(30)
-    assert [e["partition_status_changed"]["ref"] for e in answer["events"]] == ["daily/9"]
+    assert [e["partition_status_changed"]["ref"] for e in answer["events"]] == ["daily/9"], answer
     empty = requests.get(f"{url}/api/v1/events", params={"since": 3, "wait": 0.2}).json()
     assert empty["events"] == [] and empty["next"] == 3
+
+
+def test_a_timed_out_long_poll_still_advances_next(served):
+    url, store, _ = served
+    store.log.append([partition_event("other/1"), partition_event("other/2")])
+    poll = requests.get(f"{url}/api/v1/events", params={"since": 0, "pattern": "daily/*", "wait": 0.3}).json()
+    head = store.log.head()
+    assert poll["events"] == [] and not poll["has_more"]
+    assert (poll["next"], poll["head"], poll["next_event_id"]) == (2, 2, head.event_id)
+
+
+def test_health_and_pages_name_the_log_and_its_head(served):
+    url, store, _ = served
+    empty = requests.get(f"{url}/api/v1/events").json()
+    log_id = store.log.log_id
+    assert empty == {"events": [], "next": 0, "has_more": False, "log_id": log_id, "head": 0, "next_event_id": ""}
+    events = [partition_event(f"daily/{i}") for i in range(3)]
+    store.log.append(events)
+    health = requests.get(f"{url}/api/v1/health").json()
+    assert (health["log_id"], health["latest_event_index"], health["latest_event_id"]) == (
+        log_id, 3, events[2].event_id)
+    page = requests.get(f"{url}/api/v1/events", params={"limit": 2}).json()
+    assert (page["next"], page["has_more"], page["head"], page["next_event_id"]) == (2, True, 3, events[1].event_id)
+    # The follower's stored cursor is accepted while it names this log and the event at since.
+    cursor = {"since": page["next"], "log_id": page["log_id"], "cursor_event_id": page["next_event_id"]}
+    rest = requests.get(f"{url}/api/v1/events", params=cursor).json()
+    assert [e["index"] for e in rest["events"]] == [3] and rest["next_event_id"] == events[2].event_id
+
+
+def _feed_error(url: str, **params) -> tuple[int, str, str]:
+    r = requests.get(f"{url}/api/v1/events", params=params)
+    return r.status_code, r.json()["error"]["code"], r.json()["error"]["message"]
+
+
+def test_a_replaced_log_is_410_log_reset(served):
+    url, store, _ = served
+    store.log.append([partition_event("daily/1"), partition_event("daily/2")])
+    other = "0190ae3c-0000-4000-8000-000000000000"
+    status, code, message = _feed_error(url, since=1, log_id=other)
+    assert (status, code) == (410, "log_reset") and other in message and store.log.log_id in message
+    status, code, message = _feed_error(url, since=5, log_id=store.log.log_id)  # a cursor past the head
+    assert (status, code) == (410, "log_reset") and "since 5" in message and "index 2" in message
+
+
+def _backup(log_path, copy_path) -> None:
+    """Copy a live log as a backup tool does (SQLite's online backup: the WAL included)."""
+    source, target = sqlite3.connect(log_path), sqlite3.connect(copy_path)
+    source.backup(target)
+    source.close()
+    target.close()
+
+
+def test_a_restored_backup_is_410_or_409_for_a_follower_ahead_of_it(tmp_path):
+    """A follower read up to index 3; the log is then restored from a backup taken at 2: with
+    nothing more it is behind the cursor (410); written past it, the event at 3 differs (409)."""
+    path, backup = tmp_path / "bel.sqlite3", tmp_path / "backup.sqlite3"
+    (tmp_path / "logs").mkdir()
+    log = open_event_log(f"sqlite://{path}", [StateProjection()])
+    log.append([partition_event("daily/1"), partition_event("daily/2")])
+    _backup(path, backup)
+    log.append([partition_event("daily/3")])
+    with serving(DataBuildService(GRAPH, StateStore(log), str(tmp_path / "logs"))) as url:
+        page = requests.get(f"{url}/api/v1/events").json()
+    log.close()
+    cursor = {"since": page["next"], "log_id": page["log_id"], "cursor_event_id": page["next_event_id"]}
+    assert page["next"] == 3
+
+    restored = StateStore(open_event_log(f"sqlite://{backup}", [StateProjection()]))
+    assert restored.log.log_id == page["log_id"]  # a copy keeps the id: only the cursor can tell
+    with serving(DataBuildService(GRAPH, restored, str(tmp_path / "logs"))) as url:
+        assert _feed_error(url, **cursor)[:2] == (410, "log_reset")
+        restored.log.append([partition_event("daily/3b"), partition_event("daily/4")])
+        status, code, message = _feed_error(url, **cursor)
+        assert (status, code) == (409, "cursor_diverged") and page["next_event_id"] in message
+        long_poll = _feed_error(url, **cursor, wait=5)  # the long-poll checks before it waits
+        assert long_poll[:2] == (409, "cursor_diverged")
+    restored.close()
+
+
+READ_TOKEN = "read-only-s3cret"
+
+
+@pytest.fixture
+def served_off_loopback(tmp_path):
+    """A service acting as one bound to a non-loopback address, with a read-only token besides its token."""
+    store = StateStore(open_event_log(f"sqlite://{tmp_path}/bel.sqlite3", [StateProjection()]))
+    (tmp_path / "logs").mkdir()
+    service = DataBuildService(GRAPH, store, str(tmp_path / "logs"))
+    with serving(service, loopback_only=False, read_token=READ_TOKEN) as url:
+        yield url, store
+    store.close()
+
+
+def _bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/health", "/api/v1/events", "/api/v1/partitions", "/api/v1/openapi.json"])
+def test_off_loopback_every_read_needs_a_token(served_off_loopback, path):
+    url, _ = served_off_loopback
+    for headers in ({}, _bearer("wrong"), {"Authorization": READ_TOKEN}):
+        r = requests.get(url + path, headers=headers)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized", (headers, r.text)
+    for token in (READ_TOKEN, TOKEN):
+        assert requests.get(url + path, headers=_bearer(token)).status_code == 200
+
+
+def test_a_read_only_token_cannot_record(served_off_loopback):
+    url, store = served_off_loopback
+    mark = f"{url}/api/v1/partitions:mark-available"
+    refused = requests.post(mark, json={"refs": ["raw/1"]}, headers=_bearer(READ_TOKEN))
+    assert refused.status_code == 401 and "read-only token cannot record" in refused.json()["error"]["message"]
+    assert store.log.latest_index() == 0
+    assert requests.post(mark, json={"refs": ["raw/1"]}, headers=_bearer(TOKEN)).status_code == 201
+    feed = ServiceClient(url, READ_TOKEN).events(pb.ListEventsRequest())
+    assert [e.external_partitions_available.refs[0] for e in feed.events] == ["raw/1"]
+    with pytest.raises(UnauthorizedError):
+        ServiceClient(url, READ_TOKEN).mark_available(pb.MarkAvailableRequest(refs=["raw/2"]))
+
+
+def test_on_loopback_reads_need_no_token_and_writes_only_the_write_token(tmp_path):
+    store = StateStore(open_event_log(f"sqlite://{tmp_path}/bel.sqlite3", [StateProjection()]))
+    (tmp_path / "logs").mkdir()
+    with serving(DataBuildService(GRAPH, store, str(tmp_path / "logs")), read_token=READ_TOKEN) as url:
+        assert requests.get(f"{url}/api/v1/health").status_code == 200
+        mark = f"{url}/api/v1/partitions:mark-available"
+        assert requests.post(mark, json={"refs": ["raw/1"]}, headers=_bearer(READ_TOKEN)).status_code == 401
+        assert requests.post(mark, json={"refs": ["raw/1"]}, headers=_bearer(TOKEN)).status_code == 201
+    store.close()
 
 
 def test_logs_stream_ranges_and_stay_inside_the_log_dir(served, tmp_path):

@@ -169,6 +169,41 @@ def test_operation_answers_and_records_alike(sides, name):
         assert pool.cancelled == [("b-running", "stop local"), ("b-running", "stop remote")]
 
 
+def test_feed_and_health_name_the_log_alike(sides):
+    """The feed's cursor fields (hidden from the comparison above as ids and indices) are this log's on both sides."""
+    service, client, store, _, _ = sides
+    head = store.log.head()
+    for target in (service, client):
+        page = target.events(pb.ListEventsRequest(since=1, patterns=["raw/*"], limit=3))
+        assert (page.log_id, page.head, page.next, page.next_event_id) == (
+            store.log.log_id, head.index, head.index, head.event_id)
+        health = target.health(pb.EmptyRequest())
+        assert (health.log_id, health.latest_event_index, health.latest_event_id) == (
+            store.log.log_id, head.index, head.event_id)
+
+
+#: Feed cursors each side must refuse alike: another log, a cursor past the head, another event at the cursor.
+FEED_REFUSALS: dict[str, Callable[[StateStore], pb.ListEventsRequest]] = {
+    "log_id": lambda store: pb.ListEventsRequest(log_id="0190ae3c-0000-4000-8000-000000000000"),
+    "beyond_head": lambda store: pb.ListEventsRequest(since=store.log.latest_index() + 5,
+                                                      log_id=store.log.log_id),
+    "cursor": lambda store: pb.ListEventsRequest(since=1, cursor_event_id="not-the-first-event"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FEED_REFUSALS))
+def test_feed_refuses_a_stale_cursor_alike(sides, case):
+    service, client, store, _, _ = sides
+    errors = []
+    for target in (service, client):
+        with pytest.raises(DataBuildError) as info:
+            target.events(FEED_REFUSALS[case](store))
+        errors.append((type(info.value), info.value.code, str(info.value), info.value.http_status,
+                       info.value.exit_code))
+    assert errors[0] == errors[1]
+    assert errors[0][1:2] == (("cursor_diverged",) if case == "cursor" else ("log_reset",))
+
+
 @pytest.mark.parametrize("name", sorted(BAD))
 def test_operation_refuses_alike(sides, name):
     service, client, store, _, wants = sides

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import sqlite3
+import uuid
 
 import pytest
 
 from databuild.errors import (
-    EventLogBusyError, InvalidArgumentError, InvalidUriError, SchemaTooNewError, UnsupportedBackendError,
+    EventLogBusyError, InvalidArgumentError, InvalidUriError, SchemaTooNewError, StorageError,
+    UnsupportedBackendError,
 )
 from databuild.events import MemoryEventLog, SqliteEventLog, TermMatch, open_event_log
 from databuild.events import migrations
@@ -67,13 +69,13 @@ def test_migration_from_previous_schema_version(tmp_path):
     assert "read_model" not in tables()
 
     store = open_state_store(f"sqlite://{path}")
-    assert store.log.schema_version == migrations.LATEST == 4
+    assert store.log.schema_version == migrations.LATEST == 5
     assert "read_model" in tables()
     assert store.partition("a/1").status == pb.PARTITION_STATUS_AVAILABLE
     assert store.partition("a/2").status == pb.PARTITION_STATUS_FAILED
     store.log.append([partition_event("a/3")])
     versions = sqlite3.connect(path).execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
-    assert versions == [(1,), (2,), (3,), (4,)]
+    assert versions == [(1,), (2,), (3,), (4,), (5,)]
     store.close()
 
 
@@ -88,12 +90,33 @@ def test_upgrade_indexes_wants_already_in_the_log(tmp_path):
     old.close()
 
     store = open_state_store(f"sqlite://{path}")
-    assert store.log.schema_version == 4
+    assert store.log.schema_version == 5
     assert [w.spec.want_id for w in store.wants(terms=[TermMatch("partition", pattern="d/*")])] == ["w1"]
     assert [w.spec.want_id for w in store.wants(terms=[TermMatch("source", values=("cli:ann",))])] == ["w1"]
     assert [w.spec.want_id for w in store.active_wants_on(["raw/1"])] == ["w1"]
     assert store.next_due_us() == 1060 * 1_000_000
     store.close()
+
+
+def test_upgrade_gives_an_existing_log_its_id_once(tmp_path):
+    """A log written before migration 5 gets a fresh log id on its first open at 5, kept from then on."""
+    path = str(tmp_path / "bel.sqlite3")
+    old = SqliteEventLog(path, schema_version=4)
+    old.append([partition_event("a/1")])
+    with pytest.raises(StorageError, match="before logs had an id"):
+        old.log_id
+    old.close()
+
+    first = SqliteEventLog(path)
+    log_id = first.log_id
+    assert uuid.UUID(log_id).version == 4 and str(uuid.UUID(log_id)) == log_id
+    first.close()
+    again = SqliteEventLog(path)
+    assert again.log_id == log_id and again.latest_index() == 1
+    again.close()
+    other = SqliteEventLog(str(tmp_path / "other.sqlite3"))
+    assert other.log_id != log_id  # every log made gets its own
+    other.close()
 
 
 def test_newer_schema_is_refused_untouched(tmp_path):
@@ -106,7 +129,7 @@ def test_newer_schema_is_refused_untouched(tmp_path):
     con.commit()
     con.close()
     before = hashlib.sha256(path.read_bytes()).hexdigest()
-    with pytest.raises(SchemaTooNewError, match="schema version 99.*only knows versions up to 4"):
+    with pytest.raises(SchemaTooNewError, match="schema version 99.*only knows versions up to 5"):
         open_event_log(f"sqlite://{path}")
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
 

@@ -102,6 +102,8 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @click.option("--port", default=8100, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
 @click.option("--token", envvar="DATABUILD_TOKEN",
               help="Bearer token for mutating requests (required off loopback; a random one is printed otherwise).")
+@click.option("--read-token", envvar="DATABUILD_READ_TOKEN",
+              help="A read-only bearer token (for downstream graphs and dashboards): reads, never records.")
 @click.option("--daemon", "as_daemon", is_flag=True, hidden=True, help="Run as the state directory's daemon.")
 @click.option("--idle-timeout", default=900.0, show_default=True, type=click.FloatRange(min=0),
               help="Daemon only: exit after this many idle seconds without requests, running builds or "
@@ -118,9 +120,9 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
               help="Reach upstream NAME at URL instead of its BUILD file's (repeatable); beats "
                    "DATABUILD_UPSTREAM_<NAME>_URL. Its token: DATABUILD_UPSTREAM_<NAME>_TOKEN.")
 @pass_ctx
-def serve(c: CliContext, host: str, port: int, token: str | None, as_daemon: bool, idle_timeout: float,
-          max_concurrent_builds: int, parallelism: int | None, max_attempts: int, retry_backoff: int,
-          upstreams: tuple[str, ...]) -> None:
+def serve(c: CliContext, host: str, port: int, token: str | None, read_token: str | None, as_daemon: bool,
+          idle_timeout: float, max_concurrent_builds: int, parallelism: int | None, max_attempts: int,
+          retry_backoff: int, upstreams: tuple[str, ...]) -> None:
     """Run the graph's HTTP service (and its want evaluator) in the foreground."""
     from databuild.graph import parse_upstream_overrides
     from databuild.service.serve import ServiceOptions, run_daemon, run_foreground
@@ -133,6 +135,8 @@ def serve(c: CliContext, host: str, port: int, token: str | None, as_daemon: boo
     if host not in LOOPBACK and not token:
         raise click.BadParameter(f"binding {host} (not loopback) requires --token or DATABUILD_TOKEN",
                                  param_hint="--host")
+    if read_token is not None and read_token == token:
+        raise click.BadParameter("the read-only token must differ from --token", param_hint="--read-token")
     if as_daemon:
         run_daemon(c.graph, c.store, c.state_dir, c.log_dir, idle_timeout, options)
     else:
@@ -142,7 +146,8 @@ def serve(c: CliContext, host: str, port: int, token: str | None, as_daemon: boo
             token = new_token()
             click.echo(f"token for mutating requests: {token}", err=True)
         run_foreground(c.graph, c.store, c.state_dir, c.log_dir, host, port, token, options,
-                       lambda url: click.echo(f"serving {c.graph.label} on {url} (event log {c.bel_uri})", err=True))
+                       lambda url: click.echo(f"serving {c.graph.label} on {url} (event log {c.bel_uri})", err=True),
+                       read_token)
 
 
 @cli.group()

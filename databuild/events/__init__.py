@@ -14,16 +14,17 @@ from urllib.parse import parse_qs, urlsplit
 from databuild.errors import InvalidUriError, UnsupportedBackendError
 from databuild.events.filter import ALL_EVENTS, EventFilter
 from databuild.events.keys import KeyKind, event_type
-from databuild.events.log import Clock, EventLog, Page, Unchanged, system_clock
+from databuild.events.log import Clock, Cursor, EventLog, Page, Unchanged, system_clock
 from databuild.events.memory import MemoryEventLog
 from databuild.events.readmodel import Projection, ReadModelTx, Row, RowQuery, Term, TermMatch
 from databuild.events.sqlite import SqliteEventLog
 from databuild.events.types import EVENT_SCHEMA_VERSION, EVENT_TYPES, REGISTRY, EventType, EventTypes, On, event_keys
 
 __all__ = [
-    "ALL_EVENTS", "EVENT_SCHEMA_VERSION", "EVENT_TYPES", "REGISTRY", "Clock", "EventFilter", "EventLog", "EventType",
-    "EventTypes", "KeyKind", "MemoryEventLog", "On", "Page", "Projection", "ReadModelTx", "Row", "RowQuery",
-    "SqliteEventLog", "Term", "TermMatch", "Unchanged", "event_keys", "event_type", "open_event_log", "system_clock",
+    "ALL_EVENTS", "EVENT_SCHEMA_VERSION", "EVENT_TYPES", "REGISTRY", "Clock", "Cursor", "EventFilter", "EventLog",
+    "EventType", "EventTypes", "KeyKind", "MemoryEventLog", "On", "Page", "Projection", "ReadModelTx", "Row",
+    "RowQuery", "SqliteEventLog", "Term", "TermMatch", "Unchanged", "event_keys", "event_type", "open_event_log",
+    "system_clock",
 ]
 
 

@@ -10,7 +10,9 @@ import time
 from dataclasses import dataclass
 from typing import Callable, ContextManager, Sequence
 
-from databuild.errors import AppendConflictError, EventLogClosedError, EventLogLostError, InvalidArgumentError
+from databuild.errors import (
+    AppendConflictError, EventLogClosedError, EventLogLostError, InvalidArgumentError, NotFoundError,
+)
 from databuild.events.filter import ALL_EVENTS, EventFilter
 from databuild.events.keys import Key
 from databuild.events.readmodel import Projection, Row, RowQuery
@@ -46,12 +48,39 @@ def uuid4_batch(n: int) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Cursor:
+    """A position in a log: an index and the id of the event there ("" at index 0)."""
+
+    index: int
+    event_id: str
+
+
+START = Cursor(0, "")
+
+
+@dataclass(frozen=True)
 class Page:
-    """One page of events. Pass ``next`` as ``since`` to continue after it."""
+    """One page of events. Pass ``next`` as ``since`` to continue after it.
+
+    ``head`` is the log's latest index when the page was read (same snapshot), and
+    ``next_event_id`` the id of the event at ``next`` ("" if there is none), so a
+    follower can later check that its cursor still names the same event.
+    """
 
     events: list[pb.Event]
     next: int
     has_more: bool
+    head: int
+    next_event_id: str
+
+    @classmethod
+    def of(cls, events: list[pb.Event], has_more: bool, since: int, head: Cursor) -> "Page":
+        """The page of ``events`` read after ``since`` when the log ended at ``head``."""
+        if has_more:
+            return cls(events, events[-1].index, True, head.index, events[-1].event_id)
+        if since > head.index:
+            return cls(events, since, False, head.index, "")
+        return cls(events, head.index, False, head.index, head.event_id)
 
 
 @dataclass(frozen=True)
@@ -164,7 +193,8 @@ class EventLog(abc.ABC):
 
         ``next`` is the index to pass as ``since`` for the following page. When
         ``has_more`` is false it is the log's latest index at query time, so a
-        follower does not rescan non-matching events. Events written at an older
+        follower does not rescan non-matching events. ``head`` and ``next_event_id``
+        come from the same snapshot (see ``Page``). Events written at an older
         ``schema_version`` are returned upcast to the current one (see ``types``).
         """
         self._check_open()
@@ -183,6 +213,32 @@ class EventLog(abc.ABC):
         self._check_open()
         with self._storage():
             return self._latest_index()
+
+    def head(self) -> Cursor:
+        """The newest event's index and id, read together (``START`` for an empty log)."""
+        self._check_open()
+        with self._storage():
+            return self._head()
+
+    def event_id_at(self, index: int) -> str:
+        """The id of the event at ``index`` ("" for index 0); NotFoundError beyond the log's end."""
+        self._check_open()
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise InvalidArgumentError(f"an event index must be a non-negative integer, got {index!r}")
+        if index == 0:
+            return ""
+        with self._storage():
+            found = self._event_id_at(index)
+        if found is None:
+            raise NotFoundError(f"the event log has no event at index {index}")
+        return found
+
+    @property
+    def log_id(self) -> str:
+        """This log's identity: a UUID made when the log was created and stored with it,
+        so a follower can tell a replaced log (a restored backup, a new file) from its own."""
+        self._check_open()
+        return self._log_id()
 
     def get_row(self, kind: str, key: str) -> Row | None:
         """The read-model row ``(kind, key)``, if any."""
@@ -275,6 +331,15 @@ class EventLog(abc.ABC):
 
     @abc.abstractmethod
     def _latest_index(self) -> int: ...
+
+    @abc.abstractmethod
+    def _head(self) -> Cursor: ...
+
+    @abc.abstractmethod
+    def _event_id_at(self, index: int) -> str | None: ...
+
+    @abc.abstractmethod
+    def _log_id(self) -> str: ...
 
     @abc.abstractmethod
     def _get_rows(self, kind: str, keys: list[str]) -> dict[str, Row]: ...

@@ -7,7 +7,7 @@ from typing import Sequence
 
 from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, event_type
-from databuild.events.log import Clock, EventLog, Page, Precondition, system_clock
+from databuild.events.log import START, Clock, Cursor, EventLog, Page, Precondition, system_clock, uuid4_batch
 from databuild.events.readmodel import Projection, Row, RowQuery, Term, row_matches
 from databuild.proto import databuild_pb2 as pb
 
@@ -47,6 +47,7 @@ class MemoryEventLog(EventLog):
         self._events: list[tuple[pb.Event, str, int, set[Key]]] = []
         self._rows: dict[tuple[str, str], Row] = {}
         self._terms: dict[tuple[str, str], tuple[Term, ...]] = {}
+        self._id = uuid4_batch(1)[0]
 
     def _append(self, events: list[pb.Event], keys: list[set[Key]], condition: Precondition) -> list[int]:
         with self._lock:
@@ -70,19 +71,29 @@ class MemoryEventLog(EventLog):
 
     def _list_events(self, since: int, filter: EventFilter, limit: int) -> Page:
         with self._lock:
-            latest = len(self._events)
+            head = self._head()
             matched: list[pb.Event] = []
             for event, type_, ts, keys in self._events[since:]:
                 if filter.matches(type_, ts, keys):
                     if len(matched) == limit:
-                        return Page(matched, matched[-1].index, True)
+                        return Page.of(matched, True, since, head)
                     copy = pb.Event()
                     copy.CopyFrom(event)
                     matched.append(copy)
-            return Page(matched, max(latest, since), False)
+            return Page.of(matched, False, since, head)
 
     def _latest_index(self) -> int:
         return len(self._events)
+
+    def _head(self) -> Cursor:
+        n = len(self._events)  # appends only extend: the event at n stays whatever comes after
+        return Cursor(n, self._events[n - 1][0].event_id) if n else START
+
+    def _event_id_at(self, index: int) -> str | None:
+        return self._events[index - 1][0].event_id if index <= len(self._events) else None
+
+    def _log_id(self) -> str:
+        return self._id
 
     def _get_rows(self, kind: str, keys: list[str]) -> dict[str, Row]:
         with self._lock:

@@ -29,6 +29,9 @@ class Migration:
         return tuple(re.findall(r"CREATE TABLE (\w+)", " ".join(self.statements)))
 
 
+#: The schema version that gave logs their ``log_metadata`` table and ``log_id``.
+LOG_ID_VERSION = 5
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -88,6 +91,22 @@ MIGRATIONS: tuple[Migration, ...] = (
                 PRIMARY KEY (kind, name, value, key)
             ) WITHOUT ROWID""",
             "CREATE INDEX read_model_terms_by_key ON read_model_terms (kind, key, name, value)",
+        ),
+    ),
+    Migration(
+        LOG_ID_VERSION,
+        "the log's identity (log_id): a UUID made once, when the log is created or upgraded",
+        (
+            """CREATE TABLE log_metadata (
+                name TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            ) WITHOUT ROWID""",
+            # A random (version 4) UUID, made by SQLite so the migration stays one transaction of SQL.
+            """INSERT INTO log_metadata (name, value)
+               SELECT 'log_id', substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-4' || substr(h, 14, 3) || '-'
+                   || substr('89ab', 1 + (random() & 3), 1) || substr(h, 18, 3) || '-'
+                   || substr(h, 21, 12)
+               FROM (SELECT lower(hex(randomblob(16))) AS h)""",
         ),
     ),
 )

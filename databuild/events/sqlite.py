@@ -42,7 +42,7 @@ from databuild.errors import EventLogBusyError, EventLogLostError, StorageError,
 from databuild.events import migrations
 from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, KeyKind, event_type
-from databuild.events.log import Clock, EventLog, Page, Precondition, Unchanged, system_clock
+from databuild.events.log import START, Clock, Cursor, EventLog, Page, Precondition, Unchanged, system_clock
 from databuild.events.readmodel import Projection, Row, RowQuery, TermMatch
 from databuild.events.types import upcast
 from databuild.proto import databuild_pb2 as pb
@@ -150,6 +150,7 @@ class SqliteEventLog(EventLog):
                 self.schema_version = self._retry(
                     lambda: migrations.migrate(self._db, self.path, clock(), schema_version))
                 self._identity = _file_identity(self.path)
+                self._id = self._read_log_id()
                 if self.projections:
                     self._retry(self._catch_up_projections)
         except BaseException:
@@ -380,13 +381,11 @@ class SqliteEventLog(EventLog):
             sql, params = self._pattern_query(filter, since, where, params)
         else:
             sql = f"SELECT e.body FROM events e WHERE {' AND '.join(where)} ORDER BY e.idx LIMIT ?"
-        with self._db.atomic():  # one snapshot for the page and the latest index
+        with self._db.atomic():  # one snapshot for the page and the head
             rows = self._db.execute_sql(sql, [*params, limit + 1]).fetchall()
-            latest = self._max_index()
+            head = self._head()
         events = [pb.Event.FromString(body) for (body,) in rows[:limit]]
-        if len(rows) > limit:
-            return Page(events, events[-1].index, True)
-        return Page(events, max(latest, since), False)
+        return Page.of(events, len(rows) > limit, since, head)
 
     @staticmethod
     def _pattern_query(filter: EventFilter, since: int, where: list[str], params: list[object]
@@ -409,6 +408,27 @@ class SqliteEventLog(EventLog):
 
     def _latest_index(self) -> int:
         return self._max_index()
+
+    def _head(self) -> Cursor:
+        found = self._db.execute_sql("SELECT idx, event_id FROM events ORDER BY idx DESC LIMIT 1").fetchone()
+        return Cursor(*found) if found else START
+
+    def _event_id_at(self, index: int) -> str | None:
+        found = self._db.execute_sql("SELECT event_id FROM events WHERE idx = ?", (index,)).fetchone()
+        return found[0] if found else None
+
+    def _read_log_id(self) -> str | None:
+        """The stored log id; None for a log kept at a schema before it (tests of old versions)."""
+        if self.schema_version < migrations.LOG_ID_VERSION:
+            return None
+        (log_id,) = self._db.execute_sql("SELECT value FROM log_metadata WHERE name = 'log_id'").fetchone()
+        return log_id
+
+    def _log_id(self) -> str:
+        if self._id is None:
+            raise StorageError(f"event log {self.path} was opened at schema version {self.schema_version}, "
+                               f"before logs had an id (version {migrations.LOG_ID_VERSION})")
+        return self._id
 
     def _get_rows(self, kind: str, keys: list[str]) -> dict[str, Row]:
         return _select_rows(self._db, kind, keys)

@@ -588,16 +588,20 @@ class ErrorResponse(_message.Message):
     def __init__(self, error: _Optional[_Union[ErrorDetail, _Mapping]] = ...) -> None: ...
 
 class HealthResponse(_message.Message):
-    __slots__ = ("status", "version", "graph_label", "latest_event_index")
+    __slots__ = ("status", "version", "graph_label", "latest_event_index", "log_id", "latest_event_id")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     GRAPH_LABEL_FIELD_NUMBER: _ClassVar[int]
     LATEST_EVENT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    LOG_ID_FIELD_NUMBER: _ClassVar[int]
+    LATEST_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     status: str
     version: str
     graph_label: str
     latest_event_index: int
-    def __init__(self, status: _Optional[str] = ..., version: _Optional[str] = ..., graph_label: _Optional[str] = ..., latest_event_index: _Optional[int] = ...) -> None: ...
+    log_id: str
+    latest_event_id: str
+    def __init__(self, status: _Optional[str] = ..., version: _Optional[str] = ..., graph_label: _Optional[str] = ..., latest_event_index: _Optional[int] = ..., log_id: _Optional[str] = ..., latest_event_id: _Optional[str] = ...) -> None: ...
 
 class JobInfo(_message.Message):
     __slots__ = ("label", "output_patterns")
@@ -734,28 +738,38 @@ class AnalyzeResponse(_message.Message):
     def __init__(self, job_graph: _Optional[_Union[JobGraph, _Mapping]] = ...) -> None: ...
 
 class ListEventsRequest(_message.Message):
-    __slots__ = ("since", "patterns", "types", "limit", "wait_seconds")
+    __slots__ = ("since", "patterns", "types", "limit", "wait_seconds", "log_id", "cursor_event_id")
     SINCE_FIELD_NUMBER: _ClassVar[int]
     PATTERNS_FIELD_NUMBER: _ClassVar[int]
     TYPES_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     WAIT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    LOG_ID_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     since: int
     patterns: _containers.RepeatedScalarFieldContainer[str]
     types: _containers.RepeatedScalarFieldContainer[str]
     limit: int
     wait_seconds: float
-    def __init__(self, since: _Optional[int] = ..., patterns: _Optional[_Iterable[str]] = ..., types: _Optional[_Iterable[str]] = ..., limit: _Optional[int] = ..., wait_seconds: _Optional[float] = ...) -> None: ...
+    log_id: str
+    cursor_event_id: str
+    def __init__(self, since: _Optional[int] = ..., patterns: _Optional[_Iterable[str]] = ..., types: _Optional[_Iterable[str]] = ..., limit: _Optional[int] = ..., wait_seconds: _Optional[float] = ..., log_id: _Optional[str] = ..., cursor_event_id: _Optional[str] = ...) -> None: ...
 
 class ListEventsResponse(_message.Message):
-    __slots__ = ("events", "next", "has_more")
+    __slots__ = ("events", "next", "has_more", "log_id", "head", "next_event_id")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     NEXT_FIELD_NUMBER: _ClassVar[int]
     HAS_MORE_FIELD_NUMBER: _ClassVar[int]
+    LOG_ID_FIELD_NUMBER: _ClassVar[int]
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    NEXT_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[Event]
     next: int
     has_more: bool
-    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., next: _Optional[int] = ..., has_more: _Optional[bool] = ...) -> None: ...
+    log_id: str
+    head: int
+    next_event_id: str
+    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., next: _Optional[int] = ..., has_more: _Optional[bool] = ..., log_id: _Optional[str] = ..., head: _Optional[int] = ..., next_event_id: _Optional[str] = ...) -> None: ...
 
 class ListPartitionsResponse(_message.Message):
     __slots__ = ("partitions", "next_page_token")

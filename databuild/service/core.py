@@ -15,7 +15,9 @@ from typing import Iterator, Sequence
 from google.protobuf.message import Message
 
 import databuild
-from databuild.errors import ConflictError, InvalidArgumentError, NotFoundError, TooLargeError
+from databuild.errors import (
+    ConflictError, CursorDivergedError, InvalidArgumentError, LogResetError, NotFoundError, TooLargeError,
+)
 from databuild.events import EVENT_TYPES, Clock, EventFilter, system_clock
 from databuild.graph import GraphSpec
 from databuild.planner import GraphResolver, Resolver, plan
@@ -91,8 +93,10 @@ class DataBuildService:
     # -- graph -------------------------------------------------------------
 
     def health(self, request: pb.EmptyRequest | None = None) -> pb.HealthResponse:
+        head = self.log.head()
         return pb.HealthResponse(status="ok", version=databuild.__version__, graph_label=self.graph.label,
-                                 latest_event_index=self.log.latest_index())
+                                 latest_event_index=head.index, log_id=self.log.log_id,
+                                 latest_event_id=head.event_id)
 
     def graph_info(self, request: pb.EmptyRequest | None = None) -> pb.GraphResponse:
         g = self.graph
@@ -307,22 +311,42 @@ class DataBuildService:
             left = deadline - time.monotonic()
             if page.events or left <= 0:
                 return page
-            request = _copy(request, since=page.next)
+            request = _copy(request, since=page.next, cursor_event_id=page.next_event_id)
             with self._appended:
                 if self.log.latest_index() <= request.since:
                     self._appended.wait(min(left, FOREIGN_WRITER_CHECK_S))
 
     def events_page(self, request: pb.ListEventsRequest) -> pb.ListEventsResponse:
-        """One page of the feed from ``since``, without waiting."""
+        """One page of the feed from ``since``, without waiting.
+
+        A follower's stored cursor is checked against this log: ``log_id`` not this
+        log's, or ``since`` beyond its head, is LogResetError (the log was replaced);
+        ``cursor_event_id`` not the id of the event at ``since`` is CursorDivergedError
+        (a restored copy was written past the cursor)."""
         types = [t.lower() for t in request.types]
         unknown = [t for t in types if t not in EVENT_TYPES]
         if unknown:
             raise InvalidArgumentError(f"unknown event type(s): {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}")
         if request.since < 0:
             raise InvalidArgumentError(f"since must not be negative, got {request.since}")
+        log_id = self.log.log_id
+        if request.log_id and request.log_id != log_id:
+            raise LogResetError(f"this service's event log is {log_id}, not {request.log_id}: "
+                                "the log was replaced; read it again from the start")
         filter = EventFilter(types=tuple(types), ref_patterns=tuple(request.patterns))
         page = self.log.list_events(request.since, filter, _limit(request))
-        return pb.ListEventsResponse(events=page.events, next=page.next, has_more=page.has_more)
+        if request.since > page.head:
+            raise LogResetError(f"since {request.since} is beyond the end of event log {log_id} (index {page.head}): "
+                                "the log was replaced; read it again from the start")
+        if request.cursor_event_id:
+            found = self.log.event_id_at(request.since)
+            if found != request.cursor_event_id:
+                raise CursorDivergedError(
+                    f"the event at index {request.since} of event log {log_id} is {found or 'none'}, not "
+                    f"{request.cursor_event_id}: the log was restored from a copy written past this cursor; "
+                    "read it again from the start")
+        return pb.ListEventsResponse(events=page.events, next=page.next, has_more=page.has_more, log_id=log_id,
+                                     head=page.head, next_event_id=page.next_event_id)
 
 
 #: Writers in other processes do not notify this one; a long-poll looks this often.

@@ -112,21 +112,40 @@ def _host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def _authorized(request: Request, token: str | None) -> bool:
-    if token is None:
-        return True
+def _bearer(request: Request) -> bytes | None:
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+    return given.strip().encode() if scheme.lower() == "bearer" else None
+
+
+def _matches(given: bytes | None, token: str | None) -> bool:
+    return given is not None and token is not None and hmac.compare_digest(given, token.encode())
+
+
+def check_token(request: Request, writes: bool, token: str | None, read_token: str | None,
+                loopback_only: bool) -> None:
+    """Raise UnauthorizedError unless the request carries the token it needs
+    (docs/http-api.md#authentication): writes the write token; reads, off loopback,
+    the write or the read-only token. A service with no token at all asks for none."""
+    given = _bearer(request)
+    if writes:
+        if token is not None and not _matches(given, token):
+            held = " (a read-only token cannot record)" if _matches(given, read_token) else ""
+            raise UnauthorizedError(f"this request needs the service's write token{held} (Authorization: Bearer ...)")
+    elif not loopback_only and (token or read_token) and not (_matches(given, token) or _matches(given, read_token)):
+        raise UnauthorizedError("this service is not on loopback: every request needs a token, read-only or write "
+                                "(Authorization: Bearer ...)")
 
 
 def create_app(service: DataBuildService, token: str | None = None,
                on_request: Callable[[], None] = lambda: None, loopback_only: bool = True,
-               on_shutdown: Sequence[Callable[[], None]] = ()) -> ASGIApp:
+               on_shutdown: Sequence[Callable[[], None]] = (), read_token: str | None = None) -> ASGIApp:
     """The ASGI app serving ``service``; ``on_request`` runs for every request (idle tracking),
     ``on_shutdown`` when the server stops.
 
-    ``loopback_only``: the service is bound to a loopback address, so requests naming
-    another host (a DNS-rebinding page in a browser) are refused."""
+    ``token`` records (and reads), ``read_token`` only reads. ``loopback_only``: the
+    service is bound to a loopback address, so reads need no token and requests naming
+    another host (a DNS-rebinding page in a browser) are refused; off loopback every
+    request needs one of the tokens."""
     signal = AppendSignal()
     service.log.add_listener(signal.notify)
     planning = anyio.CapacityLimiter(PLANNING_SLOTS)
@@ -147,13 +166,12 @@ def create_app(service: DataBuildService, token: str | None = None,
             left = deadline - loop.time()
             if page.events or left <= 0:
                 return json_response(message_dict(page), op.status)
-            message.since = page.next
+            message.since, message.cursor_event_id = page.next, page.next_event_id
             await signal.wait(min(left, FOREIGN_WRITER_CHECK_S))
 
     def endpoint(op: Operation) -> Callable:
         async def handle(request: Request) -> Response:
-            if op.writes and not _authorized(request, token):
-                raise UnauthorizedError("this request needs the service token (Authorization: Bearer ...)")
+            check_token(request, op.writes, token, read_token, loopback_only)
             message, single = await request_message(op, request)
             if op.long_poll:
                 return await long_poll(op, message)
@@ -163,6 +181,7 @@ def create_app(service: DataBuildService, token: str | None = None,
         return handle
 
     async def openapi(request: Request) -> Response:
+        check_token(request, False, token, read_token, loopback_only)
         return json_response(openapi_document(service.graph.label))
 
     async def databuild_error(request: Request, e: DataBuildError) -> Response:

@@ -91,10 +91,11 @@ def _reachable_host(host: str) -> str:
 
 
 def run_foreground(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir: Path, host: str, port: int,
-                   token: str, options: ServiceOptions, on_listening: Callable[[str], None] = lambda url: None
-                   ) -> None:
+                   token: str, options: ServiceOptions, on_listening: Callable[[str], None] = lambda url: None,
+                   read_token: str | None = None) -> None:
     """Serve on ``host``:``port`` as ``state_dir``'s service until stopped; call
-    ``on_listening(url)`` once it listens.
+    ``on_listening(url)`` once it listens. ``token`` records and reads, ``read_token``
+    (if any) only reads (docs/http-api.md#authentication).
 
     Raises InvalidArgumentError for a bad upstream override, ConflictError naming the
     running service if ``state_dir`` has one, ServiceUnavailableError if the port
@@ -107,7 +108,8 @@ def run_foreground(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir
         raise ConflictError(f"state directory {state_dir} is already served by {holder_description(state_dir)}; "
                             "stop it first (daemon stop) or use another --state-dir")
     sock = bind_socket(host, port)
-    _serve(graph, store, state_dir, log_dir, sock, _url(host, sock.getsockname()[1]), token, options, on_listening)
+    _serve(graph, store, state_dir, log_dir, sock, _url(host, sock.getsockname()[1]), token, options, on_listening,
+           read_token=read_token)
 
 
 def run_daemon(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir: Path, idle_timeout: float,
@@ -132,8 +134,8 @@ def run_daemon(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir: Pa
 
 
 def _serve(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir: Path, sock: socket.socket, url: str,
-           token: str, options: ServiceOptions, on_listening: Callable[[str], None], idle_timeout: float = 0
-           ) -> None:
+           token: str, options: ServiceOptions, on_listening: Callable[[str], None], idle_timeout: float = 0,
+           read_token: str | None = None) -> None:
     """Run uvicorn on the bound ``sock`` as ``state_dir``'s recorded service."""
     port = sock.getsockname()[1]
     info = DaemonInfo(os.getpid(), port, _url(_reachable_host(sock.getsockname()[0]), port), token, graph.label,
@@ -159,7 +161,7 @@ def _serve(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir: Path, 
     idle = IdleWatch(idle_timeout, stop, busy=lambda: service.running_builds > 0 or bool(store.active_wants(limit=1)))
     host = sock.getsockname()[0]
     app = create_app(service, token, idle.touch, loopback_only=host in LOOPBACK_HOSTS,
-                     on_shutdown=[lambda: remove_info(state_dir, info.pid)])
+                     on_shutdown=[lambda: remove_info(state_dir, info.pid)], read_token=read_token)
     server = uvicorn.Server(server_config(app, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S))
     # uvicorn re-raises SIGTERM after shutting down, so cleanup cannot wait for run() to return.
 
