@@ -141,6 +141,42 @@ def test_propagation_outage_and_sigkill_lose_nothing_and_record_nothing_twice(gr
     assert _landed(down) == ["raw/1", "raw/2", "raw/3", "raw/4"]
 
 
+def test_an_upstream_log_replaced_by_an_older_copy_is_read_again(graphs):
+    import shutil
+
+    up = graphs("ingest").start()
+    down = graphs("reports", out="report", upstream=up, inp="raw").start()
+    up.land("raw/1")
+    up.stop()
+    log = up.root / "state" / "bel.sqlite3"
+    files = [Path(f"{log}{suffix}") for suffix in ("", "-wal", "-shm")]
+    backup = up.root / "backup"
+    backup.mkdir()
+    for f in files:  # a backup of the stopped service's log files
+        if f.exists():
+            shutil.copy(f, backup / f.name)
+    up.start()
+    up.land("raw/2")
+    satisfied = down.want("report/2")
+    down.wait(satisfied)
+    up.stop()
+    for f in files:  # restored: raw/2 never happened upstream
+        f.unlink(missing_ok=True)
+        if (backup / f.name).exists():
+            shutil.copy(backup / f.name, f)
+    up.start()
+    deadline = time.monotonic() + 30
+    while requests.get(f"{down.url}/api/v1/partitions/raw/2", timeout=30).json()["partition"]["status"] != "tainted":
+        assert time.monotonic() < deadline, "raw/2 vanished upstream but stays available here"
+        time.sleep(0.1)
+    resets = [e["upstream_cursor_advanced"]["reset"] for e in down.events("upstream_cursor_advanced")
+              if e["upstream_cursor_advanced"]["reset"]]
+    assert len(resets) == 1 and "log_reset" in resets[0]
+    up.land("raw/3")  # and sync goes on from the new log
+    down.wait(down.want("report/3"))
+    assert requests.get(f"{down.url}/api/v1/partitions/raw/1", timeout=30).json()["partition"]["status"] == "available"
+
+
 def test_a_chain_of_three_graphs(graphs):
     a = graphs("a").start()
     b = graphs("b", out="b", upstream=a, inp="a").start()

@@ -13,7 +13,7 @@ from databuild.graph import GraphSpec, JobSpec, UpstreamSpec
 from databuild.proto import databuild_pb2 as pb
 from databuild.service import DataBuildService
 from databuild.service.client import ServiceClient
-from databuild.service.sync import UpstreamSync, upstream_effects
+from databuild.service.sync import UpstreamSync, available_upstream, upstream_effects
 from databuild.state import StateProjection, StateStore
 from test_service_http import TOKEN, serving
 
@@ -148,3 +148,9 @@ def test_an_unreachable_upstream_backs_off_visibly(tmp_path):
     finally:
         service.close()
         store.close()
+
+
+def test_what_a_whole_upstream_log_leaves_available():
+    log = [_available("ingest/a", 1), _built("ingest/b", 2), _tainted("ingest/a", 3), _built("ingest/c", 4),
+           _built("ingest/c", 5, pb.PARTITION_STATUS_FAILED), _available("other/x", 6)]
+    assert available_upstream(UP, log) == {"ingest/b"}

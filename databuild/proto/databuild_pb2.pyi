@@ -394,14 +394,20 @@ class WantSlaViolated(_message.Message):
     def __init__(self, want_id: _Optional[str] = ..., sla_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class UpstreamCursorAdvanced(_message.Message):
-    __slots__ = ("upstream", "url", "next_index")
+    __slots__ = ("upstream", "url", "next_index", "log_id", "next_event_id", "reset")
     UPSTREAM_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     NEXT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    LOG_ID_FIELD_NUMBER: _ClassVar[int]
+    NEXT_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RESET_FIELD_NUMBER: _ClassVar[int]
     upstream: str
     url: str
     next_index: int
-    def __init__(self, upstream: _Optional[str] = ..., url: _Optional[str] = ..., next_index: _Optional[int] = ...) -> None: ...
+    log_id: str
+    next_event_id: str
+    reset: str
+    def __init__(self, upstream: _Optional[str] = ..., url: _Optional[str] = ..., next_index: _Optional[int] = ..., log_id: _Optional[str] = ..., next_event_id: _Optional[str] = ..., reset: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
     __slots__ = ("index", "event_id", "timestamp", "schema_version", "build_requested", "build_status_changed", "job_graph_recorded", "job_run_status_changed", "partition_status_changed", "external_partitions_available", "partitions_tainted", "delegation_recorded", "cancellation_requested", "want_created", "want_status_changed", "want_cancelled", "want_expired", "want_satisfied", "want_sla_violated", "upstream_cursor_advanced")
@@ -562,16 +568,20 @@ class WantState(_message.Message):
     def __init__(self, spec: _Optional[_Union[WantSpec, _Mapping]] = ..., status: _Optional[_Union[WantStatus, str]] = ..., build_id: _Optional[str] = ..., attempts: _Optional[int] = ..., message: _Optional[str] = ..., sla_violated: _Optional[bool] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ..., waiting_for: _Optional[_Iterable[str]] = ..., not_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ..., created_index: _Optional[int] = ...) -> None: ...
 
 class UpstreamState(_message.Message):
-    __slots__ = ("upstream", "url", "next_index", "last_event_index")
+    __slots__ = ("upstream", "url", "next_index", "last_event_index", "log_id", "next_event_id")
     UPSTREAM_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     NEXT_INDEX_FIELD_NUMBER: _ClassVar[int]
     LAST_EVENT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    LOG_ID_FIELD_NUMBER: _ClassVar[int]
+    NEXT_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     upstream: str
     url: str
     next_index: int
     last_event_index: int
-    def __init__(self, upstream: _Optional[str] = ..., url: _Optional[str] = ..., next_index: _Optional[int] = ..., last_event_index: _Optional[int] = ...) -> None: ...
+    log_id: str
+    next_event_id: str
+    def __init__(self, upstream: _Optional[str] = ..., url: _Optional[str] = ..., next_index: _Optional[int] = ..., last_event_index: _Optional[int] = ..., log_id: _Optional[str] = ..., next_event_id: _Optional[str] = ...) -> None: ...
 
 class ErrorDetail(_message.Message):
     __slots__ = ("code", "message")

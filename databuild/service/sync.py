@@ -10,6 +10,12 @@ from the local state (a partition already available from this upstream is not
 recorded again), so re-reading a page, or the whole upstream log, records nothing
 twice. The evaluator wakes on those events like on any other.
 
+The cursor carries the upstream log's id and the id of the event it points at, and
+the upstream checks both: a replaced log (410 ``log_reset``) or a restored backup
+written past the cursor (409 ``cursor_diverged``) makes the loop read the new log from
+the start, record what is new, taint here what vanished upstream, and record the reset
+with the new cursor, in one append.
+
 Failures back off with jitter from 0.5 s to 30 s (no busy loop); the loop's state,
 lag and last error are what ``GET /api/v1/upstreams`` shows.
 """
@@ -22,7 +28,7 @@ import threading
 import time
 from typing import Callable, Iterable, Protocol, Sequence
 
-from databuild.errors import AppendConflictError, DataBuildError, UnauthorizedError
+from databuild.errors import AppendConflictError, CursorDivergedError, DataBuildError, LogResetError, UnauthorizedError
 from databuild.events import KeyKind, Unchanged
 from databuild.graph import UpstreamSpec
 from databuild.proto import databuild_pb2 as pb
@@ -78,6 +84,21 @@ def upstream_effects(upstream: UpstreamSpec, events: Iterable[pb.Event],
     return out
 
 
+def available_upstream(upstream: UpstreamSpec, events: Iterable[pb.Event]) -> set[str]:
+    """The refs of ``upstream``'s patterns that its whole log (``events``, in order) leaves available."""
+    patterns = [compile_pattern(p) for p in upstream.patterns]
+    available: set[str] = set()
+    for e in events:
+        name = e.WhichOneof("payload")
+        refs = [r for r in _refs(e) if any(p.matches(r) for p in patterns)]
+        if name == "partitions_tainted" or (name == "partition_status_changed"
+                                            and e.partition_status_changed.status != pb.PARTITION_STATUS_AVAILABLE):
+            available.difference_update(refs)
+        else:
+            available.update(refs)
+    return available
+
+
 def _refs(event: pb.Event) -> list[str]:
     name = event.WhichOneof("payload")
     if name == "partition_status_changed":
@@ -128,8 +149,10 @@ class UpstreamSync:
         return out
 
     def _stored_cursor(self) -> int:
-        state = self.store.upstream(self.upstream.name)
-        return state.next_index if state is not None else 0
+        return self._stored().next_index
+
+    def _stored(self) -> pb.UpstreamState:
+        return self.store.upstream(self.upstream.name) or pb.UpstreamState(upstream=self.upstream.name)
 
     def _loop(self) -> None:
         first = True  # answered at once, so the state is known without waiting out a long-poll
@@ -145,26 +168,78 @@ class UpstreamSync:
 
     def step(self, wait_seconds: float | None = None) -> int:
         """One request to the upstream and what it brought recorded; the number of local events."""
-        cursor = self._stored_cursor()
+        stored = self._stored()
         since_local = self.store.log.latest_index()
-        page = self.feed.events(pb.ListEventsRequest(
-            since=cursor, patterns=self.upstream.patterns, types=FEED_TYPES, limit=PAGE,
-            wait_seconds=self.wait_seconds if wait_seconds is None else wait_seconds))
+        try:
+            page = self.feed.events(self._request(stored.next_index, stored.log_id, stored.next_event_id,
+                                                  self.wait_seconds if wait_seconds is None else wait_seconds))
+        except (LogResetError, CursorDivergedError) as e:
+            return self._reset(since_local, e)
         effects = upstream_effects(self.upstream, page.events, self.store.partitions_by_ref)
-        advanced = pb.Event(upstream_cursor_advanced=pb.UpstreamCursorAdvanced(
-            upstream=self.upstream.name, url=self.upstream.url, next_index=page.next))
         recorded = 0
-        if effects or page.next != cursor:
-            try:
-                self.store.log.append([*effects, advanced], unchanged=Unchanged(
-                    since_local, frozenset({(KeyKind.UPSTREAM, self.upstream.name)})))
-                recorded = len(effects)
-            except AppendConflictError:
-                log.info("cursor of upstream %s moved meanwhile (another sync loop): reading again",
-                         self.upstream.name)
+        if effects or page.next != stored.next_index or page.log_id != stored.log_id:
+            if not self._record(since_local, [*effects, self._advanced(page)]):
                 return 0
+            recorded = len(effects)
         self._succeeded(page)
         return recorded
+
+    def _request(self, since: int, log_id: str, cursor_event_id: str, wait: float) -> pb.ListEventsRequest:
+        return pb.ListEventsRequest(since=since, patterns=self.upstream.patterns, types=FEED_TYPES, limit=PAGE,
+                                    wait_seconds=wait, log_id=log_id, cursor_event_id=cursor_event_id)
+
+    def _advanced(self, page: pb.ListEventsResponse, reset: str = "") -> pb.Event:
+        return pb.Event(upstream_cursor_advanced=pb.UpstreamCursorAdvanced(
+            upstream=self.upstream.name, url=self.upstream.url, next_index=page.next, log_id=page.log_id,
+            next_event_id=page.next_event_id, reset=reset))
+
+    def _record(self, since_local: int, events: list[pb.Event]) -> bool:
+        """Append ``events`` unless another writer moved this upstream's cursor since ``since_local``."""
+        try:
+            self.store.log.append(events, unchanged=Unchanged(
+                since_local, frozenset({(KeyKind.UPSTREAM, self.upstream.name)})))
+            return True
+        except AppendConflictError:
+            log.info("cursor of upstream %s moved meanwhile (another sync loop): reading again", self.upstream.name)
+            return False
+
+    def _mirrored(self) -> list[str]:
+        """The partitions available here because this upstream said so."""
+        out: list[str] = []
+        for pattern in self.upstream.patterns:
+            after = None
+            while True:
+                page = self.store.partitions(pattern, [pb.PARTITION_STATUS_AVAILABLE], after, PAGE)
+                out += [p.ref for p in page if p.upstream == self.upstream.name]
+                if len(page) < PAGE:
+                    break
+                after = page[-1].ref
+        return out
+
+    def _reset(self, since_local: int, why: DataBuildError) -> int:
+        """The upstream log was replaced: read it all again, record what is new, taint what vanished."""
+        with self._lock:
+            self._status.state, self._status.last_error = pb.UPSTREAM_SYNC_STATE_RESET, f"{why.code}: {why}"
+        events, since = [], 0
+        while True:
+            page = self.feed.events(self._request(since, "", "", 0))
+            events += page.events
+            since = page.next
+            if not page.has_more:
+                break
+        effects = upstream_effects(self.upstream, events, self.store.partitions_by_ref)
+        still = available_upstream(self.upstream, events)
+        mine = [ref for ref in self._mirrored() if ref not in still]
+        vanished = [pb.Event(partitions_tainted=pb.PartitionsTainted(
+            refs=mine, reason=f"vanished from upstream {self.upstream.name} (its log was replaced)",
+            requested_by=f"upstream:{self.upstream.name}"))] if mine else []
+        reason = f"{why.code}: {why}"
+        log.warning("upstream %s: %s; read its log again (%d events recorded, %d partitions tainted)",
+                    self.upstream.name, reason, len(effects), len(mine))
+        if not self._record(since_local, [*effects, *vanished, self._advanced(page, reset=reason)]):
+            return 0
+        self._succeeded(page)
+        return len(effects) + len(vanished)
 
     def _succeeded(self, page: pb.ListEventsResponse) -> None:
         with self._lock:

@@ -256,6 +256,7 @@ def _want_ended(s: pb.WantState, _want_id: str, p: Message, event: pb.Event) -> 
 @_reduces("upstream_cursor_advanced")
 def _upstream(s: pb.UpstreamState, name: str, p: pb.UpstreamCursorAdvanced, _event: pb.Event) -> None:
     s.upstream, s.url, s.next_index = name, p.url, p.next_index
+    s.log_id, s.next_event_id = p.log_id, p.next_event_id
 
 
 check_reducers(_REDUCERS)
