@@ -190,14 +190,19 @@ def main() -> None:
         try:
             up_url = up.start()
             downs = []
-            for k in range(max(1, args.fanout)):
+
+            def add_downstream(k: int) -> None:
                 stamps = root / f"stamps-{k}"
                 stamps.mkdir()
                 down = Service(root, f"reports-{k}", downstream_manifest(f"//bench:reports_{k}", job, up_url),
                                {"STAMPS": str(stamps)})
                 services.append(down)
                 downs.append((down.start(), stamps))
-            results["propagation"] = propagation(up_url, downs[:1], args.trials, 0)
+
+            add_downstream(0)  # propagation with one subscriber, then the others join for the fan-out
+            results["propagation"] = propagation(up_url, downs, args.trials, 0)
+            for k in range(1, max(1, args.fanout)):
+                add_downstream(k)
             results["fanout"] = propagation(up_url, downs, max(5, args.trials // 3), 10_000)
             results["fanout"]["services"] = len(downs)
             for extra in services[2:]:

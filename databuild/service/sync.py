@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 #: Upstream event types that can change what this graph sees of the upstream's partitions.
 FEED_TYPES = ("partition_status_changed", "external_partitions_available", "partitions_tainted")
 BACKOFF_MIN_S, BACKOFF_MAX_S = 0.5, 30.0
-PAGE = 1000
+PAGE = 2000  # catching up costs few round trips, and each page a few ms of the upstream's time
 
 
 class Feed(Protocol):
