@@ -158,16 +158,22 @@ def create_app(service: DataBuildService, token: str | None = None,
         doc = message_dict(result)
         return json_response(doc[op.batch_field][0] if single else doc, op.status)
 
+    def page_answer(op: Operation, message: Message, last_try: bool) -> Response | None:
+        """A page of the feed, encoded (on a worker thread); None while it is empty and waiting goes on."""
+        page = service.events_page(message)
+        if page.events or last_try:
+            return json_response(message_dict(page), op.status)
+        message.since, message.cursor_event_id = page.next, page.next_event_id
+        return None
+
     async def long_poll(op: Operation, message: Message) -> Response:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + check_wait(message.wait_seconds)
         while True:
-            page = await anyio.to_thread.run_sync(service.events_page, message)
-            left = deadline - loop.time()
-            if page.events or left <= 0:
-                return json_response(message_dict(page), op.status)
-            message.since, message.cursor_event_id = page.next, page.next_event_id
-            await signal.wait(min(left, FOREIGN_WRITER_CHECK_S))
+            answer = await anyio.to_thread.run_sync(page_answer, op, message, deadline - loop.time() <= 0)
+            if answer is not None:
+                return answer
+            await signal.wait(min(max(deadline - loop.time(), 0), FOREIGN_WRITER_CHECK_S))
 
     def endpoint(op: Operation) -> Callable:
         async def handle(request: Request) -> Response:

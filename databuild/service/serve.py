@@ -57,10 +57,16 @@ def resolved_graph(graph: GraphSpec, options: ServiceOptions) -> GraphSpec:
     return resolve_upstreams(graph, options.upstream_urls, os.environ)
 
 
+SWITCH_INTERVAL_S = 0.001
+
+
 def start_service(graph: GraphSpec, store: StateStore, log_dir: Path, options: ServiceOptions) -> DataBuildService:
     """The service with its want evaluator running, after closing builds whose
     executor died (e.g. a daemon killed mid-build)."""
     recover_abandoned_builds(store, executor_alive)
+    # Threads serving cheap reads wait for the GIL behind threads encoding big pages; a
+    # shorter switch interval keeps /health and status reads quick while a feed is read.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     service = DataBuildService(graph, store, str(log_dir), policy=options.policy, parallelism=options.parallelism)
     service.start_evaluator()
     return service
