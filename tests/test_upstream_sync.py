@@ -13,7 +13,7 @@ from databuild.graph import GraphSpec, JobSpec, UpstreamSpec
 from databuild.proto import databuild_pb2 as pb
 from databuild.service import DataBuildService
 from databuild.service.client import ServiceClient
-from databuild.service.sync import UpstreamSync, available_upstream, upstream_effects
+from databuild.service.sync import available_upstream, backoff_s, upstream_effects
 from databuild.state import StateProjection, StateStore
 from test_service_http import TOKEN, serving
 
@@ -49,9 +49,8 @@ def test_effects_record_what_landed_once_and_mirror_taints():
 
 
 def test_backoff_doubles_from_half_a_second_to_thirty_with_jitter():
-    sync = UpstreamSync.__new__(UpstreamSync)
-    sync.rng = random.Random(1)
-    waits = [sync.backoff_s(n) for n in range(1, 12)]
+    rng = random.Random(1)
+    waits = [backoff_s(n, rng) for n in range(1, 12)]
     assert all(0.5 <= w <= 30 for w in waits) and waits[0] <= 0.5 and waits[-1] >= 15
 
 

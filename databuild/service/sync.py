@@ -260,9 +260,10 @@ class UpstreamSync:
                        else pb.UPSTREAM_SYNC_STATE_BACKOFF)
             s.last_error = f"{type(error).__name__}: {error}"
             failures = s.consecutive_failures
-        self._stop.wait(self.backoff_s(failures))
+        self._stop.wait(backoff_s(failures, self.rng))
 
-    def backoff_s(self, failures: int) -> float:
-        """The wait after ``failures`` failures in a row: doubling from 0.5 s, at most 30 s, jittered."""
-        ceiling = min(BACKOFF_MAX_S, BACKOFF_MIN_S * 2 ** max(0, failures - 1))
-        return self.rng.uniform(max(BACKOFF_MIN_S, ceiling / 2), ceiling)
+
+def backoff_s(failures: int, rng: random.Random) -> float:
+    """The wait after ``failures`` failures in a row: doubling from 0.5 s, at most 30 s, jittered."""
+    ceiling = min(BACKOFF_MAX_S, BACKOFF_MIN_S * 2 ** max(0, failures - 1))
+    return rng.uniform(max(BACKOFF_MIN_S, ceiling / 2), ceiling)
