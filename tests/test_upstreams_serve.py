@@ -4,7 +4,6 @@ DATABUILD_UPSTREAM_<NAME>_URL/_TOKEN show in GET /api/v1/graph (the token never 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
