@@ -361,3 +361,39 @@ def test_malformed_http_gets_the_error_document(served, raw):
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head
     assert json.loads(body)["error"]["code"] == "invalid_http"
+
+
+def test_answers_are_sent_without_waiting_for_the_clients_ack():
+    """Accepted connections have TCP_NODELAY: else each answer on a reused connection
+    waits 40 ms for the client's delayed ACK of its headers (Nagle's algorithm)."""
+    import asyncio
+
+    from uvicorn.server import ServerState
+
+    from databuild.service.http import JsonErrorH11Protocol
+
+    class Transport(asyncio.Transport):
+        def __init__(self, sock: socket.socket) -> None:
+            super().__init__({"socket": sock, "sockname": sock.getsockname(), "peername": sock.getpeername()})
+
+        def get_extra_info(self, name, default=None):
+            return self._extra.get(name, default)
+
+    listener = bind_socket("127.0.0.1", 0)
+    client = socket.create_connection(listener.getsockname())
+    accepted, _ = listener.accept()
+    try:
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0  # what the OS gives
+        async def app(scope, receive, send) -> None:  # connection_made never calls it
+            raise AssertionError("no request was sent")
+        config = server_config(app)
+        config.load()
+        loop = asyncio.new_event_loop()
+        try:
+            JsonErrorH11Protocol(config, ServerState(), {}, loop).connection_made(Transport(accepted))
+        finally:
+            loop.close()
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        for s in (client, accepted, listener):
+            s.close()
