@@ -1,9 +1,11 @@
 """Cross-graph latency: an upstream graph's partition lands, a downstream graph builds.
 
-Real service processes (`python -m databuild.cli serve`, as `<graph>.build serve` runs
-it) over loopback, each on its own SQLite log; the downstream graph declares the
-upstream (``ingest/*``) and has one job per ``report/<i>`` needing ``ingest/<i>``,
-which stamps the time it started. Measured:
+The path users take: ``bazel build //benchmarks/crossgraph:all``, then real
+``<graph>.build serve`` processes over loopback, each on its own SQLite log. The
+``reports`` graph declares the upstream ``ingest`` (``ingest/*``; its URL given at run
+time as ``DATABUILD_UPSTREAM_INGEST_URL``) and builds ``report/<i>`` from
+``ingest/<i>`` with a Bazel-built job that stamps the time it started
+(``benchmarks/crossgraph/``). Measured:
 
 1. propagation: a downstream want waits for ``ingest/<i>``; t0 = just before the
    upstream's ``POST /api/v1/partitions:mark-available``; until the downstream job
@@ -23,10 +25,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -39,30 +39,27 @@ from databuild.state import open_state_store
 
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-JOB = """#!/bin/sh
-if [ "$1" = config ]; then
-  shift; printf '{"configs": ['; sep=
-  for r in "$@"; do printf '%s{"outputs": ["%s"], "inputs": [{"ref": "ingest/%s", "dep_type": "materialize"}], "args": ["%s"]}' \\
-    "$sep" "$r" "${r#report/}" "$r"; sep=,; done
-  printf ']}\\n'; exit 0
-fi
-date +%s.%N > "$STAMPS/${2#report/}.tmp" && mv "$STAMPS/${2#report/}.tmp" "$STAMPS/${2#report/}"
-"""
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / "bazel-bin" / "benchmarks" / "crossgraph"
+
+
+def build_graphs() -> None:
+    subprocess.run(["bazel", "build", "--noshow_progress", "//benchmarks/crossgraph:all"], cwd=ROOT, check=True,
+                   capture_output=True)
 
 
 class Service:
-    """One graph's service process, in the foreground as `serve` runs it."""
+    """One graph's service: its generated binary's ``serve``, in the foreground, from a clean environment."""
 
-    def __init__(self, root: Path, name: str, manifest: dict, env: dict | None = None) -> None:
-        self.root = root / name
+    def __init__(self, root: Path, graph: str, name: str, env: dict | None = None) -> None:
+        self.root, self.binary = root / name, BIN / f"{graph}.build"
         self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / "manifest.json").write_text(json.dumps(manifest))
-        self.env = dict(os.environ, DATABUILD_GRAPH_MANIFEST=str(self.root / "manifest.json"),
-                        DATABUILD_STATE_DIR=str(self.root / "state"), **(env or {}))
+        self.env = {"PATH": "/usr/bin:/bin", "HOME": str(self.root), "DATABUILD_STATE_DIR": str(self.root / "state"),
+                    **(env or {})}
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> str:
-        self.proc = subprocess.Popen([sys.executable, "-m", "databuild.cli", "serve", "--port", "0", "--token", TOKEN],
+        self.proc = subprocess.Popen([str(self.binary), "serve", "--port", "0", "--token", TOKEN],
                                      env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         record = self.root / "state" / "daemon.json"
         deadline = time.monotonic() + 60
@@ -83,12 +80,6 @@ def summary(samples: list[float]) -> dict:
     samples = sorted(samples)
     return {"n": len(samples), "p50_ms": statistics.median(samples) * 1000,
             "p99_ms": samples[min(len(samples) - 1, int(len(samples) * 0.99))] * 1000, "max_ms": samples[-1] * 1000}
-
-
-def downstream_manifest(label: str, job: Path, upstream_url: str) -> dict:
-    return {"version": 1, "label": label, "lookup": None,
-            "upstreams": [{"name": "ingest", "label": "//bench:ingest", "url": upstream_url, "patterns": ["ingest/*"]}],
-            "jobs": [{"label": f"{label}_job", "executable": str(job), "outputs": ["report/*"]}]}
 
 
 def wait_status(url: str, want_id: str, status: str, timeout: float = 60) -> None:
@@ -179,13 +170,10 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=100_000)
     args = parser.parse_args()
     results: dict = {}
+    build_graphs()
     with tempfile.TemporaryDirectory(prefix="crossgraph_bench_") as tmp:
         root = Path(tmp)
-        job = root / "job.sh"
-        job.write_text(JOB)
-        job.chmod(0o755)
-        up = Service(root, "ingest", {"version": 1, "label": "//bench:ingest", "lookup": None, "upstreams": [],
-                                      "jobs": []})
+        up = Service(root, "upstream", "ingest")
         services = [up]
         try:
             up_url = up.start()
@@ -194,8 +182,8 @@ def main() -> None:
             def add_downstream(k: int) -> None:
                 stamps = root / f"stamps-{k}"
                 stamps.mkdir()
-                down = Service(root, f"reports-{k}", downstream_manifest(f"//bench:reports_{k}", job, up_url),
-                               {"STAMPS": str(stamps)})
+                down = Service(root, "reports", f"reports-{k}",
+                               {"STAMPS": str(stamps), "DATABUILD_UPSTREAM_INGEST_URL": up_url})
                 services.append(down)
                 downs.append((down.start(), stamps))
 
