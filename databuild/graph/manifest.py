@@ -91,6 +91,34 @@ class UpstreamSpec:
 
 
 @dataclass(frozen=True)
+class TriggerSpec:
+    """A ``databuild_trigger``: what creates wants on a schedule or when data lands (docs/triggers.md).
+
+    Exactly one of ``cron`` (a schedule, read in ``timezone``) and ``on`` (ref templates:
+    it fires when a matching partition becomes available, its ``{fields}`` captured);
+    exactly one of ``partitions`` (ref templates of the refs each firing wants) and
+    ``executable`` (a binary speaking the trigger protocol). ``ttl_seconds`` and
+    ``sla_seconds`` of 0 take the graph's defaults; ``data_timestamp``, a template, empty
+    for the tick time (or the time the partition became available); at most
+    ``max_catchup`` missed ticks are fired after downtime, the rest recorded as skipped.
+    """
+
+    name: str
+    label: str
+    cron: str = ""
+    timezone: str = "UTC"
+    on: tuple[str, ...] = ()
+    partitions: tuple[str, ...] = ()
+    executable: str = ""
+    ttl_seconds: int = 0
+    sla_seconds: int = 0
+    data_timestamp: str = ""
+    max_catchup: int = 1
+    timeout_seconds: float = DEFAULT_CONFIG_TIMEOUT_SECONDS  # of each call of ``executable``
+    comment: str = ""
+
+
+@dataclass(frozen=True)
 class GraphSpec:
     """A graph: jobs, how refs map to jobs, and upstream graphs it reads from."""
 
@@ -98,6 +126,7 @@ class GraphSpec:
     jobs: tuple[JobSpec, ...]
     lookup: LookupSpec | None = None
     upstreams: tuple[UpstreamSpec, ...] = ()
+    triggers: tuple[TriggerSpec, ...] = ()
     default_ttl_seconds: int = 0
     default_sla_seconds: int = 0
     max_log_bytes: int = DEFAULT_MAX_LOG_BYTES  # of each job run's log; the rest is dropped and counted
@@ -251,8 +280,9 @@ def parse_manifest(doc: object, base: Path | None = None) -> GraphSpec:
     )
     defaults = doc.get("defaults", {})
     return GraphSpec(label, tuple(jobs), lookup, upstreams,
-                     int(defaults.get("ttl_seconds", 0)), int(defaults.get("sla_seconds", 0)),
-                     _or(limits, "max_log_bytes", DEFAULT_MAX_LOG_BYTES))
+                     default_ttl_seconds=int(defaults.get("ttl_seconds", 0)),
+                     default_sla_seconds=int(defaults.get("sla_seconds", 0)),
+                     max_log_bytes=_or(limits, "max_log_bytes", DEFAULT_MAX_LOG_BYTES))
 
 
 def load_manifest(path: str | os.PathLike, runfiles: str | os.PathLike | None = None) -> GraphSpec:
