@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from collections import Counter
 from typing import Callable
 
 from databuild.executor import Progress
@@ -24,36 +25,84 @@ def _interrupt(signum, frame):
     raise Interrupted(signal.Signals(signum).name)
 
 
-def progress_of(detail: pb.BuildDetailResponse) -> Progress:
-    """Counts of the build's job runs; planned runs with no state yet count as pending."""
-    p = Progress(detail.build.build_id, total=len(detail.build.job_graph.job_runs), status=detail.build.status)
-    for run in detail.job_runs:
-        bucket = _BUCKET.get(run.status, "pending")
-        setattr(p, bucket, getattr(p, bucket) + 1)
-    p.pending += p.total - len(detail.job_runs)
-    return p
+#: What can move a followed want or its build's progress: the follower reads only these.
+FEED_TYPES = ("want_status_changed", "want_satisfied", "want_cancelled", "want_expired",
+              "build_status_changed", "job_graph_recorded", "job_run_status_changed")
+
+
+class BuildProgress:
+    """A build's job-run counts, read once and then kept current from the feed at a constant
+    cost per event: following a build of 10,000 jobs never re-reads its 10,000 runs."""
+
+    def __init__(self, detail: pb.BuildDetailResponse) -> None:
+        self.build_id, self.status = detail.build.build_id, detail.build.status
+        self.total, self.index = len(detail.build.job_graph.job_runs), detail.build.last_event_index
+        self.runs = {r.job_run_id: (r.last_event_index, _BUCKET.get(r.status, "pending")) for r in detail.job_runs}
+        self.counts = Counter(bucket for _, bucket in self.runs.values())
+
+    def apply(self, event: pb.Event) -> None:
+        """Fold one feed event in; events the first read already reflected change nothing."""
+        name = event.WhichOneof("payload")
+        if name == "job_run_status_changed" and event.job_run_status_changed.build_id == self.build_id:
+            run = event.job_run_status_changed
+            seen = self.runs.get(run.job_run_id)
+            if seen is not None and seen[0] >= event.index:
+                return
+            if seen is not None:
+                self.counts[seen[1]] -= 1
+            bucket = _BUCKET.get(run.status, "pending")
+            self.runs[run.job_run_id] = (event.index, bucket)
+            self.counts[bucket] += 1
+        elif name in ("build_status_changed", "job_graph_recorded") and event.index > self.index \
+                and getattr(event, name).build_id == self.build_id:
+            self.index = event.index
+            if name == "job_graph_recorded":
+                self.total = len(event.job_graph_recorded.job_graph.job_runs)
+            else:
+                self.status = event.build_status_changed.status
+
+    def progress(self) -> Progress:
+        """Counts now; planned runs with no state yet count as pending."""
+        c = self.counts
+        return Progress(self.build_id, total=self.total, pending=c["pending"] + self.total - len(self.runs),
+                        running=c["running"], succeeded=c["succeeded"], failed=c["failed"], skipped=c["skipped"],
+                        status=self.status)
+
+
+def _want_of(event: pb.Event) -> str:
+    return getattr(getattr(event, event.WhichOneof("payload")), "want_id", "")
 
 
 def follow_want(service, want_id: str, on_progress: Callable[[Progress], None],
                 on_status: Callable[[pb.WantState], None] = lambda w: None) -> tuple[pb.WantState, bool]:
     """Report the want's build progress until it ends; return its last state and
-    whether following was interrupted by a signal (the want is left active then)."""
+    whether following was interrupted by a signal (the want is left active then).
+
+    Progress comes from the event feed: the build is read once, then each event costs
+    the same, whatever the build's size; the want is re-read only when an event names it."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _interrupt)
-    last_status = None
+    last_status, build = None, None
     try:
         want = service.want(pb.GetWantRequest(want_id=want_id)).want
         # Only what happens from now on can move the want: never page the feed from its start.
-        feed = pb.ListEventsRequest(since=want.last_event_index, wait_seconds=5, limit=1000)
+        feed = pb.ListEventsRequest(since=want.last_event_index, types=FEED_TYPES, wait_seconds=5, limit=1000)
         while True:
             if (want.status, want.message) != last_status:
                 last_status = (want.status, want.message)
                 on_status(want)
-            if want.build_id and (want.status == pb.WANT_STATUS_BUILDING or want.status not in ACTIVE_WANT_STATUSES):
-                on_progress(progress_of(service.build(pb.GetBuildRequest(build_id=want.build_id))))
+            if want.build_id and (build is None or build.build_id != want.build_id):
+                build = BuildProgress(service.build(pb.GetBuildRequest(build_id=want.build_id)))
+            if build is not None and (want.status == pb.WANT_STATUS_BUILDING or want.status not in ACTIVE_WANT_STATUSES):
+                on_progress(build.progress())
             if want.status not in ACTIVE_WANT_STATUSES:
                 return want, False
-            feed.since = service.events(feed).next
-            want = service.want(pb.GetWantRequest(want_id=want_id)).want
+            page = service.events(feed)
+            feed.since = page.next
+            for event in page.events:
+                if build is not None:
+                    build.apply(event)
+            if any(_want_of(e) == want_id for e in page.events):
+                want = service.want(pb.GetWantRequest(want_id=want_id)).want
     except Interrupted:
         return service.want(pb.GetWantRequest(want_id=want_id)).want, True
