@@ -14,12 +14,12 @@ import click
 from databuild.errors import InvalidArgumentError
 from databuild.graph import GraphSpec, load_manifest
 from databuild.refs import compile_pattern, validate_ref
-from databuild.state import StateStore, open_state_store
 from databuild.timespec import parse_duration, parse_timestamp
 
 if TYPE_CHECKING:
     from databuild.service import DataBuildService
     from databuild.service.client import ServiceClient
+    from databuild.state import StateStore
 
 
 def default_state_dir(graph_label: str) -> Path:
@@ -62,6 +62,8 @@ class CliContext:
     @property
     def store(self) -> StateStore:
         if self._store is None:
+            from databuild.state import open_state_store  # not imported by calls that go to the daemon
+
             if self.bel_option is None:  # the default log lives in the state directory, made on first use
                 from databuild.service.daemon import make_state_dir
 

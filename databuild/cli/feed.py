@@ -6,7 +6,6 @@ import click
 
 from databuild.cli.context import CliContext, pattern_option
 from databuild.cli.render import emit_json, table, timestamp, to_dict
-from databuild.events import EVENT_TYPES
 from databuild.proto import databuild_pb2 as pb
 from databuild.proto.jsonmap import enum_name
 
@@ -23,8 +22,8 @@ def register(cli: click.Group) -> None:
 @click.option("--since", default=0, show_default=True, type=click.IntRange(min=0), help="Events after this index.")
 @click.option("--pattern", "patterns", multiple=True, callback=lambda ctx, p, v: [pattern_option(ctx, p, x) for x in v],
               help="Only events about refs matching this glob (repeatable).")
-@click.option("--type", "types", multiple=True, type=click.Choice(EVENT_TYPES, case_sensitive=False),
-              help="Only events of this type (repeatable).")
+@click.option("--type", "types", multiple=True,
+              help="Only events of this type, e.g. want_created (repeatable; docs/event-log.md lists them).")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new events as they are recorded (Ctrl-C stops).")
 @pass_ctx
 def events(c: CliContext, since: int, patterns: list[str], types: tuple[str, ...], follow: bool) -> None:

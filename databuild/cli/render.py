@@ -12,7 +12,6 @@ from google.protobuf.message import Message
 
 from databuild.proto import databuild_pb2 as pb
 from databuild.proto.jsonmap import enum_name, message_dict
-from databuild.state import TERMINAL_BUILD_STATUSES
 
 
 def to_dict(message: Message) -> dict:
@@ -84,6 +83,8 @@ class ProgressLine:
         if self.tty:
             click.echo("\r\x1b[2K" + line, err=True, nl=False)
             return
+        from databuild.state import TERMINAL_BUILD_STATUSES
+
         final = p.status in TERMINAL_BUILD_STATUSES
         if final or time.monotonic() - self.printed_at >= self.interval:
             self.printed_at = time.monotonic()
