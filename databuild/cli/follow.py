@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from collections import Counter
 from typing import TYPE_CHECKING, Callable
 
@@ -26,6 +27,10 @@ class Interrupted(Exception):
 def _interrupt(signum, frame):
     raise Interrupted(signal.Signals(signum).name)
 
+
+#: After a page with events, the follower waits this long before asking again: progress
+#: still updates 40 times a second, and a build's events cost the service a few requests.
+PAGE_GAP_S = 0.025
 
 #: What can move a followed want or its build's progress: the follower reads only these.
 FEED_TYPES = ("want_status_changed", "want_satisfied", "want_cancelled", "want_expired",
@@ -104,6 +109,8 @@ def follow_want(service, want_id: str, on_progress: Callable[[Progress], None],
                 return want, False
             page = service.events(feed)
             feed.since = page.next
+            if page.events:
+                time.sleep(PAGE_GAP_S)  # let events gather: a few pages per second, not one per event
             for event in page.events:
                 if build is not None:
                     build.apply(event)
