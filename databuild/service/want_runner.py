@@ -219,7 +219,8 @@ class WantRunner:
 
         They are found through the entity its type declares it changes: the want itself,
         the wants riding a build once it ends (which frees capacity), the active wants on
-        a partition. An event that sets a partition's status moves them once it settles.
+        a partition that are not building. An event that sets a partition's status moves
+        them once it settles.
         """
         declared = REGISTRY.of(event)
         p = getattr(event, declared.name)
@@ -230,7 +231,10 @@ class WantRunner:
             ended = status in TERMINAL_BUILD_STATUSES
             return ([w.spec.want_id for b in keys for w in self.store.wants_riding(b)] if ended else []), ended
         refs = keys if status is None or status in _SETTLED else []
-        return ([w.spec.want_id for w in self.store.active_wants_on(refs)] if refs else []), False
+        # A building want is decided again when its build ends (above), not on each of its
+        # partitions: else a build of N partitions re-reads the want's N partitions N times.
+        return ([w.spec.want_id for w in self.store.active_wants_on(refs) if w.status != pb.WANT_STATUS_BUILDING]
+                if refs else []), False
 
     # -- evaluation ----------------------------------------------------------
 
