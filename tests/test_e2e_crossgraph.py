@@ -1,17 +1,24 @@
-"""Graphs reading each other's partitions, as real services from Bazel-built binaries.
+"""Graphs reading each other's partitions: the Bazel-built graph binaries, served over loopback.
 
-``bazel build //tests/e2e/crossgraph:all`` makes three graphs, a -> b -> c
-(tests/e2e/crossgraph/BUILD.bazel); each test runs ``<graph>.build serve`` per graph
-from a clean environment (its own state directory and SQLite log) over loopback. The
-BUILD files' upstream URLs are wrong on purpose: b is given a's address with
-``serve --upstream a_feed=URL``, c b's with ``DATABUILD_UPSTREAM_B_FEED_URL``, and each
-downstream reads its upstream with the upstream's read-only token. What is counted is
-the events each log recorded, so "nothing missed, nothing twice" is checked, not assumed.
+`//tests/e2e/crossgraph` declares three graphs: `a` (its partitions `a/*` recorded from
+outside), `b` (builds `b/<i>` from `a/<i>`, upstream `a`) and `c` (`c/<i>` from `b/<i>`,
+upstream `b`). Each test runs the generated `<graph>.build serve` of the graphs it needs,
+from a clean environment, each with its own state directory and SQLite log. The BUILD
+file's upstream URLs are wrong on purpose: `b` is given `a`'s with `serve --upstream
+a=URL`, `c` `b`'s with `DATABUILD_UPSTREAM_B_URL`. Every service has a write token
+(`DATABUILD_TOKEN`) and a read-only one (`DATABUILD_READ_TOKEN`); a downstream syncs with
+its upstream's read-only token (`DATABUILD_UPSTREAM_<NAME>_TOKEN`). Where the read-only
+token must be what lets the sync in, the upstream binds 127.0.0.2: a loopback address
+that the service does not count as loopback, so every request to it needs a token.
+
+What is counted is the events each log recorded, so "nothing missed, nothing twice" is
+checked, not assumed.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -21,43 +28,54 @@ from pathlib import Path
 import pytest
 import requests
 
-pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / "bazel-bin" / "tests" / "e2e" / "crossgraph"
-TOKEN = "t0k"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+pytestmark = pytest.mark.slow
+#: Loopback for the OS, not for the service (which knows 127.0.0.1, ::1 and localhost):
+#: every request to a service bound here needs a token.
+TOKEN_CHECKED = "127.0.0.2"
+#: How a downstream graph is told where its upstream is: both override paths run.
+OVERRIDE = {"b": "flag", "c": "environment"}
 
 
 @pytest.fixture(scope="module")
-def built() -> Path:
+def binaries() -> Path:
     subprocess.run(["bazel", "build", "--noshow_progress", "//tests/e2e/crossgraph:all"], cwd=ROOT, check=True,
                    capture_output=True)
-    return BIN
+    out = ROOT / "bazel-bin" / "tests" / "e2e" / "crossgraph"
+    for name in "abc":
+        assert os.access(out / f"{name}.build", os.X_OK)
+    return out
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 class Graph:
-    """One graph's ``<name>.build serve``; ``upstream``: the graph it reads (``<upstream>_feed``)."""
+    """One graph's ``<name>.build serve``, run from a clean environment, as a user's shell would."""
 
-    def __init__(self, root: Path, name: str, upstream: "Graph | None" = None, by_flag: bool = True) -> None:
-        self.root, self.name, self.binary = root / name, name, BIN / f"{name}.build"
+    def __init__(self, binaries: Path, root: Path, name: str, upstream: "Graph | None" = None,
+                 host: str = "127.0.0.1") -> None:
+        self.binary, self.root, self.name = binaries / f"{name}.build", root / name, name
+        self.upstream, self.host = upstream, host
         self.root.mkdir(parents=True)
-        self.read_token = f"read-{name}"
+        self.token, self.read_token = f"{name}-write-t0k", f"{name}-read-t0k"
         self.env = {"PATH": "/usr/bin:/bin", "HOME": str(self.root), "DATABUILD_STATE_DIR": str(self.root / "state"),
-                    "DATABUILD_TOKEN": TOKEN, "DATABUILD_READ_TOKEN": self.read_token}
-        self.args: list[str] = []
-        if upstream is not None:
-            feed = f"{upstream.name}_feed"
-            self.env[f"DATABUILD_UPSTREAM_{feed.upper()}_TOKEN"] = upstream.read_token
-            if by_flag:
-                self.args = ["--upstream", f"{feed}={upstream.url}"]
-            else:
-                self.env[f"DATABUILD_UPSTREAM_{feed.upper()}_URL"] = upstream.url
+                    "DATABUILD_TOKEN": self.token, "DATABUILD_READ_TOKEN": self.read_token}
         self.proc: subprocess.Popen | None = None
         self.port = 0
 
     def start(self) -> "Graph":
-        self.proc = subprocess.Popen([str(self.binary), "serve", "--port", str(self.port), *self.args],
-                                     env=self.env, cwd="/", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        args, env = ["serve", "--host", self.host, "--port", str(self.port)], dict(self.env)
+        if self.upstream is not None:
+            up = self.upstream
+            env[f"DATABUILD_UPSTREAM_{up.name.upper()}_TOKEN"] = up.read_token
+            if OVERRIDE[self.name] == "flag":
+                args += ["--upstream", f"{up.name}={up.url}"]
+            else:
+                env[f"DATABUILD_UPSTREAM_{up.name.upper()}_URL"] = up.url
+        self.proc = subprocess.Popen([str(self.binary), *args], env=env, cwd="/", stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
         record = self.root / "state" / "daemon.json"
         deadline = time.monotonic() + 60
         while not (record.exists() and json.loads(record.read_text())["pid"] == self.proc.pid):
@@ -74,28 +92,29 @@ class Graph:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(self.binary), *args], env=self.env, cwd="/", capture_output=True, text=True,
-                              timeout=60)
+                              timeout=120)
+
+    def get(self, path: str, **params) -> dict:
+        r = requests.get(f"{self.url}/api/v1/{path}", params=params, headers=bearer(self.token), timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def post(self, path: str, body: dict) -> dict:
+        r = requests.post(f"{self.url}/api/v1/{path}", json=body, headers=bearer(self.token), timeout=30)
+        assert r.status_code == 201, r.text
+        return r.json()
 
     def want(self, ref: str) -> str:
-        r = requests.post(f"{self.url}/api/v1/wants", json={"partitions": [ref]}, headers=AUTH, timeout=30)
-        assert r.status_code == 201, r.text
-        return r.json()["want_id"]
+        return self.post("wants", {"partitions": [ref]})["want_id"]
 
     def land(self, *refs: str) -> None:
-        r = requests.post(f"{self.url}/api/v1/partitions:mark-available", json={"refs": list(refs)}, headers=AUTH,
-                          timeout=30)
-        assert r.status_code == 201, r.text
-
-    def taint(self, ref: str, reason: str) -> None:
-        r = requests.post(f"{self.url}/api/v1/partitions:taint", json={"refs": [ref], "reason": reason},
-                          headers=AUTH, timeout=30)
-        assert r.status_code == 201, r.text
-
-    def get(self, path: str) -> dict:
-        return requests.get(f"{self.url}{path}", timeout=30).json()
+        self.post("partitions:mark-available", {"refs": list(refs)})
 
     def status(self, want_id: str) -> str:
-        return self.get(f"/api/v1/wants/{want_id}")["status"]
+        return self.get(f"wants/{want_id}")["status"]
+
+    def partition(self, ref: str) -> str:
+        return self.get(f"partitions/{ref}")["partition"]["status"]
 
     def wait(self, want_id: str, status: str = "satisfied", timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -103,24 +122,26 @@ class Graph:
             assert time.monotonic() < deadline, f"{self.name}: want {want_id} is {now}, not {status}"
             time.sleep(0.05)
 
-    def wait_partition(self, ref: str, status: str, timeout: float = 30) -> dict:
+    def wait_partition(self, ref: str, status: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
-        while (found := self.get(f"/api/v1/partitions/{ref}")["partition"])["status"] != status:
-            assert time.monotonic() < deadline, f"{self.name}: {ref} is {found['status']}, not {status}"
+        while (now := self.partition(ref)) != status:
+            assert time.monotonic() < deadline, f"{self.name}: {ref} is {now}, not {status}"
             time.sleep(0.05)
-        return found
 
     def events(self, type_: str) -> list[dict]:
-        return requests.get(f"{self.url}/api/v1/events", params={"types": type_, "limit": 10_000},
-                            timeout=30).json()["events"]
+        return [e[type_] for e in self.get("events", types=type_, limit=10_000)["events"]]
+
+    def upstream_url(self) -> str:
+        (upstream,) = self.get("graph")["upstreams"]
+        return upstream["url"]
 
 
 @pytest.fixture
-def graphs(built, tmp_path):
+def graphs(binaries, tmp_path):
     made: list[Graph] = []
 
     def make(*args, **kwargs) -> Graph:
-        made.append(Graph(tmp_path, *args, **kwargs))
+        made.append(Graph(binaries, tmp_path, *args, **kwargs))
         return made[-1]
     yield make
     for g in made:
@@ -128,13 +149,13 @@ def graphs(built, tmp_path):
 
 
 def _landed(g: Graph) -> list[str]:
-    return sorted(r for e in g.events("external_partitions_available")
-                  for r in e["external_partitions_available"]["refs"])
+    return sorted(r for e in g.events("external_partitions_available") for r in e["refs"])
 
 
 def test_propagation_outage_and_sigkill_lose_nothing_and_record_nothing_twice(graphs):
     up = graphs("a").start()
     down = graphs("b", upstream=up).start()
+    assert down.upstream_url() == up.url  # from --upstream, not the BUILD file's
     first = down.want("b/1")
     down.wait(first, "waiting")
     up.land("a/1")
@@ -142,7 +163,7 @@ def test_propagation_outage_and_sigkill_lose_nothing_and_record_nothing_twice(gr
     # The upstream stops for a while; what it records meanwhile arrives once it is back.
     up.stop()
     deadline = time.monotonic() + 30
-    while requests.get(f"{down.url}/api/v1/upstreams", timeout=30).json()["upstreams"][0]["state"] != "backoff":
+    while down.get("upstreams")["upstreams"][0]["state"] != "backoff":
         assert time.monotonic() < deadline
         time.sleep(0.1)
     second = down.want("b/2")
@@ -157,15 +178,17 @@ def test_propagation_outage_and_sigkill_lose_nothing_and_record_nothing_twice(gr
     third = down.want("b/4")
     down.wait(third)
     assert _landed(down) == ["a/1", "a/2", "a/3", "a/4"]
+    assert down.get("upstreams")["upstreams"][0]["state"] == "ok"
 
 
 def test_an_upstream_log_replaced_by_an_older_copy_is_read_again(graphs):
     up = graphs("a").start()
-    down = graphs("b", upstream=up, by_flag=False).start()
+    down = graphs("b", upstream=up).start()
     up.land("a/1")
     up.stop()
     log = up.root / "state" / "bel.sqlite3"
     files = [Path(f"{log}{suffix}") for suffix in ("", "-wal", "-shm")]
+    assert log.exists()
     backup = up.root / "backup"
     backup.mkdir()
     for f in files:  # a backup of the stopped service's log files
@@ -181,45 +204,56 @@ def test_an_upstream_log_replaced_by_an_older_copy_is_read_again(graphs):
         if (backup / f.name).exists():
             shutil.copy(backup / f.name, f)
     up.start()
-    down.wait_partition("a/2", "tainted")  # it vanished upstream
-    resets = [e["upstream_cursor_advanced"]["reset"] for e in down.events("upstream_cursor_advanced")
-              if e["upstream_cursor_advanced"]["reset"]]
+    down.wait_partition("a/2", "tainted")  # it vanished upstream, so it is not available here
+    (vanished,) = down.events("partitions_tainted")
+    assert vanished["refs"] == ["a/2"] and vanished["requested_by"] == "upstream:a"
+    assert "vanished from upstream a" in vanished["reason"]
+    resets = [e["reset"] for e in down.events("upstream_cursor_advanced") if e["reset"]]
     assert len(resets) == 1 and "log_reset" in resets[0]
     up.land("a/3")  # and sync goes on from the new log
     down.wait(down.want("b/3"))
-    assert down.get("/api/v1/partitions/a/1")["partition"]["status"] == "available"
+    assert down.partition("a/1") == "available"
+    assert _landed(down) == ["a/1", "a/2", "a/3"]
 
 
-def test_an_upstream_taint_is_mirrored_and_wants_on_it_wait_again(graphs):
-    up = graphs("a").start()
+def test_an_upstream_taint_reaches_the_downstream_once_and_its_wants_wait_again(graphs):
+    up = graphs("a", host=TOKEN_CHECKED).start()
+    feed = f"{up.url}/api/v1/events"
+    assert requests.get(feed, timeout=30).status_code == 401  # every request needs a token here
+    assert requests.get(feed, headers=bearer(up.read_token), timeout=30).status_code == 200
+    refused = requests.post(f"{up.url}/api/v1/partitions:taint", json={"refs": ["a/5"], "reason": "x"},
+                            headers=bearer(up.read_token), timeout=30)
+    assert refused.status_code == 401 and "read-only" in refused.text  # it reads, never records
     down = graphs("b", upstream=up).start()
-    up.land("a/5", "a/6")
-    down.wait(down.want("b/5"))
-    up.taint("a/5", "bad rows")
-    mirrored = down.wait_partition("a/5", "tainted")
-    assert "a_feed" in mirrored["message"] and "bad rows" in mirrored["message"], mirrored
-    # A want that needs a/5 now waits for the upstream to deliver it again.
-    r = requests.post(f"{down.url}/api/v1/wants", json={"partitions": ["b/6"], "external_dependencies": ["a/5"]},
-                      headers=AUTH, timeout=30)
-    assert r.status_code == 201, r.text
-    waiting = r.json()["want_id"]
+    up.land("a/5")
+    down.wait_partition("a/5", "available")  # synced with the read-only token
+    up.post("partitions:taint", {"refs": ["a/5"], "reason": "rows were duplicated"})
+    down.wait_partition("a/5", "tainted")
+    (taint,) = down.events("partitions_tainted")
+    assert taint["refs"] == ["a/5"] and taint["requested_by"] == "upstream:a"
+    assert taint["reason"] == "tainted upstream in a: rows were duplicated"
+    # A want of what is built from it waits for the upstream to make it available again.
+    waiting = down.want("b/5")
     down.wait(waiting, "waiting")
-    detail = down.get(f"/api/v1/wants/{waiting}")
-    assert [(b["ref"], b["upstream"]) for b in detail["blocked_by"]] == [("a/5", "a_feed")], detail
-    up.land("a/5")  # delivered again upstream
+    shown = down.get(f"wants/{waiting}")
+    assert shown["waiting_for"] == ["a/5"]
+    assert [(b["kind"], b["ref"], b["upstream"]) for b in shown["blocked_by"]] == [("external", "a/5", "a")]
+    assert "a/5" in shown["explanation"] and "upstream 'a'" in shown["explanation"], shown["explanation"]
+    up.land("a/5")
     down.wait(waiting)
-    taints = [e["partitions_tainted"] for e in down.events("partitions_tainted")]
-    assert [(t["refs"], t["requested_by"]) for t in taints] == [(["a/5"], "upstream:a_feed")]
-    assert _landed(down) == ["a/5", "a/5", "a/6"]  # available, tainted, available again: each recorded once
+    assert down.partition("b/5") == "available" and down.partition("a/5") == "available"
+    assert len(down.events("partitions_tainted")) == 1  # the taint recorded once
+    assert _landed(down) == ["a/5", "a/5"]  # once each time it became available upstream
 
 
 def test_a_chain_of_three_graphs(graphs):
     a = graphs("a").start()
-    b = graphs("b", upstream=a).start()
-    c = graphs("c", upstream=b, by_flag=False).start()
+    b = graphs("b", upstream=a, host=TOKEN_CHECKED).start()
+    c = graphs("c", upstream=b).start()
+    assert b.upstream_url() == a.url and c.upstream_url() == b.url  # from the flag, from the environment
     wanted_b, wanted_c = b.want("b/7"), c.want("c/7")
     c.wait(wanted_c, "waiting")
     a.land("a/7")
     b.wait(wanted_b)
     c.wait(wanted_c)
-    assert _landed(c) == ["b/7"]
+    assert _landed(b) == ["a/7"] and _landed(c) == ["b/7"]
