@@ -23,6 +23,7 @@ BUILDS = ["b1", "b2", "b3"]
 RUNS = ["j1", "j2", "j3"]
 WANTS = ["w1", "w2", "w3"]
 UPSTREAMS = ["up1", "up2"]
+TRIGGERS = ["t1", "t2"]
 
 #: Fills the payload (of the type it is registered for) with random valid values.
 Generator = Callable[[random.Random, object], None]
@@ -128,6 +129,39 @@ def _want_id_only(rng: random.Random, p) -> None:
 @_generates("upstream_cursor_advanced")
 def _upstream(rng: random.Random, p: pb.UpstreamCursorAdvanced) -> None:
     p.upstream, p.url, p.next_index = rng.choice(UPSTREAMS), "http://127.0.0.1:1", rng.randint(0, 99)
+
+
+_TRIGGER_SOURCES = (pb.WANT_SOURCE_TYPE_SCHEDULED, pb.WANT_SOURCE_TYPE_TRIGGERED, pb.WANT_SOURCE_TYPE_CLI)
+
+
+@_generates("trigger_registered")
+def _trigger_registered(rng: random.Random, p: pb.TriggerRegistered) -> None:
+    p.trigger, p.since_index = rng.choice(TRIGGERS), rng.randint(0, 99)
+    p.since_time.FromSeconds(rng.randint(0, 10**9))
+
+
+@_generates("trigger_fired", "trigger_failed")
+def _trigger_outcome(rng: random.Random, p) -> None:
+    p.trigger, p.source = rng.choice(TRIGGERS), rng.choice(_TRIGGER_SOURCES)
+    p.firing_id = f"{p.trigger}@{rng.randint(0, 99)}"
+    p.tick_time.FromSeconds(rng.randint(0, 10**9))
+    p.ref_index = rng.randint(0, 99)
+    if isinstance(p, pb.TriggerFired):
+        p.want_ids.extend(rng.sample(WANTS, rng.randint(0, 2)))
+    else:
+        p.error = "exited with code 1"
+
+
+@_generates("trigger_ticks_skipped")
+def _trigger_skipped(rng: random.Random, p: pb.TriggerTicksSkipped) -> None:
+    p.trigger, p.max_catchup = rng.choice(TRIGGERS), rng.randint(0, 3)
+    p.first_tick.FromSeconds(rng.randint(0, 10**9))
+    p.last_tick.FromSeconds(p.first_tick.seconds + rng.randint(0, 10**6))
+
+
+@_generates("trigger_pause_changed")
+def _trigger_pause(rng: random.Random, p: pb.TriggerPauseChanged) -> None:
+    p.trigger, p.paused, p.requested_by = rng.choice(TRIGGERS), rng.random() < 0.5, "cli:ann"
 
 
 _missing = [name for name in EVENT_TYPES if name not in GENERATORS]

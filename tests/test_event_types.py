@@ -21,10 +21,10 @@ from databuild.proto import databuild_pb2 as pb
 from databuild.service.want_runner import WAKE_TYPES
 from databuild.state import EMPTY, StateProjection, fold
 from databuild.state.reducers import KIND_OF, check_reducers
-from eventgen import BUILDS, GENERATORS, REFS, RUNS, UPSTREAMS, WANTS, event_of, partition_event
+from eventgen import BUILDS, GENERATORS, REFS, RUNS, TRIGGERS, UPSTREAMS, WANTS, event_of, partition_event
 
 POOLS = {KeyKind.PARTITION: REFS, KeyKind.BUILD: BUILDS, KeyKind.JOB_RUN: RUNS, KeyKind.WANT: WANTS,
-         KeyKind.UPSTREAM: UPSTREAMS}
+         KeyKind.UPSTREAM: UPSTREAMS, KeyKind.TRIGGER: TRIGGERS}
 
 
 def samples(name: str, n: int = 40) -> list[pb.Event]:

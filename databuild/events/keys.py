@@ -1,7 +1,7 @@
 """The entity keys events are indexed by.
 
 The log stores them next to the serialized event so filters by ref, build, job run
-or want use an index instead of decoding every event. Which keys each event type
+want or trigger use an index instead of decoding every event. Which keys each event type
 has is declared in ``databuild.events.types``.
 """
 
@@ -20,6 +20,7 @@ class KeyKind(enum.IntEnum):
     JOB_RUN = 3
     WANT = 4
     UPSTREAM = 5
+    TRIGGER = 6
 
 
 Key = tuple[KeyKind, str]

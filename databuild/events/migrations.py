@@ -46,7 +46,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
             "CREATE INDEX events_type ON events (type, idx)",
             "CREATE INDEX events_ts ON events (ts)",
-            # kind: 1 partition ref, 2 build id, 3 job run id, 4 want id, 5 upstream.
+            # kind: 1 partition ref, 2 build id, 3 job run id, 4 want id, 5 upstream, 6 trigger (KeyKind).
             """CREATE TABLE event_keys (
                 kind INTEGER NOT NULL,
                 key TEXT NOT NULL,

@@ -211,7 +211,7 @@ def _required_form(event_type: str, payload: Descriptor, path: str) -> set[str]:
     return {path, ".".join([*path.split(".")[:-1], leaf.containing_oneof.name])}
 
 
-P, B, J, W, U = KeyKind.PARTITION, KeyKind.BUILD, KeyKind.JOB_RUN, KeyKind.WANT, KeyKind.UPSTREAM
+P, B, J, W, U, T = KeyKind.PARTITION, KeyKind.BUILD, KeyKind.JOB_RUN, KeyKind.WANT, KeyKind.UPSTREAM, KeyKind.TRIGGER
 
 REGISTRY = EventTypes(
     (
@@ -244,6 +244,13 @@ REGISTRY = EventTypes(
         EventType("want_satisfied", On(W, "want_id"), about=(On(B, "build_id"),), required=("want_id",)),
         EventType("want_sla_violated", On(W, "want_id"), required=("want_id",)),
         EventType("upstream_cursor_advanced", On(U, "upstream"), required=("upstream",)),
+        EventType("trigger_registered", On(T, "trigger"), required=("trigger",)),
+        # Indexed by the wants it made too, so a want's timeline starts with the firing.
+        EventType("trigger_fired", On(T, "trigger"), about=(On(W, "want_ids"),),
+                  required=("trigger", "firing_id", "source")),
+        EventType("trigger_failed", On(T, "trigger"), required=("trigger", "firing_id", "error")),
+        EventType("trigger_ticks_skipped", On(T, "trigger"), required=("trigger",)),
+        EventType("trigger_pause_changed", On(T, "trigger"), required=("trigger",)),
     ),
     EVENT_SCHEMA_VERSION,
 )

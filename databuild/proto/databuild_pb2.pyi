@@ -65,6 +65,7 @@ class WantSourceType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WANT_SOURCE_TYPE_DASHBOARD: _ClassVar[WantSourceType]
     WANT_SOURCE_TYPE_API: _ClassVar[WantSourceType]
     WANT_SOURCE_TYPE_SCHEDULED: _ClassVar[WantSourceType]
+    WANT_SOURCE_TYPE_TRIGGERED: _ClassVar[WantSourceType]
 
 class SlaFilter(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -81,6 +82,12 @@ class UpstreamSyncState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     UPSTREAM_SYNC_STATE_RESET: _ClassVar[UpstreamSyncState]
     UPSTREAM_SYNC_STATE_UNAUTHORISED: _ClassVar[UpstreamSyncState]
     UPSTREAM_SYNC_STATE_STOPPED: _ClassVar[UpstreamSyncState]
+
+class TriggerKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRIGGER_KIND_UNSPECIFIED: _ClassVar[TriggerKind]
+    TRIGGER_KIND_SCHEDULE: _ClassVar[TriggerKind]
+    TRIGGER_KIND_REACTIVE: _ClassVar[TriggerKind]
 PARTITION_STATUS_UNSPECIFIED: PartitionStatus
 PARTITION_STATUS_MISSING: PartitionStatus
 PARTITION_STATUS_REQUESTED: PartitionStatus
@@ -119,6 +126,7 @@ WANT_SOURCE_TYPE_CLI: WantSourceType
 WANT_SOURCE_TYPE_DASHBOARD: WantSourceType
 WANT_SOURCE_TYPE_API: WantSourceType
 WANT_SOURCE_TYPE_SCHEDULED: WantSourceType
+WANT_SOURCE_TYPE_TRIGGERED: WantSourceType
 SLA_FILTER_UNSPECIFIED: SlaFilter
 SLA_FILTER_VIOLATED: SlaFilter
 SLA_FILTER_AT_RISK: SlaFilter
@@ -129,6 +137,9 @@ UPSTREAM_SYNC_STATE_BACKOFF: UpstreamSyncState
 UPSTREAM_SYNC_STATE_RESET: UpstreamSyncState
 UPSTREAM_SYNC_STATE_UNAUTHORISED: UpstreamSyncState
 UPSTREAM_SYNC_STATE_STOPPED: UpstreamSyncState
+TRIGGER_KIND_UNSPECIFIED: TriggerKind
+TRIGGER_KIND_SCHEDULE: TriggerKind
+TRIGGER_KIND_REACTIVE: TriggerKind
 
 class DataDep(_message.Message):
     __slots__ = ("ref", "dep_type")
@@ -184,12 +195,14 @@ class JobGraph(_message.Message):
     def __init__(self, requested_partitions: _Optional[_Iterable[str]] = ..., job_runs: _Optional[_Iterable[_Union[PlannedJobRun, _Mapping]]] = ..., external_partitions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WantSource(_message.Message):
-    __slots__ = ("type", "name")
+    __slots__ = ("type", "name", "firing_id")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    FIRING_ID_FIELD_NUMBER: _ClassVar[int]
     type: WantSourceType
     name: str
-    def __init__(self, type: _Optional[_Union[WantSourceType, str]] = ..., name: _Optional[str] = ...) -> None: ...
+    firing_id: str
+    def __init__(self, type: _Optional[_Union[WantSourceType, str]] = ..., name: _Optional[str] = ..., firing_id: _Optional[str] = ...) -> None: ...
 
 class WantSpec(_message.Message):
     __slots__ = ("want_id", "partitions", "created_at", "data_timestamp", "ttl_seconds", "sla_seconds", "external_dependencies", "source", "comment")
@@ -409,8 +422,82 @@ class UpstreamCursorAdvanced(_message.Message):
     reset: str
     def __init__(self, upstream: _Optional[str] = ..., url: _Optional[str] = ..., next_index: _Optional[int] = ..., log_id: _Optional[str] = ..., next_event_id: _Optional[str] = ..., reset: _Optional[str] = ...) -> None: ...
 
+class TriggerRegistered(_message.Message):
+    __slots__ = ("trigger", "since_time", "since_index")
+    TRIGGER_FIELD_NUMBER: _ClassVar[int]
+    SINCE_TIME_FIELD_NUMBER: _ClassVar[int]
+    SINCE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    trigger: str
+    since_time: _timestamp_pb2.Timestamp
+    since_index: int
+    def __init__(self, trigger: _Optional[str] = ..., since_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., since_index: _Optional[int] = ...) -> None: ...
+
+class TriggerFired(_message.Message):
+    __slots__ = ("trigger", "firing_id", "source", "tick_time", "ref", "ref_index", "want_ids", "requested_by")
+    TRIGGER_FIELD_NUMBER: _ClassVar[int]
+    FIRING_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TICK_TIME_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    REF_INDEX_FIELD_NUMBER: _ClassVar[int]
+    WANT_IDS_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    trigger: str
+    firing_id: str
+    source: WantSourceType
+    tick_time: _timestamp_pb2.Timestamp
+    ref: str
+    ref_index: int
+    want_ids: _containers.RepeatedScalarFieldContainer[str]
+    requested_by: str
+    def __init__(self, trigger: _Optional[str] = ..., firing_id: _Optional[str] = ..., source: _Optional[_Union[WantSourceType, str]] = ..., tick_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ref: _Optional[str] = ..., ref_index: _Optional[int] = ..., want_ids: _Optional[_Iterable[str]] = ..., requested_by: _Optional[str] = ...) -> None: ...
+
+class TriggerFailed(_message.Message):
+    __slots__ = ("trigger", "firing_id", "source", "tick_time", "ref", "ref_index", "error", "requested_by")
+    TRIGGER_FIELD_NUMBER: _ClassVar[int]
+    FIRING_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TICK_TIME_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    REF_INDEX_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    trigger: str
+    firing_id: str
+    source: WantSourceType
+    tick_time: _timestamp_pb2.Timestamp
+    ref: str
+    ref_index: int
+    error: str
+    requested_by: str
+    def __init__(self, trigger: _Optional[str] = ..., firing_id: _Optional[str] = ..., source: _Optional[_Union[WantSourceType, str]] = ..., tick_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ref: _Optional[str] = ..., ref_index: _Optional[int] = ..., error: _Optional[str] = ..., requested_by: _Optional[str] = ...) -> None: ...
+
+class TriggerTicksSkipped(_message.Message):
+    __slots__ = ("trigger", "first_tick", "last_tick", "max_catchup")
+    TRIGGER_FIELD_NUMBER: _ClassVar[int]
+    FIRST_TICK_FIELD_NUMBER: _ClassVar[int]
+    LAST_TICK_FIELD_NUMBER: _ClassVar[int]
+    MAX_CATCHUP_FIELD_NUMBER: _ClassVar[int]
+    trigger: str
+    first_tick: _timestamp_pb2.Timestamp
+    last_tick: _timestamp_pb2.Timestamp
+    max_catchup: int
+    def __init__(self, trigger: _Optional[str] = ..., first_tick: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_tick: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., max_catchup: _Optional[int] = ...) -> None: ...
+
+class TriggerPauseChanged(_message.Message):
+    __slots__ = ("trigger", "paused", "requested_by", "reason")
+    TRIGGER_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    trigger: str
+    paused: bool
+    requested_by: str
+    reason: str
+    def __init__(self, trigger: _Optional[str] = ..., paused: _Optional[bool] = ..., requested_by: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
 class Event(_message.Message):
-    __slots__ = ("index", "event_id", "timestamp", "schema_version", "build_requested", "build_status_changed", "job_graph_recorded", "job_run_status_changed", "partition_status_changed", "external_partitions_available", "partitions_tainted", "delegation_recorded", "cancellation_requested", "want_created", "want_status_changed", "want_cancelled", "want_expired", "want_satisfied", "want_sla_violated", "upstream_cursor_advanced")
+    __slots__ = ("index", "event_id", "timestamp", "schema_version", "build_requested", "build_status_changed", "job_graph_recorded", "job_run_status_changed", "partition_status_changed", "external_partitions_available", "partitions_tainted", "delegation_recorded", "cancellation_requested", "want_created", "want_status_changed", "want_cancelled", "want_expired", "want_satisfied", "want_sla_violated", "upstream_cursor_advanced", "trigger_registered", "trigger_fired", "trigger_failed", "trigger_ticks_skipped", "trigger_pause_changed")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
@@ -431,6 +518,11 @@ class Event(_message.Message):
     WANT_SATISFIED_FIELD_NUMBER: _ClassVar[int]
     WANT_SLA_VIOLATED_FIELD_NUMBER: _ClassVar[int]
     UPSTREAM_CURSOR_ADVANCED_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_REGISTERED_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_FIRED_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_FAILED_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_TICKS_SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_PAUSE_CHANGED_FIELD_NUMBER: _ClassVar[int]
     index: int
     event_id: str
     timestamp: _timestamp_pb2.Timestamp
@@ -451,7 +543,12 @@ class Event(_message.Message):
     want_satisfied: WantSatisfied
     want_sla_violated: WantSlaViolated
     upstream_cursor_advanced: UpstreamCursorAdvanced
-    def __init__(self, index: _Optional[int] = ..., event_id: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., schema_version: _Optional[int] = ..., build_requested: _Optional[_Union[BuildRequested, _Mapping]] = ..., build_status_changed: _Optional[_Union[BuildStatusChanged, _Mapping]] = ..., job_graph_recorded: _Optional[_Union[JobGraphRecorded, _Mapping]] = ..., job_run_status_changed: _Optional[_Union[JobRunStatusChanged, _Mapping]] = ..., partition_status_changed: _Optional[_Union[PartitionStatusChanged, _Mapping]] = ..., external_partitions_available: _Optional[_Union[ExternalPartitionsAvailable, _Mapping]] = ..., partitions_tainted: _Optional[_Union[PartitionsTainted, _Mapping]] = ..., delegation_recorded: _Optional[_Union[DelegationRecorded, _Mapping]] = ..., cancellation_requested: _Optional[_Union[CancellationRequested, _Mapping]] = ..., want_created: _Optional[_Union[WantCreated, _Mapping]] = ..., want_status_changed: _Optional[_Union[WantStatusChanged, _Mapping]] = ..., want_cancelled: _Optional[_Union[WantCancelled, _Mapping]] = ..., want_expired: _Optional[_Union[WantExpired, _Mapping]] = ..., want_satisfied: _Optional[_Union[WantSatisfied, _Mapping]] = ..., want_sla_violated: _Optional[_Union[WantSlaViolated, _Mapping]] = ..., upstream_cursor_advanced: _Optional[_Union[UpstreamCursorAdvanced, _Mapping]] = ...) -> None: ...
+    trigger_registered: TriggerRegistered
+    trigger_fired: TriggerFired
+    trigger_failed: TriggerFailed
+    trigger_ticks_skipped: TriggerTicksSkipped
+    trigger_pause_changed: TriggerPauseChanged
+    def __init__(self, index: _Optional[int] = ..., event_id: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., schema_version: _Optional[int] = ..., build_requested: _Optional[_Union[BuildRequested, _Mapping]] = ..., build_status_changed: _Optional[_Union[BuildStatusChanged, _Mapping]] = ..., job_graph_recorded: _Optional[_Union[JobGraphRecorded, _Mapping]] = ..., job_run_status_changed: _Optional[_Union[JobRunStatusChanged, _Mapping]] = ..., partition_status_changed: _Optional[_Union[PartitionStatusChanged, _Mapping]] = ..., external_partitions_available: _Optional[_Union[ExternalPartitionsAvailable, _Mapping]] = ..., partitions_tainted: _Optional[_Union[PartitionsTainted, _Mapping]] = ..., delegation_recorded: _Optional[_Union[DelegationRecorded, _Mapping]] = ..., cancellation_requested: _Optional[_Union[CancellationRequested, _Mapping]] = ..., want_created: _Optional[_Union[WantCreated, _Mapping]] = ..., want_status_changed: _Optional[_Union[WantStatusChanged, _Mapping]] = ..., want_cancelled: _Optional[_Union[WantCancelled, _Mapping]] = ..., want_expired: _Optional[_Union[WantExpired, _Mapping]] = ..., want_satisfied: _Optional[_Union[WantSatisfied, _Mapping]] = ..., want_sla_violated: _Optional[_Union[WantSlaViolated, _Mapping]] = ..., upstream_cursor_advanced: _Optional[_Union[UpstreamCursorAdvanced, _Mapping]] = ..., trigger_registered: _Optional[_Union[TriggerRegistered, _Mapping]] = ..., trigger_fired: _Optional[_Union[TriggerFired, _Mapping]] = ..., trigger_failed: _Optional[_Union[TriggerFailed, _Mapping]] = ..., trigger_ticks_skipped: _Optional[_Union[TriggerTicksSkipped, _Mapping]] = ..., trigger_pause_changed: _Optional[_Union[TriggerPauseChanged, _Mapping]] = ...) -> None: ...
 
 class PartitionState(_message.Message):
     __slots__ = ("ref", "status", "external", "build_id", "job_run_id", "upstream", "message", "last_event_index", "updated_at")
@@ -582,6 +679,38 @@ class UpstreamState(_message.Message):
     log_id: str
     next_event_id: str
     def __init__(self, upstream: _Optional[str] = ..., url: _Optional[str] = ..., next_index: _Optional[int] = ..., last_event_index: _Optional[int] = ..., log_id: _Optional[str] = ..., next_event_id: _Optional[str] = ...) -> None: ...
+
+class TriggerState(_message.Message):
+    __slots__ = ("name", "paused", "paused_by", "last_firing", "last_fired_at", "last_failure", "last_failed_at", "last_error", "last_skipped", "firings", "failures", "handled_until", "handled_index", "last_event_index")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_BY_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIRING_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIRED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_FAILURE_FIELD_NUMBER: _ClassVar[int]
+    LAST_FAILED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    LAST_SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    FIRINGS_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_FIELD_NUMBER: _ClassVar[int]
+    HANDLED_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    HANDLED_INDEX_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVENT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    paused: bool
+    paused_by: str
+    last_firing: TriggerFired
+    last_fired_at: _timestamp_pb2.Timestamp
+    last_failure: TriggerFailed
+    last_failed_at: _timestamp_pb2.Timestamp
+    last_error: str
+    last_skipped: TriggerTicksSkipped
+    firings: int
+    failures: int
+    handled_until: _timestamp_pb2.Timestamp
+    handled_index: int
+    last_event_index: int
+    def __init__(self, name: _Optional[str] = ..., paused: _Optional[bool] = ..., paused_by: _Optional[str] = ..., last_firing: _Optional[_Union[TriggerFired, _Mapping]] = ..., last_fired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_failure: _Optional[_Union[TriggerFailed, _Mapping]] = ..., last_failed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ..., last_skipped: _Optional[_Union[TriggerTicksSkipped, _Mapping]] = ..., firings: _Optional[int] = ..., failures: _Optional[int] = ..., handled_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., handled_index: _Optional[int] = ..., last_event_index: _Optional[int] = ...) -> None: ...
 
 class ErrorDetail(_message.Message):
     __slots__ = ("code", "message")
@@ -948,3 +1077,69 @@ class ListUpstreamsResponse(_message.Message):
     UPSTREAMS_FIELD_NUMBER: _ClassVar[int]
     upstreams: _containers.RepeatedCompositeFieldContainer[UpstreamStatus]
     def __init__(self, upstreams: _Optional[_Iterable[_Union[UpstreamStatus, _Mapping]]] = ...) -> None: ...
+
+class TriggerStatus(_message.Message):
+    __slots__ = ("state", "label", "kind", "cron", "timezone", "on", "partitions", "binary", "max_catchup", "ttl_seconds", "sla_seconds", "comment", "next_fire_time")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    ON_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    BINARY_FIELD_NUMBER: _ClassVar[int]
+    MAX_CATCHUP_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SLA_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_FIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    state: TriggerState
+    label: str
+    kind: TriggerKind
+    cron: str
+    timezone: str
+    on: _containers.RepeatedScalarFieldContainer[str]
+    partitions: _containers.RepeatedScalarFieldContainer[str]
+    binary: bool
+    max_catchup: int
+    ttl_seconds: int
+    sla_seconds: int
+    comment: str
+    next_fire_time: _timestamp_pb2.Timestamp
+    def __init__(self, state: _Optional[_Union[TriggerState, _Mapping]] = ..., label: _Optional[str] = ..., kind: _Optional[_Union[TriggerKind, str]] = ..., cron: _Optional[str] = ..., timezone: _Optional[str] = ..., on: _Optional[_Iterable[str]] = ..., partitions: _Optional[_Iterable[str]] = ..., binary: _Optional[bool] = ..., max_catchup: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., sla_seconds: _Optional[int] = ..., comment: _Optional[str] = ..., next_fire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListTriggersResponse(_message.Message):
+    __slots__ = ("triggers",)
+    TRIGGERS_FIELD_NUMBER: _ClassVar[int]
+    triggers: _containers.RepeatedCompositeFieldContainer[TriggerStatus]
+    def __init__(self, triggers: _Optional[_Iterable[_Union[TriggerStatus, _Mapping]]] = ...) -> None: ...
+
+class FireTriggerRequest(_message.Message):
+    __slots__ = ("name", "at", "partition", "requested_by")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    at: _timestamp_pb2.Timestamp
+    partition: str
+    requested_by: str
+    def __init__(self, name: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., partition: _Optional[str] = ..., requested_by: _Optional[str] = ...) -> None: ...
+
+class FireTriggerResponse(_message.Message):
+    __slots__ = ("firing", "wants")
+    FIRING_FIELD_NUMBER: _ClassVar[int]
+    WANTS_FIELD_NUMBER: _ClassVar[int]
+    firing: TriggerFired
+    wants: _containers.RepeatedCompositeFieldContainer[WantState]
+    def __init__(self, firing: _Optional[_Union[TriggerFired, _Mapping]] = ..., wants: _Optional[_Iterable[_Union[WantState, _Mapping]]] = ...) -> None: ...
+
+class PauseTriggerRequest(_message.Message):
+    __slots__ = ("name", "requested_by", "reason")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    requested_by: str
+    reason: str
+    def __init__(self, name: _Optional[str] = ..., requested_by: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...

@@ -37,6 +37,7 @@ _TIMESTAMP = "google.protobuf.Timestamp"
 FLATTENED: dict[str, str] = {
     "databuild.v1.WantState": "spec",
     "databuild.v1.WantDetailResponse": "want",
+    "databuild.v1.TriggerStatus": "state",
 }
 
 _converters: dict[str, Callable[[Message], dict]] = {}

@@ -1,7 +1,7 @@
 """Pure reducers: (previous entity state, event) -> next entity state.
 
-Entity kinds are partitions (keyed by ref), job runs, builds, wants (by id) and
-upstream cursors (by upstream name). Which entity an event changes is declared with
+Entity kinds are partitions (keyed by ref), job runs, builds, wants (by id),
+upstream cursors (by upstream name) and triggers (by name). Which entity an event changes is declared with
 its type (``databuild.events.types``); each type that changes one has a reducer here,
 registered by name and checked complete at import. ``reduce`` never mutates its input.
 """
@@ -11,14 +11,15 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from databuild.errors import DeclarationError
 from databuild.events import REGISTRY, EventTypes, KeyKind
 from databuild.proto import databuild_pb2 as pb
 from databuild.state.wants import ACTIVE_WANT_STATUSES, waiting_message
 
-PARTITION, JOB_RUN, BUILD, WANT, UPSTREAM = "partition", "job_run", "build", "want", "upstream"
-KINDS: tuple[str, ...] = (PARTITION, JOB_RUN, BUILD, WANT, UPSTREAM)
+PARTITION, JOB_RUN, BUILD, WANT, UPSTREAM, TRIGGER = "partition", "job_run", "build", "want", "upstream", "trigger"
+KINDS: tuple[str, ...] = (PARTITION, JOB_RUN, BUILD, WANT, UPSTREAM, TRIGGER)
 
 STATE_TYPES: dict[str, type[Message]] = {
     PARTITION: pb.PartitionState,
@@ -26,6 +27,7 @@ STATE_TYPES: dict[str, type[Message]] = {
     BUILD: pb.BuildState,
     WANT: pb.WantState,
     UPSTREAM: pb.UpstreamState,
+    TRIGGER: pb.TriggerState,
 }
 
 _TERMINAL_JOB_RUN = {pb.JOB_RUN_STATUS_SUCCEEDED, pb.JOB_RUN_STATUS_FAILED, pb.JOB_RUN_STATUS_CANCELLED, pb.JOB_RUN_STATUS_SKIPPED}
@@ -39,7 +41,7 @@ Entity = tuple[str, str]
 #: The read-model kind (stored: never rename one) of each kind of entity key.
 KIND_OF: dict[KeyKind, str] = {
     KeyKind.PARTITION: PARTITION, KeyKind.JOB_RUN: JOB_RUN, KeyKind.BUILD: BUILD, KeyKind.WANT: WANT,
-    KeyKind.UPSTREAM: UPSTREAM,
+    KeyKind.UPSTREAM: UPSTREAM, KeyKind.TRIGGER: TRIGGER,
 }
 
 #: Per event type: the read-model kind of the entity it changes and the keys it changes.
@@ -69,7 +71,7 @@ def touched(event: pb.Event) -> list[Entity]:
 
 def status_of(kind: str, state: Message) -> int:
     """The status enum value stored in the read model's status column."""
-    if kind == UPSTREAM:
+    if kind in (UPSTREAM, TRIGGER):
         return 0
     return state.status
 
@@ -257,6 +259,66 @@ def _want_ended(s: pb.WantState, _want_id: str, p: Message, event: pb.Event) -> 
 def _upstream(s: pb.UpstreamState, name: str, p: pb.UpstreamCursorAdvanced, _event: pb.Event) -> None:
     s.upstream, s.url, s.next_index = name, p.url, p.next_index
     s.log_id, s.next_event_id = p.log_id, p.next_event_id
+
+
+# -- triggers ---------------------------------------------------------------
+# Cursors only move forward: two runners' firings (one of which lost a conditional
+# append and re-read) or a manual firing never take a trigger back to ticks it handled.
+
+def _later(current: Timestamp, candidate: Timestamp) -> None:
+    if candidate.ToMicroseconds() > current.ToMicroseconds():
+        current.CopyFrom(candidate)
+
+
+@_reduces("trigger_registered")
+def _trigger_registered(s: pb.TriggerState, name: str, p: pb.TriggerRegistered, _event: pb.Event) -> None:
+    s.name = name
+    _later(s.handled_until, p.since_time)
+    s.handled_index = max(s.handled_index, p.since_index)
+
+
+def _handled(s: pb.TriggerState, p: pb.TriggerFired | pb.TriggerFailed) -> None:
+    """A scheduled or reactive outcome moves the trigger's cursor past what it stands for (a manual one does not)."""
+    if p.source == pb.WANT_SOURCE_TYPE_SCHEDULED:
+        _later(s.handled_until, p.tick_time)
+    elif p.source == pb.WANT_SOURCE_TYPE_TRIGGERED:
+        s.handled_index = max(s.handled_index, p.ref_index)
+
+
+@_reduces("trigger_fired")
+def _trigger_fired(s: pb.TriggerState, name: str, p: pb.TriggerFired, event: pb.Event) -> None:
+    s.name = name
+    s.last_firing.CopyFrom(p)
+    s.last_fired_at.CopyFrom(event.timestamp)
+    s.firings += 1
+    s.last_error = ""
+    _handled(s, p)
+
+
+@_reduces("trigger_failed")
+def _trigger_failed(s: pb.TriggerState, name: str, p: pb.TriggerFailed, event: pb.Event) -> None:
+    s.name = name
+    s.last_failure.CopyFrom(p)
+    s.last_failed_at.CopyFrom(event.timestamp)
+    s.failures += 1
+    s.last_error = p.error
+    _handled(s, p)
+
+
+@_reduces("trigger_ticks_skipped")
+def _trigger_ticks_skipped(s: pb.TriggerState, name: str, p: pb.TriggerTicksSkipped, _event: pb.Event) -> None:
+    s.name = name
+    s.last_skipped.CopyFrom(p)
+    _later(s.handled_until, p.last_tick)
+
+
+@_reduces("trigger_pause_changed")
+def _trigger_pause_changed(s: pb.TriggerState, name: str, p: pb.TriggerPauseChanged, event: pb.Event) -> None:
+    s.name, s.paused = name, p.paused
+    s.paused_by = p.requested_by if p.paused else ""
+    if not p.paused:  # what came due while paused is never fired: the cursors move to the resume
+        _later(s.handled_until, event.timestamp)
+        s.handled_index = max(s.handled_index, event.index)
 
 
 check_reducers(_REDUCERS)

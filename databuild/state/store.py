@@ -12,7 +12,7 @@ from databuild.events import Clock, EventLog, RowQuery, TermMatch, open_event_lo
 from databuild.proto import databuild_pb2 as pb
 from databuild.state.projection import StateProjection
 from databuild.state.builds import REQUESTED, build_order
-from databuild.state.reducers import BUILD, JOB_RUN, PARTITION, STATE_TYPES, UPSTREAM, WANT
+from databuild.state.reducers import BUILD, JOB_RUN, PARTITION, STATE_TYPES, TRIGGER, UPSTREAM, WANT
 from databuild.state.wants import ACTIVE_WANT_STATUSES, time_term
 
 _PAGE = 5000  # rows per query when a caller needs all matches
@@ -28,7 +28,7 @@ def open_state_store(uri: str, clock: Clock = system_clock) -> "StateStore":
 
 
 class StateStore:
-    """Current state of partitions, job runs, builds, wants and upstreams.
+    """Current state of partitions, job runs, builds, wants, upstreams and triggers.
 
     Reads come from read-model rows updated in the append transaction, so each
     lookup is one indexed query whatever the size of the log.
@@ -205,6 +205,14 @@ class StateStore:
 
     def upstream(self, name: str) -> pb.UpstreamState | None:
         return self._one(UPSTREAM, name)
+
+    def trigger(self, name: str) -> pb.TriggerState | None:
+        """A trigger's state; None if no event named it yet."""
+        return self._one(TRIGGER, name)
+
+    def triggers_by_name(self, names: Sequence[str]) -> dict[str, pb.TriggerState]:
+        """States of those triggers ``names`` that any event named (one batched lookup)."""
+        return {k: pb.TriggerState.FromString(row.body) for k, row in self.log.get_rows(TRIGGER, names).items()}
 
     def close(self) -> None:
         self.log.close()
