@@ -265,10 +265,10 @@ def _check_trigger(trigger: TriggerSpec) -> None:
     if problem:
         raise InvalidArgumentError(problem)
     if bool(trigger.cron) == bool(trigger.on):
-        raise InvalidArgumentError(f"needs either a cron or on templates, not {'both' if trigger.on else 'neither'}")
+        raise InvalidArgumentError(f"needs either a cron or on templates{', not both' if trigger.on else ''}")
     if bool(trigger.partitions) == bool(trigger.executable):
         raise InvalidArgumentError(
-            f"needs either partitions or an executable, not {'both' if trigger.partitions else 'neither'}")
+            f"needs either partitions or an executable{', not both' if trigger.partitions else ''}")
     if trigger.cron:
         check_cron(trigger.cron, trigger.timezone)
     else:

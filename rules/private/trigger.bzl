@@ -26,18 +26,18 @@ def _captures(owner, on):
     for template in on:
         names, problem = on_template_captures(template)
         if problem:
-            fail("%s: on: %s" % (owner, problem))
+            fail("%s: %s" % (owner, problem))
         captures = names if captures == None else [n for n in captures if n in names]
     return captures or []
 
 def _check_kind(owner, attr):
     if (attr.cron != "") == bool(attr.on):
         fail(("%s: give either cron = \"...\" (a schedule) or on = [...] (ref templates of partitions " +
-              "that fire it when they land), not %s") % (owner, "both" if attr.cron else "neither"))
+              "that fire it when they land)%s") % (owner, ", not both" if attr.cron else ""))
     if bool(attr.partitions) == (attr.binary != None):
         fail(("%s: give either partitions = [...] (templates of the refs each firing wants) or " +
-              "binary = \"...\" (a trigger binary that answers them), not %s") %
-             (owner, "both" if attr.partitions else "neither"))
+              "binary = \"...\" (a trigger binary that answers them)%s") %
+             (owner, ", not both" if attr.partitions else ""))
     if attr.run_timeout and attr.binary == None:
         fail("%s: timeout %r limits calls of the trigger binary, and there is no binary" % (owner, attr.run_timeout))
 
@@ -52,7 +52,7 @@ def _databuild_trigger_impl(ctx):
     if attr.cron:
         problem = cron_problem(attr.cron)
         if problem:
-            fail("%s: cron %r %s" % (owner, attr.cron, problem))
+            fail("%s: cron %r: %s" % (owner, attr.cron, problem))
     problem = timezone_problem(attr.timezone)
     if problem:
         fail("%s: %s" % (owner, problem))
@@ -60,7 +60,7 @@ def _databuild_trigger_impl(ctx):
     for template in attr.partitions:
         problem = partitions_template_problem(template, captures)
         if problem:
-            fail("%s: partitions: %s" % (owner, problem))
+            fail("%s: %s" % (owner, problem))
     if attr.data_timestamp:
         _, problem = check_fields(attr.data_timestamp, captures, "data_timestamp")
         if problem:
