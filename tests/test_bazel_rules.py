@@ -2,7 +2,7 @@
 
 Runs Bazel 4.2.3 offline (tools/bazel_setup must have run): builds the fixtures in
 tests/rules, runs the generated `<graph>.build` from a bare environment, checks the
-manifest against the Python loader, expects the analysis-time errors of
+manifest (jobs, upstreams, triggers) against the Python loader, expects the analysis-time errors of
 tests/rules/failures, builds the graph of examples/consumer_workspace, which
 loads the rules as the external repository @databuild, and the two graphs of
 examples/two_graphs (reports declares ingest as its upstream).
@@ -109,6 +109,29 @@ def test_manifest_content(bin_dir):
     assert manifest(bin_dir, "g_lookup")["lookup"] == {
         "label": "//tests/rules:lookup_bin", "executable": "databuild/tests/rules/lookup_bin",
     }
+    assert manifest(bin_dir, "g_lookup")["triggers"] == []
+
+
+def test_manifest_triggers(bin_dir):
+    assert manifest(bin_dir, "g")["triggers"] == [
+        {"name": "nightly", "label": "//tests/rules:nightly", "cron": "30 1 * * MON-FRI",
+         "timezone": "Europe/Amsterdam", "on": [], "partitions": [], "executable": "databuild/tests/rules/trigger_bin",
+         "ttl_seconds": 0, "sla_seconds": 0, "data_timestamp": "", "max_catchup": 3, "timeout_seconds": 45,
+         "comment": "tomorrow's totals"},
+        {"name": "on_raw", "label": "//tests/rules:on_raw", "cron": None, "timezone": "UTC",
+         "on": ["raw_votes/{day}"], "partitions": ["daily_votes/{day}/red", "totals/{date-1d}"], "executable": None,
+         "ttl_seconds": 86400, "sla_seconds": 21600, "data_timestamp": "{day}", "max_catchup": 1,
+         "timeout_seconds": None, "comment": ""},
+    ]
+
+
+def test_the_loader_reads_the_triggers_and_their_binary_is_in_the_runfiles(bin_dir):
+    nightly, on_raw = load_manifest(bin_dir / "g.manifest.json", runfiles(bin_dir, "g")).triggers
+    assert (nightly.name, nightly.cron, nightly.timeout_seconds, on_raw.timeout_seconds) == (
+        "nightly", "30 1 * * MON-FRI", 45, 60)
+    proc = run_clean(Path(nightly.executable), "fire", "2025-01-01T01:30:00Z", cwd=bin_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"wants": []}
 
 
 @pytest.mark.parametrize("graph", ["g", "g_lookup"])
@@ -205,6 +228,43 @@ def test_graph_binary_found_through_a_symlink(bin_dir, tmp_path):
         ("bad_max_log_bytes", [
             "graph //tests/rules/failures:bad_max_log_bytes: max_log_bytes -1 must be a positive number of bytes",
         ]),
+        *[(name, [f"databuild_trigger //tests/rules/failures:{name}: {message}"]) for name, message in [
+            ("cron_and_on", 'give either cron = "..." (a schedule) or on = [...] (ref templates of partitions that '
+                            "fire it when they land), not both"),
+            ("no_cron_no_on", 'give either cron = "..." (a schedule) or on = [...]'),
+            ("partitions_and_binary", "give either partitions = [...] (templates of the refs each firing wants) or "
+                                      'binary = "..." (a trigger binary that answers them), not both'),
+            ("bad_cron", 'cron "0 25 * * *": hour "25" is out of range 0-23'),
+            ("four_fields", 'cron "0 2 * *": has 4 fields; write 5 (minute hour day-of-month month day-of-week) or 6'),
+            ("bad_weekday", 'cron "0 2 * * MONDAY": day of week "monday" is not a number, range, step or name'),
+            ("hashed_cron", 'cron "H 2 * * *": field "h": hashed (H) and random (R) values are not supported'),
+            ("never_fires", 'cron "0 2 30 2 *": day of month "30" never occurs in month "2"'),
+            ("bad_timezone", 'timezone "Europe Amsterdam" is not an IANA time zone name'),
+            ("offset_in_on", 'on template "raw/{date-1d}": field "date" has an offset; an on template captures '
+                             "fields as they are"),
+            ("stray_brace", """on template "raw/{date": '{' is not part of a {field}; braces only enclose fields"""),
+            ("unknown_field", 'partitions template "daily/{day}/red": field "day" is neither a tick field '
+                              "(date, hour, minute, datetime) nor captured by an on template"),
+            ("not_captured_by_all", 'partitions template "daily/{date}/{color}": field "color" is neither a tick '
+                                    "field (date, hour, minute, datetime) nor captured by every on template (date)"),
+            ("offset_on_capture", 'partitions template "daily/{date-1d}/red": field "date" has an offset, which only '
+                                  "the tick fields date, hour, minute, datetime may have (it is a captured field here)"),
+            ("bad_offset", 'partitions template "daily/{date-1x}/red": offset of {date-1x}: invalid duration "1x"'),
+            ("not_a_ref", 'partitions template "daily votes/{date}": once filled in it contains whitespace'),
+            ("bad_data_timestamp", 'data_timestamp "{day}": field "day" is neither a tick field'),
+            ("bad_ttl", 'ttl: invalid duration "1 day"'),
+            ("negative_catchup", "max_catchup -1 must be 0 or more"),
+            ("timeout_without_binary", 'timeout "30s" limits calls of the trigger binary, and there is no binary'),
+            ("daily+report", 'name "daily+report" may only hold ASCII letters, digits, _, . and -'),
+        ]],
+        ("duplicate_trigger_names", [
+            "graph //tests/rules/failures:duplicate_trigger_names: triggers //tests/rules/failures:on_raw and "
+            '//tests/rules:on_raw have the same name "on_raw"; trigger names must be unique within a graph',
+        ]),
+        ("not_a_trigger", [
+            "//tests/rules:trigger_bin in the triggers of graph //tests/rules/failures:not_a_trigger is not a "
+            "databuild_trigger",
+        ]),
     ],
 )
 def test_analysis_errors(target, fragments):
@@ -212,6 +272,15 @@ def test_analysis_errors(target, fragments):
     assert proc.returncode != 0, f"//tests/rules/failures:{target} built, expected an analysis error"
     for fragment in fragments:
         assert fragment in proc.stderr, proc.stderr[-3000:]
+
+
+def test_basic_graph_example_declares_a_schedule_and_a_reactive_trigger():
+    bazel("build", "//examples/basic_graph")
+    doc = json.loads((ROOT / "bazel-bin" / "examples" / "basic_graph" / "basic_graph.manifest.json").read_text())
+    assert [(t["name"], t["cron"], t["on"], t["partitions"], t["data_timestamp"]) for t in doc["triggers"]] == [
+        ("daily_report", "0 2 * * *", [], ["report/{date-1d}"], "{date-1d}"),
+        ("report_on_raw_votes", None, ["raw/votes/{date}"], ["report/{date}"], "{date}"),
+    ]
 
 
 def wait_for_want(graph: Path, env: dict, ref: str, status: str) -> dict:
@@ -235,9 +304,12 @@ def test_two_graphs_example(tmp_path):
     """
     bazel("build", "//examples/two_graphs/...")
     ingest, reports = TWO_GRAPHS / "ingest" / "ingest.build", TWO_GRAPHS / "reports" / "reports.build"
-    assert json.loads((TWO_GRAPHS / "reports" / "reports.manifest.json").read_text())["upstreams"] == [{
+    reports_manifest = json.loads((TWO_GRAPHS / "reports" / "reports.manifest.json").read_text())
+    assert reports_manifest["upstreams"] == [{
         "name": "ingest", "label": "//examples/two_graphs/reports:ingest", "url": "http://127.0.0.1:8101",
         "patterns": ["ingest/raw/*"]}]
+    assert [(t["name"], t["on"], t["partitions"]) for t in reports_manifest["triggers"]] == [
+        ("report_on_ingest", ["ingest/raw/{date}"], ["reports/daily/{date}"])]
     data = tmp_path / "data"
     env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "DATABUILD_DATA_DIR": str(data)}
     ingest_env, reports_env = ({**env, "DATABUILD_STATE_DIR": str(tmp_path / name)} for name in ("i", "r"))

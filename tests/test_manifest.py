@@ -1,10 +1,13 @@
-"""Loading the graph manifest: limits fall back from job to graph to DataBuild's defaults."""
+"""Loading the graph manifest: limits fall back from job to graph to DataBuild's defaults; upstreams and
+triggers are checked."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from databuild.graph import GraphSpec, InvalidManifestError, JobSpec, parse_manifest
+from databuild.graph import GraphSpec, InvalidManifestError, JobSpec, TriggerSpec, parse_manifest
 from databuild.graph.manifest import DEFAULT_CONFIG_TIMEOUT_SECONDS, DEFAULT_MAX_LOG_BYTES
 
 
@@ -92,3 +95,97 @@ def test_two_patterns_of_one_upstream_may_overlap():
     doc = manifest()
     doc["upstreams"] = [upstream(patterns=("ingest/raw/*", "ingest/**"))]
     assert parse_manifest(doc).upstreams[0].patterns == ("ingest/raw/*", "ingest/**")
+
+
+def trigger(**fields) -> dict:
+    doc = {"name": "daily", "label": "//g:daily", "cron": "0 2 * * *", "timezone": "Europe/Amsterdam", "on": [],
+           "partitions": ["a/{date-1d}"], "executable": None, "ttl_seconds": 86400, "sla_seconds": 0,
+           "data_timestamp": "{date-1d}", "max_catchup": 2, "timeout_seconds": None, "comment": "yesterday"}
+    doc.update(fields)
+    return {k: v for k, v in doc.items() if v is not ...}
+
+
+def with_triggers(*triggers) -> dict:
+    doc = manifest()
+    doc["triggers"] = list(triggers)
+    return doc
+
+
+def test_triggers_are_loaded_with_their_defaults():
+    reactive = trigger(name="on_raw", label="//g:on_raw", cron=None, on=["raw/{day}/*"], partitions=[],
+                       executable="pkg/on_raw_bin", data_timestamp="", timeout_seconds=30, max_catchup=...,
+                       timezone=..., comment=...)
+    daily, on_raw = parse_manifest(with_triggers(trigger(), reactive), Path("/runfiles")).triggers
+    assert daily == TriggerSpec("daily", "//g:daily", cron="0 2 * * *", timezone="Europe/Amsterdam",
+                                partitions=("a/{date-1d}",), ttl_seconds=86400, data_timestamp="{date-1d}",
+                                max_catchup=2, timeout_seconds=DEFAULT_CONFIG_TIMEOUT_SECONDS, comment="yesterday")
+    assert on_raw == TriggerSpec("on_raw", "//g:on_raw", on=("raw/{day}/*",), executable="/runfiles/pkg/on_raw_bin",
+                                 ttl_seconds=86400, timeout_seconds=30)
+    assert parse_manifest(manifest()).triggers == ()
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"on": ["raw/{date}"]}, "needs either a cron or on templates, not both"),
+    ({"cron": None}, "needs either a cron or on templates"),
+    ({"executable": "bin"}, "needs either partitions or an executable, not both"),
+    ({"partitions": []}, "needs either partitions or an executable"),
+    ({"cron": "0 25 * * *"}, "invalid cron '0 25 * * *': [0 25 * * *] is not acceptable, out of range"),
+    ({"cron": "0 0 2 * * * 2030"}, "invalid cron '0 0 2 * * * 2030': has 7 fields; write 5"),
+    ({"cron": "R 2 * * *"}, "invalid cron 'R 2 * * *': field 'r': hashed (H) and random (R) values are not supported"),
+    ({"cron": "0 2 31 4 *"}, "invalid cron '0 2 31 4 *': [0 2 31 4 *] is not acceptable. Day(s) [31] can never occur"),
+    ({"timezone": "Europe/Nowhere"},
+     "timezone 'Europe/Nowhere' is not an IANA time zone name such as UTC or Europe/Amsterdam"),
+    ({"cron": None, "on": ["raw/{date}"], "timezone": "../UTC"}, "timezone '../UTC' is not an IANA time zone name"),
+    ({"cron": None, "on": ["raw/{date-1d}"]},
+     "on template 'raw/{date-1d}': field 'date' has an offset; an on template captures fields as they are"),
+    ({"cron": None, "on": ["raw/{day}/{day}"]}, "on template 'raw/{day}/{day}': ref template 'raw/{day}/{day}' "
+                                                 "names a field twice"),
+    ({"partitions": ["a/{day}"]}, "partitions template 'a/{day}': field 'day' is neither a tick field "
+                                  "(date, hour, minute, datetime) nor captured by an on template"),
+    ({"cron": None, "on": ["raw/{day}/{color}", "late/{day}"], "partitions": ["a/{color}"]},
+     "partitions template 'a/{color}': field 'color' is neither a tick field (date, hour, minute, datetime) "
+     "nor captured by every on template (day)"),
+    ({"cron": None, "on": ["raw/{date}"], "partitions": ["a/{date+1d}"]},
+     "partitions template 'a/{date+1d}': field 'date' has an offset, which only the tick fields date, hour, minute, "
+     "datetime may have (it is a captured field here)"),
+    ({"partitions": ["a/{date-1 day}"]}, "partitions template 'a/{date-1 day}': offset of {date-1 day}: "
+                                         "invalid duration '1 day'"),
+    ({"partitions": ["a/{date"]}, "partitions template 'a/{date': '{' at position 2 is not part of a {field}"),
+    ({"partitions": ["a" * 1006 + "{datetime}"]}, "once filled in it is 1025 characters, more than 1024"),
+    # Non-ASCII whitespace: what the Starlark check lets through (docs/bazel-rules.md).
+    ({"partitions": ["a\u00a0{date}"]},
+     "partitions template 'a\\xa0{date}': once filled in it 'a\\xa02025-01-01' contains whitespace"),
+    ({"data_timestamp": "{day}"}, "data_timestamp '{day}': field 'day' is neither a tick field"),
+    ({"ttl_seconds": -1}, "ttl_seconds must be an integer of 0 or more, got -1"),
+    ({"max_catchup": -3}, "max_catchup must be an integer of 0 or more, got -3"),
+    ({"timeout_seconds": 0}, "timeout_seconds must be a positive number, got 0"),
+    ({"name": "a/b"}, "name 'a/b' may only hold ASCII letters, digits, _, . and -"),
+    ({"name": "_x"}, "name '_x' must start with an ASCII letter or digit"),
+])
+def test_a_bad_trigger_is_refused_on_load_naming_it_and_the_value(fields, message):
+    name = fields.get("name", "daily")
+    with pytest.raises(InvalidManifestError) as info:
+        parse_manifest(with_triggers(trigger(**fields)))
+    prefix = f"graph //g:g: trigger {name!r}: "
+    assert str(info.value).startswith(prefix) and message in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("triggers, message", [
+    ([trigger(), trigger()], "graph //g:g lists trigger 'daily' twice"),
+    (["daily"], "//g:g: each of 'triggers' must be an object, got 'daily'"),
+    ([trigger(cron=5)], "//g:g trigger 'daily': field 'cron' must be a str, got 5"),
+    ([trigger(on="raw/*")], "//g:g trigger 'daily': field 'on' must be a list, got 'raw/*'"),
+    ([trigger(max_catchup=True)], "//g:g trigger 'daily': field 'max_catchup' must be a int, got True"),
+    ([trigger(timeout_seconds="30s")],
+     "//g:g trigger 'daily': field 'timeout_seconds' must be a int or float, got '30s'"),
+    ([trigger(label=...)], "//g:g trigger 'daily': field 'label' must be a str, got None"),
+])
+def test_a_malformed_triggers_list_is_refused(triggers, message):
+    with pytest.raises(InvalidManifestError) as info:
+        parse_manifest(with_triggers(*triggers))
+    assert str(info.value) == message
+
+
+def test_triggers_of_a_graph_made_in_python_are_checked_too():
+    with pytest.raises(InvalidManifestError, match="trigger 'x': needs either partitions or an executable"):
+        GraphSpec("//g:g", (JobSpec("//g:a", "a", ("a/*",)),), triggers=(TriggerSpec("x", "//g:x", cron="@daily"),))

@@ -9,6 +9,12 @@ JSON, one document::
      "lookup": {"label": "//pkg:lookup", "executable": "<runfiles path>"} | null,
      "upstreams": [{"name": "raw_events", "label": "//pkg:raw_events",
                     "url": "http://127.0.0.1:8101", "patterns": ["raw/**"]}],
+     "triggers": [{"name": "daily_report", "label": "//pkg:daily_report",
+                   "cron": "0 2 * * *" | null, "timezone": "Europe/Amsterdam",
+                   "on": ["raw/{date}"], "partitions": ["reports/daily/{date-1d}"],
+                   "executable": "<runfiles path>" | null, "ttl_seconds": 86400 | 0,
+                   "sla_seconds": 21600 | 0, "data_timestamp": "{date-1d}" | "",
+                   "max_catchup": 1, "timeout_seconds": 30 | null, "comment": ""}],
      "defaults": {"ttl_seconds": 0, "sla_seconds": 0},
      "limits": {"job_timeout_seconds": 7200 | null, "config_timeout_seconds": 60 | null,
                 "max_log_bytes": 67108864 | null}}
@@ -22,6 +28,13 @@ A limit that is null or absent falls back: a job's ``timeout_seconds`` and
 (no job timeout, DEFAULT_CONFIG_TIMEOUT_SECONDS, DEFAULT_MAX_LOG_BYTES). The lookup's
 calls have the graph's ``config_timeout_seconds``. The loaded specs hold the values
 that apply.
+
+A trigger has exactly one of ``cron`` (a schedule: ``databuild.triggers.cron.check_cron``)
+and ``on`` (ref templates), and exactly one of ``partitions`` (templates) and
+``executable``; its templates may name the fields of ``databuild.triggers.fields``.
+``ttl_seconds`` / ``sla_seconds`` of 0 take the graph's defaults, a null or absent
+``timeout_seconds`` is 60 s, and the timezone must be one ``zoneinfo`` knows. The
+``databuild_trigger`` rule checks the same at ``bazel build``, except that a zone exists.
 """
 
 from __future__ import annotations
@@ -36,6 +49,8 @@ from urllib.parse import urlsplit
 
 from databuild.errors import InvalidArgumentError
 from databuild.refs import compile_pattern, patterns_overlap
+from databuild.triggers.cron import check_cron
+from databuild.triggers.fields import check_fields, check_partitions_template, check_timezone, on_template_captures
 
 MANIFEST_VERSION = 1
 #: How long a `config` or lookup call may take unless the job or graph says otherwise.
@@ -144,6 +159,18 @@ class GraphSpec:
             raise InvalidManifestError(f"graph {self.label} has no job {label!r}") from None
 
 
+_TRIGGER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*", re.ASCII)
+
+
+def trigger_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a trigger (it appears in firing ids, commands and URL paths), or None."""
+    if not isinstance(name, str) or not name or not name[0].isascii() or not name[0].isalnum():
+        return f"name {name!r} must start with an ASCII letter or digit"
+    if not _TRIGGER_NAME.fullmatch(name):
+        return f"name {name!r} may only hold ASCII letters, digits, _, . and -"
+    return None
+
+
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
@@ -165,7 +192,8 @@ def url_problem(url: str) -> str | None:
 
 def validate_graph(graph: GraphSpec) -> None:
     """Raise InvalidManifestError for duplicate jobs, overlapping outputs, no lookup, a bad
-    limit, or an upstream that is invalid or shares a partition with another owner."""
+    limit, an upstream that is invalid or shares a partition with another owner, or an
+    invalid trigger."""
     if len(graph.jobs_by_label) != len(graph.jobs):
         raise InvalidManifestError(f"graph {graph.label} lists a job twice")
     _check_limits(graph)
@@ -185,6 +213,7 @@ def validate_graph(graph: GraphSpec) -> None:
                     f"graph {graph.label}: output patterns overlap: {a!r} of {label_a} and {b!r} of {label_b}"
                 )
     _check_upstreams(graph, declared)
+    _check_triggers(graph)
 
 
 def _check_upstreams(graph: GraphSpec, outputs: list[tuple[str, str]]) -> None:
@@ -217,6 +246,48 @@ def _check_upstreams(graph: GraphSpec, outputs: list[tuple[str, str]]) -> None:
         owned.extend((upstream.name, p) for p in upstream.patterns)
 
 
+def _check_triggers(graph: GraphSpec) -> None:
+    """Trigger names are valid and unique, and each trigger is valid (``_check_trigger``)."""
+    seen: set[str] = set()
+    for trigger in graph.triggers:
+        if trigger.name in seen:
+            raise InvalidManifestError(f"graph {graph.label} lists trigger {trigger.name!r} twice")
+        seen.add(trigger.name)
+        try:
+            _check_trigger(trigger)
+        except InvalidArgumentError as e:
+            raise InvalidManifestError(f"graph {graph.label}: trigger {trigger.name!r}: {e}") from None
+
+
+def _check_trigger(trigger: TriggerSpec) -> None:
+    """Raise InvalidArgumentError for what ``databuild_trigger`` refuses at ``bazel build``."""
+    problem = trigger_name_problem(trigger.name)
+    if problem:
+        raise InvalidArgumentError(problem)
+    if bool(trigger.cron) == bool(trigger.on):
+        raise InvalidArgumentError(f"needs either a cron or on templates{', not both' if trigger.on else ''}")
+    if bool(trigger.partitions) == bool(trigger.executable):
+        raise InvalidArgumentError(
+            f"needs either partitions or an executable{', not both' if trigger.partitions else ''}")
+    if trigger.cron:
+        check_cron(trigger.cron, trigger.timezone)
+    else:
+        check_timezone(trigger.timezone)
+    captures = frozenset.intersection(*(on_template_captures(t) for t in trigger.on)) if trigger.on else frozenset()
+    for template in trigger.partitions:
+        check_partitions_template(template, captures)
+    if trigger.data_timestamp:
+        check_fields(trigger.data_timestamp, captures, "data_timestamp")
+    for name in ("ttl_seconds", "sla_seconds", "max_catchup"):
+        value = getattr(trigger, name)
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+            raise InvalidArgumentError(f"{name} must be an integer of 0 or more, got {value!r}")
+    timeout = trigger.timeout_seconds
+    if not (isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and math.isfinite(timeout)
+            and timeout > 0):
+        raise InvalidArgumentError(f"timeout_seconds must be a positive number, got {timeout!r}")
+
+
 def _check_limits(graph: GraphSpec) -> None:
     """Each limit is a positive number (a job's timeout may be 0: none); the log cap an integer."""
     limits = [(f"graph {graph.label}", "max_log_bytes", graph.max_log_bytes)]
@@ -244,6 +315,40 @@ def _require(doc: dict, key: str, kind: type, where: str):
     if not isinstance(value, kind):
         raise InvalidManifestError(f"{where}: field {key!r} must be a {kind.__name__}, got {value!r}")
     return value
+
+
+def _optional(doc: dict, key: str, kind: type | tuple[type, ...], fallback, where: str):
+    """``doc[key]`` if it is a ``kind`` (not a bool), ``fallback`` when it is null or absent."""
+    value = doc.get(key)
+    if value is None:
+        return fallback
+    if not isinstance(value, kind) or isinstance(value, bool):
+        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise InvalidManifestError(f"{where}: field {key!r} must be a {names}, got {value!r}")
+    return value
+
+
+def _parse_trigger(doc: object, label: str, resolve) -> TriggerSpec:
+    """A TriggerSpec from one entry of the manifest's ``triggers``; what it means is checked by validate_graph."""
+    if not isinstance(doc, dict):
+        raise InvalidManifestError(f"{label}: each of 'triggers' must be an object, got {doc!r}")
+    name = _require(doc, "name", str, f"{label} trigger")
+    where = f"{label} trigger {name!r}"
+    executable = _optional(doc, "executable", str, "", where)
+    return TriggerSpec(
+        name, _require(doc, "label", str, where),
+        cron=_optional(doc, "cron", str, "", where),
+        timezone=_optional(doc, "timezone", str, "UTC", where),
+        on=tuple(_optional(doc, "on", list, [], where)),
+        partitions=tuple(_optional(doc, "partitions", list, [], where)),
+        executable=resolve(executable) if executable else "",
+        ttl_seconds=_optional(doc, "ttl_seconds", int, 0, where),
+        sla_seconds=_optional(doc, "sla_seconds", int, 0, where),
+        data_timestamp=_optional(doc, "data_timestamp", str, "", where),
+        max_catchup=_optional(doc, "max_catchup", int, 1, where),
+        timeout_seconds=_optional(doc, "timeout_seconds", (int, float), DEFAULT_CONFIG_TIMEOUT_SECONDS, where),
+        comment=_optional(doc, "comment", str, "", where),
+    )
 
 
 def parse_manifest(doc: object, base: Path | None = None) -> GraphSpec:
@@ -278,8 +383,9 @@ def parse_manifest(doc: object, base: Path | None = None) -> GraphSpec:
                      tuple(_require(u, "patterns", list, label)))
         for u in doc.get("upstreams", [])
     )
+    triggers = tuple(_parse_trigger(t, label, resolve) for t in _optional(doc, "triggers", list, [], label))
     defaults = doc.get("defaults", {})
-    return GraphSpec(label, tuple(jobs), lookup, upstreams,
+    return GraphSpec(label, tuple(jobs), lookup, upstreams, triggers,
                      default_ttl_seconds=int(defaults.get("ttl_seconds", 0)),
                      default_sla_seconds=int(defaults.get("sla_seconds", 0)),
                      max_log_bytes=_or(limits, "max_log_bytes", DEFAULT_MAX_LOG_BYTES))

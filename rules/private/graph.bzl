@@ -3,7 +3,7 @@
 load(":common.bzl", "label_str", "optional_duration", "runfiles_path", "shell_quote")
 load(":durations.bzl", "parse_positive_duration")
 load(":patterns.bzl", "patterns_overlap")
-load(":providers.bzl", "DataBuildGraphInfo", "DataBuildJobInfo", "DataBuildUpstreamInfo")
+load(":providers.bzl", "DataBuildGraphInfo", "DataBuildJobInfo", "DataBuildTriggerInfo", "DataBuildUpstreamInfo")
 
 _PY_TOOLCHAIN = "@bazel_tools//tools/python:toolchain_type"
 
@@ -34,6 +34,38 @@ def _upstreams(ctx, graph):
         names[info.name] = info.label
         upstreams.append(info)
     return upstreams
+
+def _triggers(ctx, graph):
+    triggers = []
+    names = {}
+    for target in ctx.attr.triggers:
+        if DataBuildTriggerInfo not in target:
+            fail("%s in the triggers of graph %s is not a databuild_trigger" % (label_str(target.label), graph))
+        info = target[DataBuildTriggerInfo]
+        if info.name in names:
+            fail("graph %s: triggers %s and %s have the same name %r; trigger names must be unique within a graph" %
+                 (graph, names[info.name], info.label, info.name))
+        names[info.name] = info.label
+        triggers.append(info)
+    return triggers
+
+def _trigger_doc(ctx, trigger):
+    """The manifest entry of a trigger (format: databuild/graph/manifest.py)."""
+    return {
+        "name": trigger.name,
+        "label": trigger.label,
+        "cron": trigger.cron or None,
+        "timezone": trigger.timezone,
+        "on": trigger.on,
+        "partitions": trigger.partitions,
+        "executable": runfiles_path(ctx, trigger.executable) if trigger.executable else None,
+        "ttl_seconds": trigger.ttl_seconds,
+        "sla_seconds": trigger.sla_seconds,
+        "data_timestamp": trigger.data_timestamp,
+        "max_catchup": trigger.max_catchup,
+        "timeout_seconds": trigger.timeout_seconds,
+        "comment": trigger.comment,
+    }
 
 def _check_outputs(graph, jobs, has_lookup):
     if not has_lookup:
@@ -121,6 +153,7 @@ def _databuild_graph_impl(ctx):
     graph = label_str(ctx.label)
     jobs = _jobs(ctx, graph)
     upstreams = _upstreams(ctx, graph)
+    triggers = _triggers(ctx, graph)
     lookup = ctx.attr.lookup
     _check_outputs(graph, jobs, lookup != None)
     _check_upstreams(graph, jobs, upstreams)
@@ -130,6 +163,8 @@ def _databuild_graph_impl(ctx):
     runfiles = ctx.runfiles()
     for job in jobs:
         runfiles = runfiles.merge(job.runfiles)
+    for trigger in triggers:
+        runfiles = runfiles.merge(trigger.runfiles)
     lookup_doc = None
     if lookup:
         lookup_exe = lookup[DefaultInfo].files_to_run.executable
@@ -157,6 +192,7 @@ def _databuild_graph_impl(ctx):
                 {"name": u.name, "label": u.label, "url": u.url, "patterns": u.patterns}
                 for u in upstreams
             ],
+            "triggers": [_trigger_doc(ctx, t) for t in triggers],
             "defaults": defaults,
             "limits": limits,
         }) + "\n",
@@ -181,7 +217,14 @@ def _databuild_graph_impl(ctx):
         .merge(ctx.attr._databuild[DefaultInfo].default_runfiles) \
         .merge(python_runfiles)
     return [
-        DataBuildGraphInfo(label = graph, manifest = manifest, jobs = jobs, upstreams = upstreams, limits = limits),
+        DataBuildGraphInfo(
+            label = graph,
+            manifest = manifest,
+            jobs = jobs,
+            upstreams = upstreams,
+            triggers = triggers,
+            limits = limits,
+        ),
         DefaultInfo(
             executable = launcher,
             files = depset([launcher, manifest]),
@@ -196,8 +239,9 @@ databuild_graph = rule(
 Analysis fails when a target in `jobs` is not a databuild_job, when output
 patterns of the jobs overlap, when an upstream's pattern overlaps a job's outputs or
 another upstream's patterns, when there is no lookup and some job declares no
-outputs, or when default_ttl / default_sla / job_timeout / config_timeout is not a
-duration longer than zero, or max_log_bytes is negative.""",
+outputs, when default_ttl / default_sla / job_timeout / config_timeout is not a
+duration longer than zero, when max_log_bytes is negative, or when two triggers
+have the same name (each databuild_trigger checks itself).""",
     attrs = {
         "jobs": attr.label_list(
             doc = "databuild_job targets making up the graph.",
@@ -211,6 +255,9 @@ duration longer than zero, or max_log_bytes is negative.""",
         ),
         "upstreams": attr.label_list(
             doc = "databuild_upstream targets: other graphs whose partitions this graph consumes.",
+        ),
+        "triggers": attr.label_list(
+            doc = "databuild_trigger targets: what creates wants on a schedule or when partitions land.",
         ),
         "default_ttl": attr.string(
             doc = "Default TTL of wants, a duration longer than zero (`90s`, `6h`, `2d`, `1w`, `1h30m`, `3600`); empty for none.",

@@ -33,6 +33,27 @@ DataBuildGraphInfo = provider(
         "manifest": "File: the graph manifest JSON (format: databuild/graph/manifest.py).",
         "jobs": "list of DataBuildJobInfo: the graph's jobs, in declaration order.",
         "upstreams": "list of DataBuildUpstreamInfo: the graph's upstreams, in declaration order.",
+        "triggers": "list of DataBuildTriggerInfo: the graph's triggers, in declaration order.",
         "limits": "dict, the manifest's `limits`: `job_timeout_seconds`, `config_timeout_seconds` (int seconds) and `max_log_bytes` (int); None where the graph sets none and DataBuild's default applies.",
+    },
+)
+
+DataBuildTriggerInfo = provider(
+    doc = "A DataBuild trigger: what creates wants on a schedule (`cron`) or when partitions land (`on`). Validated when built.",
+    fields = {
+        "name": "string: the trigger's name (the target name), unique within a graph: `triggers fire NAME`, the wants' source `scheduled:NAME` / `triggered:NAME`.",
+        "label": "string: the trigger target's label, e.g. `//pkg:daily_report`.",
+        "cron": "string: the schedule (5 fields, or 6 with seconds first); empty for a reactive trigger.",
+        "timezone": "string: IANA time zone the schedule and the tick fields are read in, e.g. `UTC`, `Europe/Amsterdam`.",
+        "on": "list of string: ref templates; the trigger fires when a matching partition becomes available. Empty for a schedule.",
+        "partitions": "list of string: templates of the refs each firing wants; empty when `executable` decides.",
+        "executable": "File or None: the trigger binary (`BIN fire TICK_TIME`, `BIN fire --partition REF`), exclusive with `partitions`.",
+        "runfiles": "runfiles: what the trigger binary needs at run time (empty without one).",
+        "ttl_seconds": "int: TTL of the wants it creates; 0 for the graph's default_ttl.",
+        "sla_seconds": "int: SLA of the wants it creates; 0 for the graph's default_sla.",
+        "data_timestamp": "string: template of the wants' data timestamp; empty for the tick time (or when the partition became available).",
+        "max_catchup": "int: most missed ticks fired after downtime (the newest ones); the rest are recorded as skipped.",
+        "timeout_seconds": "int or None: limit of each call of the trigger binary; None for DataBuild's default (60 s).",
+        "comment": "string: the comment of the wants it creates (may be empty).",
     },
 )

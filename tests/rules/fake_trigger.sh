@@ -1,0 +1,3 @@
+#!/bin/sh
+# A trigger binary for the rule fixtures: wants nothing.
+echo '{"wants": []}'
