@@ -65,9 +65,9 @@ class Schedule:
             raise InvalidArgumentError(f"a cron expression must be a string, got {expr!r}")
         fields = expr.split()
         if len(fields) not in (5, 6):
-            raise InvalidArgumentError(
-                f"cron {expr!r} has {len(fields)} field{'s' if len(fields) != 1 else ''}; use 5 (minute hour day-of-month month day-of-week) "
-                "or 6 with seconds first")
+            count = f"{len(fields)} field{'s' if len(fields) != 1 else ''}"
+            raise InvalidArgumentError(f"cron {expr!r} has {count}; use 5 (minute hour day-of-month month "
+                                       "day-of-week) or 6 with seconds first")
         self.expr, self.tz = " ".join(fields), zone(timezone_name)
         self._seconds_first = len(fields) == 6
         try:
