@@ -293,6 +293,16 @@ class RefTemplate:
     def __repr__(self) -> str:
         return f"RefTemplate({self.template!r})"
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The template's field names, in order."""
+        return tuple(name for name, _ in self._fields)
+
+    @property
+    def pattern(self) -> str:
+        """A glob matching every ref the template matches (each field a ``*``), for indexed pre-filters."""
+        return _FIELD.sub("*", self.template)
+
     def matches(self, ref: str) -> bool:
         """True if ``ref`` matches the whole template."""
         return self._pattern.matches(ref)

@@ -6,15 +6,15 @@ down (``1h30m``, ``2d12h``), or a bare integer of seconds (``3600``).
 ``rules/private/durations.bzl`` ports this grammar to Starlark for ``databuild_graph``
 (``default_ttl``, ``default_sla``); ``//tests/rules:durations_parity_test`` checks
 that both accept the same inputs with the same values. A timestamp is
-an ISO 8601 date or datetime; naive values are taken as UTC and every result is a
-timezone-aware UTC datetime.
+an ISO 8601 date or datetime; naive values are taken as UTC (or in a timezone the
+caller gives) and every result is a timezone-aware UTC datetime.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 
 from databuild.errors import InvalidArgumentError
 
@@ -162,11 +162,11 @@ def format_duration(seconds: float) -> str:
     return sign + "".join(parts)
 
 
-def parse_timestamp(text: str) -> datetime:
+def parse_timestamp(text: str, local: tzinfo = timezone.utc) -> datetime:
     """Return the ISO 8601 date or datetime ``text`` as a timezone-aware UTC datetime.
 
-    A date (``2026-11-25``) means midnight UTC; a datetime without an offset
-    (``2026-11-25T10:00``) is taken as UTC; one with an offset (``...Z``,
+    A date (``2026-11-25``) means midnight in ``local`` (UTC unless given); a datetime
+    without an offset (``2026-11-25T10:00``) is taken in ``local``; one with an offset (``...Z``,
     ``2026-11-25 10:00:00+02:00``) is converted to UTC. Surrounding whitespace is
     ignored. Raises InvalidArgumentError, naming ``text``, if it is not such a value.
     """
@@ -185,7 +185,7 @@ def parse_timestamp(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(stripped)
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
+            return value.replace(tzinfo=local).astimezone(timezone.utc)
         return value.astimezone(timezone.utc)
     except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted out of range
         raise error from None

@@ -7,10 +7,11 @@ import re
 from typing import Callable
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from databuild.errors import DataBuildError, InvalidArgumentError
 from databuild.events import open_event_log
-from databuild.graph import GraphSpec, JobSpec
+from databuild.graph import GraphSpec, JobSpec, TriggerSpec
 from databuild.proto import databuild_pb2 as pb
 from databuild.proto.jsonmap import message_dict
 from databuild.service import DataBuildService
@@ -62,7 +63,17 @@ def seed(store: StateStore, log_dir) -> None:
             job_run_id="j-1", build_id="b-running", job_label="//p:daily", status=pb.JOB_RUN_STATUS_RUNNING,
             outputs=["daily/1"], log_path=str(log_dir / "j-1.log"))),
         pb.Event(external_partitions_available=pb.ExternalPartitionsAvailable(refs=["raw/1", "raw/2"])),
+        *(pb.Event(trigger_pause_changed=pb.TriggerPauseChanged(trigger=f"resumable_{side}", paused=True))
+          for side in ("local", "remote")),
     ])
+
+
+#: A schedule to fire by hand; per side, one to pause and one (paused by ``seed``) to resume.
+TRIGGERS = (
+    TriggerSpec("nightly", "//p:nightly", cron="0 2 * * *", partitions=("daily/{date-1d}",), comment="nightly"),
+    *(TriggerSpec(f"{what}_{side}", f"//p:{what}_{side}", on=("raw/{n}",), partitions=("daily/{n}",))
+      for what in ("hold", "resumable") for side in ("local", "remote")),
+)
 
 
 @pytest.fixture
@@ -70,7 +81,7 @@ def sides(tmp_path):
     job = tmp_path / "job.sh"
     job.write_text(JOB)
     job.chmod(0o755)
-    graph = GraphSpec("//p:p", (JobSpec("//p:daily", str(job), ("daily/*",)),))
+    graph = GraphSpec("//p:p", (JobSpec("//p:daily", str(job), ("daily/*",)),), triggers=TRIGGERS)
     store = StateStore(open_event_log(f"sqlite://{tmp_path}/bel.sqlite3", [StateProjection()]))
     (tmp_path / "logs").mkdir()
     seed(store, tmp_path / "logs")
@@ -109,6 +120,12 @@ CASES: dict[str, Callable[[str, list[str]], object]] = {
     "cancel_want": lambda side, w: pb.CancelWantRequest(want_id=w[0] if side == "local" else w[1],
                                                         reason=f"no longer {side}", requested_by=f"cli:{side}"),
     "upstreams": lambda side, w: pb.EmptyRequest(),
+    "triggers": lambda side, w: pb.EmptyRequest(),
+    "fire_trigger": lambda side, w: pb.FireTriggerRequest(name="nightly", at=_timestamp(NOW_US - 3600_000_000),
+                                                          requested_by=f"cli:{side}"),
+    "pause_trigger": lambda side, w: pb.PauseTriggerRequest(name=f"hold_{side}", requested_by=f"cli:{side}",
+                                                            reason=f"by {side}"),
+    "resume_trigger": lambda side, w: pb.PauseTriggerRequest(name=f"resumable_{side}", requested_by=f"cli:{side}"),
     "job_run": lambda side, w: pb.GetJobRunRequest(job_run_id="j-1"),
     "job_run_log": lambda side, w: pb.JobRunLogRequest(job_run_id="j-1", offset=5, limit=8),
     "events": lambda side, w: pb.ListEventsRequest(since=1, patterns=["raw/*"], limit=3),
@@ -132,28 +149,39 @@ BAD: dict[str, Callable[[list[str]], object]] = {
     "job_run": lambda w: pb.GetJobRunRequest(job_run_id="nope"),
     "job_run_log": lambda w: pb.JobRunLogRequest(job_run_id="j-1", tail=-1),
     "events": lambda w: pb.ListEventsRequest(types=["nope"]),
+    "fire_trigger": lambda w: pb.FireTriggerRequest(name="nope"),
+    "pause_trigger": lambda w: pb.PauseTriggerRequest(name="nightly!"),
+    "resume_trigger": lambda w: pb.PauseTriggerRequest(name="nope"),
 }
+
+def _timestamp(us: int) -> Timestamp:
+    out = Timestamp()
+    out.FromMicroseconds(us)
+    return out
+
 
 _IDS = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def _normal(answer, side: str) -> object:
+def _normal(answer) -> object:
     if isinstance(answer, LogSlice):
         return (answer.offset, answer.next_offset, answer.size, answer.complete, b"".join(answer.chunks))
-    text = repr(message_dict(answer)).replace(side, "SIDE")
-    text = re.sub(r"'(index|last_event_index|latest_event_index|next|created_index)': \d+", r"'\1': N", text)
-    text = re.sub(r"'(timestamp|created_at|updated_at|requested_at|finished_at)': '[^']*'", r"'\1': T", text)
+    text = repr(message_dict(answer)).replace("local", "SIDE").replace("remote", "SIDE")
+    text = re.sub(r"'(index|last_event_index|latest_event_index|next|created_index|handled_index)': \d+",
+                  r"'\1': N", text)
+    text = re.sub(r"'(timestamp|created_at|updated_at|requested_at|finished_at|handled_until)': '[^']*'",
+                  r"'\1': T", text)
     text = text.replace("raw/1", "raw/X").replace("raw/2", "raw/X")
     return _IDS.sub("ID", text)
 
 
-def _recorded(store: StateStore, since: int, side: str) -> list:
-    return [_normal(e, side) for e in store.log.list_events(since).events]
+def _recorded(store: StateStore, since: int) -> list:
+    return [_normal(e) for e in store.log.list_events(since).events]
 
 
 def test_every_operation_has_a_parity_case():
     assert set(CASES) == {op.name for op in OPERATIONS}
-    assert set(BAD) == {op.name for op in OPERATIONS} - {"health", "graph_info", "upstreams"}
+    assert set(BAD) == {op.name for op in OPERATIONS} - {"health", "graph_info", "upstreams", "triggers"}
 
 
 @pytest.mark.parametrize("name", [op.name for op in OPERATIONS])
@@ -163,7 +191,7 @@ def test_operation_answers_and_records_alike(sides, name):
     for side, target in (("local", service), ("remote", client)):
         before = store.log.latest_index()
         answer = getattr(target, name)(CASES[name](side, wants))
-        results[side] = (_normal(answer, side), _recorded(store, before, side))
+        results[side] = (_normal(answer), _recorded(store, before))
     assert results["local"] == results["remote"]
     if name == "cancel_build":
         assert pool.cancelled == [("b-running", "stop local"), ("b-running", "stop remote")]

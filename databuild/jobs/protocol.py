@@ -1,5 +1,7 @@
 """The job and lookup protocols: invoking binaries and validating what they print.
 
+``run_call`` is how every protocol call runs (the trigger protocol's too, ``databuild.triggers.protocol``).
+
 Everything a job prints is checked; a violation raises a named error that names the
 job, the refs it was asked for, and shows the job's stderr.
 """
@@ -96,9 +98,10 @@ def job_environment(base: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in base.items() if not _SECRET_ENV.fullmatch(k)}
 
 
-def _run(argv: list[str], refs: Sequence[str], who: str, error: type[JobProtocolError], timeout: float
-         ) -> tuple[str, str]:
-    """Run a protocol call in its own process group; return (stdout, stderr) or raise ``error``.
+def run_call(argv: list[str], refs: Sequence[str], who: str, error: type[JobProtocolError], timeout: float
+             ) -> tuple[str, str]:
+    """Run a protocol call (of a job, lookup or trigger binary, about ``refs``) in its own
+    process group, without the service's tokens; return (stdout, stderr) or raise ``error``.
 
     Past ``timeout``, or once stdout passes MAX_OUTPUT_BYTES, the whole group is killed;
     a child left holding the pipes after the call exited is killed after a short drain.
@@ -195,7 +198,7 @@ def call_config(job: JobSpec, refs: Sequence[str]) -> list[pb.JobConfig]:
     within the job's ``config_timeout_seconds``."""
     configs: list[pb.JobConfig] = []
     for chunk in chunk_refs(refs):
-        stdout, stderr = _run([job.executable, "config", *chunk], chunk, job.label, JobConfigError,
+        stdout, stderr = run_call([job.executable, "config", *chunk], chunk, job.label, JobConfigError,
                               job.config_timeout_seconds)
         configs += parse_configs(job.label, chunk, stdout, stderr)
     return configs
@@ -205,7 +208,7 @@ def call_lookup(lookup: LookupSpec, refs: Sequence[str]) -> dict[str, str | None
     """Run ``LOOKUP REF...``, each call within the lookup's ``timeout_seconds``."""
     found: dict[str, str | None] = {}
     for chunk in chunk_refs(refs):
-        stdout, stderr = _run([lookup.executable, *chunk], chunk, lookup.label, JobConfigError,
+        stdout, stderr = run_call([lookup.executable, *chunk], chunk, lookup.label, JobConfigError,
                               lookup.timeout_seconds)
         found.update(parse_lookup(lookup.label, chunk, stdout, stderr))
     return found

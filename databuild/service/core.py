@@ -10,6 +10,7 @@ import contextlib
 import os
 import threading
 import time
+import uuid
 from typing import Iterator, Sequence
 
 from google.protobuf.message import Message
@@ -20,6 +21,7 @@ from databuild.errors import (
 )
 from databuild.events import EVENT_TYPES, Clock, EventFilter, system_clock
 from databuild.graph import GraphSpec
+from databuild.jobs.protocol import JobProtocolError
 from databuild.planner import GraphResolver, Resolver, plan
 from databuild.proto import databuild_pb2 as pb
 from databuild.refs import compile_pattern, is_valid_ref, validate_ref, validate_refs
@@ -28,10 +30,13 @@ from databuild.service.builds import ExecutorPool
 from databuild.service.client import ServiceClient
 from databuild.service.interface import LogSlice
 from databuild.service.sync import UpstreamSync
+from databuild.service.triggers import TriggerRunner
 from databuild.service.want_runner import WantRunner
 from databuild.state import ACTIVE_WANT_STATUSES, BUILD, JOB_RUN, TERMINAL_JOB_RUN_STATUSES, WANT, StateStore
 from databuild.state.reducers import reduce
 from databuild.state.wants import sla_deadline_us, ttl_deadline_us
+from databuild.triggers.decide import FireCall, Trigger, failed_event, fired_events, manual_firing, resolve, status
+from databuild.triggers.protocol import call_fire
 from databuild.wants import MAX_WANTS_PER_REQUEST, Policy, new_want_spec
 from databuild.wants.explain import explain
 
@@ -58,8 +63,10 @@ class DataBuildService:
 
     def __init__(self, graph: GraphSpec, store: StateStore, log_dir: str, resolver: Resolver | None = None,
                  policy: Policy = Policy(), parallelism: int | None = None,
-                 clock_us: Clock = system_clock, builds: ExecutorPool | None = None) -> None:
-        """``builds`` runs the evaluator's builds (default: executor threads in this process)."""
+                 clock_us: Clock = system_clock, builds: ExecutorPool | None = None,
+                 fire_call: FireCall = call_fire) -> None:
+        """``builds`` runs the evaluator's builds (default: executor threads in this process);
+        ``fire_call`` calls trigger binaries (``databuild.triggers.protocol``)."""
         self.graph, self.store, self.log = graph, store, store.log
         self.log_dir = os.path.realpath(log_dir)
         self.resolver = resolver or GraphResolver(graph)
@@ -69,19 +76,26 @@ class DataBuildService:
         self.builds = builds or ExecutorPool(graph, store, self.log_dir, self.resolver, parallelism)
         self.evaluator = WantRunner(store, graph.label, self.resolver, self.builds, policy, clock_us)
         self.syncs = [UpstreamSync(store, u, ServiceClient(u.url, u.token or None)) for u in graph.upstreams]
+        self._triggers = {t.name: Trigger(t) for t in graph.triggers}
+        self._defaults = (graph.default_ttl_seconds, graph.default_sla_seconds)
+        self._fire_call = fire_call
+        self.trigger_runner = TriggerRunner(store, list(self._triggers.values()), self._defaults, clock_us, fire_call)
         self._evaluating = False
 
     def start_evaluator(self) -> None:
-        """Start serving wants (evaluating them, running their builds) and syncing from
-        upstream graphs, in the background."""
+        """Start serving wants (evaluating them, running their builds), syncing from
+        upstream graphs and firing triggers, in the background."""
         if not self._evaluating:
             self._evaluating = True
             self.evaluator.start()
             for sync in self.syncs:
                 sync.start()
+            self.trigger_runner.start()
 
     def close(self) -> None:
-        """Stop the evaluator, its planners and the upstream syncs (running builds finish in their threads)."""
+        """Stop the triggers, the evaluator, its planners and the upstream syncs (running builds
+        finish in their threads)."""
+        self.trigger_runner.stop()
         for sync in self.syncs:
             sync.stop()
         self.evaluator.stop()
@@ -220,6 +234,9 @@ class DataBuildService:
             raise InvalidArgumentError("no wants given")
         if len(request.wants) > MAX_WANTS_PER_REQUEST:
             raise TooLargeError(f"at most {MAX_WANTS_PER_REQUEST} wants per request, got {len(request.wants)}")
+        forged = [w.source.firing_id for w in request.wants if w.source.firing_id]
+        if forged:
+            raise InvalidArgumentError(f"source.firing_id is recorded by triggers only, got {forged[0]!r}")
         now = self.clock_us()
         specs = []
         for i, want in enumerate(request.wants):
@@ -298,6 +315,66 @@ class DataBuildService:
         if want.status == pb.WANT_STATUS_BUILDING:
             self.builds.cancel_unwanted(want.build_id, f"its want {want_id} was cancelled")
         return self.store.want(want_id)
+
+    # -- triggers ------------------------------------------------------------
+
+    def triggers(self, request: pb.EmptyRequest | None = None) -> pb.ListTriggersResponse:
+        """Each trigger: its declaration, state (paused, last firing, last error) and next tick."""
+        states = self.store.triggers_by_name(list(self._triggers))
+        now = self.clock_us()
+        return pb.ListTriggersResponse(triggers=[
+            status(trigger, states.get(name), now) for name, trigger in self._triggers.items()])
+
+    @property
+    def triggers_active(self) -> bool:
+        """Whether a trigger is not paused: it may fire, so a daemon serving it stays up."""
+        states = self.store.triggers_by_name(list(self._triggers))
+        return any(not (states.get(name) and states[name].paused) for name in self._triggers)
+
+    def _trigger(self, name: str) -> Trigger:
+        trigger = self._triggers.get(name)
+        if trigger is None:
+            known = f"its triggers: {', '.join(self._triggers)}" if self._triggers else "it declares none"
+            raise NotFoundError(f"graph {self.graph.label} has no trigger {name!r}; {known}")
+        return trigger
+
+    def fire_trigger(self, request: pb.FireTriggerRequest) -> pb.FireTriggerResponse:
+        """Fire a trigger now (source cli): a schedule's for ``at`` (default now), a reactive
+        trigger's for ``partition``. A failing binary or invalid wants are recorded
+        (``trigger_failed``) and raised."""
+        trigger = self._trigger(request.name)
+        now = self.clock_us()
+        at = request.at.ToMicroseconds() if request.HasField("at") else now
+        firing = manual_firing(trigger, at, request.partition, request.requested_by or "api", str(uuid.uuid4()))
+        try:
+            wants = resolve(trigger, firing, now, self._defaults, self._fire_call)
+        except (InvalidArgumentError, JobProtocolError) as e:
+            self.log.append([failed_event(firing, str(e))])
+            raise
+        events = fired_events(firing, wants)
+        self.log.append(events)
+        self.trigger_runner.wake(trigger.name)
+        return pb.FireTriggerResponse(firing=events[0].trigger_fired, wants=[
+            reduce(WANT, e.want_created.want.want_id, None, e) for e in events[1:]])
+
+    def pause_trigger(self, request: pb.PauseTriggerRequest) -> pb.TriggerStatus:
+        """Stop a trigger firing until resumed (recorded once: pausing a paused trigger records nothing)."""
+        return self._set_paused(request, True)
+
+    def resume_trigger(self, request: pb.PauseTriggerRequest) -> pb.TriggerStatus:
+        """Let a paused trigger fire again, from now on: what came due while paused never fires."""
+        return self._set_paused(request, False)
+
+    def _set_paused(self, request: pb.PauseTriggerRequest, paused: bool) -> pb.TriggerStatus:
+        trigger = self._trigger(request.name)
+        state = self.store.trigger(trigger.name)
+        if bool(state and state.paused) != paused:
+            self.log.append([pb.Event(trigger_pause_changed=pb.TriggerPauseChanged(
+                trigger=trigger.name, paused=paused, requested_by=request.requested_by or "api",
+                reason=request.reason))])
+            self.trigger_runner.wake(trigger.name)
+            state = self.store.trigger(trigger.name)
+        return status(trigger, state, self.clock_us())
 
     # -- event feed ----------------------------------------------------------
 

@@ -39,7 +39,7 @@ class Operation:
     status: int = 200
     #: Records events: needs the service's write token.
     writes: bool = False
-    #: Calls job ``config`` or lookup binaries: runs in the planning pool.
+    #: Calls job ``config``, lookup or trigger binaries: runs in the planning pool.
     runs_jobs: bool = False
     #: Waits for new events (``wait_seconds``) without holding a worker thread.
     long_poll: bool = False
@@ -117,6 +117,15 @@ OPERATIONS: tuple[Operation, ...] = (
               "Cancel an active want; its build stops unless another active want rides on it.", writes=True),
     Operation("upstreams", "GET", f"{API}/upstreams", pb.EmptyRequest, pb.ListUpstreamsResponse,
               "Each upstream graph's sync: state, cursor, head, lag, last success and error."),
+    Operation("triggers", "GET", f"{API}/triggers", pb.EmptyRequest, pb.ListTriggersResponse,
+              "Each trigger: kind, schedule or on templates, next fire time, last firing, last error, paused."),
+    Operation("fire_trigger", "POST", f"{API}/triggers/{{name}}/fire", pb.FireTriggerRequest, pb.FireTriggerResponse,
+              "Fire a trigger now (source cli): for a time (at, default now), or a partition of a reactive trigger.",
+              status=201, writes=True, runs_jobs=True),
+    Operation("pause_trigger", "POST", f"{API}/triggers/{{name}}/pause", pb.PauseTriggerRequest, pb.TriggerStatus,
+              "Pause a trigger: it fires nothing until resumed.", writes=True),
+    Operation("resume_trigger", "POST", f"{API}/triggers/{{name}}/resume", pb.PauseTriggerRequest, pb.TriggerStatus,
+              "Resume a paused trigger: what came due while it was paused is not fired.", writes=True),
     Operation("job_run", "GET", f"{API}/job-runs/{{job_run_id}}", pb.GetJobRunRequest, pb.JobRunDetailResponse,
               "A job run's state."),
     Operation("job_run_log", "GET", f"{API}/job-runs/{{job_run_id}}/logs", pb.JobRunLogRequest, None,

@@ -135,7 +135,7 @@ def _operation(op: Operation, schemas: _Schemas) -> dict:
     if not op.query:
         errors["413"] = "the body is over the limit"
     if op.runs_jobs:
-        errors["422"] = "a job's config or lookup binary failed or misbehaved"
+        errors["422"] = "a job's config, lookup or trigger binary failed or misbehaved"
     error = {"content": {"application/json": {"schema": _ref("ErrorResponse")}}}
     doc["responses"] = {str(op.status): ok, **{code: {"description": why, **error} for code, why in errors.items()}}
     return doc

@@ -162,9 +162,10 @@ def _serve(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir: Path, 
         stop()
 
     store.log.add_fatal_listener(on_lost)
-    # Running builds and active wants (deadlines to record, data to wait for) keep
-    # the daemon up even when no client is asking about them.
-    idle = IdleWatch(idle_timeout, stop, busy=lambda: service.running_builds > 0 or bool(store.active_wants(limit=1)))
+    # Running builds, active wants (deadlines to record, data to wait for) and triggers
+    # that are not paused (ticks to fire) keep the daemon up even when no client is asking.
+    idle = IdleWatch(idle_timeout, stop, busy=lambda: service.running_builds > 0 or bool(store.active_wants(limit=1))
+                     or service.triggers_active)
     host = sock.getsockname()[0]
     app = create_app(service, token, idle.touch, loopback_only=host in LOOPBACK_HOSTS,
                      on_shutdown=[lambda: remove_info(state_dir, info.pid)], read_token=read_token)

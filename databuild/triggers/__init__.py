@@ -1,6 +1,10 @@
-"""Triggers: what creates wants on a schedule or when partitions land (docs/triggers.md).
+"""Triggers: wants created on a schedule or when partitions become available (docs/triggers.md).
 
-This package's modules are imported by ``databuild.graph.manifest`` to validate a
-graph's triggers, so this file imports nothing: a module here that needs the graph
-must not be pulled in by ``import databuild.triggers``.
+Pure decisions with the clock and the binary calls injected: cron schedules in a
+timezone (``schedule``), want templates (``templates``), what a trigger fires now
+(``decide``), and the protocol of trigger binaries (``protocol``). The service runs them
+(``databuild.service.triggers``).
+
+This package module imports nothing, so ``databuild.graph`` can check crons and templates
+with ``schedule`` and ``templates`` (which import no graph code) while loading.
 """

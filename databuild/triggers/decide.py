@@ -1,0 +1,318 @@
+"""What a trigger does now: pure decisions over its declaration, its state, new events and the time.
+
+A schedule trigger's state holds ``handled_until``: every tick at or before it was
+fired, failed, skipped or came while the trigger was paused. The ticks after it up to
+now are due. Those that came due before this runner started (``started_us``: the
+service was down) were missed: the newest ``max_catchup`` of them fire, the older ones
+are recorded skipped in one event. Ticks that came due while it ran always fire.
+
+A reactive trigger's state holds ``handled_index``: every event at or before it was
+looked at. Each later event that made a partition matching an ``on`` template
+available (``partition_status_changed`` to available, ``external_partitions_available``:
+built here, landed by hand or synced from an upstream) fires once for that partition.
+
+A trigger a runner sees for the first time is registered (``trigger_registered``) at
+the current time and log index, so it neither fires for the past nor loses what comes
+while no runner runs. A paused trigger fires nothing; resuming moves both cursors to the
+resume, so nothing that came due meanwhile fires.
+
+Firing ids are deterministic: ``<trigger>@<tick, RFC 3339 UTC>`` for a tick,
+``<trigger>:<ref>@<event index>`` for a partition, ``<trigger>!<uuid>`` for a manual
+firing. The runner appends a firing and its wants on condition that no event of the
+trigger was recorded since it read the state, so no tick or partition fires twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timezone
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+
+from databuild.errors import InvalidArgumentError
+from databuild.events import EventFilter
+from databuild.jobs.protocol import JobProtocolError
+from databuild.proto import databuild_pb2 as pb
+from databuild.refs import validate_ref, validate_refs
+from databuild.timespec import parse_timestamp
+from databuild.triggers.protocol import call_fire
+from databuild.triggers.schedule import Schedule, utc_of, zone
+from databuild.triggers.templates import Template, captured_fields, on_templates, partition_templates
+from databuild.wants import new_want_spec
+
+if TYPE_CHECKING:
+    from databuild.graph import TriggerSpec
+
+SCHEDULED, TRIGGERED, MANUAL = pb.WANT_SOURCE_TYPE_SCHEDULED, pb.WANT_SOURCE_TYPE_TRIGGERED, pb.WANT_SOURCE_TYPE_CLI
+#: The events a reactive trigger reads: a partition became available.
+REACTIVE_TYPES = ("partition_status_changed", "external_partitions_available")
+#: Ticks one pass fires per trigger (the rest fire on the next pass, at once).
+MAX_TICKS_PER_PASS = 100
+#: Partitions one pass fires for per trigger (whole events: one event's refs are never split).
+MAX_FIRINGS_PER_PASS = 10_000
+
+#: ``(who, executable, arguments after "fire", timeout seconds)`` -> the wants the binary printed.
+FireCall = Callable[[str, str, list[str], float], list[pb.CreateWantRequest]]
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One firing to record: what it stands for (a tick, or a partition made available by
+    the event at ``ref_index``) and the fields its templates use."""
+
+    trigger: str
+    firing_id: str
+    source: int
+    tick_us: int
+    ref: str = ""
+    ref_index: int = 0
+    captures: Mapping[str, str] = field(default_factory=dict)
+    requested_by: str = ""
+
+
+class Trigger:
+    """A ``TriggerSpec`` checked and compiled: its schedule or ``on`` templates, its want templates.
+
+    InvalidArgumentError names what is wrong (the manifest's checks, done again here so a
+    GraphSpec made in code cannot hold a trigger that cannot fire)."""
+
+    def __init__(self, spec: TriggerSpec) -> None:
+        where = f"trigger {spec.name!r}"
+        if not spec.name:
+            raise InvalidArgumentError("a trigger needs a name")
+        if bool(spec.cron) == bool(spec.on):
+            raise InvalidArgumentError(f"{where} needs exactly one of cron and on")
+        if bool(spec.partitions) == bool(spec.executable):
+            raise InvalidArgumentError(f"{where} needs exactly one of partitions and a binary")
+        if spec.max_catchup < 0:
+            raise InvalidArgumentError(f"{where}: max_catchup must not be negative, got {spec.max_catchup}")
+        if not spec.timeout_seconds > 0:
+            raise InvalidArgumentError(f"{where}: timeout_seconds must be positive, got {spec.timeout_seconds}")
+        self.spec, self.name = spec, spec.name
+        self.tz = zone(spec.timezone)
+        self.schedule = Schedule(spec.cron, spec.timezone) if spec.cron else None
+        self.on = on_templates(spec.on)
+        captures = captured_fields(self.on)
+        self.partitions = partition_templates(spec.partitions, captures)
+        self.data_timestamp = Template(spec.data_timestamp, captures, "data_timestamp template") \
+            if spec.data_timestamp else None
+
+    @property
+    def kind(self) -> int:
+        return pb.TRIGGER_KIND_SCHEDULE if self.schedule else pb.TRIGGER_KIND_REACTIVE
+
+    @property
+    def events(self) -> EventFilter:
+        """The events a reactive trigger reads (a pre-filter: ``on`` templates are checked per ref)."""
+        return EventFilter(types=REACTIVE_TYPES, ref_patterns=tuple(t.pattern for t in self.on))
+
+    def captures(self, ref: str) -> dict[str, str] | None:
+        """The fields of the first ``on`` template ``ref`` matches; None if it matches none."""
+        for template in self.on:
+            found = template.fields(ref)
+            if found is not None:
+                return found
+        return None
+
+
+def registered(state: pb.TriggerState | None) -> bool:
+    """Whether a runner registered the trigger (or a resume set its cursors)."""
+    return state is not None and state.HasField("handled_until")
+
+
+def registration(trigger: Trigger, state: pb.TriggerState | None, now_us: int, latest_index: int) -> pb.Event | None:
+    """The ``trigger_registered`` event of a trigger no runner saw yet; None once registered."""
+    if registered(state):
+        return None
+    event = pb.Event(trigger_registered=pb.TriggerRegistered(trigger=trigger.name, since_index=latest_index))
+    event.trigger_registered.since_time.FromMicroseconds(now_us)
+    return event
+
+
+def tick_id(trigger: str, tick_us: int) -> str:
+    """The firing id of a schedule's tick: ``<trigger>@<tick, RFC 3339 UTC>``."""
+    return f"{trigger}@{utc_of(tick_us).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+
+
+def due_ticks(trigger: Trigger, state: pb.TriggerState, now_us: int, started_us: int,
+              limit: int = MAX_TICKS_PER_PASS) -> tuple[pb.Event | None, list[Firing]]:
+    """A registered schedule trigger's missed ticks beyond ``max_catchup`` (one skip event,
+    or None) and the ticks to fire now, oldest first (see the module docstring)."""
+    if state.paused:
+        return None, []
+    schedule, cursor = trigger.schedule, state.handled_until.ToMicroseconds()
+    missed_until = min(started_us, now_us)
+    skipped, ticks = None, []
+    if cursor < missed_until:
+        ticks = schedule.newest(cursor, missed_until, min(trigger.spec.max_catchup, limit))
+        older = schedule.newest(cursor, (ticks[0] - 1) if ticks else missed_until, 1)
+        if older:
+            skipped = pb.Event(trigger_ticks_skipped=pb.TriggerTicksSkipped(
+                trigger=trigger.name, max_catchup=trigger.spec.max_catchup))
+            skipped.trigger_ticks_skipped.first_tick.FromMicroseconds(schedule.next_after(cursor))
+            skipped.trigger_ticks_skipped.last_tick.FromMicroseconds(older[0])
+    ticks += schedule.ticks(max(cursor, missed_until), now_us, limit - len(ticks))
+    return skipped, [Firing(trigger.name, tick_id(trigger.name, t), SCHEDULED, t) for t in ticks]
+
+
+def available_refs(event: pb.Event) -> list[str]:
+    """The partitions ``event`` made available (each once)."""
+    name = event.WhichOneof("payload")
+    if name == "partition_status_changed":
+        p = event.partition_status_changed
+        return [p.ref] if p.status == pb.PARTITION_STATUS_AVAILABLE else []
+    if name == "external_partitions_available":
+        return list(dict.fromkeys(event.external_partitions_available.refs))
+    return []
+
+
+def due_partitions(trigger: Trigger, state: pb.TriggerState, events: Sequence[pb.Event],
+                   budget: int = MAX_FIRINGS_PER_PASS) -> tuple[list[Firing], int]:
+    """A registered reactive trigger's firings for ``events`` (read after its cursor, in index
+    order), taking whole events while within ``budget``; and the index of the last event
+    taken (0 if none), through which the events are dealt with once these are recorded."""
+    if state.paused:
+        return [], 0
+    firings: list[Firing] = []
+    through = 0
+    for event in events:
+        mine = []
+        if event.index > state.handled_index:
+            for ref in available_refs(event):
+                captures = trigger.captures(ref)
+                if captures is not None:
+                    mine.append(Firing(trigger.name, f"{trigger.name}:{ref}@{event.index}", TRIGGERED,
+                                       event.timestamp.ToMicroseconds(), ref, event.index, captures))
+        if firings and len(firings) + len(mine) > budget:
+            break
+        firings += mine
+        through = event.index
+    return firings, through
+
+
+def manual_firing(trigger: Trigger, at_us: int, partition: str, requested_by: str, uuid: str) -> Firing:
+    """A firing on request (source cli): a schedule trigger's for the tick time ``at_us``, a
+    reactive trigger's for ``partition``, which must match its ``on`` templates."""
+    firing_id = f"{trigger.name}!{uuid}"
+    if trigger.schedule is not None:
+        if partition:
+            raise InvalidArgumentError(f"trigger {trigger.name!r} runs on a schedule: fire it with a time "
+                                       f"(at), not a partition ({partition!r})")
+        return Firing(trigger.name, firing_id, MANUAL, at_us, requested_by=requested_by)
+    if not partition:
+        raise InvalidArgumentError(f"trigger {trigger.name!r} fires when partitions matching "
+                                   f"{', '.join(trigger.spec.on)} become available: name the partition to fire for")
+    captures = trigger.captures(validate_ref(partition))
+    if captures is None:
+        raise InvalidArgumentError(f"partition {partition!r} matches none of trigger {trigger.name!r}'s "
+                                   f"on templates {', '.join(trigger.spec.on)}")
+    return Firing(trigger.name, firing_id, MANUAL, at_us, partition, 0, captures, requested_by)
+
+
+def wake_us(trigger: Trigger, state: pb.TriggerState, now_us: int) -> int | None:
+    """When a registered schedule trigger has a tick to handle next (at or before ``now_us``:
+    at once); None for a reactive trigger. A paused one wakes at its next tick from now, so a
+    resume recorded by another process is seen by then."""
+    if trigger.schedule is None:
+        return None
+    cursor = state.handled_until.ToMicroseconds()
+    return trigger.schedule.next_after(max(cursor, now_us) if state.paused else cursor)
+
+
+def next_fire_us(trigger: Trigger, state: pb.TriggerState | None, now_us: int) -> int | None:
+    """A schedule trigger's next tick from now on (None if reactive or paused), for status."""
+    if trigger.schedule is None or (state is not None and state.paused):
+        return None
+    cursor = state.handled_until.ToMicroseconds() if registered(state) else now_us
+    return trigger.schedule.next_after(max(cursor, now_us))
+
+
+def fire_argument(trigger: Trigger, firing: Firing) -> list[str]:
+    """What follows ``fire`` on a trigger binary's command line."""
+    if firing.ref:
+        return ["--partition", firing.ref]
+    return [utc_of(firing.tick_us).astimezone(trigger.tz).isoformat(timespec="seconds")]
+
+
+def want_requests(trigger: Trigger, firing: Firing, call: FireCall = call_fire) -> list[pb.CreateWantRequest]:
+    """What ``firing`` wants: its binary's answer, or its templates rendered for its tick and captures."""
+    spec = trigger.spec
+    if spec.executable:
+        return call(f"trigger {spec.name}", spec.executable, fire_argument(trigger, firing), spec.timeout_seconds)
+    wall = utc_of(firing.tick_us).astimezone(trigger.tz).replace(tzinfo=None, fold=0)
+    refs = validate_refs([t.render(wall, firing.captures) for t in trigger.partitions])
+    request = pb.CreateWantRequest(partitions=refs)
+    if trigger.data_timestamp is not None:
+        text = trigger.data_timestamp.render(wall, firing.captures)
+        request.data_timestamp.FromDatetime(parse_timestamp(text, trigger.tz).astimezone(timezone.utc)
+                                            .replace(tzinfo=None))
+    return [request]
+
+
+def want_spec(trigger: Trigger, firing: Firing, request: pb.CreateWantRequest, now_us: int,
+              defaults: tuple[int, int] = (0, 0)) -> pb.WantSpec:
+    """The want ``request`` of ``firing`` describes, with the trigger's TTL, SLA and comment, its
+    source naming the firing, its data timestamp the tick's unless given; ``defaults``: the
+    graph's (TTL, SLA)."""
+    spec = trigger.spec
+    filled = pb.CreateWantRequest()
+    filled.CopyFrom(request)
+    if spec.ttl_seconds > 0:
+        filled.ttl_seconds = spec.ttl_seconds
+    filled.sla_seconds = spec.sla_seconds
+    filled.comment = filled.comment or spec.comment
+    if not filled.HasField("data_timestamp"):
+        filled.data_timestamp.FromMicroseconds(firing.tick_us)
+    filled.source.CopyFrom(pb.WantSource(type=firing.source, name=spec.name, firing_id=firing.firing_id))
+    return new_want_spec(filled, now_us, defaults[0], defaults[1], firing.source)
+
+
+def _firing_payload(message: pb.TriggerFired | pb.TriggerFailed, firing: Firing) -> None:
+    message.trigger, message.firing_id, message.source = firing.trigger, firing.firing_id, firing.source
+    message.tick_time.FromMicroseconds(firing.tick_us)
+    message.ref, message.ref_index, message.requested_by = firing.ref, firing.ref_index, firing.requested_by
+
+
+def fired_events(firing: Firing, wants: Sequence[pb.WantSpec]) -> list[pb.Event]:
+    """``trigger_fired`` naming ``wants``, then their ``want_created`` events: one append."""
+    event = pb.Event(trigger_fired=pb.TriggerFired(want_ids=[w.want_id for w in wants]))
+    _firing_payload(event.trigger_fired, firing)
+    return [event, *(pb.Event(want_created=pb.WantCreated(want=w)) for w in wants)]
+
+
+def failed_event(firing: Firing, error: str) -> pb.Event:
+    """``trigger_failed``: ``firing`` wanted nothing because of ``error``."""
+    event = pb.Event(trigger_failed=pb.TriggerFailed(error=error))
+    _firing_payload(event.trigger_failed, firing)
+    return event
+
+
+def resolve(trigger: Trigger, firing: Firing, now_us: int, defaults: tuple[int, int] = (0, 0),
+            call: FireCall = call_fire) -> list[pb.WantSpec]:
+    """The wants ``firing`` creates. TriggerProtocolError if its binary failed, InvalidArgumentError
+    if what it wants is invalid (a template rendering a bad ref, a capture an offset cannot read)."""
+    return [want_spec(trigger, firing, r, now_us, defaults) for r in want_requests(trigger, firing, call)]
+
+
+def outcome(trigger: Trigger, firing: Firing, now_us: int, defaults: tuple[int, int] = (0, 0),
+            call: FireCall = call_fire) -> list[pb.Event]:
+    """The events recording ``firing``: ``fired_events``, or its ``trigger_failed`` if ``resolve`` failed."""
+    try:
+        wants = resolve(trigger, firing, now_us, defaults, call)
+    except (InvalidArgumentError, JobProtocolError) as e:
+        return [failed_event(firing, str(e))]
+    return fired_events(firing, wants)
+
+
+def status(trigger: Trigger, state: pb.TriggerState | None, now_us: int) -> pb.TriggerStatus:
+    """What ``GET /api/v1/triggers`` shows of one trigger: its declaration, state and next tick."""
+    spec = trigger.spec
+    out = pb.TriggerStatus(
+        label=spec.label, kind=trigger.kind, cron=spec.cron, timezone=spec.timezone, on=spec.on,
+        partitions=spec.partitions, binary=bool(spec.executable), max_catchup=spec.max_catchup,
+        ttl_seconds=spec.ttl_seconds, sla_seconds=spec.sla_seconds, comment=spec.comment)
+    out.state.CopyFrom(state or pb.TriggerState())
+    out.state.name = spec.name
+    upcoming = next_fire_us(trigger, state, now_us)
+    if upcoming is not None:
+        out.next_fire_time.FromMicroseconds(upcoming)
+    return out
