@@ -107,7 +107,7 @@ class UpstreamSpec:
 
 @dataclass(frozen=True)
 class TriggerSpec:
-    """A ``databuild_trigger``: what creates wants on a schedule or when data lands (docs/triggers.md).
+    """A ``databuild_trigger``: what creates wants on a schedule or when data lands (docs/bazel-rules.md; the service runs them).
 
     Exactly one of ``cron`` (a schedule, read in ``timezone``) and ``on`` (ref templates:
     it fires when a matching partition becomes available, its ``{fields}`` captured);
