@@ -1,4 +1,4 @@
-"""What a trigger may say: cron expressions (check_cron), template fields and time zones.
+"""What a trigger may say (cron expressions, template fields, time zones) and how a template is filled in.
 
 The Starlark copies (rules/private/cron.bzl, fields.bzl) are compared with these by
 //tests/rules:cron_parity_test and fields_parity_test.
@@ -6,12 +6,15 @@ The Starlark copies (rules/private/cron.bzl, fields.bzl) are compared with these
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from databuild.errors import InvalidArgumentError
 from databuild.triggers.cron import check_cron
 from databuild.triggers.fields import (
-    TICK_FIELDS, Field, check_fields, check_partitions_template, check_timezone, on_template_captures, parse_template,
+    TICK_FIELDS, Field, check_fields, check_partitions_template, check_timezone, common_captures, on_template_captures,
+    parse_template, render,
 )
 
 
@@ -88,3 +91,29 @@ def test_captured_fields_hide_tick_fields_and_take_no_offsets():
 def test_a_bad_on_template_is_refused(template, message):
     with pytest.raises(InvalidArgumentError, match=message):
         on_template_captures(template)
+
+
+WALL = datetime(2026, 3, 1, 0, 30)
+
+
+def test_tick_fields_and_offsets_are_filled_in_on_the_wall_clock():
+    parts = check_fields("r/{date}/{hour}{minute}/{datetime}/{date-1d}/{date+2d}/{datetime-6h}/{hour-90m}", (), "t")
+    assert render(parts, WALL) == "r/2026-03-01/0030/2026-03-01T00:30:00/2026-02-28/2026-03-03/2026-02-28T18:30:00/23"
+
+
+def test_offsets_are_calendar_arithmetic_across_a_dst_switch():
+    # The day after the spring switch in Amsterdam has no 24 h before its 00:30: {date-1d} is still the 29th.
+    assert render(check_fields("r/{date-1d}", (), "t"), datetime(2026, 3, 30, 0, 30)) == "r/2026-03-29"
+
+
+def test_captures_fill_their_fields_and_hide_tick_fields_of_their_name():
+    captures = common_captures(["w/{date}/{color}"])
+    parts = check_fields("w/{date}/{color}/{hour}", captures, "t")
+    assert render(parts, WALL, {"date": "2025-12-31", "color": "red"}) == "w/2025-12-31/red/00"
+
+
+def test_the_fields_templates_may_use_are_those_every_on_template_captures():
+    assert common_captures(["a/{date}/{x}", "b/{x}/{date}/{y}"]) == {"date", "x"}
+    assert common_captures([]) == frozenset()
+    with pytest.raises(InvalidArgumentError, match="field 'y' is neither a tick field"):
+        check_fields("r/{y}", common_captures(["a/{date}/{x}", "b/{x}/{date}/{y}"]), "partitions template")

@@ -256,19 +256,19 @@ def test_a_failing_binary_or_an_invalid_want_is_a_failure_event():
     (failed,) = outcome(t, due_firing(t, at(2026, 1, 2, 2)), at(2026, 1, 2, 2), call=broken)
     assert failed.trigger_failed.firing_id == "daily@2026-01-02T02:00:00Z"
     assert failed.trigger_failed.error == "trigger daily: exited with code 3 for x"
-    weekly = on_raw(partitions=("w/{date-7d}",), on=("raw/{date}",))
-    (bad,) = outcome(weekly, manual_firing(weekly, 0, "raw/latest", "api", "u"), 0)
-    assert "captured date 'latest'" in bad.trigger_failed.error
+    dated = on_raw(partitions=("w/{date}",), on=("raw/{date}",), data_timestamp="{date}")
+    (bad,) = outcome(dated, manual_firing(dated, 0, "raw/latest", "api", "u"), 0)
+    assert "latest" in bad.trigger_failed.error and bad.trigger_failed.firing_id == "on_raw!u"
 
 
 @pytest.mark.parametrize("changes, fragment", [
-    (dict(on=("raw/{x}",)), "exactly one of cron and on"),
-    (dict(cron=""), "exactly one of cron and on"),
-    (dict(executable="/bin/x"), "exactly one of partitions and a binary"),
-    (dict(max_catchup=-1), "max_catchup must not be negative"),
+    (dict(on=("raw/{x}",)), "needs either a cron or on templates, not both"),
+    (dict(cron=""), "needs either a cron or on templates"),
+    (dict(executable="/bin/x"), "needs either partitions or an executable, not both"),
+    (dict(max_catchup=-1), "max_catchup must be an integer of 0 or more"),
     (dict(cron="0 2 * *"), "has 4 fields"),
-    (dict(timezone="Nowhere/City"), "unknown timezone"),
-    (dict(partitions=("r/{color}",)), r"names field \{color\}"),
+    (dict(timezone="Nowhere/City"), "'Nowhere/City' is not an IANA time zone"),
+    (dict(partitions=("r/{color}",)), "field 'color' is neither a tick field"),
 ])
 def test_bad_declarations_are_refused(changes, fragment):
     with pytest.raises(InvalidArgumentError, match=fragment):

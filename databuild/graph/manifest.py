@@ -50,7 +50,7 @@ from urllib.parse import urlsplit
 from databuild.errors import InvalidArgumentError
 from databuild.refs import compile_pattern, patterns_overlap
 from databuild.triggers.cron import check_cron
-from databuild.triggers.fields import check_fields, check_partitions_template, check_timezone, on_template_captures
+from databuild.triggers.fields import check_fields, check_partitions_template, check_timezone, common_captures
 
 MANIFEST_VERSION = 1
 #: How long a `config` or lookup call may take unless the job or graph says otherwise.
@@ -247,20 +247,21 @@ def _check_upstreams(graph: GraphSpec, outputs: list[tuple[str, str]]) -> None:
 
 
 def _check_triggers(graph: GraphSpec) -> None:
-    """Trigger names are valid and unique, and each trigger is valid (``_check_trigger``)."""
+    """Trigger names are valid and unique, and each trigger is valid (``check_trigger``)."""
     seen: set[str] = set()
     for trigger in graph.triggers:
         if trigger.name in seen:
             raise InvalidManifestError(f"graph {graph.label} lists trigger {trigger.name!r} twice")
         seen.add(trigger.name)
         try:
-            _check_trigger(trigger)
+            check_trigger(trigger)
         except InvalidArgumentError as e:
             raise InvalidManifestError(f"graph {graph.label}: trigger {trigger.name!r}: {e}") from None
 
 
-def _check_trigger(trigger: TriggerSpec) -> None:
-    """Raise InvalidArgumentError for what ``databuild_trigger`` refuses at ``bazel build``."""
+def check_trigger(trigger: TriggerSpec) -> None:
+    """Raise InvalidArgumentError for what ``databuild_trigger`` refuses at ``bazel build``
+    (and for an unknown time zone, which it cannot tell)."""
     problem = trigger_name_problem(trigger.name)
     if problem:
         raise InvalidArgumentError(problem)
@@ -273,7 +274,7 @@ def _check_trigger(trigger: TriggerSpec) -> None:
         check_cron(trigger.cron, trigger.timezone)
     else:
         check_timezone(trigger.timezone)
-    captures = frozenset.intersection(*(on_template_captures(t) for t in trigger.on)) if trigger.on else frozenset()
+    captures = common_captures(trigger.on)
     for template in trigger.partitions:
         check_partitions_template(template, captures)
     if trigger.data_timestamp:

@@ -26,21 +26,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timezone
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
+from zoneinfo import ZoneInfo
 
 from databuild.errors import InvalidArgumentError
 from databuild.events import EventFilter
+from databuild.graph.manifest import TriggerSpec, check_trigger
 from databuild.jobs.protocol import JobProtocolError
 from databuild.proto import databuild_pb2 as pb
-from databuild.refs import validate_ref, validate_refs
+from databuild.refs import RefTemplate, validate_ref, validate_refs
 from databuild.timespec import parse_timestamp
+from databuild.triggers.fields import check_fields, common_captures, render
 from databuild.triggers.protocol import call_fire
-from databuild.triggers.schedule import Schedule, utc_of, zone
-from databuild.triggers.templates import Template, captured_fields, on_templates, partition_templates
+from databuild.triggers.schedule import Schedule, utc_of
 from databuild.wants import new_want_spec
-
-if TYPE_CHECKING:
-    from databuild.graph import TriggerSpec
 
 SCHEDULED, TRIGGERED, MANUAL = pb.WANT_SOURCE_TYPE_SCHEDULED, pb.WANT_SOURCE_TYPE_TRIGGERED, pb.WANT_SOURCE_TYPE_CLI
 #: The events a reactive trigger reads: a partition became available.
@@ -70,30 +69,19 @@ class Firing:
 
 
 class Trigger:
-    """A ``TriggerSpec`` checked and compiled: its schedule or ``on`` templates, its want templates.
-
-    InvalidArgumentError names what is wrong (the manifest's checks, done again here so a
-    GraphSpec made in code cannot hold a trigger that cannot fire)."""
+    """A ``TriggerSpec`` checked (``check_trigger``: what the manifest accepts, so a GraphSpec
+    made in code cannot hold a trigger that cannot fire) and compiled: its schedule or ``on``
+    templates, its want templates."""
 
     def __init__(self, spec: TriggerSpec) -> None:
-        where = f"trigger {spec.name!r}"
-        if not spec.name:
-            raise InvalidArgumentError("a trigger needs a name")
-        if bool(spec.cron) == bool(spec.on):
-            raise InvalidArgumentError(f"{where} needs exactly one of cron and on")
-        if bool(spec.partitions) == bool(spec.executable):
-            raise InvalidArgumentError(f"{where} needs exactly one of partitions and a binary")
-        if spec.max_catchup < 0:
-            raise InvalidArgumentError(f"{where}: max_catchup must not be negative, got {spec.max_catchup}")
-        if not spec.timeout_seconds > 0:
-            raise InvalidArgumentError(f"{where}: timeout_seconds must be positive, got {spec.timeout_seconds}")
+        check_trigger(spec)
         self.spec, self.name = spec, spec.name
-        self.tz = zone(spec.timezone)
+        self.tz = ZoneInfo(spec.timezone)
         self.schedule = Schedule(spec.cron, spec.timezone) if spec.cron else None
-        self.on = on_templates(spec.on)
-        captures = captured_fields(self.on)
-        self.partitions = partition_templates(spec.partitions, captures)
-        self.data_timestamp = Template(spec.data_timestamp, captures, "data_timestamp template") \
+        self.on = tuple(RefTemplate(t) for t in spec.on)
+        captures = common_captures(spec.on)
+        self.partitions = [check_fields(t, captures, "partitions template") for t in spec.partitions]
+        self.data_timestamp = check_fields(spec.data_timestamp, captures, "data_timestamp") \
             if spec.data_timestamp else None
 
     @property
@@ -239,10 +227,10 @@ def want_requests(trigger: Trigger, firing: Firing, call: FireCall = call_fire) 
     if spec.executable:
         return call(f"trigger {spec.name}", spec.executable, fire_argument(trigger, firing), spec.timeout_seconds)
     wall = utc_of(firing.tick_us).astimezone(trigger.tz).replace(tzinfo=None, fold=0)
-    refs = validate_refs([t.render(wall, firing.captures) for t in trigger.partitions])
+    refs = validate_refs([render(t, wall, firing.captures) for t in trigger.partitions])
     request = pb.CreateWantRequest(partitions=refs)
     if trigger.data_timestamp is not None:
-        text = trigger.data_timestamp.render(wall, firing.captures)
+        text = render(trigger.data_timestamp, wall, firing.captures)
         request.data_timestamp.FromDatetime(parse_timestamp(text, trigger.tz).astimezone(timezone.utc)
                                             .replace(tzinfo=None))
     return [request]

@@ -1,4 +1,4 @@
-"""The fields a trigger's templates may name, how a field is written, and the zone of the tick.
+"""Trigger templates: the fields they may name, how a field is written, how one is filled in.
 
 A template is text with fields in braces: ``reports/daily/{date-1d}``. A field is a
 name of ASCII letters, digits and ``_``, optionally followed by an offset, ``+`` or
@@ -9,20 +9,23 @@ name of ASCII letters, digits and ``_``, optionally followed by an offset, ``+``
 The tick fields (``TICK_FIELDS``) are the tick time (a schedule's tick, or when the
 partition that fired a reactive trigger became available) in the trigger's timezone,
 moved by the offset: ``date`` ``2025-01-31``, ``hour`` ``02``, ``minute`` ``00``,
-``datetime`` ``2025-01-31T02:00:00``. A reactive trigger's ``on`` templates
+``datetime`` ``2025-01-31T02:00:00``. The offset moves the wall-clock time (calendar
+arithmetic), so ``{date-1d}`` is the previous calendar date whatever daylight saving
+time does that night. A reactive trigger's ``on`` templates
 (``databuild.refs.RefTemplate``: ``raw/{date}/*``) capture fields of the partition
 that landed; its other templates may name the fields every ``on`` template captures,
 without an offset. A captured field hides the tick field of that name.
 
-``rules/private/fields.bzl`` is the Starlark copy of this module, checked at
-``bazel build``; ``//tests/rules:fields_parity_test`` keeps both equal.
+The checks here are what the graph manifest, and the runner through it, accept;
+``rules/private/fields.bzl`` is their Starlark copy, run at ``bazel build``; ``//tests/rules:fields_parity_test`` keeps both equal.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from databuild.errors import InvalidArgumentError
@@ -31,6 +34,8 @@ from databuild.timespec import parse_duration
 
 #: The fields every tick provides, in the trigger's timezone.
 TICK_FIELDS: tuple[str, ...] = ("date", "hour", "minute", "datetime")
+#: How each tick field is written (strftime).
+TICK_FORMATS: dict[str, str] = {"date": "%Y-%m-%d", "hour": "%H", "minute": "%M", "datetime": "%Y-%m-%dT%H:%M:%S"}
 
 # A value as long as each tick field's, to check that a filled template is a valid ref;
 # a captured field is at least one character.
@@ -120,6 +125,12 @@ def check_partitions_template(template: str, captures: Collection[str]) -> None:
         raise _error(what, template, str(e)) from None
 
 
+def common_captures(on: Sequence[str]) -> frozenset[str]:
+    """The fields every ``on`` template captures (those the other templates may name); each checked."""
+    captures = [on_template_captures(t) for t in on]
+    return frozenset.intersection(*captures) if captures else frozenset()
+
+
 def on_template_captures(template: str) -> frozenset[str]:
     """The names an ``on`` template captures; InvalidArgumentError if it is not a ref template without offsets."""
     what = "on template"
@@ -132,6 +143,14 @@ def on_template_captures(template: str) -> frozenset[str]:
     except InvalidArgumentError as e:
         raise _error(what, template, str(e)) from None
     return frozenset(p.name for p in parts if isinstance(p, Field))
+
+
+def render(parts: Sequence[str | Field], wall: datetime, captures: Mapping[str, str] = {}) -> str:
+    """A template checked by ``check_fields``, filled in for a tick at the naive wall-clock
+    time ``wall`` and the fields an ``on`` template captured."""
+    return "".join(
+        p if isinstance(p, str) else captures[p.name] if p.name in captures else
+        (wall + timedelta(seconds=p.offset_seconds)).strftime(TICK_FORMATS[p.name]) for p in parts)
 
 
 def check_timezone(name: str) -> None:

@@ -1,9 +1,8 @@
 """Cron schedules read in a timezone: the next tick after a time, the newest ticks up to one.
 
-A cron expression has 5 fields (minute, hour, day of month, month, day of week) or 6
-with seconds first; croniter parses them (ranges, steps, lists, names such as ``MON``
-and ``JAN``, as it accepts them). The expression is read on the wall clock of the
-trigger's timezone (an IANA name such as ``Europe/Amsterdam``):
+A cron expression is what ``databuild.triggers.cron.check_cron`` accepts (5 fields, or 6
+with seconds first, or an alias such as ``@daily``); croniter reads it. The expression is
+read on the wall clock of the trigger's timezone (an IANA name such as ``Europe/Amsterdam``):
 
 - a wall-clock time that happens twice (autumn, the clock goes back) fires once, the
   first time;
@@ -18,11 +17,12 @@ the search walk wall-clock ticks in order. Times are UTC microseconds; ticks are
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from croniter import CroniterBadDateError, CroniterError, croniter
+from croniter import CroniterBadDateError, croniter
 
 from databuild.errors import InvalidArgumentError
+from databuild.triggers.cron import check_cron
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
@@ -42,40 +42,14 @@ def utc_of(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
 
 
-def zone(name: str) -> ZoneInfo:
-    """The IANA timezone ``name``; InvalidArgumentError naming it if there is none."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise InvalidArgumentError(f"unknown timezone {name!r}: use an IANA name such as UTC or Europe/Amsterdam") \
-            from None
-
-
-def check_cron(expr: str, timezone_name: str = "UTC") -> None:
-    """Raise InvalidArgumentError, naming the value, unless ``expr`` is a cron expression
-    this module reads (one that fires at least once) and ``timezone_name`` a known timezone."""
-    Schedule(expr, timezone_name)
-
-
 class Schedule:
     """A cron expression in a timezone (see the module docstring)."""
 
     def __init__(self, expr: str, timezone_name: str = "UTC") -> None:
-        if not isinstance(expr, str):
-            raise InvalidArgumentError(f"a cron expression must be a string, got {expr!r}")
-        fields = expr.split()
-        if len(fields) not in (5, 6):
-            count = f"{len(fields)} field{'s' if len(fields) != 1 else ''}"
-            raise InvalidArgumentError(f"cron {expr!r} has {count}; use 5 (minute hour day-of-month month "
-                                       "day-of-week) or 6 with seconds first")
-        self.expr, self.tz = " ".join(fields), zone(timezone_name)
-        self._seconds_first = len(fields) == 6
-        try:
-            self._iter(datetime(2000, 1, 1)).get_next(datetime)
-        except CroniterBadDateError:
-            raise InvalidArgumentError(f"cron {expr!r} never fires") from None
-        except (CroniterError, ValueError, KeyError) as e:
-            raise InvalidArgumentError(f"invalid cron {expr!r}: {e}") from None
+        """InvalidArgumentError naming the value unless ``check_cron`` accepts both."""
+        check_cron(expr, timezone_name)
+        self.expr, self.tz = " ".join(expr.split()), ZoneInfo(timezone_name)
+        self._seconds_first = len(expr.split()) == 6
 
     def __repr__(self) -> str:
         return f"Schedule({self.expr!r}, {self.tz.key!r})"
