@@ -121,6 +121,23 @@ def test_missed_ticks_catch_up_to_max_catchup_and_the_rest_are_skipped_in_one_ev
     assert fired_ticks(log)[-1] == "daily@2026-01-06T02:00:00Z"
 
 
+def test_catch_up_one_tick_per_pass_fires_as_many_as_in_one_pass():
+    """A binary trigger fires one tick per pass: the others of its max_catchup are fired by the next passes."""
+    log, t = Log(), daily(max_catchup=3)
+    run_schedule(t, log, at(2026, 1, 1, 12), at(2026, 1, 1, 12))
+    back = at(2026, 1, 5, 12)
+    for _ in range(5):
+        state = log.state("daily")
+        skipped, firings = due_ticks(t, state, back, back, limit=1)
+        assert len(firings) <= 1
+        log.record([skipped] if skipped else [], back)
+        for firing in firings:
+            log.record(outcome(t, firing, back), back)
+    assert fired_ticks(log) == ["daily@2026-01-0%dT02:00:00Z" % d for d in (3, 4, 5)]
+    (skip,) = log.of("trigger_ticks_skipped")
+    assert skip.first_tick.ToJsonString() == skip.last_tick.ToJsonString() == "2026-01-02T02:00:00Z"
+
+
 def test_a_paused_trigger_fires_nothing_and_its_ticks_are_not_caught_up_on_resume():
     log, t = Log(), daily()
     start = at(2026, 1, 1, 12)

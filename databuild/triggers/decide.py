@@ -131,8 +131,11 @@ def due_ticks(trigger: Trigger, state: pb.TriggerState, now_us: int, started_us:
     missed_until = min(started_us, now_us)
     skipped, ticks = None, []
     if cursor < missed_until:
-        ticks = schedule.newest(cursor, missed_until, min(trigger.spec.max_catchup, limit))
-        older = schedule.newest(cursor, (ticks[0] - 1) if ticks else missed_until, 1)
+        # The newest max_catchup missed ticks, whatever this pass's limit: a later pass fires
+        # the rest of them (the cursor is then past every older one, so none is skipped twice).
+        caught_up = schedule.newest(cursor, missed_until, trigger.spec.max_catchup)
+        ticks = caught_up[:limit]
+        older = schedule.newest(cursor, (caught_up[0] - 1) if caught_up else missed_until, 1)
         if older:
             skipped = pb.Event(trigger_ticks_skipped=pb.TriggerTicksSkipped(
                 trigger=trigger.name, max_catchup=trigger.spec.max_catchup))
