@@ -397,3 +397,20 @@ def test_answers_are_sent_without_waiting_for_the_clients_ack():
     finally:
         for s in (client, accepted, listener):
             s.close()
+
+
+def test_a_call_that_runs_job_binaries_waits_past_the_client_timeout(tmp_path):
+    """Job config (and trigger binary) calls have the service's limits, not the client's timeout."""
+    job = tmp_path / "slow_config.sh"
+    job.write_text('#!/bin/sh\nsleep 1.5\nprintf \'{"configs": [{"outputs": ["%s"]}]}\' "$2"\n')
+    job.chmod(0o755)
+    graph = GraphSpec("//g:g", (JobSpec("//g:slow", str(job), ("slow/*",)),))
+    store = StateStore(open_event_log(f"sqlite://{tmp_path}/bel.sqlite3", [StateProjection()]))
+    (tmp_path / "logs").mkdir()
+    try:
+        with serving(DataBuildService(graph, store, str(tmp_path / "logs"))) as url:
+            client = ServiceClient(url, TOKEN, timeout=0.5)
+            plan = client.analyze(pb.AnalyzeRequest(partitions=["slow/1"]))
+            assert [list(r.config.outputs) for r in plan.job_graph.job_runs] == [["slow/1"]]
+    finally:
+        store.close()

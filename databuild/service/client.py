@@ -62,7 +62,9 @@ class ServiceClient:
         sent = {k: v for k, v in doc.items() if k not in defaults or v != defaults[k]}
         params = {op.parameter_name(k): v for k, v in sent.items()} if op.query else None
         body = None if op.query else json.dumps(sent)
-        timeout = self.timeout + (request.wait_seconds if op.long_poll else 0)
+        # Job config, lookup and trigger binary calls have the service's own limits (a minute by
+        # default, longer if the graph says so): wait for the answer as long as they allow.
+        timeout = (self.timeout, None) if op.runs_jobs else self.timeout + (request.wait_seconds if op.long_poll else 0)
         try:
             r = self.http.request(op.method, self.url + path, params=params, data=body, timeout=timeout,
                                   headers={"Content-Type": "application/json"} if body else None,
