@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from typing import Callable
 
 from databuild.errors import InvalidArgumentError
 from databuild.executor import BuildExecutor, ProcessLauncher, max_log_bytes, requested_event
@@ -29,6 +30,11 @@ class ExecutorPool:
         self.max_log_bytes = max_log_bytes(graph, os.environ)  # a bad DATABUILD_MAX_LOG_BYTES fails at start
         self._lock = threading.Lock()
         self._running: dict[str, BuildExecutor] = {}
+        self._finished_listeners: list[Callable[[], None]] = []
+
+    def add_finished_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (from the build's thread) each time a build stops counting as running."""
+        self._finished_listeners.append(listener)
 
     def requested_event(self, order: BuildOrder) -> pb.Event:
         """The ``build_requested`` event naming this process as the executor."""
@@ -56,6 +62,8 @@ class ExecutorPool:
                 with self._lock:  # first: a cancel (under the lock) never reaches a closed launcher
                     self._running.pop(order.build_id, None)
                 launcher.close()
+                for listener in self._finished_listeners:
+                    listener()
 
         threading.Thread(target=run, name=f"build-{order.build_id[:8]}", daemon=True).start()
 

@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 import uuid
-from typing import Iterable, NamedTuple, Protocol, Sequence
+from typing import Callable, Iterable, NamedTuple, Protocol, Sequence
 
 from databuild.errors import AppendConflictError, EventLogLostError
 from databuild.events import REGISTRY, Clock, EventFilter, KeyKind, Unchanged, system_clock
@@ -74,6 +74,9 @@ class Builds(Protocol):
     def cancel_unwanted(self, build_id: str, reason: str) -> bool:
         """Cancel ``build_id`` (killing its jobs) if it runs here and no active want rides on it."""
 
+    def add_finished_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` each time a build stops counting as running (after its final event)."""
+
 
 class WantRunner:
     """Evaluates wants in a background thread; see the module docstring."""
@@ -95,10 +98,12 @@ class WantRunner:
         self._cursor = self.log.latest_index()
         self._due_floor = 0
         self._again: dict[str, None] = {}  # wants to evaluate on the next pass whatever happens (guarded by _wake)
+        self._freed = False  # a build stopped running since the last pass (guarded by _wake)
         self.planning = PlanningPool(
             lambda wants: plan_wants(graph_label, wants, resolver, store.partition_statuses), self._planned, planners)
         self._thread = threading.Thread(target=self._loop, name="want-evaluator", daemon=True)
         self.log.add_listener(self._on_append)
+        builds.add_finished_listener(self._build_finished)
 
     def start(self) -> None:
         self._thread.start()
@@ -134,6 +139,13 @@ class WantRunner:
         with self._wake:
             self._wake.notify_all()
 
+    def _build_finished(self) -> None:
+        """A build's thread let go of its capacity. Its final event woke a pass already, which
+        may have run before then and seen no room: look at the queue again."""
+        with self._wake:
+            self._freed = True
+            self._wake.notify_all()
+
     # -- the loop ------------------------------------------------------------
 
     def _loop(self) -> None:
@@ -143,7 +155,7 @@ class WantRunner:
             with self._wake:
                 if self._stopped:
                     return
-                if self.log.latest_index() <= self._cursor and not self._again:
+                if self.log.latest_index() <= self._cursor and not self._again and not self._freed:
                     self._wake.wait(self._sleep_s())
                 if self._stopped:
                     return
@@ -185,7 +197,7 @@ class WantRunner:
         """One pass: new events, due deadlines, freed capacity, finished plans."""
         with self._wake:
             ids, self._again = self._again, {}
-        freed = False
+            freed, self._freed = self._freed, False
         while True:
             page = self.log.list_events(self._cursor, EventFilter(types=WAKE_TYPES), _BATCH)
             for event in page.events:
