@@ -150,6 +150,15 @@ def test_closing_the_launcher_kills_runs_still_going(tmp_path):
     assert gone(pid)
 
 
+def test_a_run_that_prints_nothing_leaves_no_log_file(tmp_path):
+    (tmp_path / "silent").mkdir()
+    (tmp_path / "printing").mkdir()
+    result, _, run, log = build(tmp_path / "silent", "pass")
+    assert result.status == pb.BUILD_STATUS_COMPLETED and run.log_path and not log.exists()
+    _, _, _, printed = build(tmp_path / "printing", "print('hi')")
+    assert printed.read_text() == "hi\n"
+
+
 def test_a_log_that_cannot_be_written_counts_everything_as_dropped():
     log = RunLog("/dev/full", cap=1 << 20)  # every write fails: no space left on device
     log.write(b"a" * 1000)

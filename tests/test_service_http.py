@@ -333,6 +333,10 @@ def test_logs_stream_ranges_and_stay_inside_the_log_dir(served, tmp_path):
     assert bad.status_code == 400 and "-1" in bad.json()["error"]["message"]
     escaped = requests.get(f"{url}/api/v1/job-runs/out/logs")
     assert escaped.status_code == 404 and "do not serve" not in escaped.text
+    # A run's log file is created when it first prints: none yet reads as empty.
+    store.log.append([run("silent", str(root / "logs" / "silent.log"))])
+    silent = requests.get(f"{url}/api/v1/job-runs/silent/logs")
+    assert (silent.status_code, silent.text, silent.headers["X-Log-Complete"]) == (200, "", "true")
     assert requests.get(f"{url}/api/v1/job-runs/in").json()["job_run"]["status"] == "succeeded"
 
 

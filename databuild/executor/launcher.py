@@ -73,11 +73,12 @@ def _size(n: int) -> str:
 
 class RunLog:
     """A run's log file (owner-only): the first ``cap`` bytes of its output; the rest is
-    counted, and one marker line saying so ends the file."""
+    counted, and one marker line saying so ends the file. The file is created when the
+    run first prints: a run that prints nothing leaves none (readers show it empty)."""
 
     def __init__(self, path: str, cap: int) -> None:
-        self.cap, self.received, self.written = cap, 0, 0
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        self.path, self.cap, self.received, self.written = path, cap, 0, 0
+        self._fd: int | None = None
         self._last = b"\n"
         self._error = ""
 
@@ -89,6 +90,8 @@ class RunLog:
         self.received += len(chunk)
         view = memoryview(chunk)[:0 if self._error else self.cap - self.written]
         try:
+            if view and self._fd is None:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
             while view:
                 n = os.write(self._fd, view)
                 self.written += n
@@ -98,12 +101,13 @@ class RunLog:
 
     def close(self) -> int:
         """Write the marker if anything was dropped, close; return the number of bytes dropped."""
-        if self.dropped:
+        if self.dropped and self._fd is not None:
             why = f"log write failed ({self._error})" if self._error else f"log capped at {_size(self.cap)}"
             newline = "" if self._last == b"\n" else "\n"
             with contextlib.suppress(OSError):
                 os.write(self._fd, f"{newline}[databuild: {why}; {self.dropped} bytes dropped]\n".encode())
-        os.close(self._fd)
+        if self._fd is not None:
+            os.close(self._fd)
         return self.dropped
 
 

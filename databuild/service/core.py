@@ -217,14 +217,18 @@ class DataBuildService:
                                        f"{request.offset}, {request.limit}, {request.tail}")
         run = self.job_run(pb.GetJobRunRequest(job_run_id=request.job_run_id)).job_run
         path = os.path.realpath(run.log_path) if run.log_path else ""
-        if not path or os.path.commonpath([path, self.log_dir]) != self.log_dir or not os.path.isfile(path):
+        if not path or os.path.commonpath([path, self.log_dir]) != self.log_dir:
+            raise NotFoundError(f"job run {run.job_run_id} has no log")
+        complete = run.status in TERMINAL_JOB_RUN_STATUSES
+        if not os.path.lexists(path):  # created when the run first prints: it printed nothing yet
+            return LogSlice(run.job_run_id, 0, 0, 0, complete, iter(()))
+        if not os.path.isfile(path):
             raise NotFoundError(f"job run {run.job_run_id} has no log")
         f = open(path, "rb")
         size = os.fstat(f.fileno()).st_size
         start = max(0, size - request.tail) if request.tail else min(request.offset, size)
         end = min(size, start + request.limit) if request.limit else size
-        return LogSlice(run.job_run_id, start, end, size, run.status in TERMINAL_JOB_RUN_STATUSES,
-                        _read_range(f, start, end))
+        return LogSlice(run.job_run_id, start, end, size, complete, _read_range(f, start, end))
 
     # -- wants -----------------------------------------------------------------
 
