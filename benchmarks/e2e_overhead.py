@@ -11,7 +11,9 @@ the same run. Overhead per job = (DataBuild wall time - baseline wall time) / jo
 Workloads: ``--sizes`` independent refs ``flat/<i>`` (default 250, 1,000 and 10,000) at
 ``--parallelism`` (default 2), and a chain ``chain/0 <- ... <- chain/<n-1>`` of
 ``--chain`` (default 200) one at a time. Targets: <= 2 ms per job for both, and flat in N
-(the largest and smallest flat figures within 1.5x of each other).
+(the largest and smallest flat figures within 1.5x of each other). Also printed per
+workload: the daemon's resident size before and 2 s after the build (target: within
+20 MB), events and bytes per job run in the log (by type), and the log files left.
 
 Usage: python benchmarks/e2e_overhead.py [--sizes 250,1000,10000] [--chain 200] [--parallelism 2]
 Prints a table and one JSON line.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -30,6 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / "bazel-bin" / "benchmarks" / "e2e"
 TARGET_MS = 2.0
+#: The daemon's resident size after a build may exceed its start by at most this much.
+RSS_TARGET_MB = 20.0
+SETTLE_S = 2.0
 
 
 def clean_env(home: Path) -> dict[str, str]:
@@ -48,18 +54,41 @@ def bare(refs: list[str], parallelism: int, home: Path) -> float:
     return time.perf_counter() - t0
 
 
-def databuild(refs: list[str], parallelism: int, state: Path) -> float:
-    """Wall time of ``overhead.build build REFS`` through a warm daemon, following the want."""
+def rss_mb(pid: int) -> float:
+    """Resident size of ``pid`` in MB (``VmRSS``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"/proc/{pid}/status has no VmRSS")
+
+
+def log_footprint(state: Path) -> dict:
+    """What the build left in the state directory: events by type (count, body bytes), log files."""
+    with sqlite3.connect(f"file:{state / 'bel.sqlite3'}?mode=ro", uri=True) as db:
+        by_type = {t: {"events": n, "bytes": b} for t, n, b in db.execute(
+            "SELECT type, count(*), sum(length(body)) FROM events GROUP BY type ORDER BY type")}
+    logs = state / "logs"
+    return {"by_type": by_type, "log_files": sum(1 for _ in logs.rglob("*") if _.is_file()) if logs.exists() else 0,
+            "file_bytes": sum(f.stat().st_size for f in state.glob("bel.sqlite3*"))}
+
+
+def databuild(refs: list[str], parallelism: int, state: Path) -> dict:
+    """``overhead.build build REFS`` through a warm daemon, following the want: wall time, the
+    daemon's resident size before and after, and what the log holds afterwards."""
     env = {**clean_env(state), "DATABUILD_STATE_DIR": str(state / "state"), "DATABUILD_PARALLELISM": str(parallelism)}
     binary = str(BIN / "overhead.build")
     subprocess.run([binary, "daemon", "start"], env=env, check=True, capture_output=True)
     try:
+        pid = json.loads((state / "state" / "daemon.json").read_text())["pid"]
+        rss_start = rss_mb(pid)
         t0 = time.perf_counter()
         done = subprocess.run([binary, "build", *refs], env=env, capture_output=True, text=True)
         elapsed = time.perf_counter() - t0
         if done.returncode:
             raise RuntimeError(f"build exited {done.returncode}: {done.stderr[-2000:]}")
-        return elapsed
+        time.sleep(SETTLE_S)  # the build's threads let go of what they held
+        return {"databuild_s": elapsed, "rss_start_mb": rss_start, "rss_after_mb": rss_mb(pid),
+                **log_footprint(state / "state")}
     finally:
         subprocess.run([binary, "daemon", "stop"], env=env, capture_output=True)
 
@@ -67,9 +96,13 @@ def databuild(refs: list[str], parallelism: int, state: Path) -> float:
 def measure(name: str, refs: list[str], wanted: list[str], parallelism: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="e2e_overhead_") as tmp:
         baseline = bare(refs, parallelism, Path(tmp))
-        total = databuild(wanted, parallelism, Path(tmp))
-    return {"workload": name, "jobs": len(refs), "parallelism": parallelism, "baseline_s": baseline,
-            "databuild_s": total, "overhead_ms_per_job": (total - baseline) / len(refs) * 1000}
+        run = databuild(wanted, parallelism, Path(tmp))
+    events = sum(t["events"] for t in run["by_type"].values())
+    body = sum(t["bytes"] for t in run["by_type"].values())
+    return {"workload": name, "jobs": len(refs), "parallelism": parallelism, "baseline_s": baseline, **run,
+            "overhead_ms_per_job": (run["databuild_s"] - baseline) / len(refs) * 1000,
+            "events_per_run": events / len(refs), "event_bytes_per_run": body / len(refs),
+            "file_bytes_per_run": run["file_bytes"] / len(refs)}
 
 
 def main() -> None:
@@ -92,6 +125,17 @@ def main() -> None:
         ok = "ok" if r["overhead_ms_per_job"] <= TARGET_MS else "MISSED"
         print(f"{r['workload']:<32} {r['jobs']:>6} {r['baseline_s']:>8.2f} {r['databuild_s']:>12.2f} "
               f"{r['overhead_ms_per_job']:>16.2f}  <= {TARGET_MS} {ok}")
+    print(f"\n{'workload':<32} {'rss start MB':>12} {'after MB':>9} {'grew MB':>8}  target    "
+          f"{'events/run':>10} {'event B/run':>11} {'file B/run':>10} {'log files':>9}")
+    for r in results:
+        grew = r["rss_after_mb"] - r["rss_start_mb"]
+        ok = "ok" if grew <= RSS_TARGET_MB else "MISSED"
+        print(f"{r['workload']:<32} {r['rss_start_mb']:>12.1f} {r['rss_after_mb']:>9.1f} {grew:>8.1f}  <= "
+              f"{RSS_TARGET_MB:.0f} {ok:<6} {r['events_per_run']:>10.2f} {r['event_bytes_per_run']:>11.0f} "
+              f"{r['file_bytes_per_run']:>10.0f} {r['log_files']:>9}")
+    print("events by type (largest workload):")
+    for t, v in max(results, key=lambda r: r["jobs"])["by_type"].items():
+        print(f"  {t:<32} {v['events']:>8} events {v['bytes']:>12,} bytes")
     flat = [r["overhead_ms_per_job"] for r in results if r["workload"].endswith("independent, "
                                                                                 f"{args.parallelism}-way")]
     if len(flat) > 1:
