@@ -125,4 +125,5 @@ def _click_callback(parse: Callable[[Any], Any], doc: str) -> Callable[[click.Co
 duration_option = _click_callback(parse_duration, "``90s``, ``15m``, ``6h``, ``2d`` -> seconds.")
 timestamp_option = _click_callback(parse_timestamp, "An ISO 8601 date or datetime (UTC unless it says otherwise).")
 pattern_option = _click_callback(lambda value: compile_pattern(value).pattern, "A ref glob, kept as given.")
+ref_option = _click_callback(validate_ref, "One partition ref, validated.")
 refs_argument = _click_callback(lambda values: [validate_ref(v) for v in values], "Partition refs, each validated.")

@@ -13,7 +13,7 @@ from typing import NoReturn
 
 import click
 
-from databuild.cli import feed, inspect, wants
+from databuild.cli import feed, inspect, triggers, wants
 from databuild.cli.context import CliContext, duration_option, refs_argument
 from databuild.cli.follow import follow_want
 from databuild.cli.render import ProgressLine, emit_json, table, to_dict, want_status
@@ -76,7 +76,8 @@ def build(c: CliContext, refs: list[str], no_wait: bool, **options) -> None:
     """
     service = c.service
     if c.local:
-        service.start_evaluator()  # no daemon: this process serves the want until it ends
+        # no daemon: this process serves the want until it ends, and fires no triggers (the daemon does)
+        service.start_evaluator(triggers=False)
     want = create_want(c, refs, **options)
     if no_wait:
         show_created(c, want)
@@ -198,6 +199,7 @@ def daemon_stop(c: CliContext) -> None:
 
 feed.register(cli)
 inspect.register(cli)
+triggers.register(cli)
 wants.register(cli)
 
 

@@ -127,6 +127,7 @@ def want_status_command(c: CliContext, want_id_or_ref: str) -> None:
     source = enum_name(pb.WantSourceType.DESCRIPTOR, w.spec.source.type)
     click.echo(f"created {timestamp(w.spec.created_at)} by {source}"
                + (f":{w.spec.source.name}" if w.spec.source.name else "")
+               + (f" (firing {w.spec.source.firing_id})" if w.spec.source.firing_id else "")
                + (f" — {w.spec.comment}" if w.spec.comment else ""))
     click.echo(detail.explanation)
     click.echo("timeline:")

@@ -82,15 +82,20 @@ class DataBuildService:
         self.trigger_runner = TriggerRunner(store, list(self._triggers.values()), self._defaults, clock_us, fire_call)
         self._evaluating = False
 
-    def start_evaluator(self) -> None:
+    def start_evaluator(self, triggers: bool = True) -> None:
         """Start serving wants (evaluating them, running their builds), syncing from
-        upstream graphs and firing triggers, in the background."""
+        upstream graphs and, if ``triggers``, firing triggers, in the background.
+
+        Only the graph's daemon (``serve``) fires triggers: a ``--local`` CLI process
+        serves its own want and passes ``triggers=False``, so a short-lived command
+        never fires schedules on behalf of the graph."""
         if not self._evaluating:
             self._evaluating = True
             self.evaluator.start()
             for sync in self.syncs:
                 sync.start()
-            self.trigger_runner.start()
+            if triggers:
+                self.trigger_runner.start()
 
     def close(self) -> None:
         """Stop the triggers, the evaluator, its planners and the upstream syncs (running builds
