@@ -1,4 +1,5 @@
-"""The trigger runner: fires the graph's triggers in the service that `serve` and the daemon run (docs/triggers.md; a `--local` command fires none).
+"""The trigger runner: fires the graph's triggers in the service `serve` and the daemon run
+(docs/triggers.md); a ``--local`` command fires none.
 
 Each trigger has a thread of its own, so a trigger binary running until its timeout
 holds up only its own trigger, never another trigger, the evaluator or a request:
