@@ -27,9 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-import requests
 
-from databuild.errors import ServiceUnavailableError
+from databuild.errors import DataBuildError, ServiceUnavailableError
 from databuild.procs import process_alive
 
 LOCK_FILE, INFO_FILE, LOG_FILE = "daemon.lock", "daemon.json", "daemon.log"
@@ -61,11 +60,13 @@ def answering(info: DaemonInfo, graph_label: str) -> bool:
     """True if the recorded daemon's process lives and answers as ``graph_label``."""
     if not process_alive(info.pid):
         return False
+    from databuild.service.client import ServiceClient
+
     try:
-        health = requests.get(f"{info.url}/api/v1/health", timeout=2).json()
-    except (requests.RequestException, ValueError):
+        health = ServiceClient(info.url, timeout=2).health()
+    except DataBuildError:  # unreachable, or not answering as a DataBuild service
         return False
-    return health.get("graph_label") == graph_label
+    return health.graph_label == graph_label
 
 
 def running_daemon(state_dir: Path, graph_label: str) -> DaemonInfo | None:
