@@ -15,8 +15,12 @@ shell job that stamps the time it started; ``held_on_batch`` wants ``held/<i>`` 
    Target p50 <= 50 ms.
 2. ``--batch`` partitions (default 10,000) landing in one ``mark-available`` request ->
    as many wants created by ``held_on_batch``: seconds from the landing event to the
-   last ``trigger_fired`` event (the log's clock), and from just before the POST until
-   the client sees every firing in ``GET /api/v1/triggers``. Target <= 2 s.
+   last ``trigger_fired`` event (the log's clock; a firing and its want are one append),
+   from just before the POST to that event, and from just before the POST until the
+   client sees every firing in ``GET /api/v1/triggers``. An event's timestamp is taken
+   when its append begins; readers see it once the append commits, after the state
+   projection of all 20,000 events (firings and wants), so the last figure is when the
+   wants exist for anyone else. Target <= 2 s.
 
 Usage: python benchmarks/triggers.py [--landings 200] [--batch 10000]
 Prints a table and one JSON line ``{"benchmark": "triggers", ...}``. No timing is
@@ -183,8 +187,9 @@ def batch(service: Service, size: int) -> dict:
     if len(fired) != size or len({w["partitions"][0] for w in wants}) != size:
         raise RuntimeError(f"{size} partitions landed: {len(fired)} firings, {len(wants)} wants")
     last = max(seconds(e["timestamp"]) for e in fired)
-    return {"partitions": size, "post_seconds": posted - t0, "client_seconds": seen - t0,
-            "log_seconds": last - seconds(landing["timestamp"]), "appends": len({e["timestamp"] for e in fired})}
+    return {"partitions": size, "post_seconds": posted - t0, "created_seconds": last - t0,
+            "client_seconds": seen - t0, "log_seconds": last - seconds(landing["timestamp"]),
+            "appends": len({e["timestamp"] for e in fired})}
 
 
 def main() -> None:
@@ -213,10 +218,13 @@ def main() -> None:
         s = one[key]
         goal = f"p50<=50 {verdict(s['p50_ms'] <= 50)}" if target else "(breakdown)"
         print(f"{label:<58} {s['n']:>4} {s['p50_ms']:>8.1f} {s['p99_ms']:>8.1f}  {goal}")
-    print(f"{b['partitions']:,} partitions in one mark-available -> {b['partitions']:,} triggered wants: "
-          f"log {b['log_seconds']:.2f} s, client {b['client_seconds']:.2f} s (POST answered after "
-          f"{b['post_seconds']:.2f} s; firings in {b['appends']} append(s)); target <= 2 s: "
-          f"{verdict(max(b['log_seconds'], b['client_seconds']) <= 2)}")
+    print(f"{b['partitions']:,} partitions in one mark-available -> {b['partitions']:,} triggered wants "
+          f"(firings in {b['appends']} append(s)), target <= 2 s:")
+    for label, key in (("log: landing event -> last trigger_fired stamped", "log_seconds"),
+                       ("just before the POST -> last trigger_fired stamped", "created_seconds"),
+                       ("just before the POST -> committed: GET /api/v1/triggers shows all", "client_seconds")):
+        print(f"  {label:<62} {b[key]:>6.2f} s  {verdict(b[key] <= 2)}")
+    print(f"  (the POST itself was answered after {b['post_seconds']:.2f} s)")
     print(json.dumps({"benchmark": "triggers", "results": results}))
 
 
