@@ -211,14 +211,14 @@ def test_sigkill_and_restart_fire_every_tick_once(graphs):
         g.start()
         g.wait_fired(seen + 1)
     g.wait_fired(len(g.fired()) + 2)
-    g.stop()  # SIGTERM: what is read below is final
-    g.start()
-    fired = g.fired()
+    # One read, in index order: a consistent prefix of the log however far the ticking got.
+    log = g.events("trigger_fired", "trigger_ticks_skipped", "want_created")
+    fired = [e["trigger_fired"] for e in log if "trigger_fired" in e]
     ids = [f["firing_id"] for f in fired]
     assert len(ids) == len(set(ids)), "a tick fired twice"
     assert all(f["firing_id"] == f"{SCHEDULE}@{f['tick_time']}" for f in fired)
     ticks = sorted(instant(f["tick_time"]) for f in fired)
-    skips = [e["trigger_ticks_skipped"] for e in g.events("trigger_ticks_skipped")]
+    skips = [e["trigger_ticks_skipped"] for e in log if "trigger_ticks_skipped" in e]
     assert skips, "a 4 s outage misses several ticks; all but the newest are recorded skipped"
     skipped: list[datetime] = []
     for s in skips:
@@ -230,7 +230,7 @@ def test_sigkill_and_restart_fire_every_tick_once(graphs):
     # Every tick from the first firing on was fired or recorded skipped, none left out.
     assert sorted(ticks + skipped) == _expand(ticks[0], ticks[-1])
     # No partition wanted twice by the trigger, and each firing's want is the tick's partition.
-    created = [e["want_created"] for e in g.events("want_created")]
+    created = [e["want_created"] for e in log if "want_created" in e]
     mine = [w for w in created if w["want"]["source"]["name"] == SCHEDULE]
     wanted = [p for w in mine for p in w["want"]["partitions"]]
     assert len(wanted) == len(set(wanted)) == len(fired)
