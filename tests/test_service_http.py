@@ -418,3 +418,27 @@ def test_a_call_that_runs_job_binaries_waits_past_the_client_timeout(tmp_path):
             assert [list(r.config.outputs) for r in plan.job_graph.job_runs] == [["slow/1"]]
     finally:
         store.close()
+
+
+def test_a_client_interrupted_mid_request_answers_the_next_call(served):
+    """A signal handler's exception while waiting (Ctrl-C while following) leaves no half-used connection."""
+    import signal
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(signum, frame):
+        raise Interrupted()
+
+    url, store, _ = served
+    client = ServiceClient(url, TOKEN)
+    latest = client.health().latest_event_index
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Interrupted):
+            client.events(pb.ListEventsRequest(since=latest, wait_seconds=5))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert client.health().latest_event_index == latest

@@ -142,6 +142,9 @@ class ServiceClient:
         except (OSError, http.client.HTTPException) as e:
             self._drop()
             raise self._unreachable(e) from None
+        except BaseException:  # e.g. a signal handler's exception mid-request: the connection is unusable
+            self._drop()
+            raise
         if response.will_close:
             self._drop()
         return answer
@@ -157,11 +160,16 @@ class ServiceClient:
 
     def _log_slice(self, request: Message, method: str, path: str, read_timeout: float | None) -> LogSlice:
         """A log read on a connection of its own, streamed: the caller may stop reading early."""
+        conn = None
         try:
             conn = self._connect()
             response = self._send(conn, method, path, None, read_timeout)
-        except (OSError, http.client.HTTPException) as e:
-            raise self._unreachable(e) from None
+        except BaseException as e:
+            if conn is not None:
+                conn.close()
+            if isinstance(e, (OSError, http.client.HTTPException)):
+                raise self._unreachable(e) from None
+            raise
         if response.status >= 400:
             answer = _Answer(response.status, response.headers, response.read())
             conn.close()
