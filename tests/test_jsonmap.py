@@ -125,3 +125,11 @@ def test_bad_input_names_the_value():
     with pytest.raises(InvalidArgumentError, match="JSON object"):
         parse_dict([1, 2], pb.AnalyzeRequest())
     assert parse_dict({"colour": "red"}, pb.AnalyzeRequest(), ignore_unknown=True) == pb.AnalyzeRequest()
+
+
+def test_timestamps_before_the_year_1000_keep_four_digit_years():
+    ts = pb.WantSpec().created_at
+    ts.FromJsonString("0358-12-19T22:51:52Z")
+    assert message_dict(pb.WantSpec(created_at=ts))["created_at"] == "0358-12-19T22:51:52Z"
+    ts.FromJsonString("0001-01-01T00:00:00.5Z")
+    assert message_dict(pb.WantSpec(created_at=ts))["created_at"] == "0001-01-01T00:00:00.500Z"

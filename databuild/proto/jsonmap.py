@@ -106,7 +106,8 @@ _EPOCH = datetime(1970, 1, 1)
 
 def timestamp_text(ts: Message) -> str:
     """RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits, as protobuf writes it."""
-    text = (_EPOCH + timedelta(seconds=ts.seconds)).strftime("%Y-%m-%dT%H:%M:%S")
+    # isoformat, not strftime: %Y does not pad years before 1000 to four digits.
+    text = (_EPOCH + timedelta(seconds=ts.seconds)).isoformat(timespec="seconds")
     nanos = ts.nanos
     if not nanos:
         return text + "Z"
