@@ -17,18 +17,16 @@ checked, not assumed.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+from served_graph import ServedGraph, bearer, build_binaries
+
 pytestmark = pytest.mark.slow
 #: Loopback for the OS, not for the service (which knows 127.0.0.1, ::1 and localhost):
 #: every request to a service bound here needs a token.
@@ -39,82 +37,32 @@ OVERRIDE = {"b": "flag", "c": "environment"}
 
 @pytest.fixture(scope="module")
 def binaries() -> Path:
-    subprocess.run(["bazel", "build", "--noshow_progress", "//tests/e2e/crossgraph:all"], cwd=ROOT, check=True,
-                   capture_output=True)
-    out = ROOT / "bazel-bin" / "tests" / "e2e" / "crossgraph"
-    for name in "abc":
-        assert os.access(out / f"{name}.build", os.X_OK)
-    return out
+    return build_binaries("tests/e2e/crossgraph", list("abc"))
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-class Graph:
-    """One graph's ``<name>.build serve``, run from a clean environment, as a user's shell would."""
+class Graph(ServedGraph):
+    """A graph served with a read-only token too; a downstream is told its upstream by flag or environment."""
 
     def __init__(self, binaries: Path, root: Path, name: str, upstream: "Graph | None" = None,
                  host: str = "127.0.0.1") -> None:
-        self.binary, self.root, self.name = binaries / f"{name}.build", root / name, name
-        self.upstream, self.host = upstream, host
-        self.root.mkdir(parents=True)
-        self.token, self.read_token = f"{name}-write-t0k", f"{name}-read-t0k"
-        self.env = {"PATH": "/usr/bin:/bin", "HOME": str(self.root), "DATABUILD_STATE_DIR": str(self.root / "state"),
-                    "DATABUILD_TOKEN": self.token, "DATABUILD_READ_TOKEN": self.read_token}
-        self.proc: subprocess.Popen | None = None
-        self.port = 0
+        super().__init__(binaries, root, name, upstream, host)
+        self.read_token = f"{name}-read-t0k"
+        self.env["DATABUILD_READ_TOKEN"] = self.read_token
 
-    def start(self) -> "Graph":
-        args, env = ["serve", "--host", self.host, "--port", str(self.port)], dict(self.env)
-        if self.upstream is not None:
-            up = self.upstream
-            env[f"DATABUILD_UPSTREAM_{up.name.upper()}_TOKEN"] = up.read_token
-            if OVERRIDE[self.name] == "flag":
-                args += ["--upstream", f"{up.name}={up.url}"]
-            else:
-                env[f"DATABUILD_UPSTREAM_{up.name.upper()}_URL"] = up.url
-        self.proc = subprocess.Popen([str(self.binary), *args], env=env, cwd="/", stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        record = self.root / "state" / "daemon.json"
-        deadline = time.monotonic() + 60
-        while not (record.exists() and json.loads(record.read_text())["pid"] == self.proc.pid):
-            assert self.proc.poll() is None and time.monotonic() < deadline, self.proc.stderr.read().decode()
-            time.sleep(0.05)
-        self.url = json.loads(record.read_text())["url"]
-        self.port = int(self.url.rsplit(":", 1)[1])  # a restart comes back on the same address
-        return self
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(30)
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(self.binary), *args], env=self.env, cwd="/", capture_output=True, text=True,
-                              timeout=120)
-
-    def get(self, path: str, **params) -> dict:
-        r = requests.get(f"{self.url}/api/v1/{path}", params=params, headers=bearer(self.token), timeout=30)
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    def post(self, path: str, body: dict) -> dict:
-        r = requests.post(f"{self.url}/api/v1/{path}", json=body, headers=bearer(self.token), timeout=30)
-        assert r.status_code == 201, r.text
-        return r.json()
+    def serve_options(self) -> tuple[list[str], dict[str, str]]:
+        if self.upstream is None:
+            return [], {}
+        up = self.upstream
+        env = {f"DATABUILD_UPSTREAM_{up.name.upper()}_TOKEN": up.read_token}
+        if OVERRIDE[self.name] == "flag":
+            return ["--upstream", f"{up.name}={up.url}"], env
+        return [], {**env, f"DATABUILD_UPSTREAM_{up.name.upper()}_URL": up.url}
 
     def want(self, ref: str) -> str:
         return self.post("wants", {"partitions": [ref]})["want_id"]
 
-    def land(self, *refs: str) -> None:
-        self.post("partitions:mark-available", {"refs": list(refs)})
-
     def status(self, want_id: str) -> str:
         return self.get(f"wants/{want_id}")["status"]
-
-    def partition(self, ref: str) -> str:
-        return self.get(f"partitions/{ref}")["partition"]["status"]
 
     def wait(self, want_id: str, status: str = "satisfied", timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -127,9 +75,6 @@ class Graph:
         while (now := self.partition(ref)) != status:
             assert time.monotonic() < deadline, f"{self.name}: {ref} is {now}, not {status}"
             time.sleep(0.05)
-
-    def events(self, type_: str) -> list[dict]:
-        return [e[type_] for e in self.get("events", types=type_, limit=10_000)["events"]]
 
     def upstream_url(self) -> str:
         (upstream,) = self.get("graph")["upstreams"]
@@ -149,7 +94,7 @@ def graphs(binaries, tmp_path):
 
 
 def _landed(g: Graph) -> list[str]:
-    return sorted(r for e in g.events("external_partitions_available") for r in e["refs"])
+    return sorted(r for e in g.payloads("external_partitions_available") for r in e["refs"])
 
 
 def test_propagation_outage_and_sigkill_lose_nothing_and_record_nothing_twice(graphs):
@@ -205,10 +150,10 @@ def test_an_upstream_log_replaced_by_an_older_copy_is_read_again(graphs):
             shutil.copy(backup / f.name, f)
     up.start()
     down.wait_partition("a/2", "tainted")  # it vanished upstream, so it is not available here
-    (vanished,) = down.events("partitions_tainted")
+    (vanished,) = down.payloads("partitions_tainted")
     assert vanished["refs"] == ["a/2"] and vanished["requested_by"] == "upstream:a"
     assert "vanished from upstream a" in vanished["reason"]
-    resets = [e["reset"] for e in down.events("upstream_cursor_advanced") if e["reset"]]
+    resets = [e["reset"] for e in down.payloads("upstream_cursor_advanced") if e["reset"]]
     assert len(resets) == 1 and "log_reset" in resets[0]
     up.land("a/3")  # and sync goes on from the new log
     down.wait(down.want("b/3"))
@@ -229,7 +174,7 @@ def test_an_upstream_taint_reaches_the_downstream_once_and_its_wants_wait_again(
     down.wait_partition("a/5", "available")  # synced with the read-only token
     up.post("partitions:taint", {"refs": ["a/5"], "reason": "rows were duplicated"})
     down.wait_partition("a/5", "tainted")
-    (taint,) = down.events("partitions_tainted")
+    (taint,) = down.payloads("partitions_tainted")
     assert taint["refs"] == ["a/5"] and taint["requested_by"] == "upstream:a"
     assert taint["reason"] == "tainted upstream in a: rows were duplicated"
     # A want of what is built from it waits for the upstream to make it available again.
@@ -242,7 +187,7 @@ def test_an_upstream_taint_reaches_the_downstream_once_and_its_wants_wait_again(
     up.land("a/5")
     down.wait(waiting)
     assert down.partition("b/5") == "available" and down.partition("a/5") == "available"
-    assert len(down.events("partitions_tainted")) == 1  # the taint recorded once
+    assert len(down.payloads("partitions_tainted")) == 1  # the taint recorded once
     assert _landed(down) == ["a/5", "a/5"]  # once each time it became available upstream
 
 

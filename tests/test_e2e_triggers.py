@@ -13,18 +13,15 @@ failure does not hang the run.
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+from served_graph import ServedGraph, build_binaries
+
 pytestmark = pytest.mark.slow
 SCHEDULE, REACTIVE = "every_second", "out_on_raw"
 SECOND = timedelta(seconds=1)
@@ -32,16 +29,7 @@ SECOND = timedelta(seconds=1)
 
 @pytest.fixture(scope="module")
 def binaries() -> Path:
-    subprocess.run(["bazel", "build", "--noshow_progress", "//tests/e2e/triggers:all"], cwd=ROOT, check=True,
-                   capture_output=True)
-    out = ROOT / "bazel-bin" / "tests" / "e2e" / "triggers"
-    for name in ("ticking", "up", "down"):
-        assert os.access(out / f"{name}.build", os.X_OK)
-    return out
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+    return build_binaries("tests/e2e/triggers", ["ticking", "up", "down"])
 
 
 def instant(text: str) -> datetime:
@@ -53,67 +41,12 @@ def rfc3339(t: datetime) -> str:
     return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Graph:
-    """One graph's ``<name>.build serve``, run from a clean environment, as a user's shell would."""
-
-    def __init__(self, binaries: Path, root: Path, name: str, upstream: "Graph | None" = None) -> None:
-        self.binary, self.root, self.name, self.upstream = binaries / f"{name}.build", root / name, name, upstream
-        self.root.mkdir(parents=True)
-        self.token = f"{name}-write-t0k"
-        self.env = {"PATH": "/usr/bin:/bin", "HOME": str(self.root), "DATABUILD_STATE_DIR": str(self.root / "state"),
-                    "DATABUILD_TOKEN": self.token}
-        self.proc: subprocess.Popen | None = None
-        self.port = 0
-
-    def start(self) -> "Graph":
-        args = ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        if self.upstream is not None:
-            args += ["--upstream", f"{self.upstream.name}={self.upstream.url}"]
-        self.proc = subprocess.Popen([str(self.binary), *args], env=self.env, cwd="/", stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        record = self.root / "state" / "daemon.json"
-        deadline = time.monotonic() + 60
-        while not (record.exists() and json.loads(record.read_text())["pid"] == self.proc.pid):
-            assert self.proc.poll() is None and time.monotonic() < deadline, self.proc.stderr.read().decode()
-            time.sleep(0.05)
-        self.url = json.loads(record.read_text())["url"]
-        self.port = int(self.url.rsplit(":", 1)[1])  # a restart comes back on the same address
-        return self
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(30)
-
-    def get(self, path: str, **params) -> dict:
-        r = requests.get(f"{self.url}/api/v1/{path}", params=params, headers=bearer(self.token), timeout=30)
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    def post(self, path: str, body: dict | None = None, expect: int = 201) -> dict:
-        r = requests.post(f"{self.url}/api/v1/{path}", json=body or {}, headers=bearer(self.token), timeout=30)
-        assert r.status_code == expect, r.text
-        return r.json()
-
-    def land(self, *refs: str) -> None:
-        self.post("partitions:mark-available", {"refs": list(refs)})
-
-    def partition(self, ref: str) -> str:
-        return self.get(f"partitions/{ref}")["partition"]["status"]
+class Graph(ServedGraph):
+    """A served graph with the trigger reads these tests make."""
 
     def trigger(self, name: str) -> dict:
         (status,) = [t for t in self.get("triggers")["triggers"] if t["name"] == name]
         return status
-
-    def events(self, *types: str) -> list[dict]:
-        """Every event of these types, oldest first, each whole (``index``, ``timestamp``, the payload)."""
-        out, since = [], 0
-        while True:
-            page = self.get("events", types=",".join(types), since=since, limit=1000)
-            out += page["events"]
-            if not page["has_more"]:
-                return out
-            since = page["next"]
 
     def fired(self) -> list[dict]:
         return [e["trigger_fired"] for e in self.events("trigger_fired")]
