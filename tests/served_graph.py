@@ -8,12 +8,14 @@ that assert the status they expect.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Callable, Iterator, TypeVar
 
 import requests
 
@@ -105,3 +107,21 @@ class ServedGraph:
     def payloads(self, type_: str) -> list[dict]:
         """The payloads of every event of ``type_``, oldest first."""
         return [e[type_] for e in self.events(type_)]
+
+
+G = TypeVar("G", bound=ServedGraph)
+
+
+@contextlib.contextmanager
+def served_graphs(cls: type[G], binaries: Path, root: Path) -> Iterator[Callable[..., G]]:
+    """A maker of ``cls(binaries, root, ...)`` graphs; every one made is SIGKILLed at the end."""
+    made: list[G] = []
+
+    def make(*args, **kwargs) -> G:
+        made.append(cls(binaries, root, *args, **kwargs))
+        return made[-1]
+    try:
+        yield make
+    finally:
+        for g in made:
+            g.stop(signal.SIGKILL)

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from served_graph import ServedGraph, bearer, build_binaries
+from served_graph import ServedGraph, bearer, build_binaries, served_graphs
 
 pytestmark = pytest.mark.slow
 #: Loopback for the OS, not for the service (which knows 127.0.0.1, ::1 and localhost):
@@ -83,14 +83,8 @@ class Graph(ServedGraph):
 
 @pytest.fixture
 def graphs(binaries, tmp_path):
-    made: list[Graph] = []
-
-    def make(*args, **kwargs) -> Graph:
-        made.append(Graph(binaries, tmp_path, *args, **kwargs))
-        return made[-1]
-    yield make
-    for g in made:
-        g.stop(signal.SIGKILL)
+    with served_graphs(Graph, binaries, tmp_path) as make:
+        yield make
 
 
 def _landed(g: Graph) -> list[str]:

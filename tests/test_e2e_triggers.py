@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from served_graph import ServedGraph, build_binaries
+from served_graph import ServedGraph, build_binaries, served_graphs
 
 pytestmark = pytest.mark.slow
 SCHEDULE, REACTIVE = "every_second", "out_on_raw"
@@ -68,14 +68,8 @@ class Graph(ServedGraph):
 
 @pytest.fixture
 def graphs(binaries, tmp_path):
-    made: list[Graph] = []
-
-    def make(*args, **kwargs) -> Graph:
-        made.append(Graph(binaries, tmp_path, *args, **kwargs))
-        return made[-1]
-    yield make
-    for g in made:
-        g.stop(signal.SIGKILL)
+    with served_graphs(Graph, binaries, tmp_path) as make:
+        yield make
 
 
 def _tick_ref(tick: str) -> str:
