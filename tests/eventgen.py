@@ -146,6 +146,7 @@ def _trigger_outcome(rng: random.Random, p) -> None:
     p.firing_id = f"{p.trigger}@{rng.randint(0, 99)}"
     p.tick_time.FromSeconds(rng.randint(0, 10**9))
     p.ref_index = rng.randint(0, 99)
+    p.refs.extend(f"raw/{i}" for i in range(rng.choice((0, 1, 2, 12))))
     if isinstance(p, pb.TriggerFired):
         p.want_ids.extend(rng.sample(WANTS, rng.randint(0, 2)))
     else:

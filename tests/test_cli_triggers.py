@@ -105,7 +105,7 @@ def test_fire_a_schedule_trigger_at_a_time_and_want_status_names_the_firing(cli)
 
 def test_fire_a_reactive_trigger_for_a_partition(cli):
     doc = json.loads(ok(cli("--json", "triggers", "fire", "on_raw", "--partition", "raw/2026-01-05")))
-    assert doc["firing"]["trigger"] == "on_raw" and doc["firing"]["ref"] == "raw/2026-01-05"
+    assert doc["firing"]["trigger"] == "on_raw" and doc["firing"]["refs"] == ["raw/2026-01-05"]
     assert doc["firing"]["firing_id"].startswith("on_raw!")
     [want] = doc["wants"]
     assert want["partitions"] == ["derived/2026-01-05"]

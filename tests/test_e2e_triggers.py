@@ -101,12 +101,12 @@ def test_a_reactive_trigger_fires_for_a_partition_landed_upstream(graphs):
     down = graphs("down", upstream=up).start()
     up.land("raw/1")
     (firing,) = down.wait_fired(1)
-    assert firing["trigger"] == REACTIVE and firing["source"] == "triggered" and firing["ref"] == "raw/1"
+    assert firing["trigger"] == REACTIVE and firing["source"] == "triggered" and firing["refs"] == ["raw/1"]
     # The firing stands for the event of down's log that recorded raw/1 as synced from up.
     (synced,) = down.events("external_partitions_available")
     assert synced["external_partitions_available"]["refs"] == ["raw/1"]
     assert firing["ref_index"] == synced["index"]
-    assert firing["firing_id"] == f"{REACTIVE}:raw/1@{synced['index']}"
+    assert firing["firing_id"] == f"{REACTIVE}#{synced['index']}"
     (want_id,) = firing["want_ids"]
     want = down.wait_want(want_id)
     assert want["partitions"] == ["out/1"]
@@ -116,7 +116,7 @@ def test_a_reactive_trigger_fires_for_a_partition_landed_upstream(graphs):
     assert [w["want_id"] for w in listed] == [want_id]
     # Another landing fires again, for its own partition only.
     up.land("raw/2")
-    assert [f["ref"] for f in down.wait_fired(2)] == ["raw/1", "raw/2"]
+    assert [f["refs"] for f in down.wait_fired(2)] == [["raw/1"], ["raw/2"]]
     assert down.wait_want(down.fired()[1]["want_ids"][0])["partitions"] == ["out/2"]
 
 

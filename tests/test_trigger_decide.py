@@ -189,7 +189,8 @@ def available(ref: str, status: int = pb.PARTITION_STATUS_AVAILABLE) -> pb.Event
     return pb.Event(partition_status_changed=pb.PartitionStatusChanged(ref=ref, status=status, build_id="b"))
 
 
-def test_reactive_firings_are_keyed_by_ref_and_event_index_so_a_re_read_fires_nothing_twice():
+def test_reactive_firings_are_keyed_by_event_index_so_a_re_read_fires_nothing_twice():
+    """One firing per event that made matching partitions available, for all of them."""
     log, t = Log(), on_raw()
     log.record([registration(t, None, at(2026, 1, 1), 0)], at(2026, 1, 1))
     log.record([available("raw/2026-01-01/red"), available("raw/other"),
@@ -197,14 +198,18 @@ def test_reactive_firings_are_keyed_by_ref_and_event_index_so_a_re_read_fires_no
                 pb.Event(external_partitions_available=pb.ExternalPartitionsAvailable(
                     refs=["raw/2026-01-02/red", "raw/2026-01-02/blue"]))], at(2026, 1, 1, 1))
     firings, through = due_partitions(t, log.state("on_raw"), log.events)
-    assert [f.firing_id for f in firings] == [
-        "on_raw:raw/2026-01-01/red@2", "on_raw:raw/2026-01-02/red@5", "on_raw:raw/2026-01-02/blue@5"]
-    assert through == 5 and firings[0].captures == {"date": "2026-01-01", "color": "red"}
+    assert [(f.firing_id, f.refs, f.ref_index) for f in firings] == [
+        ("on_raw#2", ("raw/2026-01-01/red",), 2), ("on_raw#5", ("raw/2026-01-02/red", "raw/2026-01-02/blue"), 5)]
+    assert through == 5 and firings[0].captures == ({"date": "2026-01-01", "color": "red"},)
     for firing in firings:
         log.record(outcome(t, firing, at(2026, 1, 1, 2)), at(2026, 1, 1, 2))
     wants = [w.want for w in log.of("want_created")]
     assert [list(w.partitions) for w in wants] == [
         ["summary/2026-01-01/red"], ["summary/2026-01-02/red"], ["summary/2026-01-02/blue"]]
+    second = log.of("trigger_fired")[1]
+    assert (list(second.refs), list(second.want_ids)) == (
+        ["raw/2026-01-02/red", "raw/2026-01-02/blue"], [w.want_id for w in wants[1:]])
+    assert [w.source.firing_id for w in wants] == ["on_raw#2", "on_raw#5", "on_raw#5"]
     assert wants[0].source.type == pb.WANT_SOURCE_TYPE_TRIGGERED and wants[0].source.name == "on_raw"
     assert wants[0].data_timestamp.ToMicroseconds() == at(2026, 1, 1, 1)  # when it became available
     # Reading the same events again (a restart, a second runner) fires nothing.
@@ -212,7 +217,7 @@ def test_reactive_firings_are_keyed_by_ref_and_event_index_so_a_re_read_fires_no
     # The same partition made available again (rebuilt after a taint) is a new firing.
     log.record([available("raw/2026-01-01/red")], at(2026, 1, 1, 3))
     assert [f.firing_id for f in due_partitions(t, log.state("on_raw"), log.events)[0]] == [
-        f"on_raw:raw/2026-01-01/red@{len(log.events)}"]
+        f"on_raw#{len(log.events)}"]
 
 
 def test_reactive_budget_takes_whole_events():
@@ -222,9 +227,29 @@ def test_reactive_budget_takes_whole_events():
     events = [pb.Event(index=i, external_partitions_available=pb.ExternalPartitionsAvailable(
         refs=[f"raw/d{i}/a", f"raw/d{i}/b"])) for i in (1, 2)]
     firings, through = due_partitions(t, state, events, budget=3)
-    assert [f.ref for f in firings] == ["raw/d1/a", "raw/d1/b"] and through == 1
+    assert [f.refs for f in firings] == [("raw/d1/a", "raw/d1/b")] and through == 1
     firings, through = due_partitions(t, state, events, budget=1)  # an event is never split
-    assert len(firings) == 2 and through == 1
+    assert [len(f.refs) for f in firings] == [2] and through == 1
+    firings, through = due_partitions(t, state, events, budget=4)
+    assert [f.firing_id for f in firings] == ["on_raw#1", "on_raw#2"] and through == 2
+
+
+def test_a_binary_reactive_trigger_is_asked_once_per_partition_of_the_firing():
+    calls = []
+
+    def answer(who, executable, argument, timeout):
+        calls.append(argument)
+        return [pb.CreateWantRequest(partitions=[f"out/{argument[-1]}"])]
+
+    t = on_raw(partitions=(), executable="/bin/trigger")
+    event = pb.Event(index=4, external_partitions_available=pb.ExternalPartitionsAvailable(
+        refs=["raw/d/a", "raw/flat", "raw/d/b"]))
+    event.timestamp.FromMicroseconds(at(2026, 1, 1))
+    (firing,), _ = due_partitions(t, pb.TriggerState(name="on_raw"), [event])
+    fired, *wants = outcome(t, firing, at(2026, 1, 1), call=answer)
+    assert calls == [["--partition", "raw/d/a"], ["--partition", "raw/d/b"]]
+    assert [list(w.want_created.want.partitions) for w in wants] == [["out/raw/d/a"], ["out/raw/d/b"]]
+    assert list(fired.trigger_fired.refs) == ["raw/d/a", "raw/d/b"] and fired.trigger_fired.firing_id == "on_raw#4"
 
 
 def test_a_paused_reactive_trigger_fires_nothing():
@@ -240,7 +265,7 @@ def test_manual_firings():
     assert want.want_created.want.partitions == ["reports/2026-01-08"]
     assert fired.trigger_fired.requested_by == "cli:ann" and want.want_created.want.source.firing_id == "daily!u-1"
     reactive = manual_firing(on_raw(), at(2026, 1, 9), "raw/2026-01-09/red", "api", "u-2")
-    assert reactive.captures == {"date": "2026-01-09", "color": "red"}
+    assert (reactive.refs, reactive.captures) == (("raw/2026-01-09/red",), ({"date": "2026-01-09", "color": "red"},))
     with pytest.raises(InvalidArgumentError, match="runs on a schedule"):
         manual_firing(daily(), 0, "raw/x", "api", "u")
     with pytest.raises(InvalidArgumentError, match="name the partition to fire for"):

@@ -135,7 +135,7 @@ def test_a_binary_racing_a_manual_pause_decides_again(store):
     assert calls == [["2026-01-02T02:00:00+00:00"]] and firings(store) == []
 
 
-def test_reactive_fires_once_per_partition_and_a_restart_reads_only_what_it_did_not_handle(store):
+def test_reactive_fires_once_per_landing_and_a_restart_reads_only_what_it_did_not_handle(store):
     store.clock.now = at(2026, 1, 1, 12)
     runner = loop(store, ON_RAW, store.clock.now)
     store.log.append([pb.Event(external_partitions_available=pb.ExternalPartitionsAvailable(refs=["raw/old"]))])
@@ -144,13 +144,13 @@ def test_reactive_fires_once_per_partition_and_a_restart_reads_only_what_it_did_
         refs=["raw/2026-01-01", "other/x"]))])
     settle(runner)
     landed = store.log.latest_index() - 2
-    assert firings(store) == [f"on_raw:raw/2026-01-01@{landed}"]
+    assert firings(store) == [f"on_raw#{landed}"]
     # Down: data lands with no runner; a new runner fires for it, and only for it.
     store.log.append([pb.Event(partition_status_changed=pb.PartitionStatusChanged(
         ref="raw/2026-01-02", status=pb.PARTITION_STATUS_AVAILABLE, build_id="b1"))])
     settle(loop(store, ON_RAW, store.clock.now))
     settle(loop(store, ON_RAW, store.clock.now))
-    assert [f.split("@")[0] for f in firings(store)] == ["on_raw:raw/2026-01-01", "on_raw:raw/2026-01-02"]
+    assert firings(store) == [f"on_raw#{landed}", f"on_raw#{landed + 3}"]
     assert sorted(p for w in store.wants() for p in w.spec.partitions) == ["summary/2026-01-01", "summary/2026-01-02"]
     assert {w.spec.source.type for w in store.wants()} == {pb.WANT_SOURCE_TYPE_TRIGGERED}
 
@@ -166,7 +166,8 @@ def test_a_paused_reactive_trigger_does_not_fire_for_what_lands_while_paused(sto
     settle(runner)
     store.log.append([pb.Event(external_partitions_available=pb.ExternalPartitionsAvailable(refs=["raw/b"]))])
     settle(runner)
-    assert [f.split("@")[0] for f in firings(store)] == ["on_raw:raw/b"]
+    assert firings(store) == [f"on_raw#{store.log.latest_index() - 2}"]
+    assert [p for w in store.wants() for p in w.spec.partitions] == ["summary/b"]
 
 
 def test_a_failing_binary_is_recorded_and_its_trigger_goes_on_at_the_next_tick(store):

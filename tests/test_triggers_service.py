@@ -65,7 +65,8 @@ def test_a_landed_partition_is_wanted_by_its_trigger_and_built_while_another_bin
     wait_until(store, lambda: fired(store, "on_raw"), what="the reactive firing")
     (firing,) = fired(store, "on_raw")
     landed = store.partition("raw/2026-01-01").last_event_index
-    assert firing.firing_id == f"on_raw:raw/2026-01-01@{landed}" and firing.source == pb.WANT_SOURCE_TYPE_TRIGGERED
+    assert firing.firing_id == f"on_raw#{landed}" and firing.source == pb.WANT_SOURCE_TYPE_TRIGGERED
+    assert list(firing.refs) == ["raw/2026-01-01"]
     want = wait_for(client, firing.want_ids[0], pb.WANT_STATUS_SATISFIED)
     assert (list(want.spec.partitions), want.spec.source.name, want.spec.source.firing_id) == (
         ["derived/2026-01-01"], "on_raw", firing.firing_id)

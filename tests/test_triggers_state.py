@@ -62,6 +62,18 @@ def test_reactive_outcomes_move_the_index_cursor():
     assert s.handled_index == 9
 
 
+def test_the_state_keeps_the_first_refs_and_wants_of_a_big_firing():
+    """A landing of thousands of partitions is one firing; the trigger's state keeps a sample of it."""
+    big = fired(TRIGGERED, ref_index=7, firing_id="t#7")
+    big.trigger_fired.refs.extend(f"raw/{i}" for i in range(5000))
+    big.trigger_fired.want_ids[:] = [f"w{i}" for i in range(5000)]
+    failure = failed(TRIGGERED)
+    failure.trigger_failed.refs.extend(f"raw/{i}" for i in range(5000))
+    s = state_of([big, failure])
+    assert list(s.last_firing.refs) == [f"raw/{i}" for i in range(10)] and len(s.last_firing.want_ids) == 10
+    assert len(s.last_failure.refs) == 10 and s.handled_index == 7 and s.last_firing.firing_id == "t#7"
+
+
 def test_resume_moves_both_cursors_past_what_came_due_while_paused():
     events = [registered(0, 0), pb.Event(trigger_pause_changed=pb.TriggerPauseChanged(
         trigger="t", paused=True, requested_by="cli:ann")), pb.Event(trigger_pause_changed=pb.TriggerPauseChanged(

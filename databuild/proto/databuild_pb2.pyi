@@ -433,12 +433,12 @@ class TriggerRegistered(_message.Message):
     def __init__(self, trigger: _Optional[str] = ..., since_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., since_index: _Optional[int] = ...) -> None: ...
 
 class TriggerFired(_message.Message):
-    __slots__ = ("trigger", "firing_id", "source", "tick_time", "ref", "ref_index", "want_ids", "requested_by")
+    __slots__ = ("trigger", "firing_id", "source", "tick_time", "refs", "ref_index", "want_ids", "requested_by")
     TRIGGER_FIELD_NUMBER: _ClassVar[int]
     FIRING_ID_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     TICK_TIME_FIELD_NUMBER: _ClassVar[int]
-    REF_FIELD_NUMBER: _ClassVar[int]
+    REFS_FIELD_NUMBER: _ClassVar[int]
     REF_INDEX_FIELD_NUMBER: _ClassVar[int]
     WANT_IDS_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
@@ -446,19 +446,19 @@ class TriggerFired(_message.Message):
     firing_id: str
     source: WantSourceType
     tick_time: _timestamp_pb2.Timestamp
-    ref: str
+    refs: _containers.RepeatedScalarFieldContainer[str]
     ref_index: int
     want_ids: _containers.RepeatedScalarFieldContainer[str]
     requested_by: str
-    def __init__(self, trigger: _Optional[str] = ..., firing_id: _Optional[str] = ..., source: _Optional[_Union[WantSourceType, str]] = ..., tick_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ref: _Optional[str] = ..., ref_index: _Optional[int] = ..., want_ids: _Optional[_Iterable[str]] = ..., requested_by: _Optional[str] = ...) -> None: ...
+    def __init__(self, trigger: _Optional[str] = ..., firing_id: _Optional[str] = ..., source: _Optional[_Union[WantSourceType, str]] = ..., tick_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., refs: _Optional[_Iterable[str]] = ..., ref_index: _Optional[int] = ..., want_ids: _Optional[_Iterable[str]] = ..., requested_by: _Optional[str] = ...) -> None: ...
 
 class TriggerFailed(_message.Message):
-    __slots__ = ("trigger", "firing_id", "source", "tick_time", "ref", "ref_index", "error", "requested_by")
+    __slots__ = ("trigger", "firing_id", "source", "tick_time", "refs", "ref_index", "error", "requested_by")
     TRIGGER_FIELD_NUMBER: _ClassVar[int]
     FIRING_ID_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     TICK_TIME_FIELD_NUMBER: _ClassVar[int]
-    REF_FIELD_NUMBER: _ClassVar[int]
+    REFS_FIELD_NUMBER: _ClassVar[int]
     REF_INDEX_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
@@ -466,11 +466,11 @@ class TriggerFailed(_message.Message):
     firing_id: str
     source: WantSourceType
     tick_time: _timestamp_pb2.Timestamp
-    ref: str
+    refs: _containers.RepeatedScalarFieldContainer[str]
     ref_index: int
     error: str
     requested_by: str
-    def __init__(self, trigger: _Optional[str] = ..., firing_id: _Optional[str] = ..., source: _Optional[_Union[WantSourceType, str]] = ..., tick_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ref: _Optional[str] = ..., ref_index: _Optional[int] = ..., error: _Optional[str] = ..., requested_by: _Optional[str] = ...) -> None: ...
+    def __init__(self, trigger: _Optional[str] = ..., firing_id: _Optional[str] = ..., source: _Optional[_Union[WantSourceType, str]] = ..., tick_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., refs: _Optional[_Iterable[str]] = ..., ref_index: _Optional[int] = ..., error: _Optional[str] = ..., requested_by: _Optional[str] = ...) -> None: ...
 
 class TriggerTicksSkipped(_message.Message):
     __slots__ = ("trigger", "first_tick", "last_tick", "max_catchup")

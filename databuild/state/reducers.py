@@ -285,10 +285,15 @@ def _handled(s: pb.TriggerState, p: pb.TriggerFired | pb.TriggerFailed) -> None:
         s.handled_index = max(s.handled_index, p.ref_index)
 
 
+#: Refs and want ids a trigger's state keeps of its last firing or failure (a firing may have thousands).
+LAST_FIRING_ITEMS = 10
+
+
 @_reduces("trigger_fired")
 def _trigger_fired(s: pb.TriggerState, name: str, p: pb.TriggerFired, event: pb.Event) -> None:
     s.name = name
     s.last_firing.CopyFrom(p)
+    del s.last_firing.refs[LAST_FIRING_ITEMS:], s.last_firing.want_ids[LAST_FIRING_ITEMS:]
     s.last_fired_at.CopyFrom(event.timestamp)
     s.firings += 1
     s.last_error = ""
@@ -299,6 +304,7 @@ def _trigger_fired(s: pb.TriggerState, name: str, p: pb.TriggerFired, event: pb.
 def _trigger_failed(s: pb.TriggerState, name: str, p: pb.TriggerFailed, event: pb.Event) -> None:
     s.name = name
     s.last_failure.CopyFrom(p)
+    del s.last_failure.refs[LAST_FIRING_ITEMS:]
     s.last_failed_at.CopyFrom(event.timestamp)
     s.failures += 1
     s.last_error = p.error

@@ -7,9 +7,11 @@ service was down) were missed: the newest ``max_catchup`` of them fire, the olde
 are recorded skipped in one event. Ticks that came due while it ran always fire.
 
 A reactive trigger's state holds ``handled_index``: every event at or before it was
-looked at. Each later event that made a partition matching an ``on`` template
-available (``partition_status_changed`` to available, ``external_partitions_available``:
-built here, landed by hand or synced from an upstream) fires once for that partition.
+looked at. Each later event that made partitions matching an ``on`` template available
+(``partition_status_changed`` to available, ``external_partitions_available``: built
+here, landed by hand or synced from an upstream) fires once, for all of them: one
+firing of an event that landed 10,000 partitions wants each of them (a want per
+partition, or what the binary answers for each), recorded in one ``trigger_fired``.
 
 A trigger a runner sees for the first time is registered (``trigger_registered``) at
 the current time and log index, so it neither fires for the past nor loses what comes
@@ -17,15 +19,15 @@ while no runner runs. A paused trigger fires nothing; resuming moves both cursor
 resume, so nothing that came due meanwhile fires.
 
 Firing ids are deterministic: ``<trigger>@<tick, RFC 3339 UTC>`` for a tick,
-``<trigger>:<ref>@<event index>`` for a partition, ``<trigger>!<uuid>`` for a manual
-firing. The runner appends a firing and its wants on condition that no event of the
+``<trigger>#<event index>`` for the partitions an event made available (their version),
+``<trigger>!<uuid>`` for a manual firing. The runner appends a firing and its wants on condition that no event of the
 trigger was recorded since it read the state, so no tick or partition fires twice.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import timezone
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
@@ -47,7 +49,7 @@ REACTIVE_TYPES = ("partition_status_changed", "external_partitions_available")
 #: Ticks one pass fires per trigger (the rest fire on the next pass, at once).
 MAX_TICKS_PER_PASS = 100
 #: Partitions one pass fires for per trigger (whole events: one event's refs are never split).
-MAX_FIRINGS_PER_PASS = 10_000
+MAX_REFS_PER_PASS = 10_000
 
 #: ``(who, executable, arguments after "fire", timeout seconds)`` -> the wants the binary printed.
 FireCall = Callable[[str, str, list[str], float], list[pb.CreateWantRequest]]
@@ -55,16 +57,17 @@ FireCall = Callable[[str, str, list[str], float], list[pb.CreateWantRequest]]
 
 @dataclass(frozen=True)
 class Firing:
-    """One firing to record: what it stands for (a tick, or a partition made available by
-    the event at ``ref_index``) and the fields its templates use."""
+    """One firing to record: what it stands for (a tick, or the partitions ``refs`` the
+    event at ``ref_index`` made available, with the fields each one's ``on`` template
+    captured, in the same order)."""
 
     trigger: str
     firing_id: str
     source: int
     tick_us: int
-    ref: str = ""
+    refs: tuple[str, ...] = ()
     ref_index: int = 0
-    captures: Mapping[str, str] = field(default_factory=dict)
+    captures: tuple[Mapping[str, str], ...] = ()
     requested_by: str = ""
 
 
@@ -157,25 +160,27 @@ def available_refs(event: pb.Event) -> list[str]:
 
 
 def due_partitions(trigger: Trigger, state: pb.TriggerState, events: Sequence[pb.Event],
-                   budget: int = MAX_FIRINGS_PER_PASS) -> tuple[list[Firing], int]:
+                   budget: int = MAX_REFS_PER_PASS) -> tuple[list[Firing], int]:
     """A registered reactive trigger's firings for ``events`` (read after its cursor, in index
-    order), taking whole events while within ``budget``; and the index of the last event
-    taken (0 if none), through which the events are dealt with once these are recorded."""
+    order): one per event that made matching partitions available, taking whole events while
+    their partitions stay within ``budget`` (the first is always taken); and the index of the
+    last event taken (0 if none), through which the events are dealt with once these are recorded."""
     if state.paused:
         return [], 0
     firings: list[Firing] = []
-    through = 0
+    through = refs = 0
     for event in events:
-        mine = []
+        firing = None
         if event.index > state.handled_index:
-            for ref in available_refs(event):
-                captures = trigger.captures(ref)
-                if captures is not None:
-                    mine.append(Firing(trigger.name, f"{trigger.name}:{ref}@{event.index}", TRIGGERED,
-                                       event.timestamp.ToMicroseconds(), ref, event.index, captures))
-        if firings and len(firings) + len(mine) > budget:
-            break
-        firings += mine
+            matched = [(ref, found) for ref in available_refs(event) if (found := trigger.captures(ref)) is not None]
+            if matched:
+                firing = Firing(trigger.name, f"{trigger.name}#{event.index}", TRIGGERED, event.timestamp.ToMicroseconds(),
+                                tuple(r for r, _ in matched), event.index, tuple(c for _, c in matched))
+        if firing is not None:
+            if firings and refs + len(firing.refs) > budget:
+                break
+            firings.append(firing)
+            refs += len(firing.refs)
         through = event.index
     return firings, through
 
@@ -196,7 +201,7 @@ def manual_firing(trigger: Trigger, at_us: int, partition: str, requested_by: st
     if captures is None:
         raise InvalidArgumentError(f"partition {partition!r} matches none of trigger {trigger.name!r}'s "
                                    f"on templates {', '.join(trigger.spec.on)}")
-    return Firing(trigger.name, firing_id, MANUAL, at_us, partition, 0, captures, requested_by)
+    return Firing(trigger.name, firing_id, MANUAL, at_us, (partition,), 0, (captures,), requested_by)
 
 
 def wake_us(trigger: Trigger, state: pb.TriggerState, now_us: int) -> int | None:
@@ -217,26 +222,30 @@ def next_fire_us(trigger: Trigger, state: pb.TriggerState | None, now_us: int) -
     return trigger.schedule.next_after(max(cursor, now_us))
 
 
-def fire_argument(trigger: Trigger, firing: Firing) -> list[str]:
-    """What follows ``fire`` on a trigger binary's command line."""
-    if firing.ref:
-        return ["--partition", firing.ref]
-    return [utc_of(firing.tick_us).astimezone(trigger.tz).isoformat(timespec="seconds")]
+def tick_argument(trigger: Trigger, firing: Firing) -> str:
+    """The tick time a trigger binary's ``fire`` is called with: RFC 3339 in the trigger's timezone."""
+    return utc_of(firing.tick_us).astimezone(trigger.tz).isoformat(timespec="seconds")
 
 
 def want_requests(trigger: Trigger, firing: Firing, call: FireCall = call_fire) -> list[pb.CreateWantRequest]:
-    """What ``firing`` wants: its binary's answer, or its templates rendered for its tick and captures."""
+    """What ``firing`` wants: its binary's answers (one call per partition, or one for the tick),
+    or its templates rendered for its tick and, per partition, that partition's captures."""
     spec = trigger.spec
     if spec.executable:
-        return call(f"trigger {spec.name}", spec.executable, fire_argument(trigger, firing), spec.timeout_seconds)
+        who = f"trigger {spec.name}"
+        arguments = [["--partition", ref] for ref in firing.refs] or [[tick_argument(trigger, firing)]]
+        return [w for argument in arguments for w in call(who, spec.executable, argument, spec.timeout_seconds)]
     wall = utc_of(firing.tick_us).astimezone(trigger.tz).replace(tzinfo=None, fold=0)
-    refs = validate_refs([render(t, wall, firing.captures) for t in trigger.partitions])
-    request = pb.CreateWantRequest(partitions=refs)
+    return [_rendered(trigger, wall, captures) for captures in (firing.captures or ({},))]
+
+
+def _rendered(trigger: Trigger, wall: datetime, captures: Mapping[str, str]) -> pb.CreateWantRequest:
+    request = pb.CreateWantRequest(partitions=validate_refs([render(t, wall, captures) for t in trigger.partitions]))
     if trigger.data_timestamp is not None:
-        text = render(trigger.data_timestamp, wall, firing.captures)
+        text = render(trigger.data_timestamp, wall, captures)
         request.data_timestamp.FromDatetime(parse_timestamp(text, trigger.tz).astimezone(timezone.utc)
                                             .replace(tzinfo=None))
-    return [request]
+    return request
 
 
 def want_spec(trigger: Trigger, firing: Firing, request: pb.CreateWantRequest, now_us: int,
@@ -260,7 +269,8 @@ def want_spec(trigger: Trigger, firing: Firing, request: pb.CreateWantRequest, n
 def _firing_payload(message: pb.TriggerFired | pb.TriggerFailed, firing: Firing) -> None:
     message.trigger, message.firing_id, message.source = firing.trigger, firing.firing_id, firing.source
     message.tick_time.FromMicroseconds(firing.tick_us)
-    message.ref, message.ref_index, message.requested_by = firing.ref, firing.ref_index, firing.requested_by
+    message.refs.extend(firing.refs)
+    message.ref_index, message.requested_by = firing.ref_index, firing.requested_by
 
 
 def fired_events(firing: Firing, wants: Sequence[pb.WantSpec]) -> list[pb.Event]:

@@ -3,7 +3,7 @@
 ::
 
     BIN fire TICK_TIME          # a tick (or a manual firing): RFC 3339, in the trigger's timezone
-    BIN fire --partition REF    # a reactive trigger: REF became available
+    BIN fire --partition REF    # a reactive trigger: REF became available (once per partition of a firing)
 
 The binary prints one JSON object on stdout and exits 0::
 
