@@ -118,6 +118,7 @@ def plan(
     Errors from the resolver propagate with the chain of refs prepended.
     """
     requested = tuple(dict.fromkeys(refs))
+    wanted = frozenset(requested)  # membership: a tuple's `in` made planning quadratic in the refs wanted
     parent: dict[str, str] = {}  # ref -> the ref whose run needs it
     producer: dict[str, PlannedRun] = {}
     runs: list[PlannedRun] = []
@@ -154,7 +155,7 @@ def plan(
         frontier = []
         for run in new_runs:
             for ref in run.materialize_inputs:
-                if ref not in producer and ref not in parent and ref not in requested:
+                if ref not in producer and ref not in parent and ref not in wanted:
                     parent[ref] = run.config.outputs[0]
                     frontier.append(ref)
     deps = {
