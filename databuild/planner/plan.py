@@ -7,6 +7,8 @@ batched: each round asks every job once for all refs it must produce.
 
 from __future__ import annotations
 
+import functools
+
 import uuid
 from collections import deque
 from dataclasses import dataclass
@@ -71,10 +73,19 @@ class Plan:
     external: tuple[str, ...]  # inputs no job of the graph produces
     available: tuple[str, ...]  # refs needed but already available: not rebuilt
 
+    @functools.cached_property
+    def _producer(self) -> dict[str, PlannedRun]:
+        return {out: run for run in self.runs for out in run.config.outputs}
+
+    @functools.cached_property
+    def _external(self) -> frozenset[str]:
+        return frozenset(self.external)
+
     def external_leaves(self, refs: Iterable[str]) -> list[str]:
-        """The external inputs that ``refs`` need, directly or through the runs producing them."""
-        producer = {out: run for run in self.runs for out in run.config.outputs}
-        external, seen, leaves = set(self.external), set(), []
+        """The external inputs that ``refs`` need, directly or through the runs producing them.
+
+        Cost proportional to what ``refs`` reach: one plan serves many wants, each asking for its own."""
+        producer, external, seen, leaves = self._producer, self._external, set(), []
         stack = list(refs)
         while stack:
             ref = stack.pop()
