@@ -249,21 +249,26 @@ def _rendered(trigger: Trigger, wall: datetime, captures: Mapping[str, str]) -> 
 
 
 def want_spec(trigger: Trigger, firing: Firing, request: pb.CreateWantRequest, now_us: int,
-              defaults: tuple[int, int] = (0, 0)) -> pb.WantSpec:
-    """The want ``request`` of ``firing`` describes, with the trigger's TTL, SLA and comment, its
-    source naming the firing, its data timestamp the tick's unless given; ``defaults``: the
-    graph's (TTL, SLA)."""
+              defaults: tuple[int, int] = (0, 0), source: pb.WantSource | None = None) -> pb.WantSpec:
+    """The want ``request`` of ``firing`` describes (``request`` is filled in: it is the
+    firing's own), with the trigger's TTL, SLA and comment, its source naming the firing
+    (``source``, made once per firing when given), its data timestamp the tick's unless
+    given; ``defaults``: the graph's (TTL, SLA)."""
     spec = trigger.spec
-    filled = pb.CreateWantRequest()
-    filled.CopyFrom(request)
     if spec.ttl_seconds > 0:
-        filled.ttl_seconds = spec.ttl_seconds
-    filled.sla_seconds = spec.sla_seconds
-    filled.comment = filled.comment or spec.comment
-    if not filled.HasField("data_timestamp"):
-        filled.data_timestamp.FromMicroseconds(firing.tick_us)
-    filled.source.CopyFrom(pb.WantSource(type=firing.source, name=spec.name, firing_id=firing.firing_id))
-    return new_want_spec(filled, now_us, defaults[0], defaults[1], firing.source)
+        request.ttl_seconds = spec.ttl_seconds
+    request.sla_seconds = spec.sla_seconds
+    if not request.comment:
+        request.comment = spec.comment
+    if not request.HasField("data_timestamp"):
+        request.data_timestamp.FromMicroseconds(firing.tick_us)
+    request.source.CopyFrom(source or firing_source(trigger, firing))
+    return new_want_spec(request, now_us, defaults[0], defaults[1], firing.source)
+
+
+def firing_source(trigger: Trigger, firing: Firing) -> pb.WantSource:
+    """The source of the wants ``firing`` creates: its kind, the trigger and the firing id."""
+    return pb.WantSource(type=firing.source, name=trigger.spec.name, firing_id=firing.firing_id)
 
 
 def _firing_payload(message: pb.TriggerFired | pb.TriggerFailed, firing: Firing) -> None:
@@ -291,7 +296,8 @@ def resolve(trigger: Trigger, firing: Firing, now_us: int, defaults: tuple[int, 
             call: FireCall = call_fire) -> list[pb.WantSpec]:
     """The wants ``firing`` creates. TriggerProtocolError if its binary failed, InvalidArgumentError
     if what it wants is invalid (a template rendering a bad ref, a capture an offset cannot read)."""
-    return [want_spec(trigger, firing, r, now_us, defaults) for r in want_requests(trigger, firing, call)]
+    source = firing_source(trigger, firing)
+    return [want_spec(trigger, firing, r, now_us, defaults, source) for r in want_requests(trigger, firing, call)]
 
 
 def outcome(trigger: Trigger, firing: Firing, now_us: int, defaults: tuple[int, int] = (0, 0),
