@@ -37,8 +37,8 @@ class StateProjection:
             for key in keys:
                 row = rows.get(key)
                 states[(kind, key)] = STATE_TYPES[kind].FromString(row.body) if row else STATE_TYPES[kind]()
-                if row and kind in TERMS:
-                    old_terms[(kind, key)] = TERMS[kind](states[(kind, key)])
+                if kind in TERMS:  # a new row has no terms yet: nothing to delete
+                    old_terms[(kind, key)] = TERMS[kind](states[(kind, key)]) if row else ()
         for event, entities in touches:
             for kind, key in entities:
                 apply_in_place(key, states[(kind, key)], event)
