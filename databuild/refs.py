@@ -289,6 +289,13 @@ class RefTemplate:
                 tokens += _tokens(part)
         self.template = template
         self._pattern = RefPattern(template, tokens)
+        # Where at most one field or star shares a segment, a regex finds the same fields
+        # in linear time (see _regex_is_linear), far faster than the spans simulation.
+        self._regex: re.Pattern[str] | None = None
+        if _regex_is_linear(tokens):
+            self._regex = re.compile("".join(
+                "([^/]+)" if i % 2 else "".join(_TOKEN_REGEX.get(t) or re.escape(t) for t in _tokens(part))
+                for i, part in enumerate(parts)), re.DOTALL)
 
     def __repr__(self) -> str:
         return f"RefTemplate({self.template!r})"
@@ -309,6 +316,9 @@ class RefTemplate:
 
     def fields(self, ref: str) -> dict[str, str] | None:
         """The value of each field in ``ref``, or None if ``ref`` does not match."""
+        if self._regex is not None:
+            found = self._regex.fullmatch(ref)
+            return None if found is None else dict(zip(self.names, found.groups()))
         spans = self._pattern.spans(ref)
         if spans is None:
             return None
