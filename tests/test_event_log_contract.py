@@ -410,3 +410,13 @@ def test_listeners_hear_committed_appends_only(make_log):
         log.append([partition_event("bad ref")])
     log.append([partition_event("a/3")])
     assert heard == [2, 3]
+
+
+def test_a_listener_of_some_types_hears_only_appends_holding_one(make_log):
+    log = make_log()
+    heard = []
+    log.add_listener(heard.append, types=("want_cancelled", "partition_status_changed"))
+    log.append([pb.Event(want_expired=pb.WantExpired(want_id="w1"))])
+    log.append([pb.Event(want_expired=pb.WantExpired(want_id="w2")), partition_event("a/1")])
+    log.append([pb.Event(build_requested=pb.BuildRequested(build_id="b1", partitions=["a/2"]))])
+    assert heard == [3]

@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, ContextManager, Sequence
+from typing import Callable, Collection, ContextManager, Sequence
 
 from databuild.errors import (
     AppendConflictError, EventLogClosedError, EventLogLostError, InvalidArgumentError, NotFoundError,
@@ -127,18 +127,19 @@ class EventLog(abc.ABC):
         self.projections: tuple[Projection, ...] = tuple(projections)
         self.clock = clock
         self._closed = False
-        self._listeners: list[Callable[[int], None]] = []
+        self._listeners: list[tuple[Callable[[int], None], frozenset[str]]] = []
         self._fatal_listeners: list[Callable[[EventLogLostError], None]] = []
         self._lost: EventLogLostError | None = None
         self._lost_lock = threading.Lock()
 
-    def add_listener(self, listener: Callable[[int], None]) -> None:
-        """Call ``listener(latest_index)`` after each append of this process commits.
+    def add_listener(self, listener: Callable[[int], None], types: Collection[str] = ()) -> None:
+        """Call ``listener(latest_index)`` after each append of this process commits; with
+        ``types``, only after those holding an event of one of these types.
 
-        For waking waiters (long-polling feeds, the want evaluator) without polling;
-        appends by other processes are not seen.
+        For waking waiters (long-polling feeds, the want evaluator, reactive triggers)
+        without polling; appends by other processes are not seen.
         """
-        self._listeners.append(listener)
+        self._listeners.append((listener, frozenset(types)))
 
     def add_fatal_listener(self, listener: Callable[[EventLogLostError], None]) -> None:
         """Call ``listener(error)`` once, from the thread that noticed, when the log is
@@ -184,7 +185,12 @@ class EventLog(abc.ABC):
             for event in events:
                 event.index = 0
             raise
-        for listener in self._listeners:
+        appended: set[str] | None = None
+        for listener, types in self._listeners:
+            if types:
+                appended = appended or {e.WhichOneof("payload") for e in events}
+                if types.isdisjoint(appended):
+                    continue
             listener(indices[-1])
         return indices
 

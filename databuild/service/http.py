@@ -17,7 +17,7 @@ import hmac
 import json
 import logging
 import socket
-from typing import Any, AsyncIterator, Callable, Sequence
+from typing import Any, AsyncIterator, Callable, Iterator, Sequence
 
 import anyio
 import anyio.to_thread
@@ -59,26 +59,46 @@ def error_response(error: DataBuildError) -> Response:
 # -- long-polls without threads -------------------------------------------------
 
 class AppendSignal:
-    """Wakes coroutines on the event loop when the log is appended to (from any thread)."""
+    """Wakes coroutines on the event loop when the log is appended to (from any thread).
+
+    A waiter takes the current ``asyncio.Event`` before it reads the log and waits on
+    that one, so an append between its read and its wait is not missed; appends wake
+    the loop only while someone waits (``waiting``), not for every write.
+    """
 
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
+        self._waiters = 0
 
     def bind(self) -> None:
         self.loop = asyncio.get_running_loop()
         self._event = asyncio.Event()
 
     def notify(self, latest: int = 0) -> None:
-        if self.loop is not None and not self.loop.is_closed():
+        # Read without a lock: a waiter counted after this read reads the log after this append.
+        if self._waiters and self.loop is not None and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(self._fire)
 
     def _fire(self) -> None:
         event, self._event = self._event, asyncio.Event()
         event.set()
 
-    async def wait(self, timeout: float) -> None:
-        event = self._event
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Count a waiter (on the loop's thread) while it reads the log and waits."""
+        self._waiters += 1
+        try:
+            yield
+        finally:
+            self._waiters -= 1
+
+    def current(self) -> asyncio.Event:
+        """The event the next append sets: take it before reading the log."""
+        return self._event
+
+    @staticmethod
+    async def wait(event: asyncio.Event, timeout: float) -> None:
         try:
             await asyncio.wait_for(event.wait(), timeout)
         except asyncio.TimeoutError:
@@ -170,11 +190,13 @@ def create_app(service: DataBuildService, token: str | None = None,
     async def long_poll(op: Operation, message: Message) -> Response:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + check_wait(message.wait_seconds)
-        while True:
-            answer = await anyio.to_thread.run_sync(page_answer, op, message, deadline - loop.time() <= 0)
-            if answer is not None:
-                return answer
-            await signal.wait(min(max(deadline - loop.time(), 0), FOREIGN_WRITER_CHECK_S))
+        with signal.waiting():
+            while True:
+                appended = signal.current()
+                answer = await anyio.to_thread.run_sync(page_answer, op, message, deadline - loop.time() <= 0)
+                if answer is not None:
+                    return answer
+                await signal.wait(appended, min(max(deadline - loop.time(), 0), FOREIGN_WRITER_CHECK_S))
 
     def endpoint(op: Operation) -> Callable:
         async def handle(request: Request) -> Response:

@@ -31,7 +31,7 @@ from databuild.events import Clock, KeyKind, Unchanged, system_clock
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import StateStore
 from databuild.triggers.decide import (
-    FireCall, Trigger, due_partitions, due_ticks, outcome, registration, wake_us,
+    REACTIVE_TYPES, FireCall, Trigger, due_partitions, due_ticks, outcome, registration, wake_us,
 )
 from databuild.triggers.protocol import call_fire
 
@@ -150,7 +150,8 @@ class TriggerRunner:
                  clock_us: Clock = system_clock, call: FireCall = call_fire) -> None:
         self.store, self.triggers, self.defaults, self.clock_us, self.call = store, triggers, defaults, clock_us, call
         self.loops: dict[str, TriggerLoop] = {}
-        store.log.add_listener(self._on_append)
+        # Only appends that may make partitions available wake the reactive triggers.
+        store.log.add_listener(self._on_append, types=REACTIVE_TYPES)
 
     def start(self) -> None:
         """Start every trigger's thread; ticks before now count as missed."""
