@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import subprocess
 import tempfile
 import threading
 import time
@@ -36,50 +34,15 @@ import requests
 
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import open_state_store
-
-TOKEN = "bench-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-ROOT = Path(__file__).resolve().parents[1]
-BIN = ROOT / "bazel-bin" / "benchmarks" / "crossgraph"
+from served import AUTH, ROOT, ServedGraph, build_package, summary, wait_file
 
 
-def build_graphs() -> None:
-    subprocess.run(["bazel", "build", "--noshow_progress", "//benchmarks/crossgraph:all"], cwd=ROOT, check=True,
-                   capture_output=True)
 
-
-class Service:
-    """One graph's service: its generated binary's ``serve``, in the foreground, from a clean environment."""
+class Service(ServedGraph):
+    """One graph's service: ``<graph>.build serve`` of ``//benchmarks/crossgraph``."""
 
     def __init__(self, root: Path, graph: str, name: str, env: dict | None = None) -> None:
-        self.root, self.binary = root / name, BIN / f"{graph}.build"
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.env = {"PATH": "/usr/bin:/bin", "HOME": str(self.root), "DATABUILD_STATE_DIR": str(self.root / "state"),
-                    **(env or {})}
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> str:
-        self.proc = subprocess.Popen([str(self.binary), "serve", "--port", "0", "--token", TOKEN],
-                                     env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        record = self.root / "state" / "daemon.json"
-        deadline = time.monotonic() + 60
-        while not (record.exists() and json.loads(record.read_text())["pid"] == self.proc.pid):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{self.root.name} did not start: {self.proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.05)
-        self.url = json.loads(record.read_text())["url"]
-        return self.url
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(30)
-
-
-def summary(samples: list[float]) -> dict:
-    samples = sorted(samples)
-    return {"n": len(samples), "p50_ms": statistics.median(samples) * 1000,
-            "p99_ms": samples[min(len(samples) - 1, int(len(samples) * 0.99))] * 1000, "max_ms": samples[-1] * 1000}
+        super().__init__(ROOT / "bazel-bin" / "benchmarks" / "crossgraph" / f"{graph}.build", root / name, env)
 
 
 def wait_status(url: str, want_id: str, status: str, timeout: float = 60) -> None:
@@ -88,20 +51,6 @@ def wait_status(url: str, want_id: str, status: str, timeout: float = 60) -> Non
         if time.monotonic() > deadline:
             raise TimeoutError(f"want {want_id} never became {status}")
         time.sleep(0.01)
-
-
-def wait_file(path: Path, timeout: float = 60) -> float:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            text = path.read_text()
-            if text:
-                return float(text)
-        except FileNotFoundError:
-            pass  # not started yet: look again
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{path} never written")
-        time.sleep(0.002)
 
 
 def want(url: str, ref: str) -> str:
@@ -170,7 +119,7 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=100_000)
     args = parser.parse_args()
     results: dict = {}
-    build_graphs()
+    build_package("benchmarks/crossgraph")
     with tempfile.TemporaryDirectory(prefix="crossgraph_bench_") as tmp:
         root = Path(tmp)
         up = Service(root, "upstream", "ingest")

@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import subprocess
 import tempfile
 import time
 from datetime import datetime
@@ -41,44 +39,17 @@ from pathlib import Path
 
 import requests
 
-TOKEN = "bench-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-ROOT = Path(__file__).resolve().parents[1]
+from served import AUTH, ROOT, ServedGraph, build_package, summary, wait_file
+
 BIN = ROOT / "bazel-bin" / "benchmarks" / "triggers"
 
 
-def build_graph() -> None:
-    subprocess.run(["bazel", "build", "--noshow_progress", "//benchmarks/triggers:all"], cwd=ROOT, check=True,
-                   capture_output=True)
-
-
-class Service:
-    """``landing.build serve`` in the foreground, from a clean environment."""
+class Service(ServedGraph):
+    """``landing.build serve`` of ``//benchmarks/triggers``, with a keep-alive client."""
 
     def __init__(self, root: Path, stamps: Path) -> None:
-        self.root, self.binary = root / "landing", BIN / "landing.build"
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.env = {"PATH": "/usr/bin:/bin", "HOME": str(self.root), "DATABUILD_STATE_DIR": str(self.root / "state"),
-                    "STAMPS": str(stamps)}
-        self.proc: subprocess.Popen | None = None
+        super().__init__(BIN / "landing.build", root / "landing", {"STAMPS": str(stamps)})
         self.http = requests.Session()  # keep-alive, as a client landing partitions would be
-
-    def start(self) -> str:
-        self.proc = subprocess.Popen([str(self.binary), "serve", "--port", "0", "--token", TOKEN],
-                                     env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        record = self.root / "state" / "daemon.json"
-        deadline = time.monotonic() + 60
-        while not (record.exists() and json.loads(record.read_text())["pid"] == self.proc.pid):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"landing did not start: {self.proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.05)
-        self.url = json.loads(record.read_text())["url"]
-        return self.url
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(30)
 
     def get(self, path: str, **params) -> dict:
         r = self.http.get(f"{self.url}/api/v1/{path}", params=params, headers=AUTH, timeout=60)
@@ -107,26 +78,6 @@ class Service:
 def seconds(timestamp: str) -> float:
     """An event's RFC 3339 UTC timestamp as seconds since the epoch."""
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
-
-
-def summary(samples: list[float]) -> dict:
-    samples = sorted(samples)
-    return {"n": len(samples), "p50_ms": statistics.median(samples) * 1000,
-            "p99_ms": samples[min(len(samples) - 1, int(len(samples) * 0.99))] * 1000, "max_ms": samples[-1] * 1000}
-
-
-def wait_file(path: Path, timeout: float = 60) -> float:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            text = path.read_text()
-            if text:
-                return float(text)
-        except FileNotFoundError:
-            pass  # the job has not started yet: look again
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{path} never written")
-        time.sleep(0.002)
 
 
 def wait_satisfied(service: Service, ref: str, timeout: float = 60) -> None:
@@ -199,7 +150,7 @@ def main() -> None:
     parser.add_argument("--landings", type=int, default=200)
     parser.add_argument("--batch", type=int, default=10_000)
     args = parser.parse_args()
-    build_graph()
+    build_package("benchmarks/triggers")
     with tempfile.TemporaryDirectory(prefix="triggers_bench_") as tmp:
         stamps = Path(tmp) / "stamps"
         stamps.mkdir()
