@@ -116,26 +116,32 @@ class PlanningPool:
             thread.start()
 
     def _work(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._closed or self._together or self._alone)
-                if self._closed:
-                    return
-                if self._alone:
-                    wants = [self._alone.popleft()]
-                else:
-                    wants = list(self._together.values())
-                    self._together.clear()
-            results = self._plan(wants)
-            with self._cond:
-                if results is None:
-                    self._alone.extend(wants)
-                    self._cond.notify_all()
-                    continue
+        while self._work_one():
+            pass
+
+    def _work_one(self) -> bool:
+        """Plan one batch; False once the pool is closed. A function of its own so that the
+        batch and its plans are not kept alive by the worker's frame while it waits for the
+        next (a plan's job configs pin the protobuf arenas of everything built from them)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._closed or self._together or self._alone)
+            if self._closed:
+                return False
+            if self._alone:
+                wants = [self._alone.popleft()]
+            else:
+                wants = list(self._together.values())
+                self._together.clear()
+        results = self._plan(wants)
+        with self._cond:
+            if results is None:
+                self._alone.extend(wants)
+            else:
                 self._results.update(results)
                 self._on_done(list(results))
                 self._pending.difference_update(results)
-                self._cond.notify_all()
+            self._cond.notify_all()
+        return True
 
     def _plan(self, wants: list[pb.WantState]) -> dict[str, Planned] | None:
         try:
