@@ -179,6 +179,11 @@ def _regex_is_linear(tokens: list[str]) -> bool:
 _TOKEN_REGEX = {"**": ".*", "*": "[^/]*", "?": "[^/]"}
 
 
+def _glob_regex(tokens: list[str]) -> str:
+    """The regex source of glob ``tokens`` (meant for shapes ``_regex_is_linear`` accepts)."""
+    return "".join(_TOKEN_REGEX.get(t) or re.escape(t) for t in tokens)
+
+
 class RefPattern:
     """A compiled ref glob.
 
@@ -202,7 +207,7 @@ class RefPattern:
         self._regex: re.Pattern[str] | None = None
         self._sets: _PositionSets | None = None
         if _regex_is_linear(tokens):
-            self._regex = re.compile("".join(_TOKEN_REGEX.get(t) or re.escape(t) for t in tokens), re.DOTALL)
+            self._regex = re.compile(_glob_regex(tokens), re.DOTALL)
         else:
             self._sets = _PositionSets(tokens)
 
@@ -293,9 +298,8 @@ class RefTemplate:
         # in linear time (see _regex_is_linear), far faster than the spans simulation.
         self._regex: re.Pattern[str] | None = None
         if _regex_is_linear(tokens):
-            self._regex = re.compile("".join(
-                "([^/]+)" if i % 2 else "".join(_TOKEN_REGEX.get(t) or re.escape(t) for t in _tokens(part))
-                for i, part in enumerate(parts)), re.DOTALL)
+            self._regex = re.compile("".join("([^/]+)" if i % 2 else _glob_regex(_tokens(part))
+                                             for i, part in enumerate(parts)), re.DOTALL)
 
     def __repr__(self) -> str:
         return f"RefTemplate({self.template!r})"

@@ -21,33 +21,20 @@ def _jobs(ctx, graph):
         jobs.append(target[DataBuildJobInfo])
     return jobs
 
-def _upstreams(ctx, graph):
-    upstreams = []
+def _named_infos(targets, provider, kind, graph):
+    """The ``provider`` of each of a graph's ``kind`` targets (upstream, trigger), names unique."""
+    infos = []
     names = {}
-    for target in ctx.attr.upstreams:
-        if DataBuildUpstreamInfo not in target:
-            fail("%s in the upstreams of graph %s is not a databuild_upstream" % (label_str(target.label), graph))
-        info = target[DataBuildUpstreamInfo]
+    for target in targets:
+        if provider not in target:
+            fail("%s in the %ss of graph %s is not a databuild_%s" % (label_str(target.label), kind, graph, kind))
+        info = target[provider]
         if info.name in names:
-            fail("graph %s: upstreams %s and %s have the same name %r; upstream names must be unique within a graph" %
-                 (graph, names[info.name], info.label, info.name))
+            fail("graph %s: %ss %s and %s have the same name %r; %s names must be unique within a graph" %
+                 (graph, kind, names[info.name], info.label, info.name, kind))
         names[info.name] = info.label
-        upstreams.append(info)
-    return upstreams
-
-def _triggers(ctx, graph):
-    triggers = []
-    names = {}
-    for target in ctx.attr.triggers:
-        if DataBuildTriggerInfo not in target:
-            fail("%s in the triggers of graph %s is not a databuild_trigger" % (label_str(target.label), graph))
-        info = target[DataBuildTriggerInfo]
-        if info.name in names:
-            fail("graph %s: triggers %s and %s have the same name %r; trigger names must be unique within a graph" %
-                 (graph, names[info.name], info.label, info.name))
-        names[info.name] = info.label
-        triggers.append(info)
-    return triggers
+        infos.append(info)
+    return infos
 
 def _trigger_doc(ctx, trigger):
     """The manifest entry of a trigger (format: databuild/graph/manifest.py)."""
@@ -152,8 +139,8 @@ def _python(ctx):
 def _databuild_graph_impl(ctx):
     graph = label_str(ctx.label)
     jobs = _jobs(ctx, graph)
-    upstreams = _upstreams(ctx, graph)
-    triggers = _triggers(ctx, graph)
+    upstreams = _named_infos(ctx.attr.upstreams, DataBuildUpstreamInfo, "upstream", graph)
+    triggers = _named_infos(ctx.attr.triggers, DataBuildTriggerInfo, "trigger", graph)
     lookup = ctx.attr.lookup
     _check_outputs(graph, jobs, lookup != None)
     _check_upstreams(graph, jobs, upstreams)
