@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 #: The event types that can move a want, as their declarations say (``databuild.events.types``).
 WAKE_TYPES = tuple(t.name for t in REGISTRY if t.wakes_wants)
+_UNCLAIMED = (pb.BUILD_STATUS_RECEIVED, pb.BUILD_STATUS_PLANNING)
 _SETTLED = (pb.PARTITION_STATUS_AVAILABLE, pb.PARTITION_STATUS_FAILED, pb.PARTITION_STATUS_MISSING)
 #: Writers in other processes do not call our listener; this bounds how late we see them.
 FOREIGN_WRITER_CHECK_S = 1.0
@@ -99,6 +100,7 @@ class WantRunner:
         self._due_floor = 0
         self._again: dict[str, None] = {}  # wants to evaluate on the next pass whatever happens (guarded by _wake)
         self._freed = False  # a build stopped running since the last pass (guarded by _wake)
+        self._requested: dict[str, frozenset[str]] = {}  # refs of the builds not claimed yet, by build
         self.planning = PlanningPool(
             lambda wants: plan_wants(graph_label, wants, resolver, store.partition_statuses), self._planned, planners)
         self._thread = threading.Thread(target=self._loop, name="want-evaluator", daemon=True)
@@ -316,13 +318,24 @@ class WantRunner:
         return statuses, made, builds, basis
 
     def _in_flight(self, views: Iterable[WantView]) -> dict[str, str]:
-        """Missing refs of ``views`` that a live build is producing, and that build."""
+        """Missing refs of ``views`` that a live build is producing or will claim, and that build."""
         refs = sorted({r for v in views for r in v.missing})
+        if not refs:
+            return {}
         producing = {ref: p.build_id for ref, p in self.store.partitions_by_ref(refs).items()
                      if p.status in IN_FLIGHT_PARTITION_STATUSES}
         builds = {b: self.store.build(b) for b in set(producing.values())}
-        return {ref: b for ref, b in producing.items()
+        live = {ref: b for ref, b in producing.items()
                 if builds[b] is not None and builds[b].status not in TERMINAL_BUILD_STATUSES}
+        return self._unclaimed(refs) | live
+
+    def _unclaimed(self, refs: Sequence[str]) -> dict[str, str]:
+        """Of ``refs``, those requested by a build still planning (its claim, which marks them
+        scheduled, is not recorded yet), and that build: a want for one of them planned a pass
+        later rides on it instead of starting a second build that would only delegate to it."""
+        pending = self.store.builds(statuses=_UNCLAIMED, limit=_BATCH)
+        self._requested = {b.build_id: self._requested.get(b.build_id) or frozenset(b.partitions) for b in pending}
+        return {ref: b for b, requested in self._requested.items() for ref in refs if ref in requested}
 
     def _carry_out(self, decided: Decisions, basis: Unchanged, plans: dict[str, Planned]) -> None:
         """Record the decisions and each new build's request in one append, start the builds,
