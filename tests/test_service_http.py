@@ -22,7 +22,7 @@ from databuild.service import DataBuildService
 from databuild.service.client import ServiceClient
 from databuild.service.http import create_app, server_config
 from databuild.service.http_input import MAX_BODY_BYTES
-from databuild.service.interface import OPERATIONS
+from databuild.service.interface import OPERATIONS, PROTOBUF
 from databuild.service.serve import bind_socket
 from databuild.state import StateProjection, StateStore
 from eventgen import partition_event
@@ -156,6 +156,24 @@ def test_event_feed_pages_and_filters(served):
     assert rest["next"] == 6 and not rest["has_more"]
     typed = requests.get(f"{url}/api/v1/events", params={"types": "partitions_tainted,WANT_CREATED"}).json()
     assert typed["events"] == [] and typed["next"] == 6
+
+
+def test_answers_are_protobuf_when_asked_and_json_otherwise(served):
+    """``Accept: application/x-protobuf`` gets the response message serialized (what the
+    client asks for); without it JSON; errors are the JSON error document either way."""
+    url, store, _ = served
+    store.log.append([partition_event(f"daily/{i}") for i in range(3)])
+    binary = {"Accept": PROTOBUF}
+    r = requests.get(f"{url}/api/v1/events", params={"since": 1}, headers=binary)
+    assert r.headers["content-type"] == PROTOBUF
+    page = pb.ListEventsResponse.FromString(r.content)
+    assert [e.partition_status_changed.ref for e in page.events] == ["daily/1", "daily/2"] and page.next == 3
+    assert requests.get(f"{url}/api/v1/events", params={"since": 1}).json()["next"] == 3
+    assert ServiceClient(url).events(pb.ListEventsRequest(since=1)) == page
+    one = requests.post(f"{url}/api/v1/wants", json={"partitions": ["daily/9"]}, headers={**AUTH, **binary})
+    assert one.status_code == 201 and pb.WantState.FromString(one.content).spec.partitions == ["daily/9"]
+    missing = requests.get(f"{url}/api/v1/wants/nosuchwant", headers=binary)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
 
 @pytest.mark.parametrize("side", ["http", "in_process"])

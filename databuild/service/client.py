@@ -15,11 +15,11 @@ import threading
 from typing import Any, Callable, Iterator
 from urllib.parse import quote, urlencode, urlsplit
 
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 
 from databuild.errors import DataBuildError, ServiceUnavailableError
 from databuild.proto.jsonmap import message_dict, parse_dict
-from databuild.service.interface import OPERATIONS, LogSlice, Operation
+from databuild.service.interface import OPERATIONS, PROTOBUF, LogSlice, Operation
 
 #: Bytes per chunk of a streamed job run log.
 LOG_CHUNK = 64 * 1024
@@ -102,6 +102,12 @@ class ServiceClient:
         r = self._request(op.method, path, body, read_timeout)
         if r.status_code >= 400:
             raise self._error(r)
+        if r.headers.get("Content-Type", "") == PROTOBUF:
+            try:
+                return op.response.FromString(r.body)
+            except DecodeError:
+                raise ServiceError("http_error", f"HTTP {r.status_code}: a {PROTOBUF} answer that is not a "
+                                   f"{op.response.DESCRIPTOR.name}", r.status_code) from None
         try:
             doc = r.json()
         except ValueError:
@@ -129,7 +135,8 @@ class ServiceClient:
 
     def _send(self, conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None,
               read_timeout: float | None) -> http.client.HTTPResponse:
-        headers = dict(self.headers, **({"Content-Type": "application/json"} if body is not None else {}))
+        headers = dict(self.headers, Accept=f"{PROTOBUF}, application/json",
+                       **({"Content-Type": "application/json"} if body is not None else {}))
         conn.sock.settimeout(read_timeout)
         conn.request(method, self._base + path, body=body, headers=headers)
         return conn.getresponse()

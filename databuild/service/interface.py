@@ -23,6 +23,10 @@ from google.protobuf.message import Message
 from databuild.proto import databuild_pb2 as pb
 
 API = "/api/v1"
+#: The media type a request asks for (``Accept``) to get its answer as the operation's response
+#: message serialized by protobuf instead of JSON, as DataBuild's own client does: parsing a feed
+#: page of a thousand events then costs the client a millisecond, not most of its time.
+PROTOBUF = "application/x-protobuf"
 
 
 @dataclass(frozen=True)
