@@ -127,19 +127,21 @@ class EventLog(abc.ABC):
         self.projections: tuple[Projection, ...] = tuple(projections)
         self.clock = clock
         self._closed = False
-        self._listeners: list[tuple[Callable[[int], None], frozenset[str]]] = []
+        self._listeners: list[tuple[Callable[[int], None], frozenset[str], Callable[[list[pb.Event]], bool] | None]] = []
         self._fatal_listeners: list[Callable[[EventLogLostError], None]] = []
         self._lost: EventLogLostError | None = None
         self._lost_lock = threading.Lock()
 
-    def add_listener(self, listener: Callable[[int], None], types: Collection[str] = ()) -> None:
+    def add_listener(self, listener: Callable[[int], None], types: Collection[str] = (),
+                     when: Callable[[list[pb.Event]], bool] | None = None) -> None:
         """Call ``listener(latest_index)`` after each append of this process commits; with
-        ``types``, only after those holding an event of one of these types.
+        ``types``, only after those holding an event of one of these types; with ``when``,
+        only if ``when(events)`` holds for the appended events (it runs in the appending thread).
 
         For waking waiters (long-polling feeds, the want evaluator, reactive triggers)
         without polling; appends by other processes are not seen.
         """
-        self._listeners.append((listener, frozenset(types)))
+        self._listeners.append((listener, frozenset(types), when))
 
     def add_fatal_listener(self, listener: Callable[[EventLogLostError], None]) -> None:
         """Call ``listener(error)`` once, from the thread that noticed, when the log is
@@ -186,12 +188,13 @@ class EventLog(abc.ABC):
                 event.index = 0
             raise
         appended: set[str] | None = None
-        for listener, types in self._listeners:
+        for listener, types, when in self._listeners:
             if types:
                 appended = appended or {e.WhichOneof("payload") for e in events}
                 if types.isdisjoint(appended):
                     continue
-            listener(indices[-1])
+            if when is None or when(events):
+                listener(indices[-1])
         return indices
 
     def list_events(self, since: int = 0, filter: EventFilter = ALL_EVENTS, limit: int = 1000) -> Page:

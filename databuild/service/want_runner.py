@@ -31,18 +31,21 @@ from databuild.events import REGISTRY, Clock, EventFilter, KeyKind, Unchanged, s
 from databuild.planner import Plan, Resolver
 from databuild.proto import databuild_pb2 as pb
 from databuild.service.planning import DEFAULT_PLANNERS, Planned, PlanningPool, plan_wants
-from databuild.state import IN_FLIGHT_PARTITION_STATUSES, StateStore, TERMINAL_BUILD_STATUSES
+from databuild.state import ACTIVE_WANT_STATUSES, IN_FLIGHT_PARTITION_STATUSES, StateStore, TERMINAL_BUILD_STATUSES
 from databuild.wants import BuildOrder, Policy, WantView, decide, schedule
 
 log = logging.getLogger(__name__)
 
 #: The event types that can move a want, as their declarations say (``databuild.events.types``).
 WAKE_TYPES = tuple(t.name for t in REGISTRY if t.wakes_wants)
+_NOT_BUILDING = tuple(s for s in ACTIVE_WANT_STATUSES if s != pb.WANT_STATUS_BUILDING)
 _UNCLAIMED = (pb.BUILD_STATUS_RECEIVED, pb.BUILD_STATUS_PLANNING)
 _SETTLED = (pb.PARTITION_STATUS_AVAILABLE, pb.PARTITION_STATUS_FAILED, pb.PARTITION_STATUS_MISSING)
 #: Writers in other processes do not call our listener; this bounds how late we see them.
 FOREIGN_WRITER_CHECK_S = 1.0
 _BATCH = 1000
+#: An appended event naming more keys than this wakes a pass without first looking which wants it touches.
+_CHECK_KEYS_UP_TO = 16
 #: A pass within BUSY_WITHIN_S of the previous one first waits COALESCE_S, so a stream
 #: of events (wants created one by one) is handled in batches; an isolated event is not delayed.
 BUSY_WITHIN_S, COALESCE_S = 0.01, 0.005
@@ -104,7 +107,7 @@ class WantRunner:
         self.planning = PlanningPool(
             lambda wants: plan_wants(graph_label, wants, resolver, store.partition_statuses), self._planned, planners)
         self._thread = threading.Thread(target=self._loop, name="want-evaluator", daemon=True)
-        self.log.add_listener(self._on_append)
+        self.log.add_listener(self._on_append, types=WAKE_TYPES, when=self._moves_a_want)
         builds.add_finished_listener(self._build_finished)
 
     def start(self) -> None:
@@ -140,6 +143,22 @@ class WantRunner:
     def _on_append(self, latest: int) -> None:
         with self._wake:
             self._wake.notify_all()
+
+    def _moves_a_want(self, events: list[pb.Event]) -> bool:
+        """Whether events just appended in this process may move a want, so the pass they
+        wake finds something to do: a build's own progress (its partitions building, then
+        available to the wants riding it) wakes no pass per job. Those events are still
+        read, from the cursor, by the next pass (at the latest FOREIGN_WRITER_CHECK_S later)."""
+        for event in events:
+            declared = REGISTRY.of(event)
+            if not declared.wakes_wants:
+                continue
+            if len(declared.changed(getattr(event, declared.name))) > _CHECK_KEYS_UP_TO:
+                return True  # a big batch (marked available, say): the pass reads it once, not twice
+            touched, ended = self._touched(event)
+            if touched or ended:
+                return True
+        return False
 
     def _build_finished(self) -> None:
         """A build's thread let go of its capacity. Its final event woke a pass already, which
@@ -247,8 +266,7 @@ class WantRunner:
         refs = keys if status is None or status in _SETTLED else []
         # A building want is decided again when its build ends (above), not on each of its
         # partitions: else a build of N partitions re-reads the want's N partitions N times.
-        return ([w.spec.want_id for w in self.store.active_wants_on(refs) if w.status != pb.WANT_STATUS_BUILDING]
-                if refs else []), False
+        return ([w.spec.want_id for w in self.store.active_wants_on(refs, _NOT_BUILDING)] if refs else []), False
 
     # -- evaluation ----------------------------------------------------------
 

@@ -172,12 +172,13 @@ class StateStore:
         """Wants still waiting, queued or building."""
         return self.wants(ACTIVE_WANT_STATUSES, after, limit)
 
-    def active_wants_on(self, refs: Sequence[str]) -> list[pb.WantState]:
-        """Active wants asking for, or waiting for, any of ``refs`` (indexed: cost follows the matches)."""
+    def active_wants_on(self, refs: Sequence[str], statuses: Sequence[int] = ACTIVE_WANT_STATUSES) -> list[pb.WantState]:
+        """Active wants (or those in ``statuses``) asking for, or waiting for, any of ``refs``
+        (indexed: cost follows the matches)."""
         refs = tuple(refs)
         found = {}
         for name in ("partition", "wait"):
-            for want in self._all_wants(ACTIVE_WANT_STATUSES, [TermMatch(name, values=refs)]):
+            for want in self._all_wants(statuses, [TermMatch(name, values=refs)]):
                 found[want.spec.want_id] = want
         return list(found.values())
 
