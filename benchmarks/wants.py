@@ -42,7 +42,7 @@ shell job (``config`` answers one run per ref; ``exec`` first writes
 
 Usage: python benchmarks/wants.py [--trials 50] [--wants 100000] [--single 2000] [--batched 50000]
        python benchmarks/wants.py --quick          # small sizes, ~15 s
-       python benchmarks/wants.py --skip scale     # parts: latency, scale, http
+       python benchmarks/wants.py --skip scale     # parts: latency, scale, http, list
 The full defaults take about 3.5 minutes on 2 cores.
 Prints a table and one JSON line ``{"benchmark": "wants", ...}``.
 """
@@ -448,7 +448,7 @@ def main() -> None:
     parser.add_argument("--batched", type=int, default=50_000, help="wants created in batches of 1,000")
     parser.add_argument("--reps", type=int, default=100, help="repetitions of each want list query")
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: latency,scale,http")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: latency,scale,http (creation and lists),list")
     args = parser.parse_args()
     if args.quick:
         args.trials, args.wants, args.arrivals, args.single, args.batched, args.reps = 10, 5000, 5, 200, 2000, 20
@@ -475,12 +475,13 @@ def main() -> None:
                 if "http" not in skip:
                     print(f"3. want creation: {args.single:,} one by one, {args.batched:,} batched ...", flush=True)
                     results["create"] = creation_rate(client, server.pid, args.single, args.batched, args.clients)
-                    have = (args.single * (2 if args.clients > 1 else 1) + args.batched
-                            + (2 * (args.trials + 1) if "latency" not in skip else 0))
-                    print(f"4. want lists: topping up to {args.wants:,} wants ...", flush=True)
-                    added, seconds = top_up(client, have, args.wants)
-                    results["top_up"] = {"wants": added, "seconds": seconds}
-                    results["list"] = list_latency(client, args.reps, uri, job, root)
+                    if "list" not in skip:
+                        have = (args.single * (2 if args.clients > 1 else 1) + args.batched
+                                + (2 * (args.trials + 1) if "latency" not in skip else 0))
+                        print(f"4. want lists: topping up to {args.wants:,} wants ...", flush=True)
+                        added, seconds = top_up(client, have, args.wants)
+                        results["top_up"] = {"wants": added, "seconds": seconds}
+                        results["list"] = list_latency(client, args.reps, uri, job, root)
             finally:
                 server.terminate()
                 server.wait(30)
