@@ -24,12 +24,15 @@ shell job (``config`` answers one run per ref; ``exec`` first writes
    before the next arrival; the settle that then records the want satisfied is timed
    too). Target <= 0.1 s per arrival.
 3. **Want creation rate over HTTP** (evaluator running, wants wait on external
-   dependencies that never arrive, so no build runs): ``--single`` sequential
-   POSTs of one want on a keep-alive session (target >= 2,000/s) and ``--batched``
-   wants in ``{"wants": [...]}`` bodies of 1,000 (target >= 20,000/s). Bodies are
-   encoded before timing. The time until the evaluator has moved every one of them
-   to WAITING is reported as well, and (informational) the one-by-one rate from
-   ``--clients`` concurrent keep-alive clients.
+   dependencies that never arrive, so no build runs): ``--single`` POSTs of one want
+   from one client, then ``--single`` more from ``--clients`` client processes (default
+   8; target >= 2,000/s), then ``--batched`` wants in ``{"wants": [...]}`` bodies of
+   1,000 from one client (target >= 20,000/s). Each client process holds one keep-alive
+   connection (the standard library's client, the lightest there is) and its bodies are
+   encoded before timing. Beside each rate: the server process's CPU ms per want while
+   posting and until the evaluator has moved every want to WAITING (``/proc/PID/stat``:
+   it explains the rate when the machine, not the server, is the limit), the clients'
+   CPU ms per want, and the time until all are WAITING.
 4. **Filtered, paginated want list at ``--wants`` wants** (the served log is topped
    up to that many wants, all settled): ``GET /api/v1/wants`` with
    ``status=waiting&limit=100``, ``pattern=<prefix>/*&limit=100`` and
@@ -39,7 +42,7 @@ shell job (``config`` answers one run per ref; ``exec`` first writes
 
 Usage: python benchmarks/wants.py [--trials 50] [--wants 100000] [--single 2000] [--batched 50000]
        python benchmarks/wants.py --quick          # small sizes, ~15 s
-       python benchmarks/wants.py --skip scale     # parts: latency, scale, http
+       python benchmarks/wants.py --skip scale     # parts: latency, scale, http, list
 The full defaults take about 3.5 minutes on 2 cores.
 Prints a table and one JSON line ``{"benchmark": "wants", ...}``.
 """
@@ -47,14 +50,17 @@ Prints a table and one JSON line ``{"benchmark": "wants", ...}``.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import multiprocessing
+import multiprocessing.synchronize
 import os
 import sqlite3
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -98,13 +104,13 @@ import socket, sys, uvicorn
 from databuild.graph import GraphSpec, JobSpec
 from databuild.service import DataBuildService
 from databuild.proto.jsonmap import message_dict, parse_dict
-from databuild.service.http import create_app
+from databuild.service.http import create_app, server_config
 from databuild.state import WANT, open_state_store
 job, bel, logs, fd, outputs = sys.argv[1:]
 graph = GraphSpec("//bench:wants", (JobSpec("//bench:job", job, tuple(outputs.split(","))),))
 service = DataBuildService(graph, open_state_store(bel), logs)
 service.start_evaluator()
-server = uvicorn.Server(uvicorn.Config(create_app(service, "bench-token"), log_level="warning"))
+server = uvicorn.Server(server_config(create_app(service, "bench-token")))  # as serve runs it
 server.run(sockets=[socket.socket(fileno=int(fd))])  # the socket the parent bound
 '''
 
@@ -283,54 +289,81 @@ def arrival_at_scale(root: Path, job: Path, n: int, arrivals: int) -> dict:
 # -- 3. creation rate and 4. list latency (over HTTP) ---------------------------------
 
 
-def concurrent_rate(client: Client, first: int, count: int, clients: int) -> dict:
-    """``count`` one-want POSTs from ``clients`` threads, each with its own keep-alive session."""
-    bodies = [json.dumps(want_body(f"single/{i}", f"never/single/{i}")).encode() for i in range(first, first + count)]
-    url = f"{client.url}/api/v1/wants"
-
-    def work(k: int) -> None:
-        http = requests.Session()
-        for body in bodies[k::clients]:
-            r = http.post(url, data=body, headers=JSON_AUTH)
-            assert r.status_code == 201, r.text
-
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(clients)]
-    t = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - t
-    return {"wants": count, "clients": clients, "seconds": seconds, "per_s": count / seconds}
+def server_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process ``pid`` has used so far, all its threads."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def creation_rate(client: Client, single: int, batched: int, batch: int = 1000) -> dict:
-    bodies = [json.dumps(want_body(f"single/{i}", f"never/single/{i}")).encode() for i in range(single)]
-    url = f"{client.url}/api/v1/wants"
-    t = time.perf_counter()
-    last = None
+def _post_worker(port: int, bodies: list[bytes], ready: multiprocessing.synchronize.Barrier,
+                 results: multiprocessing.Queue) -> None:
+    """One client process: one keep-alive connection, ``bodies`` POSTed in order once all are ready.
+
+    The standard library's client, so the clients take as little of the machine's CPU as they can."""
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    conn.connect()
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    ready.wait()
+    cpu = time.process_time()
+    start = time.clock_gettime(time.CLOCK_MONOTONIC)
+    answer = b""
     for body in bodies:
-        r = client.http.post(url, data=body, headers=JSON_AUTH)
-        assert r.status_code == 201, r.text
-        last = r
-    single_s = time.perf_counter() - t
-    client.wait_status(last.json()["want_id"], "waiting", poll=0.05)
-    single_settled_s = time.perf_counter() - t
+        conn.request("POST", "/api/v1/wants", body, JSON_AUTH)
+        response = conn.getresponse()
+        answer = response.read()
+        assert response.status == 201, answer
+    end = time.clock_gettime(time.CLOCK_MONOTONIC)
+    doc = json.loads(answer) if answer else {}
+    last = doc["wants"][-1]["want_id"] if "wants" in doc else doc.get("want_id")
+    results.put((start, end, time.process_time() - cpu, last))
+    conn.close()
+
+
+def post_rate(client: Client, server_pid: int, bodies: list[bytes], wants: int, clients: int) -> dict:
+    """POST ``bodies`` (holding ``wants`` wants) from ``clients`` processes, each with its own
+    keep-alive connection; the rate, the server's CPU per want while posting and until the
+    evaluator has moved the last want of every client to WAITING."""
+    ctx = multiprocessing.get_context("fork")
+    ready, results = ctx.Barrier(clients + 1), ctx.Queue()
+    port = int(client.url.rsplit(":", 1)[1])
+    procs = [ctx.Process(target=_post_worker, args=(port, bodies[k::clients], ready, results))
+             for k in range(clients)]
+    for proc in procs:
+        proc.start()
+    cpu0 = server_cpu_s(server_pid)
+    ready.wait()
+    done = [results.get(timeout=600) for _ in procs]
+    cpu1 = server_cpu_s(server_pid)
+    for proc in procs:
+        proc.join()
+        assert proc.exitcode == 0, f"client process exited {proc.exitcode}"
+    seconds = max(d[1] for d in done) - min(d[0] for d in done)
+    for *_, last in done:
+        client.wait_status(last, "waiting", timeout=600, poll=0.05)
+    settled_s = time.clock_gettime(time.CLOCK_MONOTONIC) - min(d[0] for d in done)
+    cpu2 = server_cpu_s(server_pid)
+    return {"wants": wants, "requests": len(bodies), "clients": clients, "seconds": seconds,
+            "per_s": wants / seconds, "server_cpu_ms_per_want": (cpu1 - cpu0) * 1000 / wants,
+            "server_cpu_ms_per_want_settled": (cpu2 - cpu0) * 1000 / wants,
+            "client_cpu_ms_per_want": sum(d[2] for d in done) * 1000 / wants, "settled_s": settled_s}
+
+
+def creation_rate(client: Client, server_pid: int, single: int, batched: int, clients: int,
+                  batch: int = 1000) -> dict:
+    """One by one from one client and from ``clients`` processes, then batched from one client."""
+    def one_by_one(kind: str, first: int) -> list[bytes]:
+        return [json.dumps(want_body(f"{kind}/{i}", f"never/{kind}/{i}")).encode()
+                for i in range(first, first + single)]
+
+    out = {"single": post_rate(client, server_pid, one_by_one("single", 0), single, 1)}
+    if clients > 1:
+        out["concurrent"] = post_rate(client, server_pid, one_by_one("single", single), single, clients)
     bodies = [json.dumps({"wants": [want_body(f"batch/{i}", f"never/batch/{i}")
                                     for i in range(start, min(batched, start + batch))]}).encode()
               for start in range(0, batched, batch)]
-    t = time.perf_counter()
-    for body in bodies:
-        r = client.http.post(url, data=body, headers=JSON_AUTH)
-        assert r.status_code == 201, r.text
-        last = r
-    batched_s = time.perf_counter() - t
-    client.wait_status(last.json()["wants"][-1]["want_id"], "waiting", timeout=600, poll=0.05)
-    batched_settled_s = time.perf_counter() - t
-    return {"single": {"wants": single, "seconds": single_s, "per_s": single / single_s,
-                       "settled_s": single_settled_s},
-            "batched": {"wants": batched, "batch": batch, "seconds": batched_s, "per_s": batched / batched_s,
-                        "settled_s": batched_settled_s}}
+    out["batched"] = {**post_rate(client, server_pid, bodies, batched, 1), "batch": batch}
+    return out
 
 
 def top_up(client: Client, have: int, total: int, batch: int = 5000) -> tuple[int, float]:
@@ -410,12 +443,12 @@ def main() -> None:
     parser.add_argument("--wants", type=int, default=100_000, help="waiting wants for the scale measurements")
     parser.add_argument("--arrivals", type=int, default=20, help="arrivals timed among --wants waiting wants")
     parser.add_argument("--single", type=int, default=2000, help="wants created one per request")
-    parser.add_argument("--clients", type=int, default=4,
-                        help="also create --single wants one by one from this many concurrent clients (1: skip)")
+    parser.add_argument("--clients", type=int, default=8,
+                        help="also create --single wants one by one from this many client processes (1: skip)")
     parser.add_argument("--batched", type=int, default=50_000, help="wants created in batches of 1,000")
     parser.add_argument("--reps", type=int, default=100, help="repetitions of each want list query")
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: latency,scale,http")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: latency,scale,http (creation and lists),list")
     args = parser.parse_args()
     if args.quick:
         args.trials, args.wants, args.arrivals, args.single, args.batched, args.reps = 10, 5000, 5, 200, 2000, 20
@@ -441,16 +474,14 @@ def main() -> None:
                                           for kind in ("derived", "plain")}
                 if "http" not in skip:
                     print(f"3. want creation: {args.single:,} one by one, {args.batched:,} batched ...", flush=True)
-                    results["create"] = creation_rate(client, args.single, args.batched)
-                    if args.clients > 1:
-                        results["create"]["concurrent"] = concurrent_rate(client, args.single, args.single,
-                                                                          args.clients)
-                    have = (args.single * (2 if args.clients > 1 else 1) + args.batched
-                            + (2 * (args.trials + 1) if "latency" not in skip else 0))
-                    print(f"4. want lists: topping up to {args.wants:,} wants ...", flush=True)
-                    added, seconds = top_up(client, have, args.wants)
-                    results["top_up"] = {"wants": added, "seconds": seconds}
-                    results["list"] = list_latency(client, args.reps, uri, job, root)
+                    results["create"] = creation_rate(client, server.pid, args.single, args.batched, args.clients)
+                    if "list" not in skip:
+                        have = (args.single * (2 if args.clients > 1 else 1) + args.batched
+                                + (2 * (args.trials + 1) if "latency" not in skip else 0))
+                        print(f"4. want lists: topping up to {args.wants:,} wants ...", flush=True)
+                        added, seconds = top_up(client, have, args.wants)
+                        results["top_up"] = {"wants": added, "seconds": seconds}
+                        results["list"] = list_latency(client, args.reps, uri, job, root)
             finally:
                 server.terminate()
                 server.wait(30)
@@ -492,16 +523,18 @@ def report(results: dict) -> None:
     if "create" in results:
         r = results["create"]
         print("\n3. want creation over HTTP (evaluator running; wants wait on external deps that never arrive)")
-        s, b = r["single"], r["batched"]
-        print(f"   one by one: {s['wants']:,} wants in {s['seconds']:.2f} s = {s['per_s']:,.0f}/s   "
-              f"target >= 2,000/s {ok(s['per_s'] >= 2000)}   (all WAITING after {s['settled_s']:.2f} s)")
-        print(f"   batched ({b['batch']:,}/request): {b['wants']:,} wants in {b['seconds']:.2f} s = "
-              f"{b['per_s']:,.0f}/s   target >= 20,000/s {ok(b['per_s'] >= 20000)}   "
-              f"(all WAITING after {b['settled_s']:.2f} s)")
+        print(f"   {'':<44} {'wants':>7} {'s':>6} {'wants/s':>8} {'target':<17} {'server CPU ms/want':>18}"
+              f" {'+settling':>9} {'client':>6} {'WAITING s':>9}")
+        rows = [("single", "one by one, 1 client", None)]
         if "concurrent" in r:
-            c = r["concurrent"]
-            print(f"   one by one, {c['clients']} concurrent keep-alive clients (threads): {c['wants']:,} wants in "
-                  f"{c['seconds']:.2f} s = {c['per_s']:,.0f}/s   (informational)")
+            rows.append(("concurrent", f"one by one, {r['concurrent']['clients']} client processes", 2000))
+        rows.append(("batched", f"batched ({r['batched']['batch']:,}/request), 1 client", 20000))
+        for key, what, target in rows:
+            x = r[key]
+            tgt = f">= {target:,} {ok(x['per_s'] >= target)}" if target else "(informational)"
+            print(f"   {what:<44} {x['wants']:>7,} {x['seconds']:>6.2f} {x['per_s']:>8,.0f} {tgt:<17}"
+                  f" {x['server_cpu_ms_per_want']:>18.3f} {x['server_cpu_ms_per_want_settled']:>9.3f}"
+                  f" {x['client_cpu_ms_per_want']:>6.3f} {x['settled_s']:>9.2f}")
         if "top_up" in results:
             t = results["top_up"]
             print(f"   (top-up: {t['wants']:,} more wants in batches of 5,000, created and settled in "

@@ -385,14 +385,16 @@ def test_malformed_http_gets_the_error_document(served, raw):
     assert json.loads(body)["error"]["code"] == "invalid_http"
 
 
-def test_answers_are_sent_without_waiting_for_the_clients_ack():
+@pytest.mark.parametrize("protocol", ["JsonErrorH11Protocol", "PROTOCOL"])
+def test_answers_are_sent_without_waiting_for_the_clients_ack(protocol):
     """Accepted connections have TCP_NODELAY: else each answer on a reused connection
-    waits 40 ms for the client's delayed ACK of its headers (Nagle's algorithm)."""
+    waits 40 ms for the client's delayed ACK of its headers (Nagle's algorithm). Both
+    protocols: the one served (httptools) and h11, where httptools is missing."""
     import asyncio
 
     from uvicorn.server import ServerState
 
-    from databuild.service.http import JsonErrorH11Protocol
+    from databuild.service import http
 
     class Transport(asyncio.Transport):
         def __init__(self, sock: socket.socket) -> None:
@@ -412,7 +414,7 @@ def test_answers_are_sent_without_waiting_for_the_clients_ack():
         config.load()
         loop = asyncio.new_event_loop()
         try:
-            JsonErrorH11Protocol(config, ServerState(), {}, loop).connection_made(Transport(accepted))
+            getattr(http, protocol)(config, ServerState(), {}, loop).connection_made(Transport(accepted))
         finally:
             loop.close()
         assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

@@ -5,15 +5,17 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import sqlite3
+import threading
+import time
 import uuid
 
 import pytest
 
 from databuild.errors import (
-    EventLogBusyError, InvalidArgumentError, InvalidUriError, SchemaTooNewError, StorageError,
+    AppendConflictError, EventLogBusyError, InvalidArgumentError, InvalidUriError, SchemaTooNewError, StorageError,
     UnsupportedBackendError,
 )
-from databuild.events import MemoryEventLog, SqliteEventLog, TermMatch, open_event_log
+from databuild.events import KeyKind, MemoryEventLog, SqliteEventLog, TermMatch, Unchanged, open_event_log
 from databuild.events import migrations
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import BUILD, StateProjection, StateStore, open_state_store
@@ -252,3 +254,84 @@ def test_upgrade_indexes_builds_already_in_the_log(tmp_path, monkeypatch):
     store = open_state_store(uri)
     assert [b.build_id for b in store.builds_newest_first()] == ["b2", "b1"]
     store.close()
+
+
+class _GatedProjection:
+    """Counts the events of each apply; the first apply waits on ``gate`` so appends queue behind it."""
+
+    name, version, kinds = "gated", 1, ("gated",)
+
+    def __init__(self) -> None:
+        self.gate, self.entered, self.applied = threading.Event(), threading.Event(), []
+
+    def apply(self, tx, events):
+        if events and not self.applied:
+            self.entered.set()
+            self.gate.wait(10)
+        if events:
+            self.applied.append([e.partition_status_changed.ref for e in events])
+        for event in events:
+            if event.partition_status_changed.ref == "explode/now":
+                raise RuntimeError("projection failed")
+
+
+def _queue_behind_first_append(log, projection, appends):
+    """Start one append that holds the write lock, queue ``appends`` (name, events, kwargs)
+    behind it, release it; each append's indices or error by name."""
+    outcome = {}
+
+    def run(name, events, kwargs):
+        try:
+            outcome[name] = log.append(events, **kwargs)
+        except Exception as e:  # the outcome under test
+            outcome[name] = e
+
+    first = threading.Thread(target=run, args=("first", [partition_event("a/1")], {}))
+    first.start()
+    assert projection.entered.wait(10)
+    threads = [threading.Thread(target=run, args=a) for a in appends]
+    for n, t in enumerate(threads, 1):
+        t.start()
+        deadline = time.monotonic() + 10
+        while len(log._queue) < n and time.monotonic() < deadline:  # queued in this order behind the first
+            time.sleep(0.001)
+    projection.gate.set()
+    for t in [first, *threads]:
+        t.join(10)
+    return outcome
+
+
+def test_appends_queued_behind_a_commit_share_one_and_keep_their_own_outcome(tmp_path):
+    projection = _GatedProjection()
+    log = SqliteEventLog(str(tmp_path / "bel.sqlite3"), [projection])
+    outcome = _queue_behind_first_append(log, projection, [
+        ("b", [partition_event("b/1"), partition_event("b/2")], {}),
+        ("stale", [partition_event("s/1")], {"expect_latest": 0}),
+        # b/2 was appended earlier in the same transaction, after index 1: a conflict
+        ("guarded", [partition_event("g/1")], {"unchanged": Unchanged(1, frozenset({(KeyKind.PARTITION, "b/2")}))}),
+        ("c", [partition_event("c/1")], {"expect_latest": 3}),
+    ])
+    assert outcome["first"] == [1]
+    assert outcome["b"] == [2, 3]
+    assert isinstance(outcome["stale"], AppendConflictError)
+    assert isinstance(outcome["guarded"], AppendConflictError)
+    assert outcome["c"] == [4]
+    assert len(projection.applied) == 2  # the three that queued went in one transaction
+    events = log.list_events().events
+    assert sorted(e.partition_status_changed.ref for e in events) == ["a/1", "b/1", "b/2", "c/1"]
+    reopened = SqliteEventLog(str(tmp_path / "bel.sqlite3"))
+    assert reopened.latest_index() == 4  # committed before they returned
+    reopened.close()
+
+
+def test_a_failing_append_in_a_group_fails_alone(tmp_path):
+    projection = _GatedProjection()
+    log = SqliteEventLog(str(tmp_path / "bel.sqlite3"), [projection])
+    outcome = _queue_behind_first_append(log, projection, [
+        ("b", [partition_event("b/1")], {}),
+        ("bad", [partition_event("explode/now")], {}),
+        ("c", [partition_event("c/1")], {}),
+    ])
+    assert isinstance(outcome["bad"], RuntimeError)
+    assert (outcome["b"], outcome["c"]) == ([2], [3])
+    assert sorted(e.partition_status_changed.ref for e in log.list_events().events) == ["a/1", "b/1", "c/1"]

@@ -6,7 +6,9 @@ last few commits may be lost, never corrupted. ``?synchronous=full`` in the URI
 makes every commit durable against power loss at several times the cost per
 transaction (batches amortise it).
 
-Concurrency: one writer at a time. Threads of one process queue on a lock; other
+Concurrency: one writer at a time. Threads of one process queue on a lock, and
+appends queued while another commits share the next transaction (group commit: each
+keeps its own indices, precondition and error, and returns once it committed); other
 processes wait on SQLite's lock (``BEGIN IMMEDIATE`` + busy timeout) and are
 retried until ``busy_timeout_s`` has passed, then EventLogBusyError is raised:
 "database is locked" never reaches callers. Readers never block (WAL snapshots).
@@ -33,12 +35,13 @@ import stat
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 from urllib.parse import quote
 
 import peewee
 
-from databuild.errors import EventLogBusyError, EventLogLostError, StorageError, UnavailableError
+from databuild.errors import AppendConflictError, EventLogBusyError, EventLogLostError, StorageError, UnavailableError
 from databuild.events import migrations
 from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, KeyKind, event_type
@@ -109,6 +112,21 @@ def _select_rows(db: peewee.SqliteDatabase, kind: str, keys: list[str]) -> dict[
     return found
 
 
+@dataclass
+class _Pending:
+    """One append waiting for a group commit, and its outcome once settled."""
+
+    events: list[pb.Event]
+    keys: list[set[Key]]
+    condition: Precondition
+    indices: list[int] | None = None
+    error: BaseException | None = None
+
+    @property
+    def settled(self) -> bool:
+        return self.indices is not None or self.error is not None
+
+
 class SqliteEventLog(EventLog):
     """Event log in one SQLite file, shared safely by threads and processes."""
 
@@ -125,6 +143,8 @@ class SqliteEventLog(EventLog):
         self.path = os.path.abspath(path)
         self.busy_timeout_s = busy_timeout_s
         self._write_lock = threading.Lock()
+        self._queue_lock = threading.Lock()  # held only to add to or take the queue
+        self._queue: list[_Pending] = []  # appends waiting for the next group commit
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
         with self._storage():
             created = self._create_if_missing(schema_version)
@@ -255,29 +275,76 @@ class SqliteEventLog(EventLog):
     # -- writes ------------------------------------------------------------
 
     def _append(self, events: list[pb.Event], keys: list[set[Key]], condition: Precondition) -> list[int]:
+        """Group commit: appends that arrive while another thread commits queue up, and the
+        next thread to get the write lock commits all of them in one transaction (a commit
+        costs far more than the rows of a small append). Each keeps its own indices,
+        precondition and error; none returns before its transaction committed."""
+        mine = _Pending(events, keys, condition)
+        with self._queue_lock:
+            self._queue.append(mine)
         with self._write_lock:
-            return self._retry(lambda: self._append_tx(events, keys, condition))
+            if not mine.settled:  # no thread took it yet: take it and whatever queued with it
+                with self._queue_lock:
+                    group, self._queue = self._queue, []
+                self._commit_group(group)
+        if mine.error is not None:
+            raise mine.error
+        assert mine.indices is not None
+        return mine.indices
 
-    def _append_tx(self, events: list[pb.Event], keys: list[set[Key]], condition: Precondition) -> list[int]:
+    def _commit_group(self, group: list[_Pending]) -> None:
+        """Commit ``group`` in one transaction; if that fails, each alone, so a fault or a
+        failing projection reaches the append that caused it and only that one."""
+        try:
+            try:
+                self._retry(lambda: self._append_tx(group))
+            except Exception as e:
+                if len(group) == 1:
+                    group[0].error = e
+                else:
+                    for pending in group:
+                        self._commit_group([pending])
+        except BaseException as e:  # interrupted: no waiting caller is left without an answer
+            for pending in group:
+                if not pending.settled:
+                    pending.error = e
+            raise
+
+    def _append_tx(self, group: list[_Pending]) -> None:
         with self._db.atomic("IMMEDIATE"):
-            first = self._max_index() + 1
-            condition.check_latest(first - 1)
-            if condition.unchanged is not None and self._touched_since(condition.unchanged):
-                raise condition.conflict(condition.unchanged.since)
-            event_rows, key_rows = [], []
-            for index, (event, event_keys) in enumerate(zip(events, keys), first):
-                event.index = index
-                event_rows.append(
-                    (index, event.event_id, event_type(event), event.timestamp.ToMicroseconds(), event.SerializeToString())
-                )
-                key_rows.extend((int(kind), key, index) for kind, key in event_keys)
-            cursor = self._db.cursor()
-            cursor.executemany("INSERT INTO events (idx, event_id, type, ts, body) VALUES (?, ?, ?, ?, ?)", event_rows)
-            cursor.executemany("INSERT INTO event_keys (kind, key, idx) VALUES (?, ?, ?)", key_rows)
-            if self.projections:
-                self._project(events, first - 1)
+            before = latest = self._max_index()
+            accepted = []
+            for pending in group:
+                pending.error = None
+                try:  # each append's precondition sees the appends before it in the group
+                    pending.condition.check_latest(latest)
+                    guard = pending.condition.unchanged
+                    if guard is not None and self._touched_since(guard):
+                        raise pending.condition.conflict(guard.since)
+                except AppendConflictError as e:
+                    pending.error = e
+                    continue
+                latest = self._insert(pending.events, pending.keys, latest + 1)
+                accepted.append(pending)
+            if self.projections and accepted:
+                self._project([e for pending in accepted for e in pending.events], before)
             self._check_identity()  # last, inside the transaction: a lost file gets no commit
-        return [e.index for e in events]
+        for pending in accepted:
+            pending.indices = [e.index for e in pending.events]
+
+    def _insert(self, events: list[pb.Event], keys: list[set[Key]], first: int) -> int:
+        """Store ``events`` from index ``first`` on, with their keys; the last index written."""
+        event_rows, key_rows = [], []
+        for index, (event, event_keys) in enumerate(zip(events, keys), first):
+            event.index = index
+            event_rows.append(
+                (index, event.event_id, event_type(event), event.timestamp.ToMicroseconds(), event.SerializeToString())
+            )
+            key_rows.extend((int(kind), key, index) for kind, key in event_keys)
+        cursor = self._db.cursor()
+        cursor.executemany("INSERT INTO events (idx, event_id, type, ts, body) VALUES (?, ?, ?, ?, ?)", event_rows)
+        cursor.executemany("INSERT INTO event_keys (kind, key, idx) VALUES (?, ?, ?)", key_rows)
+        return first + len(events) - 1
 
     def _project(self, events: list[pb.Event], before: int) -> None:
         """Fold ``events`` into every projection, first replaying what it missed.
