@@ -12,14 +12,14 @@ import http.client
 import json
 import select
 import threading
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 from urllib.parse import quote, urlencode, urlsplit
 
-from google.protobuf.message import Message
-
 from databuild.errors import DataBuildError, ServiceUnavailableError
-from databuild.proto.jsonmap import message_dict, parse_dict
 from databuild.service.interface import OPERATIONS, LogSlice, Operation
+
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
 
 #: Bytes per chunk of a streamed job run log.
 LOG_CHUNK = 64 * 1024
@@ -80,34 +80,47 @@ class ServiceClient:
 
     def call(self, op: Operation, request: Message | None = None) -> Any:
         """Run ``op`` on the service with ``request`` (its request message; default empty)."""
+        from databuild.proto.jsonmap import message_dict, parse_dict
+
         request = request if request is not None else op.request()
         doc = message_dict(request)
+        defaults = message_dict(op.request())  # fields with presence are absent here: always sent when set
+        sent = {k: v for k, v in doc.items() if k in op.path_fields or k not in defaults or v != defaults[k]}
+        answer = self.call_json(op, sent)
+        if op.response_name is None:
+            return answer
+        return parse_dict(answer, op.response(), ignore_unknown=True)
+
+    def call_json(self, op: Operation, doc: dict | None = None) -> Any:
+        """Run ``op`` with a request document of the JSON contract (docs/json.md); return the
+        answer document as the service sent it (a ``LogSlice`` for a log).
+
+        What reads go through without protobuf: fields left out take their defaults."""
+        doc = dict(doc or {})
+        job_run_id = doc.get("job_run_id", "")  # a log slice names its run
         path = op.path
         for name in op.path_fields:
-            value = doc.pop(name)
+            value = doc.pop(name, "")
             path = path.replace(f"{{{name}:path}}", quote(value, safe="")).replace(f"{{{name}}}", quote(value, safe=""))
-        defaults = message_dict(op.request())  # fields with presence are absent here: always sent when set
-        sent = {k: v for k, v in doc.items() if k not in defaults or v != defaults[k]}
         body = None
         if op.query:
-            if sent:
-                path += "?" + urlencode({op.parameter_name(k): _query_value(v) for k, v in sent.items()}, doseq=True)
+            if doc:
+                path += "?" + urlencode({op.parameter_name(k): _query_value(v) for k, v in doc.items()}, doseq=True)
         else:
-            body = json.dumps(sent).encode()
+            body = json.dumps(doc).encode()
         # Job config, lookup and trigger binary calls have the service's own limits (a minute by
         # default, longer if the graph says so): wait for the answer as long as they allow.
-        read_timeout = None if op.runs_jobs else self.timeout + (request.wait_seconds if op.long_poll else 0)
-        if op.response is None:
-            return self._log_slice(request, op.method, path, read_timeout)
+        read_timeout = None if op.runs_jobs else self.timeout + (doc.get("wait_seconds", 0) if op.long_poll else 0)
+        if op.response_name is None:
+            return self._log_slice(job_run_id, op.method, path, read_timeout)
         r = self._request(op.method, path, body, read_timeout)
         if r.status_code >= 400:
             raise self._error(r)
         try:
-            doc = r.json()
+            return r.json()
         except ValueError:
             raise ServiceError("http_error", f"HTTP {r.status_code}: not JSON: {r.text[:200]!r}", r.status_code) \
                 from None
-        return parse_dict(doc, op.response(), ignore_unknown=True)
 
     # -- HTTP ----------------------------------------------------------------
 
@@ -158,7 +171,7 @@ class ServiceClient:
     def _unreachable(self, e: Exception) -> ServiceUnavailableError:
         return ServiceUnavailableError(f"cannot reach the DataBuild service at {self.url}: {type(e).__name__}: {e}")
 
-    def _log_slice(self, request: Message, method: str, path: str, read_timeout: float | None) -> LogSlice:
+    def _log_slice(self, job_run_id: str, method: str, path: str, read_timeout: float | None) -> LogSlice:
         """A log read on a connection of its own, streamed: the caller may stop reading early."""
         conn = None
         try:
@@ -175,7 +188,7 @@ class ServiceClient:
             conn.close()
             raise self._error(answer)
         h = response.headers
-        return LogSlice(request.job_run_id, int(h["X-Log-Offset"]), int(h["X-Log-Next-Offset"]), int(h["X-Log-Size"]),
+        return LogSlice(job_run_id, int(h["X-Log-Offset"]), int(h["X-Log-Next-Offset"]), int(h["X-Log-Size"]),
                         h["X-Log-Complete"] == "true", _chunks(conn, response))
 
     @staticmethod
