@@ -110,7 +110,7 @@ def main() -> None:
         print(f"  {name:24s} p50 {r['p50_ms']:6.1f}  p95 {r['p95_ms']:6.1f}  max {r['max_ms']:6.1f} ms wall;"
               f"  cpu p50 {r['cpu_p50_ms']:6.1f} ms{verdict}")
     loaded = {name.strip() for _, _, name in imports}
-    heavy = sorted(m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY))
+    heavy = sorted(h for h in HEAVY if any(m == h or m.startswith(h + ".") for m in loaded))
     print(f"\nimports of one `partitions show` ({len(imports)} modules; heavyweight: {', '.join(heavy) or 'none'}),"
           f" top {args.top} by cumulative time:")
     for cumulative, own, name in sorted(imports, reverse=True)[:args.top]:
