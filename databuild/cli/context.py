@@ -1,7 +1,13 @@
-"""What every command needs: the graph, its state directory and event log."""
+"""What every command needs: the graph, its state directory and event log.
+
+A command that talks to a running daemon reads only the graph's label (to find the
+daemon) and the service's JSON: it loads neither the manifest's validation nor
+protobuf nor the storage stack, which the commands that need them import themselves.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -12,11 +18,11 @@ from typing import TYPE_CHECKING, Any, Callable
 import click
 
 from databuild.errors import InvalidArgumentError
-from databuild.graph import GraphSpec, load_manifest
 from databuild.refs import compile_pattern, validate_ref
 from databuild.timespec import parse_duration, parse_timestamp
 
 if TYPE_CHECKING:
+    from databuild.graph import GraphSpec
     from databuild.service import DataBuildService
     from databuild.service.client import ServiceClient
     from databuild.state import StateStore
@@ -44,16 +50,37 @@ class CliContext:
 
     @property
     def graph(self) -> GraphSpec:
+        """The graph's manifest, loaded and validated."""
         if self._graph is None:
-            manifest = os.environ.get("DATABUILD_GRAPH_MANIFEST")
-            if not manifest:
-                raise click.UsageError("DATABUILD_GRAPH_MANIFEST is not set: run the <graph>.build binary Bazel built")
-            self._graph = load_manifest(manifest, os.environ.get("DATABUILD_RUNFILES"))
+            from databuild.graph import load_manifest
+
+            self._graph = load_manifest(self._manifest_path(), os.environ.get("DATABUILD_RUNFILES"))
         return self._graph
 
     @property
+    def graph_label(self) -> str:
+        """The graph's label, read without validating the manifest: all a call to a running
+        daemon needs (the daemon validated the manifest when it started). A manifest that
+        cannot be read so is loaded in full, for its error."""
+        if self._graph is None:
+            try:
+                label = json.loads(Path(self._manifest_path()).read_text())["label"]
+            except (OSError, ValueError, KeyError, TypeError):
+                label = None
+            if isinstance(label, str) and label:
+                return label
+        return self.graph.label
+
+    @staticmethod
+    def _manifest_path() -> str:
+        manifest = os.environ.get("DATABUILD_GRAPH_MANIFEST")
+        if not manifest:
+            raise click.UsageError("DATABUILD_GRAPH_MANIFEST is not set: run the <graph>.build binary Bazel built")
+        return manifest
+
+    @property
     def state_dir(self) -> Path:
-        return Path(self.state_dir_option) if self.state_dir_option else default_state_dir(self.graph.label)
+        return Path(self.state_dir_option) if self.state_dir_option else default_state_dir(self.graph_label)
 
     @property
     def bel_uri(self) -> str:
@@ -92,10 +119,29 @@ class CliContext:
             from databuild.service import DataBuildService
 
             return DataBuildService(self.graph, self.store, str(self.log_dir))
-        from databuild.service.daemon import ensure_daemon
+        from databuild.service.daemon import ensure_daemon, running_daemon
 
-        info = ensure_daemon(self.state_dir, self.graph.label, self.daemon_command())
+        info = running_daemon(self.state_dir, self.graph_label)
+        if info is None:  # a bad manifest is the usage error it is here, not a daemon failing to start
+            info = ensure_daemon(self.state_dir, self.graph.label, self.daemon_command())
         return ServiceClient(info.url, info.token)
+
+    def read(self, operation: str, **fields: Any) -> dict:
+        """The answer of read ``operation`` (a name in ``service/interface.py``) as the JSON
+        contract's document; ``fields`` that are None are left out (their defaults).
+
+        Over HTTP that is the service's answer as sent, so a read never loads protobuf;
+        with ``--local``, the in-process answer converted the same way."""
+        from databuild.service.client import ServiceClient
+        from databuild.service.interface import BY_NAME
+
+        op, service = BY_NAME[operation], self.service
+        doc = {name: value for name, value in fields.items() if value is not None}
+        if isinstance(service, ServiceClient):
+            return service.call_json(op, doc)
+        from databuild.proto.jsonmap import message_dict, parse_dict
+
+        return message_dict(getattr(service, operation)(parse_dict(doc, op.request())))
 
     def daemon_command(self) -> list[str]:
         """How to start this very binary as the daemon of this state directory."""

@@ -5,9 +5,7 @@ from __future__ import annotations
 import click
 
 from databuild.cli.context import CliContext, pattern_option
-from databuild.cli.render import emit_json, table, timestamp, to_dict
-from databuild.proto import databuild_pb2 as pb
-from databuild.proto.jsonmap import enum_name
+from databuild.cli.render import emit_json, pb, table, timestamp, to_dict
 
 pass_ctx = click.make_pass_decorator(CliContext)
 
@@ -68,12 +66,14 @@ def upstreams() -> None:
 @pass_ctx
 def upstreams_status(c: CliContext) -> None:
     """Each upstream's sync: state, cursor, lag, last success and error."""
+    from databuild.proto.jsonmap import enum_name
+
     found = c.service.upstreams(pb.EmptyRequest())
     if c.as_json:
         emit_json(to_dict(found))
         return
     if not found.upstreams:
-        click.echo(f"graph {c.graph.label} declares no upstreams")
+        click.echo(f"graph {c.graph_label} declares no upstreams")
         return
     table(["upstream", "url", "state", "cursor", "lag", "last success", "failures", "last error"], [
         (u.name, u.url, enum_name(pb.UpstreamSyncState.DESCRIPTOR, u.state), u.cursor,

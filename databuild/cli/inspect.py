@@ -8,13 +8,10 @@ import click
 
 from databuild.cli.context import CliContext, pattern_option, refs_argument
 from databuild.cli.render import (
-    build_status, emit_json, job_run_status, partition_status, show, table, timestamp, to_dict,
+    EnumChoice, build_status, emit_json, job_run_status, payload_name, pb, show, table, timestamp, to_dict,
 )
-from databuild.proto import databuild_pb2 as pb
-from databuild.proto.jsonmap import enum_choices, enum_value
 
 pass_ctx = click.make_pass_decorator(CliContext)
-PARTITION_STATUSES = enum_choices(pb.PartitionStatus.DESCRIPTOR)
 
 
 def register(cli: click.Group) -> None:
@@ -30,21 +27,19 @@ def partitions() -> None:
 
 @partitions.command("list")
 @click.option("--pattern", callback=pattern_option, help="Ref glob, e.g. 'daily_votes/*/red'.")
-@click.option("--status", "statuses", multiple=True, type=click.Choice(PARTITION_STATUSES), help="Repeatable.")
+@click.option("--status", "statuses", multiple=True, type=EnumChoice("PartitionStatus"), help="Repeatable.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--after", help="Continue after this ref (paging).")
 @pass_ctx
 def partitions_list(c: CliContext, pattern, statuses, limit, after) -> None:
     """List partitions the event log knows, by ref."""
-    found = c.service.list_partitions(pb.ListPartitionsRequest(
-        pattern=pattern or "", statuses=[enum_value(pb.PartitionStatus.DESCRIPTOR, s) for s in statuses],
-        after=after or "", limit=limit))
+    found = c.read("list_partitions", pattern=pattern, statuses=list(statuses) or None, after=after, limit=limit)
     if c.as_json:
-        emit_json(to_dict(found))
+        emit_json(found)
         return
     table(["ref", "status", "build", "updated"], [
-        (p.ref, partition_status(p.status) + (" (external)" if p.external else ""), p.build_id[:8],
-         timestamp(p.updated_at)) for p in found.partitions])
+        (p["ref"], p["status"] + (" (external)" if p["external"] else ""), p["build_id"][:8],
+         timestamp(p.get("updated_at"))) for p in found["partitions"]])
 
 
 @partitions.command("show")
@@ -52,14 +47,14 @@ def partitions_list(c: CliContext, pattern, statuses, limit, after) -> None:
 @pass_ctx
 def partitions_show(c: CliContext, ref: str) -> None:
     """Status of REF and the events that touched it."""
-    detail = c.service.partition(pb.GetPartitionRequest(ref=ref))
+    detail = c.read("partition", ref=ref)
     if c.as_json:
-        emit_json(to_dict(detail))
+        emit_json(detail)
         return
-    state = detail.partition
-    click.echo(f"{ref}: {partition_status(state.status)}" + (f" ({state.message})" if state.message else ""))
-    for e in detail.history:
-        click.echo(f"  #{e.index} {timestamp(e.timestamp)} {e.WhichOneof('payload')}")
+    state = detail["partition"]
+    click.echo(f"{ref}: {state['status']}" + (f" ({state['message']})" if state["message"] else ""))
+    for e in detail["history"]:
+        click.echo(f"  #{e['index']} {timestamp(e.get('timestamp'))} {payload_name(e)}")
 
 
 @partitions.command("mark-available")

@@ -15,11 +15,9 @@ import click
 
 from databuild.cli import feed, inspect, triggers, wants
 from databuild.cli.context import CliContext, duration_option, refs_argument
-from databuild.cli.follow import follow_want
-from databuild.cli.render import ProgressLine, emit_json, table, to_dict, want_status
+from databuild.cli.render import ProgressLine, emit_json, pb, table, to_dict, want_status
 from databuild.cli.wants import create_want, report_outcome, show_created, want_options
 from databuild.errors import DataBuildError, InvalidArgumentError, error_document
-from databuild.proto import databuild_pb2 as pb
 
 pass_ctx = click.make_pass_decorator(CliContext)
 PROG_NAME = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "databuild"
@@ -74,6 +72,8 @@ def build(c: CliContext, refs: list[str], no_wait: bool, **options) -> None:
     Exit 0 once satisfied, 1 if it expires, fails or is cancelled. Ctrl-C stops
     following; the want stays active (cancel it with `want cancel ID`).
     """
+    from databuild.cli.follow import follow_want
+
     service = c.service
     if c.local:
         # no daemon: this process serves the want until it ends, and fires no triggers (the daemon does)

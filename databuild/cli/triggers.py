@@ -13,8 +13,7 @@ import getpass
 import click
 
 from databuild.cli.context import CliContext, ref_option, timestamp_option
-from databuild.cli.render import emit_json, table, to_dict, want_status
-from databuild.proto import databuild_pb2 as pb
+from databuild.cli.render import emit_json, pb, table, to_dict, want_status
 
 pass_ctx = click.make_pass_decorator(CliContext)
 

@@ -8,12 +8,9 @@ import sys
 import click
 
 from databuild.cli.context import CliContext, duration_option, pattern_option, refs_argument, timestamp_option
-from databuild.cli.render import emit_json, show, table, timestamp, to_dict, want_status
-from databuild.proto import databuild_pb2 as pb
-from databuild.proto.jsonmap import enum_choices, enum_name, enum_value
+from databuild.cli.render import EnumChoice, emit_json, payload_name, pb, show, table, timestamp, to_dict, want_status
 
 pass_ctx = click.make_pass_decorator(CliContext)
-WANT_STATUSES = enum_choices(pb.WantStatus.DESCRIPTOR)
 
 
 def register(cli: click.Group) -> None:
@@ -84,7 +81,7 @@ def want_create(c: CliContext, refs: list[str], **options) -> None:
 
 
 @want.command("list")
-@click.option("--status", "statuses", multiple=True, type=click.Choice(WANT_STATUSES), help="Repeatable.")
+@click.option("--status", "statuses", multiple=True, type=EnumChoice("WantStatus"), help="Repeatable.")
 @click.option("--pattern", callback=pattern_option, help="Wants on partitions matching this ref glob.")
 @click.option("--sla-violated", is_flag=True, help="Only wants whose SLA deadline passed unsatisfied.")
 @click.option("--sla-at-risk", is_flag=True, help="Only active wants whose SLA deadline is less than an hour away.")
@@ -96,18 +93,17 @@ def want_list(c: CliContext, statuses, pattern, sla_violated, sla_at_risk, sourc
     """Wants in creation order."""
     if sla_violated and sla_at_risk:
         raise click.BadParameter("choose one of --sla-violated and --sla-at-risk", param_hint="--sla-at-risk")
-    sla = pb.SLA_FILTER_VIOLATED if sla_violated else pb.SLA_FILTER_AT_RISK if sla_at_risk else None
-    found = c.service.list_wants(pb.ListWantsRequest(
-        statuses=[enum_value(pb.WantStatus.DESCRIPTOR, s) for s in statuses], pattern=pattern or "", sla=sla,
-        source=source or "", after=after or "", limit=limit))
+    sla = "violated" if sla_violated else "at_risk" if sla_at_risk else None
+    found = c.read("list_wants", statuses=list(statuses) or None, pattern=pattern, sla=sla, source=source,
+                   after=after, limit=limit)
     if c.as_json:
-        emit_json(to_dict(found))
+        emit_json(found)
         return
     table(["want", "status", "partitions", "created", "sla", "message"], [
-        (w.spec.want_id, want_status(w.status), " ".join(w.spec.partitions[:3]) + (" ..." if len(w.spec.partitions) > 3 else ""),
-         timestamp(w.spec.created_at), "VIOLATED" if w.sla_violated else "-" if not w.spec.sla_seconds else "ok",
-         w.message.splitlines()[0] if w.message else "")
-        for w in found.wants])
+        (w["want_id"], w["status"], " ".join(w["partitions"][:3]) + (" ..." if len(w["partitions"]) > 3 else ""),
+         timestamp(w.get("created_at")), "VIOLATED" if w["sla_violated"] else "-" if not w["sla_seconds"] else "ok",
+         w["message"].splitlines()[0] if w["message"] else "")
+        for w in found["wants"]])
 
 
 @want.command("status")
@@ -115,28 +111,27 @@ def want_list(c: CliContext, statuses, pattern, sla_violated, sla_at_risk, sourc
 @pass_ctx
 def want_status_command(c: CliContext, want_id_or_ref: str) -> None:
     """A want (by id, or the newest want of a partition ref): status, why, and its timeline."""
-    detail = c.service.want(pb.GetWantRequest(want_id=want_id_or_ref))
+    w = c.read("want", want_id=want_id_or_ref)  # one flat document: the want's fields, then the detail's
     if c.as_json:
-        emit_json(to_dict(detail))
+        emit_json(w)
         return
-    w = detail.want
-    click.echo(f"want {w.spec.want_id}: {want_status(w.status)}")
-    click.echo(f"partitions: {' '.join(w.spec.partitions)}")
-    if w.spec.external_dependencies:
-        click.echo(f"external dependencies: {' '.join(w.spec.external_dependencies)}")
-    source = enum_name(pb.WantSourceType.DESCRIPTOR, w.spec.source.type)
-    click.echo(f"created {timestamp(w.spec.created_at)} by {source}"
-               + (f":{w.spec.source.name}" if w.spec.source.name else "")
-               + (f" (firing {w.spec.source.firing_id})" if w.spec.source.firing_id else "")
-               + (f" — {w.spec.comment}" if w.spec.comment else ""))
-    click.echo(detail.explanation)
+    click.echo(f"want {w['want_id']}: {w['status']}")
+    click.echo(f"partitions: {' '.join(w['partitions'])}")
+    if w["external_dependencies"]:
+        click.echo(f"external dependencies: {' '.join(w['external_dependencies'])}")
+    source = w["source"]
+    click.echo(f"created {timestamp(w.get('created_at'))} by {source['type']}"
+               + (f":{source['name']}" if source["name"] else "")
+               + (f" (firing {source['firing_id']})" if source["firing_id"] else "")
+               + (f" — {w['comment']}" if w["comment"] else ""))
+    click.echo(w["explanation"])
     click.echo("timeline:")
-    for e in detail.timeline:
-        name = e.WhichOneof("payload")
+    for e in w["timeline"]:
+        name = payload_name(e)
         extra = ""
         if name == "want_status_changed":
-            extra = f" {want_status(e.want_status_changed.status)}: {e.want_status_changed.message}"
-        click.echo(f"  #{e.index} {timestamp(e.timestamp)} {name}{extra}")
+            extra = f" {e[name]['status']}: {e[name]['message']}"
+        click.echo(f"  #{e['index']} {timestamp(e.get('timestamp'))} {name}{extra}")
 
 
 @want.command("cancel")

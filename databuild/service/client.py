@@ -12,14 +12,14 @@ import http.client
 import json
 import select
 import threading
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 from urllib.parse import quote, urlencode, urlsplit
 
-from google.protobuf.message import DecodeError, Message
-
 from databuild.errors import DataBuildError, ServiceUnavailableError
-from databuild.proto.jsonmap import message_dict, parse_dict
 from databuild.service.interface import OPERATIONS, PROTOBUF, LogSlice, Operation
+
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
 
 #: Bytes per chunk of a streamed job run log.
 LOG_CHUNK = 64 * 1024
@@ -59,6 +59,13 @@ class _Answer:
         return json.loads(self.body)
 
 
+def _json_of(r: _Answer) -> Any:
+    try:
+        return r.json()
+    except ValueError:
+        raise ServiceError("http_error", f"HTTP {r.status_code}: not JSON: {r.text[:200]!r}", r.status_code) from None
+
+
 class ServiceClient:
     """Calls a DataBuild service; one method per operation (see the module docstring).
 
@@ -79,41 +86,66 @@ class ServiceClient:
         self._local = threading.local()
 
     def call(self, op: Operation, request: Message | None = None) -> Any:
-        """Run ``op`` on the service with ``request`` (its request message; default empty)."""
+        """Run ``op`` on the service with ``request`` (its request message; default empty).
+
+        The answer is asked for as the serialized response message (``PROTOBUF``): parsing it
+        costs microseconds per event of a feed page, where JSON cost a follower most of its time."""
+        from databuild.proto.jsonmap import message_dict, parse_dict
+
         request = request if request is not None else op.request()
         doc = message_dict(request)
-        path = op.path
-        for name in op.path_fields:
-            value = doc.pop(name)
-            path = path.replace(f"{{{name}:path}}", quote(value, safe="")).replace(f"{{{name}}}", quote(value, safe=""))
         defaults = message_dict(op.request())  # fields with presence are absent here: always sent when set
-        sent = {k: v for k, v in doc.items() if k not in defaults or v != defaults[k]}
-        body = None
-        if op.query:
-            if sent:
-                path += "?" + urlencode({op.parameter_name(k): _query_value(v) for k, v in sent.items()}, doseq=True)
-        else:
-            body = json.dumps(sent).encode()
-        # Job config, lookup and trigger binary calls have the service's own limits (a minute by
-        # default, longer if the graph says so): wait for the answer as long as they allow.
-        read_timeout = None if op.runs_jobs else self.timeout + (request.wait_seconds if op.long_poll else 0)
-        if op.response is None:
-            return self._log_slice(request, op.method, path, read_timeout)
-        r = self._request(op.method, path, body, read_timeout)
-        if r.status_code >= 400:
-            raise self._error(r)
+        sent = {k: v for k, v in doc.items() if k in op.path_fields or k not in defaults or v != defaults[k]}
+        if op.response_name is None:
+            return self.call_json(op, sent)
+        r = self._answer(op, sent, binary=True)
         if r.headers.get("Content-Type", "") == PROTOBUF:
+            from google.protobuf.message import DecodeError
+
             try:
                 return op.response.FromString(r.body)
             except DecodeError:
                 raise ServiceError("http_error", f"HTTP {r.status_code}: a {PROTOBUF} answer that is not a "
-                                   f"{op.response.DESCRIPTOR.name}", r.status_code) from None
-        try:
-            doc = r.json()
-        except ValueError:
-            raise ServiceError("http_error", f"HTTP {r.status_code}: not JSON: {r.text[:200]!r}", r.status_code) \
-                from None
-        return parse_dict(doc, op.response(), ignore_unknown=True)
+                                   f"{op.response_name}", r.status_code) from None
+        return parse_dict(_json_of(r), op.response(), ignore_unknown=True)  # a service that answers JSON only
+
+    def call_json(self, op: Operation, doc: dict | None = None) -> Any:
+        """Run ``op`` with a request document of the JSON contract (docs/json.md); return the
+        answer document as the service sent it (a ``LogSlice`` for a log).
+
+        What reads go through without protobuf: fields left out take their defaults."""
+        if op.response_name is None:
+            doc = dict(doc or {})
+            job_run_id = doc.get("job_run_id", "")  # a log slice names its run
+            method, path, _, read_timeout = self._prepared(op, doc)
+            return self._log_slice(job_run_id, method, path, read_timeout)
+        return _json_of(self._answer(op, doc or {}, binary=False))
+
+    def _answer(self, op: Operation, doc: dict, binary: bool) -> _Answer:
+        """The service's 2xx answer to ``op`` with request document ``doc``; its error raised."""
+        method, path, body, read_timeout = self._prepared(op, dict(doc))
+        r = self._request(method, path, body, read_timeout, accept=f"{PROTOBUF}, application/json" if binary else
+                          "application/json")
+        if r.status_code >= 400:
+            raise self._error(r)
+        return r
+
+    def _prepared(self, op: Operation, doc: dict) -> tuple[str, str, bytes | None, float | None]:
+        """Method, path (with the query), body and read timeout of a call of ``op`` with ``doc``."""
+        path = op.path
+        for name in op.path_fields:
+            value = doc.pop(name, "")
+            path = path.replace(f"{{{name}:path}}", quote(value, safe="")).replace(f"{{{name}}}", quote(value, safe=""))
+        body = None
+        if op.query:
+            if doc:
+                path += "?" + urlencode({op.parameter_name(k): _query_value(v) for k, v in doc.items()}, doseq=True)
+        else:
+            body = json.dumps(doc).encode()
+        # Job config, lookup and trigger binary calls have the service's own limits (a minute by
+        # default, longer if the graph says so): wait for the answer as long as they allow.
+        read_timeout = None if op.runs_jobs else self.timeout + (doc.get("wait_seconds", 0) if op.long_poll else 0)
+        return op.method, path, body, read_timeout
 
     # -- HTTP ----------------------------------------------------------------
 
@@ -134,17 +166,17 @@ class ServiceClient:
         return conn
 
     def _send(self, conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None,
-              read_timeout: float | None) -> http.client.HTTPResponse:
-        headers = dict(self.headers, Accept=f"{PROTOBUF}, application/json",
-                       **({"Content-Type": "application/json"} if body is not None else {}))
+              read_timeout: float | None, accept: str) -> http.client.HTTPResponse:
+        headers = dict(self.headers, Accept=accept, **({"Content-Type": "application/json"} if body is not None else {}))
         conn.sock.settimeout(read_timeout)
         conn.request(method, self._base + path, body=body, headers=headers)
         return conn.getresponse()
 
-    def _request(self, method: str, path: str, body: bytes | None, read_timeout: float | None) -> _Answer:
+    def _request(self, method: str, path: str, body: bytes | None, read_timeout: float | None,
+                 accept: str = "application/json") -> _Answer:
         try:
             conn = self._connection()
-            response = self._send(conn, method, path, body, read_timeout)
+            response = self._send(conn, method, path, body, read_timeout, accept)
             answer = _Answer(response.status, response.headers, response.read())
         except (OSError, http.client.HTTPException) as e:
             self._drop()
@@ -165,12 +197,12 @@ class ServiceClient:
     def _unreachable(self, e: Exception) -> ServiceUnavailableError:
         return ServiceUnavailableError(f"cannot reach the DataBuild service at {self.url}: {type(e).__name__}: {e}")
 
-    def _log_slice(self, request: Message, method: str, path: str, read_timeout: float | None) -> LogSlice:
+    def _log_slice(self, job_run_id: str, method: str, path: str, read_timeout: float | None) -> LogSlice:
         """A log read on a connection of its own, streamed: the caller may stop reading early."""
         conn = None
         try:
             conn = self._connect()
-            response = self._send(conn, method, path, None, read_timeout)
+            response = self._send(conn, method, path, None, read_timeout, "text/plain")
         except BaseException as e:
             if conn is not None:
                 conn.close()
@@ -182,7 +214,7 @@ class ServiceClient:
             conn.close()
             raise self._error(answer)
         h = response.headers
-        return LogSlice(request.job_run_id, int(h["X-Log-Offset"]), int(h["X-Log-Next-Offset"]), int(h["X-Log-Size"]),
+        return LogSlice(job_run_id, int(h["X-Log-Offset"]), int(h["X-Log-Next-Offset"]), int(h["X-Log-Size"]),
                         h["X-Log-Complete"] == "true", _chunks(conn, response))
 
     @staticmethod

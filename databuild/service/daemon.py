@@ -18,7 +18,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import secrets
 import signal
 import subprocess
 import threading
@@ -61,12 +60,13 @@ def answering(info: DaemonInfo, graph_label: str) -> bool:
     if not process_alive(info.pid):
         return False
     from databuild.service.client import ServiceClient
+    from databuild.service.interface import BY_NAME
 
-    try:
-        health = ServiceClient(info.url, timeout=2).health()
+    try:  # the JSON answer: a CLI call that finds its daemon running never loads protobuf
+        health = ServiceClient(info.url, timeout=2).call_json(BY_NAME["health"])
     except DataBuildError:  # unreachable, or not answering as a DataBuild service
         return False
-    return health.graph_label == graph_label
+    return isinstance(health, dict) and health.get("graph_label") == graph_label
 
 
 def running_daemon(state_dir: Path, graph_label: str) -> DaemonInfo | None:
@@ -173,6 +173,8 @@ def remove_info(state_dir: Path, pid: int) -> None:
 
 
 def new_token() -> str:
+    import secrets  # some 10 ms (hashlib, random): not for every CLI call that reads daemon.json
+
     return secrets.token_urlsafe(24)
 
 

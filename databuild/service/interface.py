@@ -10,17 +10,19 @@ on whichever side it has.
 A request's fields come from the path (``{field}`` in ``path``), the query string
 (GET, under ``aliases`` where the query name differs from the field name) or the
 JSON body (every other method).
+
+The table names its messages rather than importing them: a CLI read over HTTP uses the
+table and the JSON contract only, never loading protobuf (some 40 ms of a call).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping
+from typing import TYPE_CHECKING, Iterator, Mapping
 
-from google.protobuf.message import Message
-
-from databuild.proto import databuild_pb2 as pb
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
 
 API = "/api/v1"
 #: The media type a request asks for (``Accept``) to get its answer as the operation's response
@@ -36,9 +38,11 @@ class Operation:
     name: str
     method: str
     path: str
-    request: type[Message]
-    #: None: the answer is a byte stream (``LogSlice`` in process, text over HTTP).
-    response: type[Message] | None
+    #: The request message's name in ``databuild_pb2``.
+    request_name: str
+    #: The answer message's name; None: the answer is a byte stream (``LogSlice`` in
+    #: process, text over HTTP).
+    response_name: str | None
     summary: str
     status: int = 200
     #: Records events: needs the service's write token.
@@ -52,6 +56,16 @@ class Operation:
     #: A repeated request field whose single element may be sent alone as the body
     #: (``POST /api/v1/wants`` with one want); the answer is then that element's result.
     batch_field: str = ""
+
+    @property
+    def request(self) -> type[Message]:
+        """The request message class (protobuf is imported on first use)."""
+        return _message(self.request_name)
+
+    @property
+    def response(self) -> type[Message] | None:
+        """The answer message class, or None for a byte stream."""
+        return _message(self.response_name) if self.response_name is not None else None
 
     @property
     def path_fields(self) -> tuple[str, ...]:
@@ -73,6 +87,12 @@ class Operation:
         return self.aliases.get(field_name, field_name)
 
 
+def _message(name: str) -> type[Message]:
+    from databuild.proto import databuild_pb2
+
+    return getattr(databuild_pb2, name)
+
+
 @dataclass
 class LogSlice:
     """A byte range of a job run's log: ``chunks`` yields it without holding it in memory."""
@@ -86,55 +106,55 @@ class LogSlice:
 
 
 OPERATIONS: tuple[Operation, ...] = (
-    Operation("health", "GET", f"{API}/health", pb.EmptyRequest, pb.HealthResponse,
+    Operation("health", "GET", f"{API}/health", "EmptyRequest", "HealthResponse",
               "Liveness, version, graph label and the latest event index."),
-    Operation("graph_info", "GET", f"{API}/graph", pb.EmptyRequest, pb.GraphResponse,
+    Operation("graph_info", "GET", f"{API}/graph", "EmptyRequest", "GraphResponse",
               "The graph's jobs, lookup, upstreams and output patterns."),
-    Operation("analyze", "POST", f"{API}/analyze", pb.AnalyzeRequest, pb.AnalyzeResponse,
+    Operation("analyze", "POST", f"{API}/analyze", "AnalyzeRequest", "AnalyzeResponse",
               "The plan for building partitions, without running it (records nothing).", runs_jobs=True),
-    Operation("list_partitions", "GET", f"{API}/partitions", pb.ListPartitionsRequest, pb.ListPartitionsResponse,
+    Operation("list_partitions", "GET", f"{API}/partitions", "ListPartitionsRequest", "ListPartitionsResponse",
               "Partitions by ref, filtered by a glob and statuses; paged with after.",
               aliases={"statuses": "status"}),
-    Operation("mark_available", "POST", f"{API}/partitions:mark-available", pb.MarkAvailableRequest,
-              pb.ListPartitionsResponse, "Record that external partitions landed (one event for the batch).",
+    Operation("mark_available", "POST", f"{API}/partitions:mark-available", "MarkAvailableRequest",
+              "ListPartitionsResponse", "Record that external partitions landed (one event for the batch).",
               status=201, writes=True),
-    Operation("taint", "POST", f"{API}/partitions:taint", pb.TaintRequest, pb.ListPartitionsResponse,
+    Operation("taint", "POST", f"{API}/partitions:taint", "TaintRequest", "ListPartitionsResponse",
               "Mark available partitions bad; active wants rebuild them.", status=201, writes=True),
-    Operation("partition", "GET", f"{API}/partitions/{{ref:path}}", pb.GetPartitionRequest,
-              pb.PartitionDetailResponse, "A partition's state and the events that touched it."),
-    Operation("list_builds", "GET", f"{API}/builds", pb.ListBuildsRequest, pb.ListBuildsResponse,
+    Operation("partition", "GET", f"{API}/partitions/{{ref:path}}", "GetPartitionRequest",
+              "PartitionDetailResponse", "A partition's state and the events that touched it."),
+    Operation("list_builds", "GET", f"{API}/builds", "ListBuildsRequest", "ListBuildsResponse",
               "Builds, newest first; paged with after."),
-    Operation("build", "GET", f"{API}/builds/{{build_id}}", pb.GetBuildRequest, pb.BuildDetailResponse,
+    Operation("build", "GET", f"{API}/builds/{{build_id}}", "GetBuildRequest", "BuildDetailResponse",
               "A build: its job graph and job runs."),
-    Operation("cancel_build", "DELETE", f"{API}/builds/{{build_id}}", pb.CancelBuildRequest, pb.BuildState,
+    Operation("cancel_build", "DELETE", f"{API}/builds/{{build_id}}", "CancelBuildRequest", "BuildState",
               "Stop a running build; its wants retry or end as their policy says.", writes=True),
-    Operation("create_wants", "POST", f"{API}/wants", pb.CreateWantsRequest, pb.CreateWantsResponse,
+    Operation("create_wants", "POST", f"{API}/wants", "CreateWantsRequest", "CreateWantsResponse",
               "Create wants (all or none): a batch {\"wants\": [...]}, or one want as the body.",
               status=201, writes=True, batch_field="wants"),
-    Operation("list_wants", "GET", f"{API}/wants", pb.ListWantsRequest, pb.ListWantsResponse,
+    Operation("list_wants", "GET", f"{API}/wants", "ListWantsRequest", "ListWantsResponse",
               "Wants in creation order, filtered; paged with after.", aliases={"statuses": "status"}),
-    Operation("sla_violations", "GET", f"{API}/wants/sla-violations", pb.PageRequest, pb.ListWantsResponse,
+    Operation("sla_violations", "GET", f"{API}/wants/sla-violations", "PageRequest", "ListWantsResponse",
               "Wants whose SLA deadline passed before they were satisfied."),
-    Operation("want", "GET", f"{API}/wants/{{want_id:path}}", pb.GetWantRequest, pb.WantDetailResponse,
+    Operation("want", "GET", f"{API}/wants/{{want_id:path}}", "GetWantRequest", "WantDetailResponse",
               "A want (by id, unique id prefix or partition ref): timeline and why it is not done yet."),
-    Operation("cancel_want", "DELETE", f"{API}/wants/{{want_id}}", pb.CancelWantRequest, pb.WantState,
+    Operation("cancel_want", "DELETE", f"{API}/wants/{{want_id}}", "CancelWantRequest", "WantState",
               "Cancel an active want; its build stops unless another active want rides on it.", writes=True),
-    Operation("upstreams", "GET", f"{API}/upstreams", pb.EmptyRequest, pb.ListUpstreamsResponse,
+    Operation("upstreams", "GET", f"{API}/upstreams", "EmptyRequest", "ListUpstreamsResponse",
               "Each upstream graph's sync: state, cursor, head, lag, last success and error."),
-    Operation("triggers", "GET", f"{API}/triggers", pb.EmptyRequest, pb.ListTriggersResponse,
+    Operation("triggers", "GET", f"{API}/triggers", "EmptyRequest", "ListTriggersResponse",
               "Each trigger: kind, schedule or on templates, next fire time, last firing, last error, paused."),
-    Operation("fire_trigger", "POST", f"{API}/triggers/{{name}}/fire", pb.FireTriggerRequest, pb.FireTriggerResponse,
+    Operation("fire_trigger", "POST", f"{API}/triggers/{{name}}/fire", "FireTriggerRequest", "FireTriggerResponse",
               "Fire a trigger now (source cli): for a time (at, default now), or a partition of a reactive trigger.",
               status=201, writes=True, runs_jobs=True),
-    Operation("pause_trigger", "POST", f"{API}/triggers/{{name}}/pause", pb.PauseTriggerRequest, pb.TriggerStatus,
+    Operation("pause_trigger", "POST", f"{API}/triggers/{{name}}/pause", "PauseTriggerRequest", "TriggerStatus",
               "Pause a trigger: it fires nothing until resumed.", writes=True),
-    Operation("resume_trigger", "POST", f"{API}/triggers/{{name}}/resume", pb.PauseTriggerRequest, pb.TriggerStatus,
+    Operation("resume_trigger", "POST", f"{API}/triggers/{{name}}/resume", "PauseTriggerRequest", "TriggerStatus",
               "Resume a paused trigger: what came due while it was paused is not fired.", writes=True),
-    Operation("job_run", "GET", f"{API}/job-runs/{{job_run_id}}", pb.GetJobRunRequest, pb.JobRunDetailResponse,
+    Operation("job_run", "GET", f"{API}/job-runs/{{job_run_id}}", "GetJobRunRequest", "JobRunDetailResponse",
               "A job run's state."),
-    Operation("job_run_log", "GET", f"{API}/job-runs/{{job_run_id}}/logs", pb.JobRunLogRequest, None,
+    Operation("job_run_log", "GET", f"{API}/job-runs/{{job_run_id}}/logs", "JobRunLogRequest", None,
               "A job run's captured output, streamed: a byte range (offset, limit) or the last tail bytes."),
-    Operation("events", "GET", f"{API}/events", pb.ListEventsRequest, pb.ListEventsResponse,
+    Operation("events", "GET", f"{API}/events", "ListEventsRequest", "ListEventsResponse",
               "The event feed from since, filtered by ref globs and types; long-polls up to wait seconds.",
               long_poll=True, aliases={"patterns": "pattern", "wait_seconds": "wait"}),
 )
