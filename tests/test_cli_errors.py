@@ -46,3 +46,20 @@ def test_the_same_error_through_the_daemon(cli):
         assert json.loads(local.stdout) == json.loads(remote.stdout)
     finally:
         cli("daemon", "stop")
+
+
+def test_a_reader_that_went_away_stops_the_command_quietly(cli):
+    """``cmd | head``: writing to a closed pipe ends the command with 141 (as SIGPIPE
+    would) and no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the command prints anything
+    try:
+        done = subprocess.run([sys.executable, "-m", "databuild.cli", "--local", "jobs", "list"], env=cli.env,
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write)
+    assert done.returncode == 141 and "Traceback" not in done.stderr, done.stderr

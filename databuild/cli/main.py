@@ -224,6 +224,11 @@ def main(args: list[str] | None = None) -> None:
         sys.exit(e.exit_code)
     except DataBuildError as e:
         _fail(ctx, args, e)
+    except BrokenPipeError:
+        # The reader went away (`... | head`): as other commands do, stop quietly; stdout is
+        # pointed at /dev/null so the interpreter's own flush at exit cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)  # 128 + SIGPIPE, what a shell reports for a command killed by it
 
 
 def _fail(ctx: click.Context | None, args: list[str], error: DataBuildError,
