@@ -73,8 +73,9 @@ def release_freed_memory() -> bool:
 class MemoryReleaser:
     """Trims the allocator shortly after the last running build ends (one thread, idle otherwise)."""
 
-    def __init__(self, running: Callable[[], int], grace_s: float = GRACE_S) -> None:
-        self.running, self.grace_s = running, grace_s
+    def __init__(self, running: Callable[[], int], grace_s: float = GRACE_S,
+                 release: Callable[[], object] = release_freed_memory) -> None:
+        self.running, self.grace_s, self.release = running, grace_s, release
         self._ended = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="memory-release", daemon=True)
 
@@ -91,4 +92,4 @@ class MemoryReleaser:
             time.sleep(self.grace_s)
             self._ended.clear()
             if self.running() == 0:
-                release_freed_memory()
+                self.release()
