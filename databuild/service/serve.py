@@ -31,6 +31,7 @@ from databuild.service.daemon import (
     DaemonInfo, DaemonLock, IdleWatch, holder_description, new_token, remove_info, write_info,
 )
 from databuild.service.http import LOOPBACK_HOSTS, create_app, server_config
+from databuild.service.memory import MemoryReleaser, strip_daemon_env
 from databuild.state import StateStore
 from databuild.wants import Policy
 
@@ -68,6 +69,9 @@ def start_service(graph: GraphSpec, store: StateStore, log_dir: Path, options: S
     # shorter switch interval keeps /health and status reads quick while a feed is read.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     service = DataBuildService(graph, store, str(log_dir), policy=options.policy, parallelism=options.parallelism)
+    releaser = MemoryReleaser(service.builds.running)
+    service.builds.add_finished_listener(releaser.build_ended)
+    releaser.start()
     service.start_evaluator()
     return service
 
@@ -108,6 +112,7 @@ def run_foreground(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir
     cannot be bound (all before anything is announced), EventLogLostError once the
     service stopped because its log was lost.
     """
+    strip_daemon_env()  # before any job is spawned: jobs get the user's environment
     graph = resolved_graph(graph, options)
     lock = DaemonLock(state_dir)
     if not lock.acquire():
@@ -126,6 +131,7 @@ def run_daemon(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir: Pa
     for a bad upstream override in the environment, EventLogLostError once the
     service stopped because its log was lost.
     """
+    strip_daemon_env()  # before any job is spawned: jobs get the user's environment
     graph = resolved_graph(graph, options)
     lock = DaemonLock(state_dir)
     if not lock.acquire():
