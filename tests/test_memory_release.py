@@ -1,5 +1,5 @@
-"""The daemon gives a finished build's memory back: its allocator set-up stays out of its
-jobs' environment, and the trim runs once no build runs any more."""
+"""The service gives a finished build's memory back: cycles are collected and the trim runs
+once no build runs any more."""
 
 from __future__ import annotations
 
@@ -7,24 +7,7 @@ import gc
 import threading
 import weakref
 
-from databuild.service.memory import DAEMON_ENV, MemoryReleaser, daemon_environment, release_freed_memory, \
-    strip_daemon_env
-
-
-def test_the_daemon_runs_on_malloc_and_its_jobs_get_the_users_environment_back():
-    user = {"PATH": "/usr/bin", "HOME": "/home/u"}
-    daemon = daemon_environment(user)
-    assert daemon["PYTHONMALLOC"] == DAEMON_ENV["PYTHONMALLOC"] and "PYTHONMALLOC" not in user
-    strip_daemon_env(daemon)
-    assert daemon == user
-
-
-def test_a_users_own_pythonmalloc_is_kept_for_the_daemon_and_its_jobs():
-    user = {"PATH": "/usr/bin", "PYTHONMALLOC": "pymalloc_debug"}
-    daemon = daemon_environment(user)
-    assert daemon == user
-    strip_daemon_env(daemon)
-    assert daemon == user
+from databuild.service.memory import MemoryReleaser, release_freed_memory
 
 
 def test_release_frees_what_cycles_hold():

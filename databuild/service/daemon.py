@@ -29,7 +29,6 @@ from typing import Callable
 
 from databuild.errors import DataBuildError, ServiceUnavailableError
 from databuild.procs import process_alive
-from databuild.service.memory import daemon_environment
 
 LOCK_FILE, INFO_FILE, LOG_FILE = "daemon.lock", "daemon.json", "daemon.log"
 TAIL_LINES = 10
@@ -97,7 +96,6 @@ def ensure_daemon(state_dir: Path, graph_label: str, command: list[str], timeout
     with open(log_path, "ab") as log:
         start = log.tell()
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                env=daemon_environment(dict(os.environ)),
                                 start_new_session=True, close_fds=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -31,7 +31,7 @@ from databuild.service.daemon import (
     DaemonInfo, DaemonLock, IdleWatch, holder_description, new_token, remove_info, write_info,
 )
 from databuild.service.http import LOOPBACK_HOSTS, create_app, server_config
-from databuild.service.memory import MemoryReleaser, strip_daemon_env
+from databuild.service.memory import MemoryReleaser
 from databuild.state import StateStore
 from databuild.wants import Policy
 
@@ -112,7 +112,6 @@ def run_foreground(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir
     cannot be bound (all before anything is announced), EventLogLostError once the
     service stopped because its log was lost.
     """
-    strip_daemon_env()  # before any job is spawned: jobs get the user's environment
     graph = resolved_graph(graph, options)
     lock = DaemonLock(state_dir)
     if not lock.acquire():
@@ -131,7 +130,6 @@ def run_daemon(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir: Pa
     for a bad upstream override in the environment, EventLogLostError once the
     service stopped because its log was lost.
     """
-    strip_daemon_env()  # before any job is spawned: jobs get the user's environment
     graph = resolved_graph(graph, options)
     lock = DaemonLock(state_dir)
     if not lock.acquire():
