@@ -479,6 +479,29 @@ def test_a_want_rides_a_build_still_planning_its_partition(tmp_path, graph):
     store.close()
 
 
+def test_a_builds_own_progress_wakes_no_pass_but_data_a_want_waits_for_does(tmp_path, graph):
+    """The evaluator's wake-up filter: a partition becoming available to the want riding the
+    build that made it moves nothing (that want is decided when the build ends); the same for
+    a want that waits on the partition, or a build's end, wakes a pass."""
+    from eventgen import partition_event
+
+    store = open_store(tmp_path)
+    service = DataBuildService(graph, store, str(tmp_path / "logs"))
+    riding = service.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(partitions=["daily/1"])]))
+    wid = riding.wants[0].spec.want_id
+    service.log.append([
+        pb.Event(build_requested=pb.BuildRequested(build_id="b1", partitions=["daily/1"], want_ids=[wid])),
+        pb.Event(want_status_changed=pb.WantStatusChanged(want_id=wid, status=pb.WANT_STATUS_BUILDING,
+                                                          build_id="b1", attempt=1))])
+    moves = service.evaluator._moves_a_want
+    assert not moves([partition_event("daily/1", pb.PARTITION_STATUS_BUILDING), partition_event("daily/1")])
+    service.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(partitions=["daily/1"])]))
+    assert moves([partition_event("daily/1")])
+    ended = pb.Event(build_status_changed=pb.BuildStatusChanged(build_id="b1", status=pb.BUILD_STATUS_COMPLETED))
+    assert moves([ended])
+    store.close()
+
+
 def test_a_build_lost_with_the_daemon_does_not_use_up_an_attempt(tmp_path, graph):
     store = open_store(tmp_path)
     service = DataBuildService(graph, store, str(tmp_path / "logs"), policy=Policy(max_attempts=1))
