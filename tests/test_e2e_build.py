@@ -65,6 +65,17 @@ class Graph:
     def status(self, ref: str) -> str:
         return self.json("partitions", "show", ref)["partition"]["status"]
 
+    def job_pid(self, timeout: float = 30) -> int:
+        """The pid the one running chaos job wrote: "building" is recorded once the job was
+        spawned, which may be before its interpreter got as far as writing it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            written = [p.read_text() for p in (self.data / "pids").glob("*")] if (self.data / "pids").exists() else []
+            if len(written) == 1 and written[0].strip():
+                return int(written[0])
+            assert time.monotonic() < deadline, f"no job wrote its pid: {written}"
+            time.sleep(0.05)
+
     def wait_for(self, ref: str, status: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while self.status(ref) != status:
@@ -157,8 +168,7 @@ def test_concurrent_builds_delegate_instead_of_running_twice(g):
 def test_sigterm_leaves_the_want_and_want_cancel_stops_its_jobs(g):
     proc = g.start("build", "slow/60")
     g.wait_for("slow/60", "building")
-    (pid_file,) = (g.data / "pids").iterdir()
-    job_pid = int(pid_file.read_text())
+    job_pid = g.job_pid()
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and "is still building" in err, out + err
@@ -238,8 +248,7 @@ def test_daemon_killed_mid_build_restarts_consistent_and_the_want_completes(g):
     os.kill(daemon_pid, signal.SIGKILL)
     proc.kill()
     proc.communicate(timeout=30)
-    (pid_file,) = (g.data / "pids").iterdir()
-    orphan = int(pid_file.read_text())
+    orphan = g.job_pid()
     os.kill(orphan, 0)  # the killed daemon's job runs on, orphaned
     build = g.json("builds", "show", killed_build)["build"]  # starts a new daemon, which recovers
     deadline = time.monotonic() + 2
