@@ -193,3 +193,17 @@ def test_the_log_reads_events_at_the_current_version_and_refuses_newer_ones(tmp_
     log.close()
     with pytest.raises(SchemaTooNewError, match="event #2"):  # folding it into read models would guess
         open_event_log(f"sqlite://{path}", [StateProjection()])
+
+
+def test_the_cli_knows_every_field_an_event_has_besides_its_payload():
+    """The CLI names an event document's payload without loading protobuf, from a copy of
+    the fields ``Event`` has outside its ``payload`` oneof: the copy must match the schema."""
+    from databuild.cli.render import EVENT_FIELDS, payload_name
+    from databuild.proto import databuild_pb2 as pb
+    from databuild.proto.jsonmap import message_dict
+
+    outside = {f.name for f in pb.Event.DESCRIPTOR.fields if f.containing_oneof is None}
+    assert EVENT_FIELDS == outside
+    event = pb.Event(index=3, event_id="e", schema_version=1, want_cancelled=pb.WantCancelled(want_id="w"))
+    event.timestamp.FromMicroseconds(1)
+    assert payload_name(message_dict(event)) == "want_cancelled"
