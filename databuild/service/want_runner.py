@@ -104,6 +104,9 @@ class WantRunner:
         self._again: dict[str, None] = {}  # wants to evaluate on the next pass whatever happens (guarded by _wake)
         self._freed = False  # a build stopped running since the last pass (guarded by _wake)
         self._requested: dict[str, frozenset[str]] = {}  # refs of the builds not claimed yet, by build
+        # Indices of events this process appended whose wants the append listener already
+        # found (guarded by _wake): the pass that reads them skips the lookup.
+        self._examined: set[int] = set()
         self.planning = PlanningPool(
             lambda wants: plan_wants(graph_label, wants, resolver, store.partition_statuses), self._planned, planners)
         self._thread = threading.Thread(target=self._loop, name="want-evaluator", daemon=True)
@@ -147,8 +150,10 @@ class WantRunner:
     def _moves_a_want(self, events: list[pb.Event]) -> bool:
         """Whether events just appended in this process may move a want, so the pass they
         wake finds something to do: a build's own progress (its partitions building, then
-        available to the wants riding it) wakes no pass per job. Those events are still
+        available to the wants riding it) wakes no pass per job. The wants found are handed
+        to the next pass, which skips looking them up again; events not looked at here are
         read, from the cursor, by the next pass (at the latest FOREIGN_WRITER_CHECK_S later)."""
+        moved = False
         for event in events:
             declared = REGISTRY.of(event)
             if not declared.wakes_wants:
@@ -156,9 +161,13 @@ class WantRunner:
             if len(declared.changed(getattr(event, declared.name))) > _CHECK_KEYS_UP_TO:
                 return True  # a big batch (marked available, say): the pass reads it once, not twice
             touched, ended = self._touched(event)
-            if touched or ended:
-                return True
-        return False
+            with self._wake:
+                if event.index > self._cursor:  # else the pass read it already
+                    self._examined.add(event.index)
+                self._again.update(dict.fromkeys(touched))
+                self._freed |= ended
+            moved = moved or bool(touched) or ended
+        return moved
 
     def _build_finished(self) -> None:
         """A build's thread let go of its capacity. Its final event woke a pass already, which
@@ -221,13 +230,20 @@ class WantRunner:
             freed, self._freed = self._freed, False
         while True:
             page = self.log.list_events(self._cursor, EventFilter(types=WAKE_TYPES), _BATCH)
+            with self._wake:
+                examined = {e.index for e in page.events if e.index in self._examined}
             for event in page.events:
                 if event.WhichOneof("payload") == "want_cancelled":
                     self._release(event.want_cancelled.want_id)
+                if event.index in examined:
+                    continue
                 touched, ended = self._touched(event)
                 ids.update(dict.fromkeys(touched))
                 freed |= ended
-            self._cursor = page.next
+            with self._wake:
+                self._cursor = page.next
+                # Also those the listener marked after this page was read: behind the cursor now.
+                self._examined = {i for i in self._examined if i > self._cursor}
             if not page.has_more:
                 break
         now = self.clock_us()
