@@ -332,6 +332,10 @@ class _Run:
                 self._events += self._partition_events(run, self.mine[run.job_run_id], pb.PARTITION_STATUS_BUILDING)
             for run in started:
                 self._spawn(run, running_events[run.job_run_id])
+            if started:
+                # A new child starts on this thread's CPU and would wait for the write below
+                # (measured: a job's start-up delayed by all of it); yielding lets it run first.
+                os.sched_yield()
             # Recorded after spawning so the write overlaps the jobs' own start-up; the
             # runs were already claimed (scheduled), and only their exit makes outputs available.
             self._flush()
