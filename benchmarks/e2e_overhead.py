@@ -13,7 +13,10 @@ Workloads: ``--sizes`` independent refs ``flat/<i>`` (default 250, 1,000 and 10,
 ``--chain`` (default 200) one at a time. Targets: <= 2 ms per job for both, and flat in N
 (the largest and smallest flat figures within 1.5x of each other). Also printed per
 workload: the daemon's resident size before and 2 s after the build (target: within
-20 MB), events and bytes per job run in the log (by type), and the log files left.
+20 MB), events and bytes per job run in the log (by type), the log files left, and where
+the wall time went (from the log's timestamps): the CLI until its want is recorded,
+planning (one ``config`` call per level of the graph: 200 sequential calls for the
+chain), from the want's satisfaction to the CLI's exit, and the rest per job.
 
 Usage: python benchmarks/e2e_overhead.py [--sizes 250,1000,10000] [--chain 200] [--parallelism 2]
 Prints a table and one JSON line.
@@ -75,15 +78,31 @@ def children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def log_footprint(state: Path) -> dict:
-    """What the build left in the state directory: events by type (count, body bytes), log files."""
+def phases(db: sqlite3.Connection, started_us: int, ended_us: int) -> dict:
+    """Where the wall time went, from the log's timestamps (the same clock as ``started_us``):
+    the CLI until the want was recorded, planning (want → job graph recorded, one ``config``
+    call per level of the graph) and from the want's satisfaction to the CLI's exit."""
+    def first(event_type: str) -> int:
+        (ts,) = db.execute("SELECT min(ts) FROM events WHERE type = ?", (event_type,)).fetchone()
+        if ts is None:
+            raise RuntimeError(f"the log has no {event_type} event")
+        return ts
+    wanted, planned, satisfied = first("want_created"), first("job_graph_recorded"), first("want_satisfied")
+    return {"start_s": (wanted - started_us) / 1e6, "plan_s": (planned - wanted) / 1e6,
+            "end_s": (ended_us - satisfied) / 1e6}
+
+
+def log_footprint(state: Path, started_us: int, ended_us: int) -> dict:
+    """What the build left in the state directory: events by type (count, body bytes), log
+    files, and the phases of the wall time."""
     with sqlite3.connect(f"file:{state / 'bel.sqlite3'}?mode=ro", uri=True) as db:
+        timing = phases(db, started_us, ended_us)
         by_type = {t: {"events": n, "bytes": b} for t, n, b in db.execute(
             "SELECT type, count(*), sum(length(body)) FROM events GROUP BY type ORDER BY type")}
         # The database's own size (events, keys, read models), not the WAL's high-water mark.
         (pages,), (page_size,) = db.execute("PRAGMA page_count").fetchone(), db.execute("PRAGMA page_size").fetchone()
     logs = state / "logs"
-    return {"by_type": by_type, "log_files": sum(1 for _ in logs.rglob("*") if _.is_file()) if logs.exists() else 0,
+    return {**timing, "by_type": by_type, "log_files": sum(1 for _ in logs.rglob("*") if _.is_file()) if logs.exists() else 0,
             "file_bytes": pages * page_size}
 
 
@@ -96,9 +115,9 @@ def databuild(refs: list[str], parallelism: int, state: Path) -> dict:
     try:
         pid = json.loads((state / "state" / "daemon.json").read_text())["pid"]
         rss_start, daemon_cpu, cli_cpu = rss_mb(pid), cpu_s(pid), children_cpu_s()
-        t0 = time.perf_counter()
+        started_us, t0 = time.time_ns() // 1000, time.perf_counter()
         done = subprocess.run([binary, "build", *refs], env=env, capture_output=True, text=True)
-        elapsed = time.perf_counter() - t0
+        elapsed, ended_us = time.perf_counter() - t0, time.time_ns() // 1000
         daemon_cpu, cli_cpu = cpu_s(pid) - daemon_cpu, children_cpu_s() - cli_cpu
         if done.returncode:
             raise RuntimeError(f"build exited {done.returncode}: {done.stderr[-2000:]}")
@@ -107,7 +126,7 @@ def databuild(refs: list[str], parallelism: int, state: Path) -> dict:
         # counted in its cutime, not in utime + stime read here.
         return {"databuild_s": elapsed, "daemon_cpu_s": daemon_cpu, "cli_cpu_s": cli_cpu,
                 "rss_start_mb": rss_start, "rss_after_mb": rss_mb(pid),
-                **log_footprint(state / "state")}
+                **log_footprint(state / "state", started_us, ended_us)}
     finally:
         subprocess.run([binary, "daemon", "stop"], env=env, capture_output=True)
 
@@ -120,6 +139,8 @@ def measure(name: str, refs: list[str], wanted: list[str], parallelism: int) -> 
     body = sum(t["bytes"] for t in run["by_type"].values())
     return {"workload": name, "jobs": len(refs), "parallelism": parallelism, "baseline_s": baseline, **run,
             "overhead_ms_per_job": (run["databuild_s"] - baseline) / len(refs) * 1000,
+            "run_overhead_ms_per_job": (run["databuild_s"] - run["start_s"] - run["plan_s"] - run["end_s"] - baseline)
+            / len(refs) * 1000,
             "daemon_cpu_ms_per_job": run["daemon_cpu_s"] / len(refs) * 1000,
             "cli_cpu_ms_per_job": run["cli_cpu_s"] / len(refs) * 1000,
             "events_per_run": events / len(refs), "event_bytes_per_run": body / len(refs),
@@ -156,6 +177,11 @@ def main() -> None:
         print(f"{r['workload']:<32} {r['rss_start_mb']:>12.1f} {r['rss_after_mb']:>9.1f} {grew:>8.1f}  <= "
               f"{RSS_TARGET_MB:.0f} {ok:<6} {r['events_per_run']:>10.2f} {r['event_bytes_per_run']:>11.0f} "
               f"{r['file_bytes_per_run']:>10.0f} {r['log_files']:>9}")
+    print(f"\n{'workload':<32} {'CLI to want s':>13} {'planning s':>10} {'satisfied to exit s':>19} "
+          f"{'the rest: ms/job':>16}")
+    for r in results:
+        print(f"{r['workload']:<32} {r['start_s']:>13.3f} {r['plan_s']:>10.3f} {r['end_s']:>19.3f} "
+              f"{r['run_overhead_ms_per_job']:>16.2f}")
     print("events by type (largest workload):")
     for t, v in max(results, key=lambda r: r["jobs"])["by_type"].items():
         print(f"  {t:<32} {v['events']:>8} events {v['bytes']:>12,} bytes")

@@ -30,8 +30,9 @@ def _interrupt(signum, frame):
 
 #: After a page with events, while runs of the build are left, the follower waits this long
 #: before asking again: progress still updates 10 times a second, and a build's events cost
-#: the service and the follower a request per tenth of a second, not one per job. Once no run
-#: is left it asks at once, so the want's end is seen as soon as it is recorded.
+#: the service and the follower a request per tenth of a second, not one per job. Once every
+#: run left has started it asks at once (at most one request per event of those last runs), so
+#: the build's end and the want's are seen as soon as they are recorded, not a gap later.
 PAGE_GAP_S = 0.1
 
 #: What can move a followed want or its build's progress: the follower reads only these.
@@ -70,10 +71,9 @@ class BuildProgress:
             else:
                 self.status = event.build_status_changed.status
 
-    def runs_left(self) -> bool:
-        """Whether runs of the build are still to finish (pending or running)."""
-        c = self.counts
-        return c["pending"] + self.total - len(self.runs) + c["running"] > 0
+    def runs_pending(self) -> bool:
+        """Whether runs of the build are still to start."""
+        return self.counts["pending"] + self.total - len(self.runs) > 0
 
     def progress(self) -> Progress:
         """Counts now; planned runs with no state yet count as pending."""
@@ -121,7 +121,7 @@ def follow_want(service, want_id: str, on_progress: Callable[[Progress], None],
                     build.apply(event)
             if any(_want_of(e) == want_id for e in page.events):
                 want = service.want(pb.GetWantRequest(want_id=want_id)).want
-            elif page.events and build is not None and build.runs_left():
+            elif page.events and build is not None and build.runs_pending():
                 time.sleep(PAGE_GAP_S)  # let events gather: a few pages per second, not one per event
     except Interrupted:
         return service.want(pb.GetWantRequest(want_id=want_id)).want, True
