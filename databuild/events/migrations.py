@@ -31,6 +31,11 @@ class Migration:
 
 #: The schema version that gave logs their ``log_metadata`` table and ``log_id``.
 LOG_ID_VERSION = 5
+#: The schema version that indexed read-model terms by (name, key): see ``TERMS_BY_NAME_KEY``.
+TERMS_BY_NAME_KEY_VERSION = 6
+#: Index of one term name's entries in key order, value included, so a row query walks only
+#: that term's entries (not the rows, nor every term of every row) and checks the value in the index.
+TERMS_BY_NAME_KEY = "read_model_terms_by_name_key"
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -108,6 +113,12 @@ MIGRATIONS: tuple[Migration, ...] = (
                    || substr(h, 21, 12)
                FROM (SELECT lower(hex(randomblob(16))) AS h)""",
         ),
+    ),
+    Migration(
+        TERMS_BY_NAME_KEY_VERSION,
+        "read-model terms by name and key, so a page of rows matching a broad term condition"
+        " walks that term's entries in key order",
+        (f"CREATE INDEX {TERMS_BY_NAME_KEY} ON read_model_terms (kind, name, key, value)",),
     ),
 )
 
