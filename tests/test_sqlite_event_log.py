@@ -78,6 +78,8 @@ def test_migration_from_previous_schema_version(tmp_path):
     store.log.append([partition_event("a/3")])
     versions = sqlite3.connect(path).execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
     assert versions == [(1,), (2,), (3,), (4,), (5,), (6,)]
+    indexes = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert migrations.TERMS_BY_NAME_KEY in indexes and migrations.TERMS_BY_KEY not in indexes  # replaced: one to write
     store.close()
 
 

@@ -71,8 +71,9 @@ def _placeholders(values: Sequence[object]) -> str:
 class _SqliteRows:
     """ReadModelTx on the open write transaction's cursor."""
 
-    def __init__(self, db: peewee.SqliteDatabase) -> None:
+    def __init__(self, db: peewee.SqliteDatabase, by_name_key: bool) -> None:
         self._db = db
+        self._by_name_key = by_name_key  # terms indexed by (name, key), not by (key, name)
 
     def get_many(self, kind: str, keys: Sequence[str]) -> dict[str, Row]:
         return _select_rows(self._db, kind, list(keys))
@@ -85,8 +86,7 @@ class _SqliteRows:
             [(r.kind, r.key, r.status, r.body) for r in rows],
         )
         indexed = [r for r in rows if r.terms is not None]
-        cursor.executemany("DELETE FROM read_model_terms WHERE kind = ? AND key = ?",
-                           [(r.kind, r.key) for r in indexed if r.old_terms is None])
+        self._delete_terms(cursor, [(r.kind, r.key) for r in indexed if r.old_terms is None])
         cursor.executemany(
             "DELETE FROM read_model_terms WHERE kind = ? AND name = ? AND value = ? AND key = ?",
             [(r.kind, name, value, r.key) for r in indexed if r.old_terms is not None
@@ -97,6 +97,28 @@ class _SqliteRows:
             [(r.kind, name, value, r.key) for r in indexed
              for name, value in (set(r.terms) - set(r.old_terms) if r.old_terms is not None else r.terms)],
         )
+
+    def _delete_terms(self, cursor: sqlite3.Cursor, rows: list[tuple[str, str]]) -> None:
+        """Delete every term of these (kind, key) rows, whose old terms the writer did not give."""
+        if not self._by_name_key:
+            cursor.executemany("DELETE FROM read_model_terms WHERE kind = ? AND key = ?", rows)
+            return
+        for kind in {kind for kind, _ in rows}:
+            # The (name, key) index finds a row's entries name by name: the kind's few names first.
+            names = _term_names(cursor, kind)
+            if names:
+                cursor.executemany(
+                    f"DELETE FROM read_model_terms WHERE kind = ? AND name IN ({_placeholders(names)}) AND key = ?",
+                    [(kind, *names, key) for k, key in rows if k == kind])
+
+
+def _term_names(cursor: sqlite3.Cursor, kind: str) -> list[str]:
+    """The distinct term names of ``kind``: one primary-key seek per name, not a scan of its terms."""
+    cursor.execute(
+        "WITH RECURSIVE names (name) AS (SELECT MIN(name) FROM read_model_terms WHERE kind = ?1"
+        " UNION ALL SELECT (SELECT MIN(name) FROM read_model_terms WHERE kind = ?1 AND name > names.name)"
+        " FROM names WHERE names.name IS NOT NULL) SELECT name FROM names WHERE name IS NOT NULL", (kind,))
+    return [name for (name,) in cursor.fetchall()]
 
 
 def _select_rows(db: peewee.SqliteDatabase, kind: str, keys: list[str]) -> dict[str, Row]:
@@ -352,7 +374,7 @@ class SqliteEventLog(EventLog):
         A projection misses events appended by a process that did not register it
         (an older DataBuild, a tool): it catches up here, in the same transaction.
         """
-        tx = _SqliteRows(self._db)
+        tx = _SqliteRows(self._db, self._by_name_key)
         status = self._projection_status()
         for projection in self.projections:
             version, last = status.get(projection.name, (None, 0))
@@ -515,7 +537,7 @@ class SqliteEventLog(EventLog):
         walker, by_status = None, False
         if driver is None and not few and terms:
             by_status = bool(query.statuses) and self._few_statuses(query.kind, query.statuses)
-            if not by_status and self.schema_version >= migrations.TERMS_BY_NAME_KEY_VERSION:
+            if not by_status and self._by_name_key:
                 walker = terms[0]
         where, params = ["r.kind = ?"], [query.kind]
         if query.statuses:
@@ -536,7 +558,8 @@ class SqliteEventLog(EventLog):
             if i in few:
                 where.append(f"r.key IN (SELECT m.key FROM read_model_terms m WHERE m.kind = ? AND m.name = ?{term_sql})")
             else:
-                where.append(f"EXISTS (SELECT 1 FROM read_model_terms m INDEXED BY read_model_terms_by_key"
+                index = migrations.TERMS_BY_NAME_KEY if self._by_name_key else migrations.TERMS_BY_KEY
+                where.append(f"EXISTS (SELECT 1 FROM read_model_terms m INDEXED BY {index}"
                              f" WHERE m.kind = ? AND m.key = r.key AND m.name = ?{term_sql})")
             params += [query.kind, match.name, *term_params]
         group = ""
@@ -562,6 +585,11 @@ class SqliteEventLog(EventLog):
 
     #: Below this many matches a term condition is a key list, above it a per-row check.
     few_terms = 5000
+
+    @property
+    def _by_name_key(self) -> bool:
+        """Whether the log's terms are indexed by (name, key) (``TERMS_BY_NAME_KEY``)."""
+        return self.schema_version >= migrations.TERMS_BY_NAME_KEY_VERSION
 
     def _few_terms(self, kind: str, match: TermMatch) -> bool:
         """Whether fewer than ``few_terms`` rows match ``match`` (a bounded count)."""
