@@ -71,13 +71,15 @@ def test_migration_from_previous_schema_version(tmp_path):
     assert "read_model" not in tables()
 
     store = open_state_store(f"sqlite://{path}")
-    assert store.log.schema_version == migrations.LATEST == 5
+    assert store.log.schema_version == migrations.LATEST == 6
     assert "read_model" in tables()
     assert store.partition("a/1").status == pb.PARTITION_STATUS_AVAILABLE
     assert store.partition("a/2").status == pb.PARTITION_STATUS_FAILED
     store.log.append([partition_event("a/3")])
     versions = sqlite3.connect(path).execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
-    assert versions == [(1,), (2,), (3,), (4,), (5,)]
+    assert versions == [(1,), (2,), (3,), (4,), (5,), (6,)]
+    indexes = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert migrations.TERMS_BY_NAME_KEY in indexes and migrations.TERMS_BY_KEY not in indexes  # replaced: one to write
     store.close()
 
 
@@ -92,12 +94,30 @@ def test_upgrade_indexes_wants_already_in_the_log(tmp_path):
     old.close()
 
     store = open_state_store(f"sqlite://{path}")
-    assert store.log.schema_version == 5
+    assert store.log.schema_version == migrations.LATEST
     assert [w.spec.want_id for w in store.wants(terms=[TermMatch("partition", pattern="d/*")])] == ["w1"]
     assert [w.spec.want_id for w in store.wants(terms=[TermMatch("source", values=("cli:ann",))])] == ["w1"]
     assert [w.spec.want_id for w in store.active_wants_on(["raw/1"])] == ["w1"]
     assert store.next_due_us() == 1060 * 1_000_000
     store.close()
+
+
+def test_term_queries_on_a_log_kept_before_the_terms_by_name_index(tmp_path):
+    """A log opened at schema 5 (no ``read_model_terms_by_name_key``) answers broad term queries too."""
+    path = str(tmp_path / "bel.sqlite3")
+    log = SqliteEventLog(path, [StateProjection()], schema_version=5)
+    log.few_terms = 0  # every term condition counts as broad
+    for i, refs in enumerate((["d/1"], ["e/1"], ["d/2", "d/3"])):
+        spec = pb.WantSpec(want_id=f"w{i}", partitions=refs)
+        log.append([pb.Event(want_created=pb.WantCreated(want=spec))])
+    store = StateStore(log)
+    assert [w.spec.want_id for w in store.find_wants(pattern="d/*")] == ["w0", "w2"]
+    store.close()
+    upgraded = open_state_store(f"sqlite://{path}")
+    upgraded.log.few_terms = 0
+    assert upgraded.log.schema_version == migrations.LATEST
+    assert [w.spec.want_id for w in upgraded.find_wants(pattern="d/*")] == ["w0", "w2"]
+    upgraded.close()
 
 
 def test_upgrade_gives_an_existing_log_its_id_once(tmp_path):
@@ -131,7 +151,7 @@ def test_newer_schema_is_refused_untouched(tmp_path):
     con.commit()
     con.close()
     before = hashlib.sha256(path.read_bytes()).hexdigest()
-    with pytest.raises(SchemaTooNewError, match="schema version 99.*only knows versions up to 5"):
+    with pytest.raises(SchemaTooNewError, match=f"schema version 99.*only knows versions up to {migrations.LATEST}"):
         open_event_log(f"sqlite://{path}")
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
 

@@ -31,6 +31,14 @@ class Migration:
 
 #: The schema version that gave logs their ``log_metadata`` table and ``log_id``.
 LOG_ID_VERSION = 5
+#: The schema version that indexed read-model terms by (name, key) instead of (key, name).
+TERMS_BY_NAME_KEY_VERSION = 6
+#: Index of one term name's entries in key order, value included, so a row query walks only
+#: that term's entries (not the rows, nor every term of every row) and checks the value in the
+#: index; it also finds a row's entries of one name, as the (key, name) index it replaces did.
+TERMS_BY_NAME_KEY = "read_model_terms_by_name_key"
+#: The index of terms by (key, name, value) that logs before ``TERMS_BY_NAME_KEY_VERSION`` have.
+TERMS_BY_KEY = "read_model_terms_by_key"
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -90,7 +98,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 key TEXT NOT NULL,
                 PRIMARY KEY (kind, name, value, key)
             ) WITHOUT ROWID""",
-            "CREATE INDEX read_model_terms_by_key ON read_model_terms (kind, key, name, value)",
+            f"CREATE INDEX {TERMS_BY_KEY} ON read_model_terms (kind, key, name, value)",
         ),
     ),
     Migration(
@@ -108,6 +116,13 @@ MIGRATIONS: tuple[Migration, ...] = (
                    || substr(h, 21, 12)
                FROM (SELECT lower(hex(randomblob(16))) AS h)""",
         ),
+    ),
+    Migration(
+        TERMS_BY_NAME_KEY_VERSION,
+        "read-model terms indexed by (name, key), not (key, name), so a page of rows matching a broad"
+        " term condition walks that term's entries in key order",
+        (f"CREATE INDEX {TERMS_BY_NAME_KEY} ON read_model_terms (kind, name, key, value)",
+         f"DROP INDEX {TERMS_BY_KEY}"),  # one secondary index to write per term, as before
     ),
 )
 

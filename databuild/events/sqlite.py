@@ -71,8 +71,9 @@ def _placeholders(values: Sequence[object]) -> str:
 class _SqliteRows:
     """ReadModelTx on the open write transaction's cursor."""
 
-    def __init__(self, db: peewee.SqliteDatabase) -> None:
+    def __init__(self, db: peewee.SqliteDatabase, by_name_key: bool) -> None:
         self._db = db
+        self._by_name_key = by_name_key  # terms indexed by (name, key), not by (key, name)
 
     def get_many(self, kind: str, keys: Sequence[str]) -> dict[str, Row]:
         return _select_rows(self._db, kind, list(keys))
@@ -85,8 +86,7 @@ class _SqliteRows:
             [(r.kind, r.key, r.status, r.body) for r in rows],
         )
         indexed = [r for r in rows if r.terms is not None]
-        cursor.executemany("DELETE FROM read_model_terms WHERE kind = ? AND key = ?",
-                           [(r.kind, r.key) for r in indexed if r.old_terms is None])
+        self._delete_terms(cursor, [(r.kind, r.key) for r in indexed if r.old_terms is None])
         cursor.executemany(
             "DELETE FROM read_model_terms WHERE kind = ? AND name = ? AND value = ? AND key = ?",
             [(r.kind, name, value, r.key) for r in indexed if r.old_terms is not None
@@ -97,6 +97,28 @@ class _SqliteRows:
             [(r.kind, name, value, r.key) for r in indexed
              for name, value in (set(r.terms) - set(r.old_terms) if r.old_terms is not None else r.terms)],
         )
+
+    def _delete_terms(self, cursor: sqlite3.Cursor, rows: list[tuple[str, str]]) -> None:
+        """Delete every term of these (kind, key) rows, whose old terms the writer did not give."""
+        if not self._by_name_key:
+            cursor.executemany("DELETE FROM read_model_terms WHERE kind = ? AND key = ?", rows)
+            return
+        for kind in {kind for kind, _ in rows}:
+            # The (name, key) index finds a row's entries name by name: the kind's few names first.
+            names = _term_names(cursor, kind)
+            if names:
+                cursor.executemany(
+                    f"DELETE FROM read_model_terms WHERE kind = ? AND name IN ({_placeholders(names)}) AND key = ?",
+                    [(kind, *names, key) for k, key in rows if k == kind])
+
+
+def _term_names(cursor: sqlite3.Cursor, kind: str) -> list[str]:
+    """The distinct term names of ``kind``: one primary-key seek per name, not a scan of its terms."""
+    cursor.execute(
+        "WITH RECURSIVE names (name) AS (SELECT MIN(name) FROM read_model_terms WHERE kind = ?1"
+        " UNION ALL SELECT (SELECT MIN(name) FROM read_model_terms WHERE kind = ?1 AND name > names.name)"
+        " FROM names WHERE names.name IS NOT NULL) SELECT name FROM names WHERE name IS NOT NULL", (kind,))
+    return [name for (name,) in cursor.fetchall()]
 
 
 def _select_rows(db: peewee.SqliteDatabase, kind: str, keys: list[str]) -> dict[str, Row]:
@@ -352,7 +374,7 @@ class SqliteEventLog(EventLog):
         A projection misses events appended by a process that did not register it
         (an older DataBuild, a tool): it catches up here, in the same transaction.
         """
-        tx = _SqliteRows(self._db)
+        tx = _SqliteRows(self._db, self._by_name_key)
         status = self._projection_status()
         for projection in self.projections:
             version, last = status.get(projection.name, (None, 0))
@@ -501,12 +523,22 @@ class SqliteEventLog(EventLog):
         return _select_rows(self._db, kind, keys)
 
     def _query_rows(self, query: RowQuery) -> list[Row]:
-        """Rows in key order. With an equality term the scan is driven by that term's
-        index (already in key order); other term conditions are a key list when few
-        rows match and a per-row check while walking keys when many do, so a page costs
-        what it returns rather than every match."""
+        """Rows in key order, a page costing what it returns rather than every match.
+
+        What drives the scan, best first: an equality term (its entries are in key order);
+        else, when no term condition matches few rows, the first term's entries in key order
+        (``TERMS_BY_NAME_KEY``: its value is checked in the index and a row read only for an
+        entry that matches), unless statuses that few rows have drive instead (their index,
+        then a sort); else the rows in key order. Term conditions that do not drive are a key list when few rows match,
+        a per-row check when many do."""
         terms = list(query.terms)
         driver = next((m for m in terms if len(m.values) == 1 and m.low is m.high is m.pattern is None), None)
+        few = {i for i, m in enumerate(terms) if m is not driver and self._few_terms(query.kind, m)}
+        walker, by_status = None, False
+        if driver is None and not few and terms:
+            by_status = bool(query.statuses) and self._few_statuses(query.kind, query.statuses)
+            if not by_status and self._by_name_key:
+                walker = terms[0]
         where, params = ["r.kind = ?"], [query.kind]
         if query.statuses:
             where.append(f"r.status IN ({_placeholders(query.statuses)})")
@@ -515,32 +547,49 @@ class SqliteEventLog(EventLog):
             pattern_sql, pattern_params = _pattern_condition(compile_pattern(query.pattern), "r.key")
             where.append(pattern_sql)
             params += pattern_params
-        key = "t.key" if driver else "r.key"
+        key = "t.key" if driver or walker else "r.key"
         if query.after_key is not None:
             where.append(f"{key} > ?")
             params.append(query.after_key)
-        for match in terms:
-            if match is driver:
+        for i, match in enumerate(terms):
+            if match is driver or match is walker:
                 continue
             term_sql, term_params = _term_condition(match, "m.value")
-            if self._few_terms(query.kind, match):
+            if i in few:
                 where.append(f"r.key IN (SELECT m.key FROM read_model_terms m WHERE m.kind = ? AND m.name = ?{term_sql})")
             else:
-                where.append("EXISTS (SELECT 1 FROM read_model_terms m INDEXED BY read_model_terms_by_key"
+                index = migrations.TERMS_BY_NAME_KEY if self._by_name_key else migrations.TERMS_BY_KEY
+                where.append(f"EXISTS (SELECT 1 FROM read_model_terms m INDEXED BY {index}"
                              f" WHERE m.kind = ? AND m.key = r.key AND m.name = ?{term_sql})")
             params += [query.kind, match.name, *term_params]
+        group = ""
         if driver:
             sql = ("SELECT r.key, r.status, r.body FROM read_model_terms t JOIN read_model r"
                    " ON r.kind = t.kind AND r.key = t.key WHERE t.kind = ? AND t.name = ? AND t.value = ? AND ")
             params = [query.kind, driver.name, driver.values[0], *params]
+        elif walker:
+            # A row may have several entries that match (two partitions in one pattern): one each.
+            term_sql, term_params = _term_condition(walker, "t.value")
+            sql = (f"SELECT r.key, r.status, r.body FROM read_model_terms t INDEXED BY {migrations.TERMS_BY_NAME_KEY}"
+                   f" JOIN read_model r ON r.kind = t.kind AND r.key = t.key WHERE t.kind = ? AND t.name = ?{term_sql}"
+                   " AND ")
+            params = [query.kind, walker.name, *term_params, *params]
+            group = " GROUP BY t.key"
         else:
-            sql = "SELECT r.key, r.status, r.body FROM read_model r WHERE "
-        sql += " AND ".join(where) + f" ORDER BY {key} LIMIT ?"
+            # Few rows with these statuses: walk them (then sort) rather than every row.
+            indexed = " INDEXED BY read_model_status" if by_status else ""
+            sql = f"SELECT r.key, r.status, r.body FROM read_model r{indexed} WHERE "
+        sql += " AND ".join(where) + f"{group} ORDER BY {key} LIMIT ?"
         params.append(query.limit)
         return [Row(query.kind, k, s, bytes(b)) for k, s, b in self._db.execute_sql(sql, params)]
 
     #: Below this many matches a term condition is a key list, above it a per-row check.
     few_terms = 5000
+
+    @property
+    def _by_name_key(self) -> bool:
+        """Whether the log's terms are indexed by (name, key) (``TERMS_BY_NAME_KEY``)."""
+        return self.schema_version >= migrations.TERMS_BY_NAME_KEY_VERSION
 
     def _few_terms(self, kind: str, match: TermMatch) -> bool:
         """Whether fewer than ``few_terms`` rows match ``match`` (a bounded count)."""
@@ -550,6 +599,14 @@ class SqliteEventLog(EventLog):
             f"SELECT COUNT(*) FROM (SELECT 1 FROM read_model_terms WHERE kind = ? AND name = ?{term_sql} LIMIT ?)",
             [kind, match.name, *params, threshold]).fetchone()
         return count < threshold
+
+    def _few_statuses(self, kind: str, statuses: Sequence[int]) -> bool:
+        """Whether fewer than ``few_terms`` rows have one of ``statuses`` (a bounded count on
+        ``read_model_status``): then walking those rows beats walking a broad term's entries."""
+        (count,) = self._db.execute_sql(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM read_model WHERE kind = ? AND status IN ({_placeholders(statuses)})"
+            " LIMIT ?)", [kind, *statuses, self.few_terms]).fetchone()
+        return count < self.few_terms
 
     def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,
                       limit: int, reverse: bool, after: tuple[str, str] | None) -> list[tuple[str, str]]:
