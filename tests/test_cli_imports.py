@@ -19,16 +19,20 @@ HEAVY = (*STORAGE, "databuild.planner", "databuild.wants", "databuild.triggers",
          "croniter", "google.protobuf", "databuild.proto.jsonmap", "databuild.graph.manifest")
 
 #: Runs the CLI like ``python -m databuild.cli`` and then prints, on stderr's last line,
-#: the modules the call loaded.
+#: the modules the call loaded (also when it leaves through ``os._exit``, as a client call does).
 RUN_AND_LIST_MODULES = """
-import json, sys
+import json, os, sys
+def listing():
+    print(json.dumps(sorted(sys.modules)), file=sys.stderr, flush=True)
+exit_now = os._exit
+os._exit = lambda code: (listing(), exit_now(code))
 from databuild.cli.main import main
 try:
     main(sys.argv[1:])
     code = 0
 except SystemExit as e:
     code = e.code
-print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+listing()
 sys.exit(code)
 """
 

@@ -99,6 +99,11 @@ class CliContext:
         return self._store
 
     @property
+    def opened_log(self) -> bool:
+        """Whether this invocation opened the event log itself (not only a service's)."""
+        return self._store is not None
+
+    @property
     def log_dir(self) -> Path:
         return self.state_dir / "logs"
 

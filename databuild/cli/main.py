@@ -203,32 +203,51 @@ triggers.register(cli)
 wants.register(cli)
 
 
-def main(args: list[str] | None = None) -> None:
+def main(args: list[str] | None = None) -> NoReturn:
     """Run the CLI. Errors print one line (with ``--json``, the error document on stdout)
     and exit with the code their class declares (docs/errors.md)."""
     args = sys.argv[1:] if args is None else args
     ctx: click.Context | None = None
     try:
-        ctx = cli.make_context(PROG_NAME, list(args))
-        with ctx:
-            cli.invoke(ctx)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except click.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as e:
-        if isinstance(e, click.UsageError) or e.exit_code == 2:
-            _fail(ctx, args, InvalidArgumentError(e.format_message()), e)
-        e.show()
-        sys.exit(e.exit_code)
-    except DataBuildError as e:
-        _fail(ctx, args, e)
-    except BrokenPipeError:
-        # The reader went away (`... | head`): as other commands do, stop quietly; stdout is
-        # pointed at /dev/null so the interpreter's own flush at exit cannot fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(141)  # 128 + SIGPIPE, what a shell reports for a command killed by it
+        try:
+            ctx = cli.make_context(PROG_NAME, list(args))
+            with ctx:
+                cli.invoke(ctx)
+        except click.exceptions.Exit as e:
+            sys.exit(e.exit_code)
+        except click.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(130)
+        except click.ClickException as e:
+            if isinstance(e, click.UsageError) or e.exit_code == 2:
+                _fail(ctx, args, InvalidArgumentError(e.format_message()), e)
+            e.show()
+            sys.exit(e.exit_code)
+        except DataBuildError as e:
+            _fail(ctx, args, e)
+        except BrokenPipeError:
+            # The reader went away (`... | head`): as other commands do, stop quietly; stdout is
+            # pointed at /dev/null so the interpreter's own flush at exit cannot fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)  # 128 + SIGPIPE, what a shell reports for a command killed by it
+    except SystemExit as e:
+        _leave(ctx, e.code)
+    _leave(ctx, 0)
+
+
+def _leave(ctx: click.Context | None, code: object) -> NoReturn:
+    """Exit with ``code``. A call that only talked to a service skips the interpreter's
+    teardown (freeing every module and object: 10-30 ms of a command's run, measured); one
+    that opened the event log itself (``--local``, ``serve``) exits normally, closing it."""
+    obj = ctx.obj if ctx is not None else None
+    if isinstance(code, int) and isinstance(obj, CliContext) and not obj.opened_log:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BrokenPipeError:
+            code = 141
+        os._exit(code)
+    sys.exit(code)
 
 
 def _fail(ctx: click.Context | None, args: list[str], error: DataBuildError,
