@@ -124,11 +124,17 @@ class CliContext:
             from databuild.service import DataBuildService
 
             return DataBuildService(self.graph, self.store, str(self.log_dir))
-        from databuild.service.daemon import ensure_daemon, running_daemon
+        from databuild.procs import process_alive
+        from databuild.service.daemon import ensure_daemon, read_info
 
-        info = running_daemon(self.state_dir, self.graph_label)
-        if info is None:  # a bad manifest is the usage error it is here, not a daemon failing to start
-            info = ensure_daemon(self.state_dir, self.graph.label, self.daemon_command())
+        info = read_info(self.state_dir)
+        if info is not None and process_alive(info.pid):
+            # No health call first: the client checks the graph on the first answer (a write's, before it)
+            client = ServiceClient(info.url, info.token, graph_label=self.graph_label)
+            if client.reachable():
+                return client
+        # a bad manifest is the usage error it is here, not a daemon failing to start
+        info = ensure_daemon(self.state_dir, self.graph.label, self.daemon_command())
         return ServiceClient(info.url, info.token)
 
     def read(self, operation: str, **fields: Any) -> dict:

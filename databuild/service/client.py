@@ -13,10 +13,10 @@ import json
 import select
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Iterator
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
-from databuild.errors import DataBuildError, ServiceUnavailableError
-from databuild.service.interface import OPERATIONS, PROTOBUF, LogSlice, Operation
+from databuild.errors import ConflictError, DataBuildError, ServiceUnavailableError
+from databuild.service.interface import BY_NAME, GRAPH_HEADER, OPERATIONS, PROTOBUF, LogSlice, Operation
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
@@ -72,9 +72,17 @@ class ServiceClient:
     HTTP/1.1 with the standard library's ``http.client`` (``requests`` costs a CLI call
     some 60 ms of imports before it sends anything): one keep-alive connection per
     thread, reopened when the service closed it while idle.
+
+    ``graph_label``: the graph the service must serve (a daemon found by its record, which
+    may be another graph's). The first answer's ``GRAPH_HEADER`` is checked before it is
+    used, so a read costs no separate health call; the first write asks health first, so
+    nothing is recorded in another graph. A mismatch is a ConflictError naming both. The
+    token goes with no request before that check (a record may name a port some other
+    process took over): a read refused for the want of it is sent again with it.
     """
 
-    def __init__(self, url: str, token: str | None = None, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, token: str | None = None, timeout: float = 30.0,
+                 graph_label: str | None = None) -> None:
         self.url = url.rstrip("/")
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -82,8 +90,10 @@ class ServiceClient:
         self._https, self._host, self._port = parts.scheme == "https", parts.hostname, parts.port
         self._base = parts.path.rstrip("/")
         self.timeout = timeout
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
+        self.headers = {} if graph_label is not None else dict(self._auth)  # what each request carries
         self._local = threading.local()
+        self._unverified_graph = graph_label  # None once an answer named it
 
     def call(self, op: Operation, request: Message | None = None) -> Any:
         """Run ``op`` on the service with ``request`` (its request message; default empty).
@@ -123,12 +133,20 @@ class ServiceClient:
 
     def _answer(self, op: Operation, doc: dict, binary: bool) -> _Answer:
         """The service's 2xx answer to ``op`` with request document ``doc``; its error raised."""
+        if self._unverified_graph is not None and op.method != "GET":
+            self._verify_graph()  # before recording anything: the answer would be too late
         method, path, body, read_timeout = self._prepared(op, dict(doc))
-        r = self._request(method, path, body, read_timeout, accept=f"{PROTOBUF}, application/json" if binary else
-                          "application/json")
+        accept = f"{PROTOBUF}, application/json" if binary else "application/json"
+        withheld = self._withholding_token()
+        r = self._request(method, path, body, read_timeout, accept)
+        if r.status_code == 401 and withheld and self.headers:  # the graph checked: now with the token
+            r = self._request(method, path, body, read_timeout, accept)
         if r.status_code >= 400:
             raise self._error(r)
         return r
+
+    def _withholding_token(self) -> bool:
+        return bool(self._auth) and not self.headers
 
     def _prepared(self, op: Operation, doc: dict) -> tuple[str, str, bytes | None, float | None]:
         """Method, path (with the query), body and read timeout of a call of ``op`` with ``doc``."""
@@ -146,6 +164,16 @@ class ServiceClient:
         # default, longer if the graph says so): wait for the answer as long as they allow.
         read_timeout = None if op.runs_jobs else self.timeout + (doc.get("wait_seconds", 0) if op.long_poll else 0)
         return op.method, path, body, read_timeout
+
+    def reachable(self) -> bool:
+        """Whether the service accepts a connection (kept for the next request): False for a
+        record whose service is gone, without the round trip of a request."""
+        try:
+            self._connection()
+        except OSError:
+            self._drop()
+            return False
+        return True
 
     # -- HTTP ----------------------------------------------------------------
 
@@ -186,7 +214,40 @@ class ServiceClient:
             raise
         if response.will_close:
             self._drop()
+        self._check_graph(answer.headers)
         return answer
+
+    def _check_graph(self, headers: http.client.HTTPMessage) -> None:
+        """Raise ConflictError if an answer names another graph than ``graph_label``; a
+        service that names none (an older one) is asked its health."""
+        expected = self._unverified_graph
+        if expected is None:
+            return
+        served = headers.get(GRAPH_HEADER)
+        if served is None:
+            self._verify_graph()
+            return
+        self._match_graph(expected, unquote(served))
+
+    def _verify_graph(self) -> None:
+        """Check ``graph_label`` with a health call (what the answer's body says)."""
+        expected, self._unverified_graph = self._unverified_graph, None  # the health answer itself is not checked
+        try:
+            health = self.call_json(BY_NAME["health"])
+            served = health.get("graph_label") if isinstance(health, dict) else None
+            if not isinstance(served, str):
+                raise ServiceUnavailableError(f"the service at {self.url} does not answer as a DataBuild service")
+            self._match_graph(expected, served)
+        except BaseException:
+            self._unverified_graph = expected
+            raise
+
+    def _match_graph(self, expected: str, served: str) -> None:
+        if served != expected:
+            raise ConflictError(f"the service at {self.url} serves graph {served}, not {expected}: a state "
+                                f"directory serves one graph (give this one another --state-dir)")
+        self._unverified_graph = None
+        self.headers = dict(self._auth)
 
     def _drop(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -200,6 +261,7 @@ class ServiceClient:
     def _log_slice(self, job_run_id: str, method: str, path: str, read_timeout: float | None) -> LogSlice:
         """A log read on a connection of its own, streamed: the caller may stop reading early."""
         conn = None
+        withheld = self._withholding_token()
         try:
             conn = self._connect()
             response = self._send(conn, method, path, None, read_timeout, "text/plain")
@@ -209,9 +271,16 @@ class ServiceClient:
             if isinstance(e, (OSError, http.client.HTTPException)):
                 raise self._unreachable(e) from None
             raise
+        try:
+            self._check_graph(response.headers)
+        except BaseException:
+            conn.close()
+            raise
         if response.status >= 400:
             answer = _Answer(response.status, response.headers, response.read())
             conn.close()
+            if answer.status_code == 401 and withheld and self.headers:  # the graph checked: now with the token
+                return self._log_slice(job_run_id, method, path, read_timeout)
             raise self._error(answer)
         h = response.headers
         return LogSlice(job_run_id, int(h["X-Log-Offset"]), int(h["X-Log-Next-Offset"]), int(h["X-Log-Size"]),

@@ -18,6 +18,7 @@ import json
 import logging
 import socket
 from typing import Any, AsyncIterator, Callable, Iterator, Sequence
+from urllib.parse import quote
 
 import anyio
 import anyio.to_thread
@@ -40,7 +41,7 @@ from databuild.errors import DataBuildError, ForbiddenError, UnauthorizedError, 
 from databuild.proto.jsonmap import message_dict
 from databuild.service.core import FOREIGN_WRITER_CHECK_S, DataBuildService, check_wait
 from databuild.service.http_input import request_message
-from databuild.service.interface import OPERATIONS, PROTOBUF, Operation
+from databuild.service.interface import GRAPH_HEADER, OPERATIONS, PROTOBUF, Operation
 from databuild.service.openapi import openapi_document
 
 log = logging.getLogger(__name__)
@@ -123,14 +124,18 @@ class AppendSignal:
 # -- the application ------------------------------------------------------------
 
 class Guard:
-    """ASGI middleware: idle tracking, and the ``Host`` check of a loopback bind."""
+    """ASGI middleware: idle tracking, the ``Host`` check of a loopback bind, and the graph's
+    label on every answer (``GRAPH_HEADER``)."""
 
-    def __init__(self, app: ASGIApp, on_request: Callable[[], None], loopback_only: bool) -> None:
+    def __init__(self, app: ASGIApp, on_request: Callable[[], None], loopback_only: bool,
+                 graph_label: str) -> None:
         self.app, self.on_request, self.loopback_only = app, on_request, loopback_only
+        self.graph_header = (GRAPH_HEADER.lower().encode(), quote(graph_label, safe="/:@").encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             self.on_request()
+            send = self._labelled(send)
             if self.loopback_only:
                 host = _host_name(dict(scope["headers"]).get(b"host", b"").decode("latin-1"))
                 if host not in LOOPBACK_HOSTS:
@@ -140,6 +145,13 @@ class Guard:
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+    def _labelled(self, send: Send) -> Send:
+        async def labelled(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), self.graph_header]}
+            await send(message)
+        return labelled
 
 
 def _host_name(host: str) -> str:
@@ -264,7 +276,7 @@ def create_app(service: DataBuildService, token: str | None = None,
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
         DataBuildError: databuild_error, HTTPException: http_error, Exception: internal_error})
-    return Guard(app, on_request, loopback_only)
+    return Guard(app, on_request, loopback_only, service.graph.label)
 
 
 def _stream(piece) -> Response:

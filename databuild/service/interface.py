@@ -29,6 +29,9 @@ API = "/api/v1"
 #: message serialized by protobuf instead of JSON, as DataBuild's own client does: parsing a feed
 #: page of a thousand events then costs the client a millisecond, not most of its time.
 PROTOBUF = "application/x-protobuf"
+#: The header of every answer naming the graph that serves it (its label, percent-encoded): a
+#: client that found a daemon by its record checks it on the first answer, no health call first.
+GRAPH_HEADER = "X-DataBuild-Graph"
 
 
 @dataclass(frozen=True)
