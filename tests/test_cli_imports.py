@@ -16,7 +16,9 @@ STORAGE = ("peewee", "sqlite3", "databuild.events.sqlite", "databuild.state", "d
 #: Not loaded by a read command to a running daemon: the server side's layers, protobuf (the
 #: client reads the service's JSON) and the manifest's validation (the daemon did it).
 HEAVY = (*STORAGE, "databuild.planner", "databuild.wants", "databuild.triggers", "uvicorn", "starlette",
-         "croniter", "google.protobuf", "databuild.proto.jsonmap", "databuild.graph.manifest")
+         "croniter", "google.protobuf", "databuild.proto.jsonmap", "databuild.graph.manifest",
+         # what only the recording commands need (who asks) and the idna codec (an ASCII host needs none)
+         "getpass", "encodings.idna")
 
 #: Runs the CLI like ``python -m databuild.cli`` and then prints, on stderr's last line,
 #: the modules the call loaded (also when it leaves through ``os._exit``, as a client call does).

@@ -28,6 +28,13 @@ if TYPE_CHECKING:
     from databuild.state import StateStore
 
 
+def current_user() -> str:
+    """The login name recorded as who asked (``getpass`` is imported only by the commands that record)."""
+    import getpass
+
+    return getpass.getuser()
+
+
 def default_state_dir(graph_label: str) -> Path:
     """``~/.local/state/databuild/<graph>`` with the label made file-name safe."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", graph_label.strip("/:@")) or "graph"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import getpass
 
 import click
 
-from databuild.cli.context import CliContext, pattern_option, refs_argument
+from databuild.cli.context import CliContext, current_user, pattern_option, refs_argument
 from databuild.cli.render import (
     EnumChoice, build_status, emit_json, job_run_status, payload_name, pb, show, table, timestamp, to_dict,
 )
@@ -72,7 +71,7 @@ def partitions_mark_available(c: CliContext, refs: list[str], comment: str) -> N
 @pass_ctx
 def partitions_taint(c: CliContext, refs: list[str], reason: str) -> None:
     """Mark available partitions REFS bad: they count as missing, and active wants rebuild them."""
-    show(c.as_json, c.service.taint(pb.TaintRequest(refs=refs, reason=reason, requested_by=getpass.getuser())),
+    show(c.as_json, c.service.taint(pb.TaintRequest(refs=refs, reason=reason, requested_by=current_user())),
          f"tainted {len(refs)} partition(s)")
 
 
@@ -127,7 +126,7 @@ def _exit(run: pb.JobRunState) -> str:
 @pass_ctx
 def builds_cancel(c: CliContext, build_id: str, reason: str) -> None:
     """Stop a running build (its wants retry after backoff, as for a failure)."""
-    request = pb.CancelBuildRequest(build_id=build_id, reason=reason or f"cancelled by {getpass.getuser()}")
+    request = pb.CancelBuildRequest(build_id=build_id, reason=reason or f"cancelled by {current_user()}")
     show(c.as_json, c.service.cancel_build(request), f"cancellation of build {build_id} requested")
 
 

@@ -8,11 +8,10 @@ which ``main`` turns into exit 2 naming it.
 
 from __future__ import annotations
 
-import getpass
 
 import click
 
-from databuild.cli.context import CliContext, ref_option, timestamp_option
+from databuild.cli.context import CliContext, current_user, ref_option, timestamp_option
 from databuild.cli.render import emit_json, pb, table, to_dict, want_status
 
 pass_ctx = click.make_pass_decorator(CliContext)
@@ -32,7 +31,7 @@ def rfc3339(ts) -> str:
 
 def _requested_by() -> str:
     # Recorded with the firing or pause, as `want cancel` records who cancelled.
-    return f"cli:{getpass.getuser()}"
+    return f"cli:{current_user()}"
 
 
 def _when(t: pb.TriggerStatus) -> str:

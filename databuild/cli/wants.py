@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 
 import click
 
-from databuild.cli.context import CliContext, duration_option, pattern_option, refs_argument, timestamp_option
+from databuild.cli.context import (CliContext, current_user, duration_option, pattern_option, refs_argument,
+                                   timestamp_option)
 from databuild.cli.render import EnumChoice, emit_json, payload_name, pb, show, table, timestamp, to_dict, want_status
 
 pass_ctx = click.make_pass_decorator(CliContext)
@@ -39,7 +39,7 @@ def create_want(c: CliContext, refs: list[str], ttl: int | None, sla: int | None
     """Record one want from the CLI (source cli, by the current user)."""
     request = pb.CreateWantRequest(partitions=refs, ttl_seconds=ttl, sla_seconds=sla or 0,
                                    external_dependencies=external_deps, comment=comment,
-                                   source=pb.WantSource(type=pb.WANT_SOURCE_TYPE_CLI, name=getpass.getuser()))
+                                   source=pb.WantSource(type=pb.WANT_SOURCE_TYPE_CLI, name=current_user()))
     if data_timestamp is not None:
         request.data_timestamp.FromDatetime(data_timestamp)
     return c.service.create_wants(pb.CreateWantsRequest(wants=[request])).wants[0]
@@ -141,5 +141,5 @@ def want_status_command(c: CliContext, want_id_or_ref: str) -> None:
 def want_cancel(c: CliContext, want_id: str, reason: str) -> None:
     """Cancel an active want (its build stops unless another want needs it)."""
     state = c.service.cancel_want(pb.CancelWantRequest(
-        want_id=want_id, reason=reason or f"cancelled by {getpass.getuser()}", requested_by=f"cli:{getpass.getuser()}"))
+        want_id=want_id, reason=reason or f"cancelled by {current_user()}", requested_by=f"cli:{current_user()}"))
     show(c.as_json, state, f"want {want_id} {want_status(state.status)}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import select
+import socket
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 from urllib.parse import quote, unquote, urlencode, urlsplit
@@ -180,6 +181,10 @@ class ServiceClient:
     def _connect(self) -> http.client.HTTPConnection:
         cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
         conn = cls(self._host, self._port, timeout=self.timeout)
+        if self._host.isascii():
+            # getaddrinfo encodes a str host with the idna codec, a CLI call's last import (over 1 ms);
+            # an ASCII name or address needs none, given as bytes
+            conn._create_connection = _ascii_host_connection
         conn.connect()
         return conn
 
@@ -299,6 +304,12 @@ class ServiceClient:
         error = cls.__new__(cls)  # some classes' constructors take more than the message
         Exception.__init__(error, message)
         return error
+
+
+def _ascii_host_connection(address: tuple[str, int | None], *args: Any) -> socket.socket:
+    """``socket.create_connection`` for an ASCII host, passed on as bytes."""
+    host, port = address
+    return socket.create_connection((host.encode("ascii"), port), *args)
 
 
 def _query_value(value: Any) -> Any:
