@@ -15,7 +15,7 @@ from databuild.errors import (
     AppendConflictError, EventLogBusyError, InvalidArgumentError, InvalidUriError, SchemaTooNewError, StorageError,
     UnsupportedBackendError,
 )
-from databuild.events import KeyKind, MemoryEventLog, SqliteEventLog, TermMatch, Unchanged, open_event_log
+from databuild.events import EventFilter, KeyKind, MemoryEventLog, SqliteEventLog, TermMatch, Unchanged, open_event_log
 from databuild.events import migrations
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import BUILD, StateProjection, StateStore, open_state_store
@@ -71,16 +71,66 @@ def test_migration_from_previous_schema_version(tmp_path):
     assert "read_model" not in tables()
 
     store = open_state_store(f"sqlite://{path}")
-    assert store.log.schema_version == migrations.LATEST == 6
+    assert store.log.schema_version == migrations.LATEST == 7
     assert "read_model" in tables()
     assert store.partition("a/1").status == pb.PARTITION_STATUS_AVAILABLE
     assert store.partition("a/2").status == pb.PARTITION_STATUS_FAILED
     store.log.append([partition_event("a/3")])
     versions = sqlite3.connect(path).execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
-    assert versions == [(1,), (2,), (3,), (4,), (5,), (6,)]
+    assert versions == [(1,), (2,), (3,), (4,), (5,), (6,), (7,)]
     indexes = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert migrations.TERMS_BY_NAME_KEY in indexes and migrations.TERMS_BY_KEY not in indexes  # replaced: one to write
+    assert migrations.PARTITION_KEYS_BY_IDX in indexes and migrations.KEYS_BY_IDX not in indexes
     store.close()
+
+
+def test_pattern_feeds_on_a_log_kept_before_the_partition_keys_index(tmp_path):
+    """A log opened at schema 6 (every kind's keys by index) and the same log upgraded answer
+    a ref-pattern feed alike, a page at a time."""
+    path = str(tmp_path / "bel.sqlite3")
+    log = SqliteEventLog(path, schema_version=6)
+    log.append([partition_event(f"{prefix}/{i}") for i in range(5) for prefix in ("a", "b")])
+    wanted = EventFilter(ref_patterns=("a/*",))
+
+    def feed(log: SqliteEventLog) -> list[str]:
+        refs, since = [], 0
+        while True:
+            page = log.list_events(since, wanted, limit=2)
+            refs += [e.partition_status_changed.ref for e in page.events]
+            if not page.has_more:
+                return refs
+            since = page.next
+
+    assert feed(log) == [f"a/{i}" for i in range(5)]
+    log.close()
+    upgraded = SqliteEventLog(path)
+    assert upgraded.schema_version == migrations.LATEST
+    assert feed(upgraded) == [f"a/{i}" for i in range(5)]
+    plan = " ".join(str(r) for r in sqlite3.connect(path).execute(
+        "EXPLAIN QUERY PLAN SELECT idx FROM event_keys INDEXED BY event_keys_partitions_by_idx"
+        " WHERE kind = 1 AND idx > 0 ORDER BY idx"))
+    assert migrations.PARTITION_KEYS_BY_IDX in plan
+    upgraded.close()
+
+
+def test_bodies_leave_out_what_the_row_holds_and_old_bodies_read_alike(tmp_path):
+    """A stored body has no index, id or timestamp (its columns do); one written with them
+    (before) reads the same."""
+    path = str(tmp_path / "bel.sqlite3")
+    log = SqliteEventLog(path)
+    log.append([partition_event("a/1"), partition_event("a/2")])
+    con = sqlite3.connect(path)
+    (body,) = con.execute("SELECT body FROM events WHERE idx = 1").fetchone()
+    stored = pb.Event.FromString(body)
+    assert (stored.index, stored.event_id, stored.HasField("timestamp")) == (0, "", False)
+    assert stored.partition_status_changed.ref == "a/1"
+    first = log.list_events(0).events[0]
+    assert first.index == 1 and len(first.event_id) == 36 and first.timestamp.ToMicroseconds() > 0
+    con.execute("UPDATE events SET body = ? WHERE idx = 1", (first.SerializeToString(),))  # as written before
+    con.commit()
+    assert log.list_events(0).events[0] == first
+    con.close()
+    log.close()
 
 
 def test_upgrade_indexes_wants_already_in_the_log(tmp_path):

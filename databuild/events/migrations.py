@@ -39,6 +39,12 @@ TERMS_BY_NAME_KEY_VERSION = 6
 TERMS_BY_NAME_KEY = "read_model_terms_by_name_key"
 #: The index of terms by (key, name, value) that logs before ``TERMS_BY_NAME_KEY_VERSION`` have.
 TERMS_BY_KEY = "read_model_terms_by_key"
+#: The schema version that indexed only partition keys by index (the one kind feeds walk that way).
+PARTITION_KEYS_BY_IDX_VERSION = 7
+#: Partition keys in index order: a ref-pattern feed walks it and stops at its page's limit.
+PARTITION_KEYS_BY_IDX = "event_keys_partitions_by_idx"
+#: The index of every kind's keys by index that logs before ``PARTITION_KEYS_BY_IDX_VERSION`` have.
+KEYS_BY_IDX = "event_keys_by_idx"
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -85,7 +91,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         3,
         "event keys by index, so ref-pattern feeds scan in index order and stop at their limit",
-        ("CREATE INDEX event_keys_by_idx ON event_keys (kind, idx, key)",),
+        (f"CREATE INDEX {KEYS_BY_IDX} ON event_keys (kind, idx, key)",),
     ),
     Migration(
         4,
@@ -123,6 +129,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         " term condition walks that term's entries in key order",
         (f"CREATE INDEX {TERMS_BY_NAME_KEY} ON read_model_terms (kind, name, key, value)",
          f"DROP INDEX {TERMS_BY_KEY}"),  # one secondary index to write per term, as before
+    ),
+    Migration(
+        PARTITION_KEYS_BY_IDX_VERSION,
+        "only partition keys indexed by event index: no feed walks build, run, want, upstream or trigger"
+        " keys in index order, and they were most of that index",
+        (f"CREATE INDEX {PARTITION_KEYS_BY_IDX} ON event_keys (idx, key) WHERE kind = 1",
+         f"DROP INDEX {KEYS_BY_IDX}"),
     ),
 )
 

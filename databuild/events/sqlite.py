@@ -359,9 +359,8 @@ class SqliteEventLog(EventLog):
         event_rows, key_rows = [], []
         for index, (event, event_keys) in enumerate(zip(events, keys), first):
             event.index = index
-            event_rows.append(
-                (index, event.event_id, event_type(event), event.timestamp.ToMicroseconds(), event.SerializeToString())
-            )
+            ts = event.timestamp.ToMicroseconds()
+            event_rows.append((index, event.event_id, event_type(event), ts, _body(event, ts)))
             key_rows.extend((int(kind), key, index) for kind, key in event_keys)
         cursor = self._db.cursor()
         cursor.executemany("INSERT INTO events (idx, event_id, type, ts, body) VALUES (?, ?, ?, ?, ?)", event_rows)
@@ -415,10 +414,10 @@ class SqliteEventLog(EventLog):
     def _replay(self, after: int, upto: int) -> Iterable[list[pb.Event]]:
         while after < upto:
             cursor = self._db.execute_sql(
-                "SELECT body FROM events WHERE idx > ? AND idx <= ? ORDER BY idx LIMIT ?",
+                f"SELECT {_EVENT_COLUMNS} FROM events e WHERE idx > ? AND idx <= ? ORDER BY idx LIMIT ?",
                 (after, upto, _REPLAY_CHUNK),
             )
-            chunk = [upcast(pb.Event.FromString(body)) for (body,) in cursor]
+            chunk = [upcast(_event(*row)) for row in cursor]
             yield chunk
             after = chunk[-1].index
 
@@ -469,15 +468,14 @@ class SqliteEventLog(EventLog):
         if filter.ref_patterns:
             sql, params = self._pattern_query(filter, since, where, params)
         else:
-            sql = f"SELECT e.body FROM events e WHERE {' AND '.join(where)} ORDER BY e.idx LIMIT ?"
+            sql = f"SELECT {_EVENT_COLUMNS} FROM events e WHERE {' AND '.join(where)} ORDER BY e.idx LIMIT ?"
         with self._db.atomic():  # one snapshot for the page and the head
             rows = self._db.execute_sql(sql, [*params, limit + 1]).fetchall()
             head = self._head()
-        events = [pb.Event.FromString(body) for (body,) in rows[:limit]]
+        events = [_event(*row) for row in rows[:limit]]
         return Page.of(events, len(rows) > limit, since, head)
 
-    @staticmethod
-    def _pattern_query(filter: EventFilter, since: int, where: list[str], params: list[object]
+    def _pattern_query(self, filter: EventFilter, since: int, where: list[str], params: list[object]
                        ) -> tuple[str, list[object]]:
         """Walk partition keys in index order, so a page stops at its limit however old ``since`` is."""
         matches, key_params = [], []
@@ -488,12 +486,15 @@ class SqliteEventLog(EventLog):
             pattern_sql, pattern_params = _pattern_condition(pattern, "k.key")
             matches.append(f"({pattern_sql})")
             key_params += pattern_params
+        # The kind is written into the SQL, not bound: only then can SQLite use the partial index.
+        index = (migrations.PARTITION_KEYS_BY_IDX if self.schema_version >= migrations.PARTITION_KEYS_BY_IDX_VERSION
+                 else migrations.KEYS_BY_IDX)
         sql = (
-            "SELECT e.body FROM event_keys k INDEXED BY event_keys_by_idx JOIN events e ON e.idx = k.idx"
-            f" WHERE k.kind = ? AND k.idx > ? AND ({' OR '.join(matches)}) AND {' AND '.join(where)}"
-            " GROUP BY k.idx ORDER BY k.idx LIMIT ?"
+            f"SELECT {_EVENT_COLUMNS} FROM event_keys k INDEXED BY {index} JOIN events e ON e.idx = k.idx"
+            f" WHERE k.kind = {int(KeyKind.PARTITION)} AND k.idx > ? AND ({' OR '.join(matches)})"
+            f" AND {' AND '.join(where)} GROUP BY k.idx ORDER BY k.idx LIMIT ?"
         )
-        return sql, [int(KeyKind.PARTITION), since, *key_params, *params]
+        return sql, [since, *key_params, *params]
 
     def _latest_index(self) -> int:
         return self._max_index()
@@ -630,6 +631,32 @@ class SqliteEventLog(EventLog):
 
     def _close(self) -> None:
         self._db.close()
+
+
+#: What a stored event is read from: its columns, then the body (see ``_body``).
+_EVENT_COLUMNS = "e.idx, e.event_id, e.ts, e.body"
+
+
+def _body(event: pb.Event, ts: int) -> bytes:
+    """``event`` serialized without its index, id and timestamp: the row's columns hold them.
+
+    Bodies written before carry them too; ``_event`` reads both kinds alike."""
+    index, event_id = event.index, event.event_id
+    for name in ("index", "event_id", "timestamp"):
+        event.ClearField(name)
+    try:
+        return event.SerializeToString()
+    finally:
+        event.index, event.event_id = index, event_id
+        event.timestamp.FromMicroseconds(ts)
+
+
+def _event(index: int, event_id: str, ts: int, body: bytes) -> pb.Event:
+    """The event stored in a row (``_EVENT_COLUMNS``)."""
+    event = pb.Event.FromString(body)
+    event.index, event.event_id = index, event_id
+    event.timestamp.FromMicroseconds(ts)
+    return event
 
 
 def _sqlite_cause(error: BaseException | None) -> sqlite3.Error | None:
