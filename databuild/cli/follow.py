@@ -29,11 +29,13 @@ def _interrupt(signum, frame):
 
 
 #: After a page with events, while runs of the build are left, the follower waits this long
-#: before asking again: progress still updates 10 times a second, and a build's events cost
-#: the service and the follower a request per tenth of a second, not one per job. Once every
+#: before asking again: progress still updates 4 times a second (a terminal shows it once a
+#: second), and a build's events cost the service and the follower a request per quarter
+#: second, not one per job (a request costs the service some 2 ms of CPU that its jobs'
+#: processes would otherwise have). Once every
 #: run left has started it asks at once (at most one request per event of those last runs), so
 #: the build's end and the want's are seen as soon as they are recorded, not a gap later.
-PAGE_GAP_S = 0.1
+PAGE_GAP_S = 0.25
 
 #: What can move a followed want or its build's progress: the follower reads only these.
 FEED_TYPES = ("want_status_changed", "want_satisfied", "want_cancelled", "want_expired",
