@@ -91,3 +91,20 @@ def test_the_same_reads_with_local_load_the_event_log(cli):
     shown, modules = loaded_by(cli, "--local", "partitions", "show", "raw/1")
     assert shown.stdout.startswith("raw/1: available"), shown.stderr
     assert "databuild.events.sqlite" in modules and "google.protobuf" in modules
+
+
+def test_following_a_build_to_a_running_daemon_loads_neither_storage_nor_executor(tmp_path):
+    """``build REF`` creates the want and follows its build's progress from the feed: the
+    client side of that (protobuf included) but none of the server's layers."""
+    job = tmp_path / "job.sh"
+    job.write_text('#!/bin/sh\n[ "$1" = config ] && printf \'{"configs": [{"outputs": ["%s"]}]}\\n\' "$2"\nexit 0\n')
+    job.chmod(0o755)
+    manifest = {"version": 1, "label": "//t:follow", "lookup": None, "upstreams": [],
+                "jobs": [{"label": "//t:job", "executable": str(job), "outputs": ["out/*"]}]}
+    with graph_cli(tmp_path, manifest) as cli:
+        assert cli("daemon", "start").returncode == 0
+        built, modules = loaded_by(cli, "build", "out/1")
+        assert built.returncode == 0, built.stderr
+        assert "satisfied by build" in built.stdout and "1/1 done" in built.stderr  # it followed the progress
+        assert "databuild.cli.follow" in modules and "databuild.progress" in modules
+        assert [m for m in modules if any(m == s or m.startswith(s + ".") for s in STORAGE)] == []

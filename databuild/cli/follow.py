@@ -5,13 +5,12 @@ from __future__ import annotations
 import signal
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 
+from databuild.progress import Progress
 from databuild.proto import databuild_pb2 as pb
-
-if TYPE_CHECKING:
-    from databuild.executor import Progress
+from databuild.statuses import ACTIVE_WANT_STATUSES
 
 _BUCKET = {
     pb.JOB_RUN_STATUS_SCHEDULED: "pending", pb.JOB_RUN_STATUS_RUNNING: "running",
@@ -79,7 +78,6 @@ class BuildProgress:
 
     def progress(self) -> Progress:
         """Counts now; planned runs with no state yet count as pending."""
-        from databuild.executor import Progress
         c = self.counts
         return Progress(self.build_id, total=self.total, pending=c["pending"] + self.total - len(self.runs),
                         running=c["running"], succeeded=c["succeeded"], failed=c["failed"], skipped=c["skipped"],
@@ -97,8 +95,6 @@ def follow_want(service, want_id: str, on_progress: Callable[[Progress], None],
 
     Progress comes from the event feed: the build is read once, then each event costs
     the same, whatever the build's size; the want is re-read only when an event names it."""
-    from databuild.state import ACTIVE_WANT_STATUSES
-
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _interrupt)
     last_status, build = None, None

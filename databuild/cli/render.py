@@ -138,7 +138,7 @@ class ProgressLine:
         if self.tty:
             click.echo("\r\x1b[2K" + line, err=True, nl=False)
             return
-        from databuild.state import TERMINAL_BUILD_STATUSES
+        from databuild.statuses import TERMINAL_BUILD_STATUSES
 
         final = p.status in TERMINAL_BUILD_STATUSES
         if final or time.monotonic() - self.printed_at >= self.interval:

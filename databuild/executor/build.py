@@ -24,6 +24,7 @@ from databuild.executor.recovery import close_dead_build, stop_orphans
 from databuild.graph import GraphSpec
 from databuild.planner import GraphResolver, Plan, PlannedRun, PlanningError, Resolver, plan
 from databuild.procs import process_alive
+from databuild.progress import Progress
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import IN_FLIGHT_PARTITION_STATUSES as IN_FLIGHT
 from databuild.state import TERMINAL_BUILD_STATUSES as TERMINAL_BUILD
@@ -43,20 +44,6 @@ def executor_alive(identity: str) -> bool:
     if host != socket.gethostname() or not pid.isdigit():
         return True
     return process_alive(int(pid))
-
-
-@dataclass
-class Progress:
-    """Counts of a build's job runs, reported after every transition."""
-
-    build_id: str
-    total: int = 0
-    pending: int = 0
-    running: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    skipped: int = 0
-    status: int = pb.BUILD_STATUS_RECEIVED
 
 
 @dataclass

@@ -16,7 +16,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from databuild.errors import DeclarationError
 from databuild.events import REGISTRY, EventTypes, KeyKind
 from databuild.proto import databuild_pb2 as pb
-from databuild.state.wants import ACTIVE_WANT_STATUSES, waiting_message
+from databuild.state.wants import waiting_message
+from databuild.statuses import (
+    ACTIVE_BUILD_STATUSES, ACTIVE_WANT_STATUSES, IN_FLIGHT_PARTITION_STATUSES, TERMINAL_BUILD_STATUSES,
+    TERMINAL_JOB_RUN_STATUSES,
+)
 
 PARTITION, JOB_RUN, BUILD, WANT, UPSTREAM, TRIGGER = "partition", "job_run", "build", "want", "upstream", "trigger"
 KINDS: tuple[str, ...] = (PARTITION, JOB_RUN, BUILD, WANT, UPSTREAM, TRIGGER)
@@ -30,11 +34,7 @@ STATE_TYPES: dict[str, type[Message]] = {
     TRIGGER: pb.TriggerState,
 }
 
-_TERMINAL_JOB_RUN = {pb.JOB_RUN_STATUS_SUCCEEDED, pb.JOB_RUN_STATUS_FAILED, pb.JOB_RUN_STATUS_CANCELLED, pb.JOB_RUN_STATUS_SKIPPED}
-TERMINAL_JOB_RUN_STATUSES = tuple(sorted(_TERMINAL_JOB_RUN))
-TERMINAL_BUILD_STATUSES = (pb.BUILD_STATUS_COMPLETED, pb.BUILD_STATUS_FAILED, pb.BUILD_STATUS_CANCELLED)
-ACTIVE_BUILD_STATUSES = (pb.BUILD_STATUS_RECEIVED, pb.BUILD_STATUS_PLANNING, pb.BUILD_STATUS_EXECUTING)
-IN_FLIGHT_PARTITION_STATUSES = (pb.PARTITION_STATUS_SCHEDULED, pb.PARTITION_STATUS_BUILDING)
+_TERMINAL_JOB_RUN = set(TERMINAL_JOB_RUN_STATUSES)
 
 Entity = tuple[str, str]
 

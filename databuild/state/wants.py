@@ -20,9 +20,7 @@ from typing import Sequence
 
 from databuild.events import Term
 from databuild.proto import databuild_pb2 as pb
-
-#: Statuses of a want still pursued (the others are final).
-ACTIVE_WANT_STATUSES = (pb.WANT_STATUS_WAITING, pb.WANT_STATUS_QUEUED, pb.WANT_STATUS_BUILDING)
+from databuild.statuses import ACTIVE_WANT_STATUSES
 
 
 def time_term(us: int) -> str:
