@@ -132,7 +132,9 @@ class Job:
         try:
             if not argv or argv[0] not in ("config", "exec"):
                 raise JobUsageError(f"usage: {sys.argv[0]} config REF... | exec ARGS... (got {argv[:1]})")
-            if argv[0] == "config":
+            if argv[:2] == ["config", "--persistent"]:
+                self._serve_config()
+            elif argv[0] == "config":
                 self._run_config(argv[1:])
             else:
                 self._run_exec(argv[1:])
@@ -142,6 +144,13 @@ class Job:
         except Exception:  # a job's own failure: show it and exit non-zero, as the protocol says
             traceback.print_exc()
             sys.exit(1)
+
+    def _serve_config(self) -> None:
+        """``config --persistent``: one request per stdin line (refs separated by spaces), one
+        answer line each, until stdin ends (declare the job with ``persistent_config = True``)."""
+        for line in sys.stdin:
+            self._run_config(line.split())
+            sys.stdout.flush()
 
     def _run_config(self, refs: list[str]) -> None:
         if self._config_batch is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 from databuild.executor.launcher import RunExit
@@ -26,6 +27,9 @@ class FakeResolver:
     def lookup(self, refs):
         self.lookups.append(list(refs))
         return {r: next((label for label, p in self.produces.items() if p(r)), None) for r in refs}
+
+    def session(self):
+        return contextlib.nullcontext()
 
     def configs(self, label, refs):
         self.config_calls.append((label, list(refs)))

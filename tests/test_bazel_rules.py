@@ -98,8 +98,8 @@ def test_manifest_content(bin_dir):
     assert doc["lookup"] is None
     assert doc["defaults"] == {"ttl_seconds": 2 * 86400, "sla_seconds": 6 * 3600}
     assert doc["limits"] == {"job_timeout_seconds": 6 * 3600, "config_timeout_seconds": 120, "max_log_bytes": 1 << 20}
-    jobs = {j["label"]: (j["timeout_seconds"], j["config_timeout_seconds"]) for j in doc["jobs"]}
-    assert jobs == {"//tests/rules:ingest": (2 * 3600, 30), "//tests/rules:summary": (None, None)}
+    jobs = {j["label"]: (j["timeout_seconds"], j["config_timeout_seconds"], j["persistent_config"]) for j in doc["jobs"]}
+    assert jobs == {"//tests/rules:ingest": (2 * 3600, 30, False), "//tests/rules:summary": (None, None, False)}
     assert manifest(bin_dir, "g_lookup")["limits"] == {
         "job_timeout_seconds": None, "config_timeout_seconds": None, "max_log_bytes": None}
     assert doc["upstreams"] == [{
@@ -281,6 +281,9 @@ def test_basic_graph_example_declares_a_schedule_and_a_reactive_trigger():
         ("daily_report", "0 2 * * *", [], ["report/{date-1d}"], "{date-1d}"),
         ("report_on_raw_votes", None, ["raw/votes/{date}"], ["report/{date}"], "{date}"),
     ]
+    assert {j["label"]: j["persistent_config"] for j in doc["jobs"]} == {
+        "//examples/basic_graph:count_votes": False, "//examples/basic_graph:daily_total": True,
+        "//examples/basic_graph:report": True}
 
 
 def wait_for_want(graph: Path, env: dict, ref: str, status: str) -> dict:

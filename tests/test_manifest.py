@@ -37,6 +37,16 @@ def test_a_job_limit_overrides_the_graphs_and_the_lookup_has_the_graphs_config_t
     assert graph.lookup.timeout_seconds == 30 and graph.max_log_bytes == 1 << 20
 
 
+def test_persistent_config_is_a_flag_off_unless_set():
+    graph = parse_manifest(manifest(jobs=[
+        {"label": "//g:a", "executable": "a", "outputs": ["a/*"], "persistent_config": True},
+        {"label": "//g:b", "executable": "b", "outputs": ["b/*"], "persistent_config": None},
+        {"label": "//g:c", "executable": "c", "outputs": ["c/*"]}]))
+    assert [j.persistent_config for j in graph.jobs] == [True, False, False]
+    with pytest.raises(InvalidManifestError, match="job '//g:a': field 'persistent_config' must be true or false, got 1"):
+        parse_manifest(manifest(jobs=[{"label": "//g:a", "executable": "a", "outputs": ["a/*"], "persistent_config": 1}]))
+
+
 @pytest.mark.parametrize("where, field, value, message", [
     ("job", "timeout_seconds", "2h", "job //g:a: timeout_seconds must be a positive number, got '2h'"),
     ("job", "config_timeout_seconds", 0, "job //g:a: config_timeout_seconds must be a positive number, got 0"),

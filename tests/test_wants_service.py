@@ -555,6 +555,9 @@ class BlockingResolver:
     def lookup(self, refs):
         return self.real.lookup(refs)
 
+    def session(self):
+        return self.real.session()
+
     def configs(self, label, refs):
         if "daily/hang" in refs:
             self.entered.set()

@@ -5,7 +5,8 @@ JSON, one document::
     {"version": 1,
      "label": "//pkg:my_graph",
      "jobs": [{"label": "//pkg:ingest", "executable": "<runfiles path>", "outputs": ["raw/*"],
-               "timeout_seconds": 7200 | null, "config_timeout_seconds": 30 | null}],
+               "timeout_seconds": 7200 | null, "config_timeout_seconds": 30 | null,
+               "persistent_config": false}],
      "lookup": {"label": "//pkg:lookup", "executable": "<runfiles path>"} | null,
      "upstreams": [{"name": "raw_events", "label": "//pkg:raw_events",
                     "url": "http://127.0.0.1:8101", "patterns": ["raw/**"]}],
@@ -70,7 +71,8 @@ class JobSpec:
     """One ``databuild_job``: its label, executable, declared output patterns and limits.
 
     ``timeout_seconds``: a run still running after it is killed and fails (0: no limit);
-    ``config_timeout_seconds``: each ``config`` call's limit.
+    ``config_timeout_seconds``: each ``config`` call's limit; ``persistent_config``: planning
+    starts ``config --persistent`` once per plan and asks it line by line (docs/job-protocol.md).
     """
 
     label: str
@@ -78,6 +80,7 @@ class JobSpec:
     outputs: tuple[str, ...] = ()
     timeout_seconds: float = 0
     config_timeout_seconds: float = DEFAULT_CONFIG_TIMEOUT_SECONDS
+    persistent_config: bool = False
 
 
 @dataclass(frozen=True)
@@ -318,6 +321,14 @@ def _require(doc: dict, key: str, kind: type, where: str):
     return value
 
 
+def _flag(doc: dict, key: str, where: str) -> bool:
+    """``doc[key]`` if it is a bool, False when it is null or absent."""
+    value = doc.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise InvalidManifestError(f"{where}: field {key!r} must be true or false, got {value!r}")
+    return bool(value)
+
+
 def _optional(doc: dict, key: str, kind: type | tuple[type, ...], fallback, where: str):
     """``doc[key]`` if it is a ``kind`` (not a bool), ``fallback`` when it is null or absent."""
     value = doc.get(key)
@@ -374,6 +385,7 @@ def parse_manifest(doc: object, base: Path | None = None) -> GraphSpec:
             tuple(_require(job, "outputs", list, where)),
             _or(job, "timeout_seconds", job_timeout),
             _or(job, "config_timeout_seconds", config_timeout),
+            _flag(job, "persistent_config", where),
         ))
     lookup = doc.get("lookup")
     if lookup is not None:

@@ -71,7 +71,7 @@ def chunk_refs(refs: Sequence[str]) -> Iterator[list[str]]:
         yield chunk
 
 
-class _Output:
+class CallOutput:
     """A pipe's bytes in memory: all of them up to ``limit`` (then ``over`` is set), or
     only the last ``limit`` with ``keep_tail``."""
 
@@ -106,7 +106,7 @@ def run_call(argv: list[str], refs: Sequence[str], who: str, error: type[JobProt
     Past ``timeout``, or once stdout passes MAX_OUTPUT_BYTES, the whole group is killed;
     a child left holding the pipes after the call exited is killed after a short drain.
     """
-    stdout, stderr = _Output(MAX_OUTPUT_BYTES), _Output(STDERR_KEEP_BYTES, keep_tail=True)
+    stdout, stderr = CallOutput(MAX_OUTPUT_BYTES), CallOutput(STDERR_KEEP_BYTES, keep_tail=True)
     with selectors.DefaultSelector() as selector:
         try:
             child = GroupChild(who, argv, job_environment(os.environ), selector, stdout.add, stderr.add)
@@ -135,11 +135,11 @@ def run_call(argv: list[str], refs: Sequence[str], who: str, error: type[JobProt
             else:
                 child.kill()
     if child.code != 0:
-        raise error(who, f"exited with code {child.code} for {_show(refs)}", stderr.text())
+        raise error(who, f"exited with code {child.code} for {show_refs(refs)}", stderr.text())
     return stdout.text(), stderr.text()
 
 
-def _show(refs: Sequence[str]) -> str:
+def show_refs(refs: Sequence[str]) -> str:
     shown = ", ".join(refs[:5])
     return shown + (f" and {len(refs) - 5} more" if len(refs) > 5 else "")
 
@@ -172,7 +172,7 @@ def parse_configs(who: str, requested: Sequence[str], stdout: str, stderr: str =
         produced.update(config.outputs)
     missing = [r for r in requested if r not in produced]
     if missing:
-        raise JobOutputError(who, f"was asked for {_show(missing)} but no config produces it", stderr)
+        raise JobOutputError(who, f"was asked for {show_refs(missing)} but no config produces it", stderr)
     return list(response.configs)
 
 
@@ -186,7 +186,7 @@ def parse_lookup(who: str, requested: Sequence[str], stdout: str, stderr: str = 
         raise JobOutputError(who, f"lookup must print a JSON object, got {stdout[:200]!r}", stderr)
     missing = [r for r in requested if r not in doc]
     if missing:
-        raise JobOutputError(who, f"lookup output has no entry for {_show(missing)}", stderr)
+        raise JobOutputError(who, f"lookup output has no entry for {show_refs(missing)}", stderr)
     bad = {r: doc[r] for r in requested if doc[r] is not None and not isinstance(doc[r], str)}
     if bad:
         raise JobOutputError(who, f"lookup must map refs to a job label or null, got {bad}", stderr)

@@ -12,7 +12,7 @@ import functools
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Callable, ContextManager, Iterable, Mapping, Protocol, Sequence
 
 from databuild.errors import DataBuildError, InvalidArgumentError
 from databuild.proto import databuild_pb2 as pb
@@ -50,6 +50,9 @@ class Resolver(Protocol):
 
     def configs(self, job_label: str, refs: Sequence[str]) -> list[pb.JobConfig]:
         """Configs of ``job_label`` covering ``refs``."""
+
+    def session(self) -> ContextManager[None]:
+        """The span of one plan: what its calls keep (persistent ``config`` processes) ends with it."""
 
 
 @dataclass(frozen=True)
@@ -126,9 +129,15 @@ def plan(
     Refs already available are not rebuilt and their inputs are not explored.
     A wanted ref no job produces raises NoProducerError; an input no job produces
     becomes an external leaf. Cycles raise CycleError showing the refs involved.
-    Errors from the resolver propagate with the chain of refs prepended.
+    Errors from the resolver propagate with the chain of refs prepended. The resolver's
+    calls share one ``session``.
     """
-    requested = tuple(dict.fromkeys(refs))
+    with resolver.session():
+        return _plan(graph_label, tuple(dict.fromkeys(refs)), resolver, statuses, new_id)
+
+
+def _plan(graph_label: str, requested: tuple[str, ...], resolver: Resolver, statuses: StatusFn,
+          new_id: Callable[[], str]) -> Plan:
     wanted = frozenset(requested)  # membership: a tuple's `in` made planning quadratic in the refs wanted
     parent: dict[str, str] = {}  # ref -> the ref whose run needs it
     producer: dict[str, PlannedRun] = {}

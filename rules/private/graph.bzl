@@ -171,6 +171,7 @@ def _databuild_graph_impl(ctx):
                     "outputs": job.outputs,
                     "timeout_seconds": job.timeout_seconds,
                     "config_timeout_seconds": job.config_timeout_seconds,
+                    "persistent_config": job.persistent_config,
                 }
                 for job in jobs
             ],

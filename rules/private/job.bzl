@@ -22,6 +22,7 @@ def _databuild_job_impl(ctx):
             outputs = list(ctx.attr.outputs),
             timeout_seconds = optional_duration(owner, "timeout", ctx.attr.run_timeout),
             config_timeout_seconds = optional_duration(owner, "config_timeout", ctx.attr.config_timeout),
+            persistent_config = ctx.attr.persistent_config,
         ),
         DefaultInfo(
             files = depset([executable]),
@@ -54,6 +55,9 @@ of them (see docs/job-protocol.md / databuild.job for a Python SDK). List the jo
         "config_timeout": attr.string(
             doc = "How long each `config` call may take before it is killed and planning fails. Empty: the graph's `config_timeout` (default 60s).",
         ),
+        "persistent_config": attr.bool(
+            doc = "The binary answers `config --persistent`: planning starts it once per plan and asks it one line of refs at a time (docs/job-protocol.md), instead of one process per `config` call. Worth it for deep graphs (a chain of N levels is N calls).",
+        ),
     },
     provides = [DataBuildJobInfo],
 )
@@ -69,7 +73,7 @@ def databuild_job(name, timeout = "", **kwargs):
       timeout: a run still running after this duration (`90s`, `15m`, `2h`) is killed
         (its whole process group: SIGTERM, SIGKILL 5 s later) and fails with
         "timed out after ..."; empty: the graph's `job_timeout`.
-      **kwargs: `binary` (mandatory), `outputs`, `config_timeout`, and the attributes
+      **kwargs: `binary` (mandatory), `outputs`, `config_timeout`, `persistent_config`, and the attributes
         every rule has (`tags`, `visibility`, ...).
     """
     _databuild_job(name = name, run_timeout = timeout, **kwargs)

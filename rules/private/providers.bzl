@@ -13,6 +13,7 @@ DataBuildJobInfo = provider(
         "outputs": "list of string: partition patterns the job declares it produces; empty when the graph's lookup maps refs to this job.",
         "timeout_seconds": "int or None: the job's `timeout` in seconds (a run past it is killed and fails); None: the graph's `job_timeout` applies.",
         "config_timeout_seconds": "int or None: the job's `config_timeout` in seconds (limit of each `config` call); None: the graph's `config_timeout` applies.",
+        "persistent_config": "bool: the binary answers `config --persistent` (one process per plan, asked line by line).",
     },
 )
 
