@@ -338,5 +338,8 @@ else:
 
 
 def server_config(app: ASGIApp, **options: Any) -> uvicorn.Config:
-    """uvicorn's configuration for serving ``app``: quiet, and errors in the error shape at every level."""
-    return uvicorn.Config(app, http=PROTOCOL, log_level="warning", **options)
+    """uvicorn's configuration for serving ``app``: quiet, and errors in the error shape at every level.
+
+    No proxy-header middleware: nothing here reads the client's address or scheme, and it
+    is one more layer every request passes through."""
+    return uvicorn.Config(app, http=PROTOCOL, log_level="warning", **{"proxy_headers": False, **options})

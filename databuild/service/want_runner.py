@@ -166,11 +166,13 @@ class WantRunner:
             if len(declared.changed(getattr(event, declared.name))) > _CHECK_KEYS_UP_TO:
                 big = True  # a big batch (marked available, say): the pass reads it once, not twice
                 break
-            found.append((event.index, *self._touched(event)))
+            touched, ended = self._touched(event)
+            # A cancellation is left for the pass to read: it releases the want's build.
+            found.append((-1 if declared.name == "want_cancelled" else event.index, touched, ended))
         if found:
             with self._wake:  # once per append, not per event: a batch of 1,000 wants is one hand-over
                 for index, touched, ended in found:
-                    if index > self._cursor:  # else the pass read it already
+                    if index > self._cursor:  # else the pass read it already (-1: left to the pass)
                         self._examined.add(index)
                     self._again.update(dict.fromkeys(touched))
                     self._freed |= ended
@@ -239,7 +241,7 @@ class WantRunner:
             ids, self._again = self._again, {}
             self._urgent = False
             freed, self._freed = self._freed, False
-        while True:
+        while not self._all_examined():
             page = self.log.list_events(self._cursor, _WAKE_FILTER, _BATCH)
             with self._wake:
                 examined = {e.index for e in page.events if e.index in self._examined}
@@ -267,6 +269,19 @@ class WantRunner:
                 ids.update(dict.fromkeys(w.spec.want_id for w in self.store.queued_wants(free * 50)))
         if ids:
             self.evaluate(list(ids))
+
+    def _all_examined(self) -> bool:
+        """Whether every event after the cursor was appended here and its wants handed over by
+        the append listener (a stream of created wants): then the cursor moves to the end
+        without reading them back. Any other event in the range (another process's, a job's,
+        a cancellation) and the pass reads the page as usual."""
+        latest = self.log.latest_index()
+        with self._wake:
+            if latest <= self._cursor or not all(i in self._examined for i in range(self._cursor + 1, latest + 1)):
+                return False
+            self._cursor = latest
+            self._examined = {i for i in self._examined if i > latest}
+            return True
 
     def _release(self, want_id: str) -> None:
         """A want was cancelled, perhaps by another process: stop its build if nothing else needs it."""
