@@ -32,7 +32,12 @@ shell job (``config`` answers one run per ref; ``exec`` first writes
    encoded before timing. Beside each rate: the server process's CPU ms per want while
    posting and until the evaluator has moved every want to WAITING (``/proc/PID/stat``:
    it explains the rate when the machine, not the server, is the limit), the clients'
-   CPU ms per want, and the time until all are WAITING.
+   CPU ms per want, and the time until all are WAITING. Then where a want's server CPU
+   goes, in process on a log of its own (the route's steps run by hand, one thread): the
+   body read, specs and events, the append (SQLite), the projection, the answer's JSON
+   and the evaluator's pass, per want, one by one and batched. What is left of the
+   served figure is HTTP (uvicorn, Starlette, the worker-thread hop) and the threads
+   contending for the GIL.
 4. **Filtered, paginated want list at ``--wants`` wants** (the served log is topped
    up to that many wants, all settled): ``GET /api/v1/wants`` with
    ``status=waiting&limit=100``, ``pattern=<prefix>/*&limit=100`` and
@@ -69,6 +74,8 @@ from google.protobuf import json_format
 
 from databuild.graph import GraphSpec, JobSpec
 from databuild.proto import databuild_pb2 as pb
+from databuild.service.http import json_response
+from databuild.service.http_input import parse_body
 from databuild.service.serve import bind_socket
 from databuild.service import DataBuildService
 from databuild.proto.jsonmap import message_dict, parse_dict
@@ -366,6 +373,65 @@ def creation_rate(client: Client, server_pid: int, single: int, batched: int, cl
     return out
 
 
+def creation_split(root: Path, job: Path, single: int, batched: int, batch: int = 1000) -> dict:
+    """Where a created want's server CPU goes, in process (``time.process_time``, one thread): the
+    route's steps run by hand on a log of their own, for bodies like part 3's, one by one and in
+    batches. Stages: the body read (JSON, then the request message), the wants' specs and events
+    (validation, ids, the answer's fold), the append without its projection (keys, protobuf
+    bodies, SQLite inserts, commit, listeners), the projection (fold, read-model rows and terms),
+    the answer's JSON, and the evaluator's pass over the new wants (reads, decisions)."""
+    store = open_state_store(f"sqlite://{root}/split.sqlite3")
+    service = DataBuildService(GraphSpec("//bench:wants", (JobSpec("//bench:job", str(job), OUTPUTS),)), store,
+                               str(root / "split-logs"))
+    spent = dict.fromkeys(("parse", "specs", "append", "projection", "answer", "evaluator"), 0.0)
+
+    def timed(stage: str, call):
+        def run(*args, **kwargs):
+            t = time.process_time()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                spent[stage] += time.process_time() - t
+        return run
+
+    log, projection = store.log, store.log.projections[0]
+    log.append = timed("append", log.append)  # instance attributes: this service's log only
+    projection.apply = timed("projection", projection.apply)
+    out = {}
+    try:
+        for kind, bodies in (
+                ("single", [json.dumps(want_body(f"split1/{i}", f"never/split1/{i}")).encode() for i in range(single)]),
+                ("batched", [json.dumps({"wants": [want_body(f"split/{i}", f"never/split/{i}")
+                                                   for i in range(start, min(batched, start + batch))]}).encode()
+                             for start in range(0, batched, batch)])):
+            spent.update(dict.fromkeys(spent, 0.0))
+            wants = 0
+            for body in bodies:
+                t = time.process_time()
+                doc = parse_body(body)
+                one = "wants" not in doc
+                request = parse_dict({"wants": [doc]} if one else doc, pb.CreateWantsRequest())
+                t1 = time.process_time()
+                created = service.create_wants(request)
+                t2 = time.process_time()
+                json_response(message_dict(created.wants[0] if one else created), 201)
+                t3 = time.process_time()
+                service.evaluator.tick()
+                t4 = time.process_time()
+                spent["parse"] += t1 - t
+                spent["specs"] += t2 - t1
+                spent["answer"] += t3 - t2
+                spent["evaluator"] += t4 - t3
+                wants += len(created.wants)
+            # create_wants' own time holds the append, and the append holds the projection.
+            spent["specs"] -= spent["append"]
+            spent["append"] -= spent["projection"]
+            out[kind] = {stage: seconds * 1000 / wants for stage, seconds in spent.items()}
+    finally:
+        store.close()
+    return out
+
+
 def top_up(client: Client, have: int, total: int, batch: int = 5000) -> tuple[int, float]:
     """Create ``fill/<i>`` wants until the log holds ``total``; wait until they are all WAITING."""
     t = time.perf_counter()
@@ -475,6 +541,7 @@ def main() -> None:
                 if "http" not in skip:
                     print(f"3. want creation: {args.single:,} one by one, {args.batched:,} batched ...", flush=True)
                     results["create"] = creation_rate(client, server.pid, args.single, args.batched, args.clients)
+                    results["create_split"] = creation_split(root, job, min(args.single, 1000), min(args.batched, 20_000))
                     if "list" not in skip:
                         have = (args.single * (2 if args.clients > 1 else 1) + args.batched
                                 + (2 * (args.trials + 1) if "latency" not in skip else 0))
@@ -535,6 +602,16 @@ def report(results: dict) -> None:
             print(f"   {what:<44} {x['wants']:>7,} {x['seconds']:>6.2f} {x['per_s']:>8,.0f} {tgt:<17}"
                   f" {x['server_cpu_ms_per_want']:>18.3f} {x['server_cpu_ms_per_want_settled']:>9.3f}"
                   f" {x['client_cpu_ms_per_want']:>6.3f} {x['settled_s']:>9.2f}")
+        if "create_split" in results:
+            split = results["create_split"]
+            stages = (("parse", "body read"), ("specs", "specs+events"), ("append", "append"),
+                      ("projection", "projection"), ("answer", "answer JSON"), ("evaluator", "evaluator"))
+            print("   where it goes, in process (CPU ms per want; append = keys, bodies, SQLite inserts, commit):")
+            print(f"   {'':<44} " + " ".join(f"{label:>12}" for _, label in stages) + f" {'total':>8}")
+            for key, what in (("single", "one by one"), ("batched", "batched (1,000/request)")):
+                x = split[key]
+                print(f"   {what:<44} " + " ".join(f"{x[stage]:>12.4f}" for stage, _ in stages)
+                      + f" {sum(x.values()):>8.4f}")
         if "top_up" in results:
             t = results["top_up"]
             print(f"   (top-up: {t['wants']:,} more wants in batches of 5,000, created and settled in "

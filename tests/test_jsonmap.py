@@ -133,3 +133,58 @@ def test_timestamps_before_the_year_1000_keep_four_digit_years():
     assert message_dict(pb.WantSpec(created_at=ts))["created_at"] == "0358-12-19T22:51:52Z"
     ts.FromJsonString("0001-01-01T00:00:00.5Z")
     assert message_dict(pb.WantSpec(created_at=ts))["created_at"] == "0001-01-01T00:00:00.500Z"
+
+
+_ODD_VALUES = [None, 1, -1, 2**70, True, "", "x", "satisfied", "bogus", 1.5, [], {}, ["a", 1], [{}], {"zz": 1},
+               "2025-01-01T00:00:00Z", "12", "\ud800"]
+
+
+def _mutated(rng: random.Random, doc):
+    """``doc`` with one value swapped for an odd one, a key renamed or an unknown key added, at any depth."""
+    if not isinstance(doc, dict) or not doc:
+        return doc
+    key = rng.choice(sorted(doc))
+    roll = rng.random()
+    if roll < 0.4:
+        doc[key] = rng.choice(_ODD_VALUES)
+    elif roll < 0.55:
+        doc["unknown_" + key] = 1
+    elif roll < 0.7:
+        doc[key + "X"] = doc.pop(key)
+    elif isinstance(doc[key], dict):
+        _mutated(rng, doc[key])
+    elif isinstance(doc[key], list) and doc[key] and isinstance(doc[key][0], dict):
+        _mutated(rng, doc[key][0])
+    return doc
+
+
+def _outcome(doc, cls, ignore_unknown: bool):
+    try:
+        return "parsed", parse_dict(doc, cls(), ignore_unknown=ignore_unknown).SerializeToString(deterministic=True)
+    except InvalidArgumentError as e:
+        return "refused", str(e)
+    except Exception as e:  # the full path's own failures must stay the same too
+        return "failed", type(e).__name__
+
+
+def test_the_direct_fill_gives_what_protobufs_parser_gives(monkeypatch):
+    """Plain documents are set on the message directly (``_fill``); the outcome, message
+    or error, is the full path's (protobuf's ParseDict) for good and bad documents alike."""
+    import copy
+
+    from databuild.proto import jsonmap
+
+    rng = random.Random(11)
+    docs = [message_dict(m) for m in _messages()]
+    docs += [{"wants": [{"partitions": [f"p/{i}"], "external_dependencies": ["e/1"], "ttl_seconds": 60,
+                         "source": {"type": "cli", "name": "ann"}, "comment": "c"} for i in range(3)]}]
+    cases = [(doc, cls) for doc, cls in zip(docs, [*(type(m) for m in _messages()), pb.CreateWantsRequest])]
+    cases += [(_mutated(rng, copy.deepcopy(doc)), cls) for _ in range(20) for doc, cls in cases]
+    assert jsonmap._fill(copy.deepcopy(docs[-1]), pb.CreateWantsRequest())  # a batch of wants is filled directly
+    for doc, cls in cases:
+        for ignore_unknown in (False, True):
+            fast = _outcome(copy.deepcopy(doc), cls, ignore_unknown)
+            with monkeypatch.context() as m:
+                m.setattr(jsonmap, "_fill", lambda doc, message: False)
+                full = _outcome(copy.deepcopy(doc), cls, ignore_unknown)
+            assert fast == full, (cls.__name__, doc)

@@ -86,17 +86,20 @@ class _SqliteRows:
             [(r.kind, r.key, r.status, r.body) for r in rows],
         )
         indexed = [r for r in rows if r.terms is not None]
-        self._delete_terms(cursor, [(r.kind, r.key) for r in indexed if r.old_terms is None])
-        cursor.executemany(
-            "DELETE FROM read_model_terms WHERE kind = ? AND name = ? AND value = ? AND key = ?",
-            [(r.kind, name, value, r.key) for r in indexed if r.old_terms is not None
-             for name, value in set(r.old_terms) - set(r.terms)],
-        )
-        cursor.executemany(
-            "INSERT OR IGNORE INTO read_model_terms (kind, name, value, key) VALUES (?, ?, ?, ?)",
-            [(r.kind, name, value, r.key) for r in indexed
-             for name, value in (set(r.terms) - set(r.old_terms) if r.old_terms is not None else r.terms)],
-        )
+        unknown = [(r.kind, r.key) for r in indexed if r.old_terms is None]
+        if unknown:
+            self._delete_terms(cursor, unknown)
+        # Only statements with rows to write: new rows (a batch of created wants) have no old terms.
+        stale = [(r.kind, name, value, r.key) for r in indexed if r.old_terms
+                 for name, value in set(r.old_terms) - set(r.terms)]
+        if stale:
+            cursor.executemany("DELETE FROM read_model_terms WHERE kind = ? AND name = ? AND value = ? AND key = ?",
+                               stale)
+        added = [(r.kind, name, value, r.key) for r in indexed
+                 for name, value in (set(r.terms) - set(r.old_terms) if r.old_terms else r.terms)]
+        if added:
+            cursor.executemany("INSERT OR IGNORE INTO read_model_terms (kind, name, value, key) VALUES (?, ?, ?, ?)",
+                               added)
 
     def _delete_terms(self, cursor: sqlite3.Cursor, rows: list[tuple[str, str]]) -> None:
         """Delete every term of these (kind, key) rows, whose old terms the writer did not give."""

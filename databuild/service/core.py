@@ -254,7 +254,9 @@ class DataBuildService:
                                            pb.WANT_SOURCE_TYPE_API))
             except InvalidArgumentError as e:
                 raise InvalidArgumentError(f"want #{i + 1}: {e}" if len(request.wants) > 1 else str(e)) from None
-        events = [pb.Event(want_created=pb.WantCreated(want=spec)) for spec in specs]
+        events = [pb.Event() for _ in specs]
+        for event, spec in zip(events, specs):
+            event.want_created.want.CopyFrom(spec)  # one copy (the nested constructors copy twice)
         self.log.append(events)
         # The recorded events folded by the projection's own reducer: the stored state, without reading it back.
         return pb.CreateWantsResponse(wants=[reduce(WANT, e.want_created.want.want_id, None, e) for e in events])

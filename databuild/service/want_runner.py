@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: The event types that can move a want, as their declarations say (``databuild.events.types``).
 WAKE_TYPES = tuple(t.name for t in REGISTRY if t.wakes_wants)
+#: Built once: constructing a filter checks its types, a tenth of a pass that handles one new want.
+_WAKE_FILTER = EventFilter(types=WAKE_TYPES)
 _NOT_BUILDING = tuple(s for s in ACTIVE_WANT_STATUSES if s != pb.WANT_STATUS_BUILDING)
 _UNCLAIMED = (pb.BUILD_STATUS_RECEIVED, pb.BUILD_STATUS_PLANNING)
 _SETTLED = (pb.PARTITION_STATUS_AVAILABLE, pb.PARTITION_STATUS_FAILED, pb.PARTITION_STATUS_MISSING)
@@ -102,6 +104,7 @@ class WantRunner:
         self._cursor = self.log.latest_index()
         self._due_floor = 0
         self._again: dict[str, None] = {}  # wants to evaluate on the next pass whatever happens (guarded by _wake)
+        self._urgent = False  # a plan came back or a decision asked for another look (guarded by _wake)
         self._freed = False  # a build stopped running since the last pass (guarded by _wake)
         self._requested: dict[str, frozenset[str]] = {}  # refs of the builds not claimed yet, by build
         # Indices of events this process appended whose wants the append listener already
@@ -141,6 +144,7 @@ class WantRunner:
         """From a planning worker: these wants have their plan; decide them on the next pass."""
         with self._wake:
             self._again.update(dict.fromkeys(want_ids))
+            self._urgent = True
             self._wake.notify_all()
 
     def _on_append(self, latest: int) -> None:
@@ -153,21 +157,26 @@ class WantRunner:
         available to the wants riding it) wakes no pass per job. The wants found are handed
         to the next pass, which skips looking them up again; events not looked at here are
         read, from the cursor, by the next pass (at the latest FOREIGN_WRITER_CHECK_S later)."""
-        moved = False
+        found: list[tuple[int, list[str], bool]] = []
+        big = False
         for event in events:
             declared = REGISTRY.of(event)
             if not declared.wakes_wants:
                 continue
             if len(declared.changed(getattr(event, declared.name))) > _CHECK_KEYS_UP_TO:
-                return True  # a big batch (marked available, say): the pass reads it once, not twice
+                big = True  # a big batch (marked available, say): the pass reads it once, not twice
+                break
             touched, ended = self._touched(event)
-            with self._wake:
-                if event.index > self._cursor:  # else the pass read it already
-                    self._examined.add(event.index)
-                self._again.update(dict.fromkeys(touched))
-                self._freed |= ended
-            moved = moved or bool(touched) or ended
-        return moved
+            # A cancellation is left for the pass to read: it releases the want's build.
+            found.append((-1 if declared.name == "want_cancelled" else event.index, touched, ended))
+        if found:
+            with self._wake:  # once per append, not per event: a batch of 1,000 wants is one hand-over
+                for index, touched, ended in found:
+                    if index > self._cursor:  # else the pass read it already (-1: left to the pass)
+                        self._examined.add(index)
+                    self._again.update(dict.fromkeys(touched))
+                    self._freed |= ended
+        return big or any(touched or ended for _, touched, ended in found)
 
     def _build_finished(self) -> None:
         """A build's thread let go of its capacity. Its final event woke a pass already, which
@@ -189,10 +198,13 @@ class WantRunner:
                     self._wake.wait(self._sleep_s())
                 if self._stopped:
                     return
-                planned = bool(self._again)
-            if time.monotonic() - last_tick < BUSY_WITHIN_S and not planned:
-                # Under a stream of events: one pass for several. Not when plans came back:
-                # those wants waited for planning already.
+                # Not the wants the append listener handed over (in ``_again`` too): those are
+                # the stream to batch (a pass per want created one by one cost more than the
+                # want's own write).
+                urgent = self._urgent
+            if time.monotonic() - last_tick < BUSY_WITHIN_S and not urgent:
+                # Under a stream of events: one pass for several. Not when plans came back or a
+                # decision asked for another look: those wants waited already.
                 time.sleep(COALESCE_S)
             try:
                 self.tick()
@@ -227,9 +239,10 @@ class WantRunner:
         """One pass: new events, due deadlines, freed capacity, finished plans."""
         with self._wake:
             ids, self._again = self._again, {}
+            self._urgent = False
             freed, self._freed = self._freed, False
-        while True:
-            page = self.log.list_events(self._cursor, EventFilter(types=WAKE_TYPES), _BATCH)
+        while not self._all_examined():
+            page = self.log.list_events(self._cursor, _WAKE_FILTER, _BATCH)
             with self._wake:
                 examined = {e.index for e in page.events if e.index in self._examined}
             for event in page.events:
@@ -256,6 +269,19 @@ class WantRunner:
                 ids.update(dict.fromkeys(w.spec.want_id for w in self.store.queued_wants(free * 50)))
         if ids:
             self.evaluate(list(ids))
+
+    def _all_examined(self) -> bool:
+        """Whether every event after the cursor was appended here and its wants handed over by
+        the append listener (a stream of created wants): then the cursor moves to the end
+        without reading them back. Any other event in the range (another process's, a job's,
+        a cancellation) and the pass reads the page as usual."""
+        latest = self.log.latest_index()
+        with self._wake:
+            if latest <= self._cursor or not all(i in self._examined for i in range(self._cursor + 1, latest + 1)):
+                return False
+            self._cursor = latest
+            self._examined = {i for i in self._examined if i > latest}
+            return True
 
     def _release(self, want_id: str) -> None:
         """A want was cancelled, perhaps by another process: stop its build if nothing else needs it."""
@@ -304,6 +330,7 @@ class WantRunner:
             if decided.again:
                 with self._wake:
                     self._again.update(dict.fromkeys(decided.again))
+                    self._urgent = True
             return
         log.warning("want evaluation of %d wants kept conflicting; retried on the next pass", len(want_ids))
         with self._wake:

@@ -68,9 +68,14 @@ def waiting_message(refs: Sequence[str], what: str = DEPENDENCIES) -> str:
     return f"waiting for {what}: {', '.join(refs)}"
 
 
+_SOURCE_LABELS = {v.number: v.name.removeprefix("WANT_SOURCE_TYPE_").lower()
+                  for v in pb.WantSourceType.DESCRIPTOR.values}
+
+
 def source_label(source: pb.WantSource) -> str:
     """``cli``, ``api``, ... (lower case, as users type it)."""
-    return pb.WantSourceType.Name(source.type).removeprefix("WANT_SOURCE_TYPE_").lower()
+    label = _SOURCE_LABELS.get(source.type)  # a table: the enum wrapper's Name() is slow on every write
+    return label if label is not None else pb.WantSourceType.Name(source.type)  # raises, as it did, if unknown
 
 
 def want_terms(want: pb.WantState) -> tuple[Term, ...]:
