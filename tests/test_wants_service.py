@@ -3,6 +3,7 @@ evaluator thread (or, with an injected clock, its passes driven by the test)."""
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 
@@ -660,3 +661,22 @@ def test_a_build_another_active_want_rides_on_is_not_cancelled_when_one_expires(
     finally:
         service.close()
         store.close()
+
+
+def test_a_finished_build_leaves_nothing_of_its_own_reachable(live):
+    """Once its thread ended, neither the build's executor nor its plan is referenced
+    from the service (the service's memory returns after a build, docs/service.md)."""
+    from databuild.executor import BuildExecutor
+    from databuild.planner import Plan
+
+    client, url, service, _ = live
+    refs = [f"daily/{i}" for i in range(20)]
+    want = wait_for(client, create(url, partitions=refs)["want_id"], pb.WANT_STATUS_SATISFIED)
+    deadline = time.monotonic() + 20
+    while any(t.name == f"build-{want.build_id[:8]}" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the build's thread did not end"
+        time.sleep(0.05)
+    gc.collect()
+    assert service.builds.running() == 0
+    assert not [o for o in gc.get_objects() if isinstance(o, BuildExecutor) and o.graph is service.graph]
+    assert not [o for o in gc.get_objects() if isinstance(o, Plan) and "daily/0" in o.requested]

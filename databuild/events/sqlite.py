@@ -35,6 +35,7 @@ import stat
 import sys
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 from urllib.parse import quote
@@ -152,6 +153,79 @@ class _Pending:
         return self.indices is not None or self.error is not None
 
 
+class _ThreadConnection:
+    """One thread's connection to a log, and the lock that thread holds while it uses it."""
+
+    __slots__ = ("lock", "conn", "__weakref__")
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()  # re-entrant: log calls nest (e.g. a check inside an append)
+        self.conn: sqlite3.Connection | None = None
+
+
+class _Connections:
+    """The connections threads opened to one log (peewee opens one per thread), so that the
+    memory they cache can be given back while their threads are idle.
+
+    A thread's entry is held only by that thread's locals (here weakly): when the thread ends,
+    the entry and its connection, which nothing else references, are freed, so the
+    connection is closed with its page cache. A thread that ended leaves nothing behind.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._entries: weakref.WeakSet[_ThreadConnection] = weakref.WeakSet()
+
+    def mine(self) -> _ThreadConnection:
+        """The calling thread's entry (made on its first call)."""
+        entry = getattr(self._local, "entry", None)
+        if entry is None:
+            entry = self._local.entry = _ThreadConnection()
+            with self._lock:
+                self._entries.add(entry)
+        return entry
+
+    def open_count(self) -> int:
+        """How many threads that are alive hold a connection."""
+        with self._lock:
+            return sum(1 for entry in self._entries if entry.conn is not None)
+
+    def shrink_idle(self) -> int:
+        """Free the page cache of each connection whose thread is not inside a log call now
+        (``PRAGMA shrink_memory``, from this thread: connections are opened with
+        ``check_same_thread=False`` and the entry's lock keeps their thread out meanwhile);
+        the number of connections shrunk. A busy thread's cache is left alone."""
+        with self._lock:
+            entries = list(self._entries)
+        shrunk = 0
+        for entry in entries:
+            if entry.conn is None or not entry.lock.acquire(blocking=False):
+                continue
+            try:
+                entry.conn.execute("PRAGMA shrink_memory")
+                shrunk += 1
+            except sqlite3.ProgrammingError:  # closed by its thread (the log closed): nothing cached
+                entry.conn = None
+            finally:
+                entry.lock.release()
+        return shrunk
+
+
+class _Database(peewee.SqliteDatabase):
+    """peewee's SQLite database telling ``on_connect`` of each connection it opens (in the
+    thread that will use it)."""
+
+    def __init__(self, database: str, on_connect: Callable[[sqlite3.Connection], None], **kwargs: object) -> None:
+        super().__init__(database, **kwargs)
+        self._on_connect = on_connect
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = super()._connect()
+        self._on_connect(conn)
+        return conn
+
+
 class SqliteEventLog(EventLog):
     """Event log in one SQLite file, shared safely by threads and processes."""
 
@@ -171,15 +245,20 @@ class SqliteEventLog(EventLog):
         self._queue_lock = threading.Lock()  # held only to add to or take the queue
         self._queue: list[_Pending] = []  # appends waiting for the next group commit
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
+        self._connections = _Connections()
         with self._storage():
             created = self._create_if_missing(schema_version)
             if not created:
                 self._inspect()
         _restrict_to_owner(self.path)
         # mode=rw: a connection opened later (one per thread) never creates a file at the path.
-        self._db = peewee.SqliteDatabase(
+        self._db = _Database(
             f"file:{quote(self.path)}?mode=rw",
+            on_connect=self._connected,
             uri=True,
+            # Only so that release_memory can shrink an idle thread's cache from another thread;
+            # each connection is still used by its own thread alone (see _Connections).
+            check_same_thread=False,
             pragmas={
                 "journal_mode": "wal",
                 "synchronous": _SYNCHRONOUS[synchronous],
@@ -271,16 +350,28 @@ class SqliteEventLog(EventLog):
             raise self._lose(EventLogLostError(
                 f"event log {self.path} was replaced by another file while in use; nothing more is recorded"))
 
+    def _connected(self, conn: sqlite3.Connection) -> None:
+        self._connections.mine().conn = conn
+
     @contextlib.contextmanager
     def _storage(self) -> Iterator[None]:
-        if self._identity is not None:
-            self._check_identity()
-        try:
-            yield
-        except peewee.DatabaseError as e:
-            if type(e) not in (peewee.DatabaseError, peewee.OperationalError):
-                raise  # integrity or programming errors are bugs, not storage faults
-            raise self._fault(e) from e
+        # The thread's lock, held around every use of its connection: release_memory skips it meanwhile.
+        with self._connections.mine().lock:
+            if self._identity is not None:
+                self._check_identity()
+            try:
+                yield
+            except peewee.DatabaseError as e:
+                if type(e) not in (peewee.DatabaseError, peewee.OperationalError):
+                    raise  # integrity or programming errors are bugs, not storage faults
+                raise self._fault(e) from e
+
+    def _release_memory(self) -> int:
+        return self._connections.shrink_idle()
+
+    def open_connections(self) -> int:
+        """How many live threads hold a connection to this log (threads that ended hold none)."""
+        return self._connections.open_count()
 
     def _fault(self, error: peewee.DatabaseError) -> UnavailableError:
         """The named error for SQLite's ``error``: busy, or a storage fault and why."""
@@ -633,7 +724,9 @@ class SqliteEventLog(EventLog):
         return [key for (key,) in cursor]
 
     def _close(self) -> None:
-        self._db.close()
+        with self._connections.mine().lock:
+            self._db.close()
+            self._connections.mine().conn = None
 
 
 #: What a stored event is read from: its columns, then the body (see ``_body``).

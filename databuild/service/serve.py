@@ -31,7 +31,7 @@ from databuild.service.daemon import (
     DaemonInfo, DaemonLock, IdleWatch, holder_description, new_token, remove_info, write_info,
 )
 from databuild.service.http import LOOPBACK_HOSTS, create_app, server_config
-from databuild.service.memory import MemoryReleaser
+from databuild.service.memory import MemoryReleaser, release_freed_memory
 from databuild.state import StateStore
 from databuild.wants import Policy
 
@@ -69,7 +69,7 @@ def start_service(graph: GraphSpec, store: StateStore, log_dir: Path, options: S
     # shorter switch interval keeps /health and status reads quick while a feed is read.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     service = DataBuildService(graph, store, str(log_dir), policy=options.policy, parallelism=options.parallelism)
-    releaser = MemoryReleaser(service.builds.running)
+    releaser = MemoryReleaser(service.builds.running, release=lambda: release_freed_memory(store.log))
     service.builds.add_finished_listener(releaser.build_ended)
     releaser.start()
     service.start_evaluator()
