@@ -49,3 +49,12 @@ def test_a_plan_recorded_after_the_read_sets_the_total():
     build.apply(pb.Event(index=11, job_graph_recorded=pb.JobGraphRecorded(build_id="b1", job_graph=pb.JobGraph(
         job_runs=[pb.PlannedJobRun(job_run_id=f"r{i}") for i in range(5)]))))
     assert counts(build.progress()) == (5, 4, 1, 0, 0, 0)
+
+
+def test_the_last_round_starts_when_no_more_runs_are_left_to_start_than_run():
+    build = BuildProgress(detail())  # r1 running, r2 and r3 to start
+    assert build.before_last_round()
+    build.apply(run_event(11, "r2", pb.JOB_RUN_STATUS_RUNNING))  # two running, one to start
+    assert not build.before_last_round()
+    build.apply(run_event(12, "r1", pb.JOB_RUN_STATUS_SUCCEEDED))  # one running, one to start
+    assert not build.before_last_round()

@@ -31,9 +31,10 @@ def _interrupt(signum, frame):
 #: before asking again: progress still updates 4 times a second (a terminal shows it once a
 #: second), and a build's events cost the service and the follower a request per quarter
 #: second, not one per job (a request costs the service some 2 ms of CPU that its jobs'
-#: processes would otherwise have). Once every
-#: run left has started it asks at once (at most one request per event of those last runs), so
-#: the build's end and the want's are seen as soon as they are recorded, not a gap later.
+#: processes would otherwise have). In the build's last round (no more runs left to start than
+#: are running: the last job of a chain, the last two of a 2-way build) it asks at once, at most
+#: one request per event of those runs, so the build's end and the want's are seen as soon as
+#: they are recorded, not up to a gap later (a run shorter than the gap ended inside it).
 PAGE_GAP_S = 0.25
 
 #: What can move a followed want or its build's progress: the follower reads only these.
@@ -72,9 +73,9 @@ class BuildProgress:
             else:
                 self.status = event.build_status_changed.status
 
-    def runs_pending(self) -> bool:
-        """Whether runs of the build are still to start."""
-        return self.counts["pending"] + self.total - len(self.runs) > 0
+    def before_last_round(self) -> bool:
+        """Whether more runs are still to start than are running now (so not the last round)."""
+        return self.counts["pending"] + self.total - len(self.runs) > self.counts["running"]
 
     def progress(self) -> Progress:
         """Counts now; planned runs with no state yet count as pending."""
@@ -119,7 +120,7 @@ def follow_want(service, want_id: str, on_progress: Callable[[Progress], None],
                     build.apply(event)
             if any(_want_of(e) == want_id for e in page.events):
                 want = service.want(pb.GetWantRequest(want_id=want_id)).want
-            elif page.events and build is not None and build.runs_pending():
+            elif page.events and build is not None and build.before_last_round():
                 time.sleep(PAGE_GAP_S)  # let events gather: a few pages per second, not one per event
     except Interrupted:
         return service.want(pb.GetWantRequest(want_id=want_id)).want, True
