@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from databuild.cli.follow import BuildProgress
+from databuild.cli.follow import PAGE_GAP_S, WANT_TYPES, BuildProgress, follow_want
 from databuild.proto import databuild_pb2 as pb
 
 
@@ -58,3 +58,36 @@ def test_the_last_round_starts_when_no_more_runs_are_left_to_start_than_run():
     assert not build.before_last_round()
     build.apply(run_event(12, "r1", pb.JOB_RUN_STATUS_SUCCEEDED))  # one running, one to start
     assert not build.before_last_round()
+
+
+class FeedService:
+    """A service with a log that grows by a scripted batch of events on each ``events`` call."""
+
+    def __init__(self, arrivals):
+        self.arrivals, self.log, self.asked = list(arrivals), [], []
+
+    def want(self, request):
+        satisfied = any(e.HasField("want_satisfied") for e in self.log)
+        return pb.WantDetailResponse(want=pb.WantState(
+            spec=pb.WantSpec(want_id="w1"), build_id="b1",
+            status=pb.WANT_STATUS_SATISFIED if satisfied else pb.WANT_STATUS_BUILDING))
+
+    def build(self, request):
+        return detail()
+
+    def events(self, request):
+        self.asked.append((tuple(request.types), request.wait_seconds, request.since))
+        self.log += self.arrivals.pop(0) if self.arrivals else []
+        found = [e for e in self.log if e.index > request.since and e.WhichOneof("payload") in request.types]
+        page = found[:request.limit]
+        return pb.ListEventsResponse(events=page, next=page[-1].index if page else self.log[-1].index)
+
+
+def test_between_pages_the_follower_long_polls_for_the_wants_move_instead_of_sleeping():
+    satisfied = pb.Event(index=20, want_satisfied=pb.WantSatisfied(want_id="w1", build_id="b1"))
+    service = FeedService([[run_event(11, "r1", pb.JOB_RUN_STATUS_SUCCEEDED)],  # r2, r3 still to start
+                           [satisfied]])  # recorded while the follower waits between pages
+    want, interrupted = follow_want(service, "w1", lambda p: None)
+    assert want.status == pb.WANT_STATUS_SATISFIED and not interrupted
+    (feed, _, _), gap, page = service.asked
+    assert gap == (WANT_TYPES, PAGE_GAP_S, 11) and "job_run_status_changed" in feed and page[2] == 11

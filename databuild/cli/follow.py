@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import time
 from collections import Counter
 from typing import Callable
 
@@ -27,19 +26,19 @@ def _interrupt(signum, frame):
     raise Interrupted(signal.Signals(signum).name)
 
 
-#: After a page with events, while runs of the build are left, the follower waits this long
-#: before asking again: progress still updates 4 times a second (a terminal shows it once a
-#: second), and a build's events cost the service and the follower a request per quarter
-#: second, not one per job (a request costs the service some 2 ms of CPU that its jobs'
-#: processes would otherwise have). In the build's last round (no more runs left to start than
-#: are running: the last job of a chain, the last two of a 2-way build) it asks at once, at most
-#: one request per event of those runs, so the build's end and the want's are seen as soon as
-#: they are recorded, not up to a gap later (a run shorter than the gap ended inside it).
-PAGE_GAP_S = 0.25
+#: After a page with events, before the build's last round, the follower waits up to this
+#: long before reading the next page: a build's events cost the service and the follower two
+#: requests per half second, not one per job (a request costs the service some 2 ms of CPU
+#: that its jobs' processes would otherwise have), and progress still updates twice a second
+#: (a terminal shows it once a second). The wait is a long-poll for want events, so a want's
+#: end is seen as soon as it is recorded, never up to a gap later; in the last round (no more
+#: runs to start than are running) it asks at once, one request per event of those runs.
+PAGE_GAP_S = 0.5
 
+#: What moves a want: the wait between pages ends at the first of these.
+WANT_TYPES = ("want_status_changed", "want_satisfied", "want_cancelled", "want_expired")
 #: What can move a followed want or its build's progress: the follower reads only these.
-FEED_TYPES = ("want_status_changed", "want_satisfied", "want_cancelled", "want_expired",
-              "build_status_changed", "job_graph_recorded", "job_run_status_changed")
+FEED_TYPES = (*WANT_TYPES, "build_status_changed", "job_graph_recorded", "job_run_status_changed")
 
 
 class BuildProgress:
@@ -121,6 +120,8 @@ def follow_want(service, want_id: str, on_progress: Callable[[Progress], None],
             if any(_want_of(e) == want_id for e in page.events):
                 want = service.want(pb.GetWantRequest(want_id=want_id)).want
             elif page.events and build is not None and build.before_last_round():
-                time.sleep(PAGE_GAP_S)  # let events gather: a few pages per second, not one per event
+                # Let the build's events gather, but not past a move of the want.
+                service.events(pb.ListEventsRequest(since=feed.since, types=WANT_TYPES, wait_seconds=PAGE_GAP_S,
+                                                    limit=1))
     except Interrupted:
         return service.want(pb.GetWantRequest(want_id=want_id)).want, True
