@@ -201,6 +201,29 @@ def test_event_feed_long_poll_wakes_on_append(served, side):
     assert empty["events"] == [] and empty["next"] == 3
 
 
+def test_a_long_poll_for_some_types_reads_the_log_again_only_when_one_is_appended(tmp_path):
+    store = StateStore(open_event_log(f"sqlite://{tmp_path}/bel.sqlite3", [StateProjection()]))
+    (tmp_path / "logs").mkdir()
+    service = DataBuildService(GRAPH, store, str(tmp_path / "logs"))
+    reads, page = [], service.events_page
+    service.events_page = lambda message: reads.append(message.since) or page(message)
+    answer: dict = {}
+    with serving(service) as url:
+        poll = threading.Thread(target=lambda: answer.update(requests.get(
+            f"{url}/api/v1/events", params={"since": 0, "types": "partitions_tainted", "wait": 30}).json()))
+        poll.start()
+        deadline = time.monotonic() + 30
+        while not reads and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for i in range(20):  # other types: each wakes the loop, none makes the poll read again
+            store.log.append([partition_event(f"daily/{i}")])
+        store.log.append([pb.Event(partitions_tainted=pb.PartitionsTainted(refs=["daily/3"], reason="bad"))])
+        poll.join(30)
+    store.close()
+    assert [e["partitions_tainted"]["refs"] for e in answer["events"]] == [["daily/3"]]
+    assert 2 <= len(reads) <= 3, reads  # the first read, the one after the taint (and one foreign-writer check)
+
+
 def test_a_timed_out_long_poll_still_advances_next(served):
     url, store, _ = served
     store.log.append([partition_event("other/1"), partition_event("other/2")])

@@ -18,7 +18,8 @@ import hmac
 import json
 import logging
 import socket
-from typing import Any, AsyncIterator, Callable, Iterator, Sequence
+import threading
+from typing import Any, AsyncIterator, Callable, Collection, Iterator, Sequence
 from urllib.parse import quote
 
 import anyio
@@ -39,6 +40,7 @@ except ImportError:  # httptools is optional: h11 serves the same
     HttpToolsProtocol = None
 
 from databuild.errors import DataBuildError, ForbiddenError, UnauthorizedError, error_document
+from databuild.proto import databuild_pb2 as pb
 from databuild.proto.jsonmap import message_dict
 from databuild.service.core import FOREIGN_WRITER_CHECK_S, DataBuildService, check_wait
 from databuild.service.http_input import request_message
@@ -80,13 +82,33 @@ class AppendSignal:
 
     A waiter takes the current ``asyncio.Event`` before it reads the log and waits on
     that one, so an append between its read and its wait is not missed; appends wake
-    the loop only while someone waits (``waiting``), not for every write.
+    the loop only while someone waits (``waiting``), not for every write. Appended events
+    are counted by type (``saw``, in the appending thread, before the wake-up), so a waiter
+    for some types reads the log again only once one of them was appended, not after
+    every append (a follower waiting for its want's move while the build's runs go on).
     """
 
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
         self._waiters = 0
+        self._counts_lock = threading.Lock()
+        self._total = 0
+        self._by_type: dict[str, int] = {}
+
+    def saw(self, events: list[pb.Event]) -> bool:
+        """Count ``events`` by type (the log's ``when`` hook of ``notify``: always True)."""
+        with self._counts_lock:
+            self._total += len(events)
+            for event in events:
+                name = event.WhichOneof("payload")
+                self._by_type[name] = self._by_type.get(name, 0) + 1
+        return True
+
+    def appended(self, types: Collection[str]) -> int:
+        """How many events of ``types`` (of any type if empty) were appended so far."""
+        with self._counts_lock:
+            return sum(self._by_type.get(t, 0) for t in types) if types else self._total
 
     def bind(self) -> None:
         self.loop = asyncio.get_running_loop()
@@ -196,7 +218,7 @@ def create_app(service: DataBuildService, token: str | None = None,
     another host (a DNS-rebinding page in a browser) are refused; off loopback every
     request needs one of the tokens."""
     signal = AppendSignal()
-    service.log.add_listener(signal.notify)
+    service.log.add_listener(signal.notify, when=signal.saw)
     planning = anyio.CapacityLimiter(PLANNING_SLOTS)
 
     def encoded(op: Operation, result: Message, single: bool, binary: bool) -> Response:
@@ -222,13 +244,21 @@ def create_app(service: DataBuildService, token: str | None = None,
     async def long_poll(op: Operation, message: Message, binary: bool) -> Response:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + check_wait(message.wait_seconds)
+        types = tuple(message.types)
         with signal.waiting():
             while True:
-                appended = signal.current()
+                woken, seen = signal.current(), signal.appended(types)
                 answer = await anyio.to_thread.run_sync(page_answer, op, message, deadline - loop.time() <= 0, binary)
                 if answer is not None:
                     return answer
-                await signal.wait(appended, min(max(deadline - loop.time(), 0), FOREIGN_WRITER_CHECK_S))
+                # Read again at the deadline, after FOREIGN_WRITER_CHECK_S (other processes'
+                # appends wake no one), or once an event of the asked types was appended here.
+                check_at = min(deadline, loop.time() + FOREIGN_WRITER_CHECK_S)
+                while loop.time() < check_at:
+                    await signal.wait(woken, check_at - loop.time())
+                    woken = signal.current()
+                    if signal.appended(types) != seen:
+                        break
 
     def endpoint(op: Operation) -> Callable:
         async def handle(request: Request) -> Response:
