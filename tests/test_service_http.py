@@ -20,7 +20,7 @@ from databuild.proto import databuild_pb2 as pb
 from databuild.proto.jsonmap import message_dict
 from databuild.service import DataBuildService
 from databuild.service.client import ServiceClient
-from databuild.service.http import create_app, server_config
+from databuild.service.http import AppendSignal, create_app, server_config
 from databuild.service.http_input import MAX_BODY_BYTES
 from databuild.service.interface import OPERATIONS, PROTOBUF
 from databuild.service.serve import bind_socket
@@ -485,3 +485,16 @@ def test_a_client_interrupted_mid_request_answers_the_next_call(served):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert client.health().latest_event_index == latest
+
+
+def test_an_append_wakes_the_loop_only_for_a_waiter_that_asked_for_its_types():
+    signal = AppendSignal()
+    taint = pb.Event(partitions_tainted=pb.PartitionsTainted(refs=["a/1"]))
+    assert not signal.saw([partition_event("a/1")])  # nobody waits
+    with signal.waiting(("partitions_tainted",)):
+        assert not signal.saw([partition_event("a/2")])
+        assert signal.saw([partition_event("a/3"), taint])
+        with signal.waiting():  # any type
+            assert signal.saw([partition_event("a/4")])
+    assert not signal.saw([taint])
+    assert signal.appended(("partitions_tainted",)) == 2 and signal.appended(()) == 6

@@ -19,6 +19,7 @@ import json
 import logging
 import socket
 import threading
+from collections import Counter
 from typing import Any, AsyncIterator, Callable, Collection, Iterator, Sequence
 from urllib.parse import quote
 
@@ -81,33 +82,34 @@ class AppendSignal:
     """Wakes coroutines on the event loop when the log is appended to (from any thread).
 
     A waiter takes the current ``asyncio.Event`` before it reads the log and waits on
-    that one, so an append between its read and its wait is not missed; appends wake
-    the loop only while someone waits (``waiting``), not for every write. Appended events
-    are counted by type (``saw``, in the appending thread, before the wake-up), so a waiter
-    for some types reads the log again only once one of them was appended, not after
-    every append (a follower waiting for its want's move while the build's runs go on).
+    that one, so an append between its read and its wait is not missed. Appended events
+    are counted by type (``saw``, in the appending thread, before the wake-up), and an
+    append wakes the loop only if a waiter asked for one of its types (or for any type):
+    a follower waiting for its want's move while the build's runs go on costs nothing
+    per run, and reads the log again only once one of its types was appended.
     """
 
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
-        self._waiters = 0
-        self._counts_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._waiting: Counter[frozenset[str]] = Counter()  # the types waiters asked for (empty: any)
         self._total = 0
         self._by_type: dict[str, int] = {}
 
     def saw(self, events: list[pb.Event]) -> bool:
-        """Count ``events`` by type (the log's ``when`` hook of ``notify``: always True)."""
-        with self._counts_lock:
-            self._total += len(events)
-            for event in events:
-                name = event.WhichOneof("payload")
+        """Count ``events`` by type; whether a waiter asked for one of them (the log's
+        ``when`` hook of ``notify``)."""
+        names = [event.WhichOneof("payload") for event in events]
+        with self._lock:
+            self._total += len(names)
+            for name in names:
                 self._by_type[name] = self._by_type.get(name, 0) + 1
-        return True
+            return any(not types or not types.isdisjoint(names) for types in self._waiting)
 
     def appended(self, types: Collection[str]) -> int:
         """How many events of ``types`` (of any type if empty) were appended so far."""
-        with self._counts_lock:
+        with self._lock:
             return sum(self._by_type.get(t, 0) for t in types) if types else self._total
 
     def bind(self) -> None:
@@ -115,8 +117,7 @@ class AppendSignal:
         self._event = asyncio.Event()
 
     def notify(self, latest: int = 0) -> None:
-        # Read without a lock: a waiter counted after this read reads the log after this append.
-        if self._waiters and self.loop is not None and not self.loop.is_closed():
+        if self.loop is not None and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(self._fire)
 
     def _fire(self) -> None:
@@ -124,13 +125,19 @@ class AppendSignal:
         event.set()
 
     @contextlib.contextmanager
-    def waiting(self) -> Iterator[None]:
-        """Count a waiter (on the loop's thread) while it reads the log and waits."""
-        self._waiters += 1
+    def waiting(self, types: Collection[str] = ()) -> Iterator[None]:
+        """Count a waiter for ``types`` (any if empty) while it reads the log and waits:
+        counted before its first read, so an append after that read wakes it."""
+        key = frozenset(types)
+        with self._lock:
+            self._waiting[key] += 1
         try:
             yield
         finally:
-            self._waiters -= 1
+            with self._lock:
+                self._waiting[key] -= 1
+                if not self._waiting[key]:
+                    del self._waiting[key]
 
     def current(self) -> asyncio.Event:
         """The event the next append sets: take it before reading the log."""
@@ -245,7 +252,7 @@ def create_app(service: DataBuildService, token: str | None = None,
         loop = asyncio.get_running_loop()
         deadline = loop.time() + check_wait(message.wait_seconds)
         types = tuple(message.types)
-        with signal.waiting():
+        with signal.waiting(types):
             while True:
                 woken, seen = signal.current(), signal.appended(types)
                 answer = await anyio.to_thread.run_sync(page_answer, op, message, deadline - loop.time() <= 0, binary)
