@@ -724,9 +724,10 @@ class SqliteEventLog(EventLog):
         return [key for (key,) in cursor]
 
     def _close(self) -> None:
-        with self._connections.mine().lock:
+        mine = self._connections.mine()
+        with mine.lock:
             self._db.close()
-            self._connections.mine().conn = None
+            mine.conn = None
 
 
 #: What a stored event is read from: its columns, then the body (see ``_body``).

@@ -20,10 +20,9 @@ from typing import Sequence
 
 from databuild.graph import JobSpec
 from databuild.jobs.protocol import (
-    MAX_OUTPUT_BYTES, STDERR_KEEP_BYTES, CallOutput, JobConfigError, JobOutputError, chunk_refs,
-    job_environment, parse_configs, show_refs,
+    MAX_OUTPUT_BYTES, STDERR_KEEP_BYTES, CallOutput, JobConfigError, JobOutputError, chunk_refs, parse_configs,
+    show_refs, start_call,
 )
-from databuild.procs import GroupChild
 from databuild.proto import databuild_pb2 as pb
 
 #: How long a worker may take to exit once its stdin is closed before its group is killed.
@@ -40,15 +39,11 @@ class ConfigWorker:
         self._stderr = CallOutput(STDERR_KEEP_BYTES, keep_tail=True)
         stdin_r, self._stdin = os.pipe()
         try:
-            self._child = GroupChild(job.label, [job.executable, "config", "--persistent"],
-                                     job_environment(os.environ), self._selector, self._stdout.extend,
-                                     self._stderr.add, stdin=stdin_r)
-        except FileNotFoundError:
+            self._child = start_call(job.label, [job.executable, "config", "--persistent"], self._selector,
+                                     self._stdout.extend, self._stderr.add, JobConfigError, stdin=stdin_r)
+        except JobConfigError:
             self._abandon()
-            raise JobConfigError(job.label, f"executable {job.executable} does not exist") from None
-        except PermissionError:
-            self._abandon()
-            raise JobConfigError(job.label, f"executable {job.executable} is not executable") from None
+            raise
         finally:
             os.close(stdin_r)
         os.set_blocking(self._stdin, False)

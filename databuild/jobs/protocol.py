@@ -12,6 +12,7 @@ import json
 import os
 import re
 import selectors
+import subprocess
 import time
 from typing import Iterator, Mapping, Sequence
 
@@ -19,7 +20,7 @@ from google.protobuf import json_format
 
 from databuild.errors import DataBuildError, InvalidRefError
 from databuild.graph import JobSpec, LookupSpec
-from databuild.procs import GroupChild
+from databuild.procs import GroupChild, Sink, Stdin
 from databuild.proto import databuild_pb2 as pb
 from databuild.refs import validate_ref
 
@@ -98,6 +99,18 @@ def job_environment(base: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in base.items() if not _SECRET_ENV.fullmatch(k)}
 
 
+def start_call(who: str, argv: list[str], selector: selectors.BaseSelector, stdout: Sink, stderr: Sink,
+               error: type[JobProtocolError], stdin: Stdin = subprocess.DEVNULL) -> GroupChild:
+    """``argv`` started as a protocol call's process (its own process group, without the
+    service's tokens) with its pipes in ``selector``; a missing or non-executable binary is ``error``."""
+    try:
+        return GroupChild(who, argv, job_environment(os.environ), selector, stdout, stderr, stdin=stdin)
+    except FileNotFoundError:
+        raise error(who, f"executable {argv[0]} does not exist") from None
+    except PermissionError:
+        raise error(who, f"executable {argv[0]} is not executable") from None
+
+
 def run_call(argv: list[str], refs: Sequence[str], who: str, error: type[JobProtocolError], timeout: float
              ) -> tuple[str, str]:
     """Run a protocol call (of a job, lookup or trigger binary, about ``refs``) in its own
@@ -108,12 +121,7 @@ def run_call(argv: list[str], refs: Sequence[str], who: str, error: type[JobProt
     """
     stdout, stderr = CallOutput(MAX_OUTPUT_BYTES), CallOutput(STDERR_KEEP_BYTES, keep_tail=True)
     with selectors.DefaultSelector() as selector:
-        try:
-            child = GroupChild(who, argv, job_environment(os.environ), selector, stdout.add, stderr.add)
-        except FileNotFoundError:
-            raise error(who, f"executable {argv[0]} does not exist") from None
-        except PermissionError:
-            raise error(who, f"executable {argv[0]} is not executable") from None
+        child = start_call(who, argv, selector, stdout.add, stderr.add, error)
         deadline = time.monotonic() + timeout
         try:
             while not child.ended:

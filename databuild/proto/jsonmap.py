@@ -235,10 +235,11 @@ def parse_dict(doc: Any, message: M, ignore_unknown: bool = False) -> M:
         raise InvalidArgumentError(f"expected a JSON object for {message.DESCRIPTOR.name}, got {_show(doc)}")
     if message.ByteSize() == 0:  # the fast path starts from an empty message, so it can start over
         try:
-            if _fill(doc, message):
-                return message
+            filled = _fill(doc, message)
         except (TypeError, ValueError):  # a value the message refuses: the full path names it
-            pass
+            filled = False
+        if filled:
+            return message
         message.Clear()
     try:
         json_format.ParseDict(_to_protobuf(doc, message.DESCRIPTOR, ignore_unknown), message,
