@@ -49,7 +49,7 @@ def run_clean(binary: Path, *args: str, cwd: Path) -> subprocess.CompletedProces
 
 @pytest.fixture(scope="module")
 def bin_dir() -> Path:
-    bazel("build", "//tests/rules:g", "//tests/rules:g_lookup")
+    bazel("build", "//tests/rules:g", "//tests/rules:g_lookup", "//tests/rules:g_env")
     return ROOT / "bazel-bin" / "tests" / "rules"
 
 
@@ -162,6 +162,19 @@ def test_jobs_run_from_the_graph_runfiles(bin_dir, tmp_path):
         proc = run_clean(Path(job.executable), "config", "raw_votes/2025-01-01", cwd=tmp_path)
         assert proc.returncode == 0, (job.label, proc.stderr)
         assert json.loads(proc.stdout) == {"configs": []}, job.label
+
+
+@pytest.mark.parametrize("user_path", [None, "/opt/user/lib"])
+def test_jobs_inherit_the_users_pythonpath_not_the_clis(bin_dir, tmp_path, user_path):
+    """The launcher puts the databuild package on the CLI's sys.path without exporting it:
+    a job's own Python must not import DataBuild's copy of its modules."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DATABUILD_STATE_DIR": str(tmp_path / "state"),
+           **({"PYTHONPATH": user_path} if user_path else {})}
+    proc = subprocess.run([str(bin_dir / "g_env.build"), "--local", "build", "env/a"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    [log] = (tmp_path / "state" / "logs").glob("*/*.log")
+    assert log.read_text() == f"PYTHONPATH={user_path or '<unset>'}\n"
 
 
 def test_lookup_runs_from_the_runfiles(bin_dir):

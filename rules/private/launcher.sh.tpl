@@ -82,14 +82,18 @@ export DATABUILD_RUNFILES="$runfiles"
 export DATABUILD_GRAPH_MANIFEST="$runfiles/$manifest_rel"
 # Jobs started by the graph find their own runfiles in this tree.
 export RUNFILES_DIR="$runfiles"
-export PYTHONPATH="$runfiles/$pythonpath_rel${PYTHONPATH:+:$PYTHONPATH}"
-# Equivalent to `exec "$python" -m databuild.cli "$@"`, except that the current
-# directory is not put first on sys.path (a json.py or databuild/ where the user
-# happens to stand must not shadow the CLI's imports) and that argv[0] is this
-# command, so usage messages name it.
+# Equivalent to `exec "$python" -m databuild.cli "$@"` with the databuild package's
+# directory first on sys.path, except that the current directory is not put on
+# sys.path (a json.py or databuild/ where the user happens to stand must not shadow
+# the CLI's imports), that argv[0] is this command, so usage messages name it, and
+# that the package's directory is not exported in PYTHONPATH: jobs, `config` and
+# lookups inherit the user's environment, not the CLI's (a job's own Python would
+# otherwise import DataBuild's copy of its modules, and every interpreter it starts
+# would search one more directory).
 exec "$python" -c 'import sys
 if sys.path and sys.path[0] == "":
     del sys.path[0]
 del sys.argv[0]
+sys.path.insert(0, sys.argv.pop(0))
 import runpy
-runpy.run_module("databuild.cli", run_name="__main__")' "$prog" "$@"
+runpy.run_module("databuild.cli", run_name="__main__")' "$runfiles/$pythonpath_rel" "$prog" "$@"
