@@ -86,6 +86,18 @@ def test_read_commands_to_a_running_daemon_import_no_heavyweight_module(cli):
     assert heavy(modules) == []
 
 
+def test_creating_a_want_through_a_running_daemon_loads_no_protobuf(cli):
+    """The want goes out as JSON: `build` loads protobuf (for following) only once it is recorded."""
+    assert cli("daemon", "start").returncode == 0
+    created, modules = loaded_by(cli, "--json", "want", "create", "raw/1", "--ttl", "1h", "--comment", "why")
+    assert created.returncode == 0, created.stderr
+    want = json.loads(created.stdout)
+    assert (want["partitions"], want["ttl_seconds"], want["comment"], want["source"]["type"]) == (
+        ["raw/1"], 3600, "why", "cli")
+    assert cli("want", "status", want["want_id"]).returncode == 0
+    assert [m for m in heavy(modules) if m != "getpass"] == []
+
+
 def test_the_same_reads_with_local_load_the_event_log(cli):
     cli("--local", "partitions", "mark-available", "raw/1")
     shown, modules = loaded_by(cli, "--local", "partitions", "show", "raw/1")

@@ -146,15 +146,18 @@ class CliContext:
 
     def read(self, operation: str, **fields: Any) -> dict:
         """The answer of read ``operation`` (a name in ``service/interface.py``) as the JSON
-        contract's document; ``fields`` that are None are left out (their defaults).
+        contract's document; ``fields`` that are None are left out (their defaults)."""
+        return self.call(operation, {name: value for name, value in fields.items() if value is not None})
 
-        Over HTTP that is the service's answer as sent, so a read never loads protobuf;
+    def call(self, operation: str, doc: dict) -> dict:
+        """The answer of ``operation`` to the request document ``doc``, both in the JSON contract.
+
+        Over HTTP that is the service's answer as sent, so the call never loads protobuf;
         with ``--local``, the in-process answer converted the same way."""
         from databuild.service.client import ServiceClient
         from databuild.service.interface import BY_NAME
 
         op, service = BY_NAME[operation], self.service
-        doc = {name: value for name, value in fields.items() if value is not None}
         if isinstance(service, ServiceClient):
             return service.call_json(op, doc)
         from databuild.proto.jsonmap import message_dict, parse_dict

@@ -72,8 +72,6 @@ def build(c: CliContext, refs: list[str], no_wait: bool, **options) -> None:
     Exit 0 once satisfied, 1 if it expires, fails or is cancelled. Ctrl-C stops
     following; the want stays active (cancel it with `want cancel ID`).
     """
-    from databuild.cli.follow import follow_want
-
     service = c.service
     if c.local:
         # no daemon: this process serves the want until it ends, and fires no triggers (the daemon does)
@@ -82,11 +80,13 @@ def build(c: CliContext, refs: list[str], no_wait: bool, **options) -> None:
     if no_wait:
         show_created(c, want)
         return
+    from databuild.cli.follow import follow_want  # loads protobuf: after the want, while the service plans
+
     progress = ProgressLine()
     try:
-        click.echo(f"want {want.spec.want_id} created; following it (Ctrl-C stops following, the want stays)",
-                   err=True)
-        outcome = follow_want(service, want.spec.want_id, progress, lambda w: click.echo(
+        want_id = want["want_id"]
+        click.echo(f"want {want_id} created; following it (Ctrl-C stops following, the want stays)", err=True)
+        outcome = follow_want(service, want_id, progress, lambda w: click.echo(
             f"want: {want_status(w.status)}" + (f" — {w.message}" if w.message else ""), err=True))
     finally:
         progress.close()

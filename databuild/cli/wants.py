@@ -35,18 +35,24 @@ def want_options(command):
 
 
 def create_want(c: CliContext, refs: list[str], ttl: int | None, sla: int | None, data_timestamp,
-                external_deps: list[str], comment: str) -> pb.WantState:
-    """Record one want from the CLI (source cli, by the current user)."""
-    request = pb.CreateWantRequest(partitions=refs, ttl_seconds=ttl, sla_seconds=sla or 0,
-                                   external_dependencies=external_deps, comment=comment,
-                                   source=pb.WantSource(type=pb.WANT_SOURCE_TYPE_CLI, name=current_user()))
+                external_deps: list[str], comment: str) -> dict:
+    """Record one want from the CLI (source cli, by the current user); return its state as the
+    JSON contract's document. Sent as JSON so that creating it never waits for protobuf to load:
+    `build` loads it while the service plans."""
+    want: dict = {"partitions": refs, "sla_seconds": sla or 0, "external_dependencies": external_deps,
+                  "comment": comment, "source": {"type": "cli", "name": current_user()}}
+    if ttl is not None:
+        want["ttl_seconds"] = ttl
     if data_timestamp is not None:
-        request.data_timestamp.FromDatetime(data_timestamp)
-    return c.service.create_wants(pb.CreateWantsRequest(wants=[request])).wants[0]
+        want["data_timestamp"] = data_timestamp.isoformat()
+    return c.call("create_wants", {"wants": [want]})["wants"][0]
 
 
-def show_created(c: CliContext, state: pb.WantState) -> None:
-    show(c.as_json, state, state.spec.want_id)
+def show_created(c: CliContext, state: dict) -> None:
+    if c.as_json:
+        emit_json(state)
+    else:
+        click.echo(state["want_id"])
 
 
 def report_outcome(c: CliContext, outcome: tuple[pb.WantState, bool]) -> None:
