@@ -276,6 +276,13 @@ class EventLog(abc.ABC):
         with self._storage():
             return self._count_rows(kind, tuple(statuses), term)
 
+    def count_terms(self, kind: str, term: TermMatch) -> int:
+        """How many read-model rows of ``kind`` have a term matching ``term`` (each row once):
+        a range of the terms' index, no row read, cost following the matches."""
+        self._check_open()
+        with self._storage():
+            return self._count_terms(kind, term)
+
     def term_entries(self, kind: str, name: str, low: str | None = None, high: str | None = None,
                      limit: int = 1000, reverse: bool = False,
                      after: tuple[str, str] | None = None) -> list[tuple[str, str]]:
@@ -380,6 +387,9 @@ class EventLog(abc.ABC):
 
     @abc.abstractmethod
     def _count_rows(self, kind: str, statuses: tuple[int, ...], term: TermMatch | None) -> dict[int, int]: ...
+
+    @abc.abstractmethod
+    def _count_terms(self, kind: str, term: TermMatch) -> int: ...
 
     @abc.abstractmethod
     def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,

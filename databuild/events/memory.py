@@ -116,6 +116,10 @@ class MemoryEventLog(EventLog):
                 counts[row.status] = counts.get(row.status, 0) + 1
         return counts
 
+    def _count_terms(self, kind: str, term: TermMatch) -> int:
+        with self._lock:
+            return sum(1 for (k, _), terms in self._terms.items() if k == kind and any(term.matches(t) for t in terms))
+
     def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,
                       limit: int, reverse: bool, after: tuple[str, str] | None) -> list[tuple[str, str]]:
         with self._lock:

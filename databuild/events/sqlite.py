@@ -717,6 +717,13 @@ class SqliteEventLog(EventLog):
         sql = f"SELECT r.status, COUNT(*) FROM read_model r WHERE {' AND '.join(where)} GROUP BY r.status"
         return {status: count for status, count in self._db.execute_sql(sql, params)}
 
+    def _count_terms(self, kind: str, term: TermMatch) -> int:
+        term_sql, params = _term_condition(term, "value")
+        (count,) = self._db.execute_sql(
+            f"SELECT COUNT(DISTINCT key) FROM read_model_terms WHERE kind = ? AND name = ?{term_sql}",
+            [kind, term.name, *params]).fetchone()
+        return count
+
     def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,
                       limit: int, reverse: bool, after: tuple[str, str] | None) -> list[tuple[str, str]]:
         term_sql, params = _term_condition(TermMatch(name, low=low, high=high), "value")

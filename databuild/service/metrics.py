@@ -171,10 +171,8 @@ class ServiceMetrics:
         for job in (*self.jobs, OTHER_JOB):
             self.job_run_seconds.labels(job)
             self.queue_seconds.labels(job)
-        for route, method, code in route_label_sets():
+        for route, method, code in route_label_sets():  # durations per route appear with its first request
             self.requests.labels(route, method, str(code))
-            self.request_seconds.labels(route)
-        self.request_seconds.labels(UNMATCHED)
 
     def _initialise(self) -> None:
         """Outcome counters from the read models: what the log says ended so far."""

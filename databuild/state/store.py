@@ -186,6 +186,10 @@ class StateStore:
             statuses = [v for v in statuses or ACTIVE_WANT_STATUSES if v in ACTIVE_WANT_STATUSES]
             if not statuses:
                 return 0
+            if set(statuses) == set(ACTIVE_WANT_STATUSES):  # only active wants have an sla term: no row read
+                return self.log.count_terms(WANT, term)
+        if term is not None and not statuses:
+            return self.log.count_terms(WANT, term)
         return sum(self.log.count_rows(WANT, statuses, term).values())
 
     def active_wants(self, after: str | None = None, limit: int = 1000) -> list[pb.WantState]:
