@@ -223,3 +223,43 @@ def test_after_a_build_the_counters_and_histograms_moved(tmp_path, monkeypatch):
     assert value(samples, "databuild_events_appended_total", type="job_run_status_changed") >= 6
     assert value(samples, "databuild_wants", status="building") == 0
     assert value(samples, "databuild_http_requests_total", route="/api/v1/wants", method="POST", code="201") == 1
+
+
+def scrape_until(url: str, holds, what: str, timeout: float = 20) -> dict:
+    """Scrape until ``holds(samples)``: the sync loop's state moves on its own thread."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        samples = scrape(url)
+        if holds(samples):
+            return samples
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_upstream_up_lag_and_errors_follow_the_sync(tmp_path):
+    (tmp_path / "up" / "logs").mkdir(parents=True)
+    (tmp_path / "down" / "logs").mkdir(parents=True)
+    up_store, down_store = open_store(tmp_path / "up"), open_store(tmp_path / "down")
+    upstream = DataBuildService(GraphSpec("//ingest:graph", ()), up_store, str(tmp_path / "up" / "logs"))
+    with serving(upstream) as up_url:
+        graph = GraphSpec("//g:down", GRAPH.jobs, upstreams=(
+            UpstreamSpec("ingest", "//ingest:graph", up_url, ("raw/*",)),
+            UpstreamSpec("gone", "//gone:graph", "http://127.0.0.1:9", ("old/*",))))
+        downstream = DataBuildService(graph, down_store, str(tmp_path / "down" / "logs"))
+        downstream.start_evaluator(triggers=False)
+        try:
+            with serving(downstream) as url:
+                samples = scrape_until(url, lambda s: value(s, "databuild_upstream_up", upstream="ingest") == 1
+                                       and value(s, "databuild_upstream_errors_total", upstream="gone") >= 1,
+                                       "the syncs to succeed and fail")
+                assert value(samples, "databuild_upstream_up", upstream="gone") == 0
+                assert value(samples, "databuild_upstream_consecutive_failures", upstream="gone") >= 1
+                assert value(samples, "databuild_upstream_errors_total", upstream="ingest") == 0
+                assert value(samples, "databuild_upstream_lag_events", upstream="ingest") == 0
+                assert value(samples, "databuild_upstream_resets_total", upstream="ingest") == 0
+        finally:
+            downstream.close()
+    up_store.close()
+    down_store.close()

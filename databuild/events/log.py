@@ -277,8 +277,10 @@ class EventLog(abc.ABC):
             return self._count_rows(kind, tuple(statuses), term)
 
     def count_terms(self, kind: str, term: TermMatch) -> int:
-        """How many read-model rows of ``kind`` have a term matching ``term`` (each row once):
-        a range of the terms' index, no row read, cost following the matches."""
+        """How many term entries of rows of ``kind`` match ``term``: a range of the terms'
+        index, no row read, cost following the matches. A row with several matching entries
+        counts for each; for a term a row has at most one of (a deadline, a flag), that is
+        the number of rows."""
         self._check_open()
         with self._storage():
             return self._count_terms(kind, term)

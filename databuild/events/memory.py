@@ -118,7 +118,7 @@ class MemoryEventLog(EventLog):
 
     def _count_terms(self, kind: str, term: TermMatch) -> int:
         with self._lock:
-            return sum(1 for (k, _), terms in self._terms.items() if k == kind and any(term.matches(t) for t in terms))
+            return sum(1 for (k, _), terms in self._terms.items() if k == kind for t in terms if term.matches(t))
 
     def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,
                       limit: int, reverse: bool, after: tuple[str, str] | None) -> list[tuple[str, str]]:

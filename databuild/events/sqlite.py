@@ -720,7 +720,7 @@ class SqliteEventLog(EventLog):
     def _count_terms(self, kind: str, term: TermMatch) -> int:
         term_sql, params = _term_condition(term, "value")
         (count,) = self._db.execute_sql(
-            f"SELECT COUNT(DISTINCT key) FROM read_model_terms WHERE kind = ? AND name = ?{term_sql}",
+            f"SELECT COUNT(*) FROM read_model_terms WHERE kind = ? AND name = ?{term_sql}",
             [kind, term.name, *params]).fetchone()
         return count
 

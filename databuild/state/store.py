@@ -188,7 +188,7 @@ class StateStore:
                 return 0
             if set(statuses) == set(ACTIVE_WANT_STATUSES):  # only active wants have an sla term: no row read
                 return self.log.count_terms(WANT, term)
-        if term is not None and not statuses:
+        if term is not None and not statuses:  # a want has one sla_violated term at most: entries are wants
             return self.log.count_terms(WANT, term)
         return sum(self.log.count_rows(WANT, statuses, term).values())
 
