@@ -373,6 +373,13 @@ def test_read_model_terms(make_log):
     assert [r.key for r in log.query_rows(after)] == ["w3"]
     assert log.term_entries("w", "due", high="0003") == [("0001", "w2"), ("0002", "w3")]
 
+    assert log.count_rows("w") == {A: 2, F: 1}
+    assert log.count_rows("w", statuses=(F,)) == {F: 1} and log.count_rows("nothing") == {}
+    assert log.count_rows("w", term=TermMatch("ref", pattern="*/*")) == {A: 2, F: 1}  # w1's two refs: once
+    assert log.count_rows("w", term=TermMatch("due", low="0002", high="0003")) == {F: 1}
+    assert log.count_rows("w", statuses=(A,), term=TermMatch("ref", values=("b/1",))) == {A: 1}
+    assert log.count_terms("w", TermMatch("ref", pattern="*/*")) == 5  # entries: w1's two refs count twice
+    assert log.count_terms("w", TermMatch("due", low="0002")) == 2 and log.count_terms("w", TermMatch("no")) == 0
     assert log.term_entries("w", "due", limit=1) == [("0001", "w2")]
     assert log.term_entries("w", "due", limit=2, reverse=True) == [("0003", "w1"), ("0002", "w3")]
     assert log.term_entries("w", "due", after=("0001", "w2")) == [("0002", "w3"), ("0003", "w1")]

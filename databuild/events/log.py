@@ -15,7 +15,7 @@ from databuild.errors import (
 )
 from databuild.events.filter import ALL_EVENTS, EventFilter
 from databuild.events.keys import Key
-from databuild.events.readmodel import Projection, Row, RowQuery
+from databuild.events.readmodel import Projection, Row, RowQuery, TermMatch
 from databuild.events.types import EVENT_SCHEMA_VERSION, upcast
 from databuild.events.validate import validate_event
 from databuild.proto import databuild_pb2 as pb
@@ -267,6 +267,24 @@ class EventLog(abc.ABC):
         with self._storage():
             return self._query_rows(query)
 
+    def count_rows(self, kind: str, statuses: Sequence[int] = (), term: TermMatch | None = None) -> dict[int, int]:
+        """How many read-model rows of ``kind`` there are by status (statuses with none left
+        out): only those with one of ``statuses`` if given, and with a term matching ``term``
+        if given (each row counted once). One aggregate over the status index (or the term's
+        entries), no row read: for counts a monitor asks for on every scrape."""
+        self._check_open()
+        with self._storage():
+            return self._count_rows(kind, tuple(statuses), term)
+
+    def count_terms(self, kind: str, term: TermMatch) -> int:
+        """How many term entries of rows of ``kind`` match ``term``: a range of the terms'
+        index, no row read, cost following the matches. A row with several matching entries
+        counts for each; for a term a row has at most one of (a deadline, a flag), that is
+        the number of rows."""
+        self._check_open()
+        with self._storage():
+            return self._count_terms(kind, term)
+
     def term_entries(self, kind: str, name: str, low: str | None = None, high: str | None = None,
                      limit: int = 1000, reverse: bool = False,
                      after: tuple[str, str] | None = None) -> list[tuple[str, str]]:
@@ -368,6 +386,12 @@ class EventLog(abc.ABC):
 
     @abc.abstractmethod
     def _query_rows(self, query: RowQuery) -> list[Row]: ...
+
+    @abc.abstractmethod
+    def _count_rows(self, kind: str, statuses: tuple[int, ...], term: TermMatch | None) -> dict[int, int]: ...
+
+    @abc.abstractmethod
+    def _count_terms(self, kind: str, term: TermMatch) -> int: ...
 
     @abc.abstractmethod
     def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,

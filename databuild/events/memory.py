@@ -8,7 +8,7 @@ from typing import Sequence
 from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, event_type
 from databuild.events.log import START, Clock, Cursor, EventLog, Page, Precondition, system_clock, uuid4_batch
-from databuild.events.readmodel import Projection, Row, RowQuery, Term, row_matches
+from databuild.events.readmodel import Projection, Row, RowQuery, Term, TermMatch, row_matches
 from databuild.proto import databuild_pb2 as pb
 
 
@@ -104,6 +104,21 @@ class MemoryEventLog(EventLog):
             rows = sorted((r for id, r in self._rows.items() if row_matches(query, r, self._terms.get(id, ()))),
                           key=lambda r: r.key)
         return rows[: query.limit]
+
+    def _count_rows(self, kind: str, statuses: tuple[int, ...], term: TermMatch | None) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        with self._lock:
+            for id, row in self._rows.items():
+                if row.kind != kind or (statuses and row.status not in statuses):
+                    continue
+                if term is not None and not any(term.matches(t) for t in self._terms.get(id, ())):
+                    continue
+                counts[row.status] = counts.get(row.status, 0) + 1
+        return counts
+
+    def _count_terms(self, kind: str, term: TermMatch) -> int:
+        with self._lock:
+            return sum(1 for (k, _), terms in self._terms.items() if k == kind for t in terms if term.matches(t))
 
     def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,
                       limit: int, reverse: bool, after: tuple[str, str] | None) -> list[tuple[str, str]]:

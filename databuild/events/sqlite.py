@@ -703,6 +703,27 @@ class SqliteEventLog(EventLog):
             " LIMIT ?)", [kind, *statuses, self.few_terms]).fetchone()
         return count < self.few_terms
 
+    def _count_rows(self, kind: str, statuses: tuple[int, ...], term: TermMatch | None) -> dict[int, int]:
+        """A covering scan of ``read_model_status`` (kind, status[, key]); with ``term``, the
+        keys its entries name (a range of the terms' primary key) probe the rows."""
+        where, params = ["r.kind = ?"], [kind]
+        if statuses:
+            where.append(f"r.status IN ({_placeholders(statuses)})")
+            params += statuses
+        if term is not None:
+            term_sql, term_params = _term_condition(term, "m.value")
+            where.append(f"r.key IN (SELECT m.key FROM read_model_terms m WHERE m.kind = ? AND m.name = ?{term_sql})")
+            params += [kind, term.name, *term_params]
+        sql = f"SELECT r.status, COUNT(*) FROM read_model r WHERE {' AND '.join(where)} GROUP BY r.status"
+        return {status: count for status, count in self._db.execute_sql(sql, params)}
+
+    def _count_terms(self, kind: str, term: TermMatch) -> int:
+        term_sql, params = _term_condition(term, "value")
+        (count,) = self._db.execute_sql(
+            f"SELECT COUNT(*) FROM read_model_terms WHERE kind = ? AND name = ?{term_sql}",
+            [kind, term.name, *params]).fetchone()
+        return count
+
     def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,
                       limit: int, reverse: bool, after: tuple[str, str] | None) -> list[tuple[str, str]]:
         term_sql, params = _term_condition(TermMatch(name, low=low, high=high), "value")

@@ -265,11 +265,21 @@ class DataBuildService:
         """Wants in creation order, filtered; page with ``after`` = the previous ``next_page_token``."""
         pattern = compile_pattern(request.pattern).pattern if request.pattern else None
         now = self.clock_us()
-        at_risk = (now, now + AT_RISK_SECONDS * 1_000_000) if request.sla == pb.SLA_FILTER_AT_RISK else None
+        at_risk = self._at_risk_window(now) if request.sla == pb.SLA_FILTER_AT_RISK else None
         limit = _limit(request)
         found = self.store.find_wants(list(request.statuses), pattern, request.source,
                                       request.sla == pb.SLA_FILTER_VIOLATED, at_risk, request.after or None, limit)
         return pb.ListWantsResponse(wants=found, next_page_token=found[-1].spec.want_id if len(found) == limit else "")
+
+    @staticmethod
+    def _at_risk_window(now: int) -> tuple[int, int]:
+        """The SLA deadlines (``[low, high)`` microseconds) that put an active want at risk at ``now``."""
+        return (now, now + AT_RISK_SECONDS * 1_000_000)
+
+    def at_risk_count(self) -> int:
+        """How many active wants are at risk of missing their SLA, by the definition
+        ``list_wants(sla=at_risk)`` uses: the one place metrics (``service/metrics.py``) ask."""
+        return self.store.count_wants(sla_due=self._at_risk_window(self.clock_us()))
 
     def sla_violations(self, request: pb.PageRequest) -> pb.ListWantsResponse:
         """Wants whose SLA deadline passed before they were satisfied."""

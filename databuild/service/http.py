@@ -46,6 +46,7 @@ from databuild.proto.jsonmap import message_dict
 from databuild.service.core import FOREIGN_WRITER_CHECK_S, DataBuildService, check_wait
 from databuild.service.http_input import request_message
 from databuild.service.interface import GRAPH_HEADER, OPERATIONS, PROTOBUF, Operation
+from databuild.service.metrics import CONTENT_TYPE_LATEST, METRICS_PATH, RequestMetrics, ServiceMetrics
 from databuild.service.openapi import openapi_document
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,7 @@ def create_app(service: DataBuildService, token: str | None = None,
     request needs one of the tokens."""
     signal = AppendSignal()
     service.log.add_listener(signal.notify, when=signal.saw)
+    metrics = ServiceMetrics(service)
     planning = anyio.CapacityLimiter(PLANNING_SLOTS)
 
     def encoded(op: Operation, result: Message, single: bool, binary: bool) -> Response:
@@ -283,6 +285,12 @@ def create_app(service: DataBuildService, token: str | None = None,
         check_token(request, False, token, read_token, loopback_only)
         return json_response(openapi_document(service.graph.label))
 
+    async def metrics_text(request: Request) -> Response:
+        """The Prometheus scrape (docs/metrics.md); a read: off loopback it needs a token."""
+        check_token(request, False, token, read_token, loopback_only)
+        body = await anyio.to_thread.run_sync(metrics.scrape)  # the gauges query the read models
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
     async def databuild_error(request: Request, e: DataBuildError) -> Response:
         return error_response(e)
 
@@ -302,6 +310,7 @@ def create_app(service: DataBuildService, token: str | None = None,
     routes = [Route(op.path, endpoint(op), methods=[op.method]) for op in OPERATIONS]
     routes.append(Route("/api/v1/openapi.json", openapi, methods=["GET"]))
     routes.append(Route("/openapi.json", openapi, methods=["GET"]))
+    routes.append(Route(METRICS_PATH, metrics_text, methods=["GET"]))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -320,7 +329,8 @@ def create_app(service: DataBuildService, token: str | None = None,
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
         DataBuildError: databuild_error, HTTPException: http_error, Exception: internal_error})
-    return Guard(app, on_request, loopback_only, service.graph.label)
+    # Outermost, so requests the Guard refuses are counted too.
+    return RequestMetrics(Guard(app, on_request, loopback_only, service.graph.label), metrics)
 
 
 def _stream(piece) -> Response:

@@ -120,6 +120,8 @@ class UpstreamSync:
         self._status = pb.UpstreamStatus(name=upstream.name, url=upstream.url, patterns=upstream.patterns,
                                          state=pb.UPSTREAM_SYNC_STATE_STARTING, cursor=self._stored_cursor())
         self._thread = threading.Thread(target=self._loop, name=f"sync-{upstream.name}", daemon=True)
+        #: Failed requests and log resets since this loop was made (guarded by ``_lock``), for metrics.
+        self._errors = self._resets = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -147,6 +149,11 @@ class UpstreamSync:
         if out.HasField("last_success") and out.lag_events > 0:
             out.lag_seconds = max(0.0, self.clock() - out.last_success.ToMicroseconds() / 1e6)
         return out
+
+    def counts(self) -> tuple[int, int]:
+        """Failed requests and upstream log resets (replaced or restored) since this loop was made."""
+        with self._lock:
+            return self._errors, self._resets
 
     def _stored_cursor(self) -> int:
         return self._stored().next_index
@@ -220,6 +227,7 @@ class UpstreamSync:
         """The upstream log was replaced: read it all again, record what is new, taint what vanished."""
         with self._lock:
             self._status.state, self._status.last_error = pb.UPSTREAM_SYNC_STATE_RESET, f"{why.code}: {why}"
+            self._resets += 1
         events, since = [], 0
         while True:
             page = self.feed.events(self._request(since, "", "", 0))
@@ -254,6 +262,7 @@ class UpstreamSync:
         with self._lock:
             s = self._status
             s.consecutive_failures += 1
+            self._errors += 1
             if s.consecutive_failures == 1:
                 s.failing_since.FromMicroseconds(int(self.clock() * 1e6))
             s.state = (pb.UPSTREAM_SYNC_STATE_UNAUTHORISED if isinstance(error, UnauthorizedError)

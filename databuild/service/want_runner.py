@@ -110,6 +110,10 @@ class WantRunner:
         # Indices of events this process appended whose wants the append listener already
         # found (guarded by _wake): the pass that reads them skips the lookup.
         self._examined: set[int] = set()
+        # The commit time (log clock, µs) of the earliest event that woke a pass and has not led
+        # to a decision yet (guarded by _wake): what the reaction listeners measure from.
+        self._woken_us: int | None = None
+        self._reaction_listeners: list[Callable[[float], None]] = []
         self.planning = PlanningPool(
             lambda wants: plan_wants(graph_label, wants, resolver, store.partition_statuses), self._planned, planners)
         self._thread = threading.Thread(target=self._loop, name="want-evaluator", daemon=True)
@@ -118,6 +122,17 @@ class WantRunner:
 
     def start(self) -> None:
         self._thread.start()
+
+    def add_reaction_listener(self, listener: Callable[[float], None]) -> None:
+        """Call ``listener(seconds)`` each time decisions are recorded after an event that can
+        move a want: the seconds from that event's commit (the earliest such event not yet
+        decided on) to the decisions' commit, both by the log's clock (for metrics)."""
+        self._reaction_listeners.append(listener)
+
+    def _woke(self, timestamp_us: int) -> None:
+        """An event committed at ``timestamp_us`` woke a pass (call holding ``_wake``)."""
+        if self._woken_us is None or timestamp_us < self._woken_us:
+            self._woken_us = timestamp_us
 
     def stop(self) -> None:
         with self._wake:
@@ -171,6 +186,8 @@ class WantRunner:
             found.append((-1 if declared.name == "want_cancelled" else event.index, touched, ended))
         if found:
             with self._wake:  # once per append, not per event: a batch of 1,000 wants is one hand-over
+                if self._reaction_listeners and any(touched or ended for _, touched, ended in found):
+                    self._woke(events[0].timestamp.ToMicroseconds())  # one append: one commit time
                 for index, touched, ended in found:
                     if index > self._cursor:  # else the pass read it already (-1: left to the pass)
                         self._examined.add(index)
@@ -240,6 +257,7 @@ class WantRunner:
         with self._wake:
             ids, self._again = self._again, {}
             self._urgent = False
+            woken, self._woken_us = self._woken_us, None
             freed, self._freed = self._freed, False
         while not self._all_examined():
             page = self.log.list_events(self._cursor, _WAKE_FILTER, _BATCH)
@@ -253,6 +271,8 @@ class WantRunner:
                 touched, ended = self._touched(event)
                 ids.update(dict.fromkeys(touched))
                 freed |= ended
+                if woken is None and (touched or ended):  # in index order: the first is the earliest
+                    woken = event.timestamp.ToMicroseconds()
             with self._wake:
                 self._cursor = page.next
                 # Also those the listener marked after this page was read: behind the cursor now.
@@ -268,7 +288,7 @@ class WantRunner:
             if free > 0:
                 ids.update(dict.fromkeys(w.spec.want_id for w in self.store.queued_wants(free * 50)))
         if ids:
-            self.evaluate(list(ids))
+            self.evaluate(list(ids), woken_us=woken)
 
     def _all_examined(self) -> bool:
         """Whether every event after the cursor was appended here and its wants handed over by
@@ -312,18 +332,19 @@ class WantRunner:
 
     # -- evaluation ----------------------------------------------------------
 
-    def evaluate(self, want_ids: Sequence[str], resume: bool = False) -> None:
+    def evaluate(self, want_ids: Sequence[str], resume: bool = False, woken_us: int | None = None) -> None:
         """Decide for ``want_ids`` and carry the decisions out; retried on concurrent appends.
 
         Wants whose plan is ready decide with it; those that need one go to planning
         and are decided again when it is done (one whose plan is pending meanwhile is
-        decided on everything but the plan: satisfied, expired, SLA)."""
+        decided on everything but the plan: satisfied, expired, SLA). ``woken_us``: the
+        commit time of the event that woke this pass, for the reaction listeners."""
         plans = self.planning.take(want_ids)
         for _ in range(100):
             latest = self.log.latest_index()
             decided = self._decide_all(want_ids, plans, resume)
             try:
-                self._carry_out(decided, Unchanged(latest, frozenset(decided.basis)), plans)
+                recorded_us = self._carry_out(decided, Unchanged(latest, frozenset(decided.basis)), plans)
             except AppendConflictError:
                 continue  # what the decisions read changed meanwhile: decide again on fresh state
             self.planning.submit(decided.to_plan)
@@ -331,10 +352,23 @@ class WantRunner:
                 with self._wake:
                     self._again.update(dict.fromkeys(decided.again))
                     self._urgent = True
+            self._reacted(woken_us, recorded_us, bool(decided.to_plan or decided.again))
             return
         log.warning("want evaluation of %d wants kept conflicting; retried on the next pass", len(want_ids))
         with self._wake:
             self._again.update(dict.fromkeys(want_ids))
+
+    def _reacted(self, woken_us: int | None, recorded_us: int | None, pending: bool) -> None:
+        """Tell the reaction listeners how long decisions took after the event that woke the
+        pass; without a decision yet but with plans pending, the next pass measures from it."""
+        if woken_us is None or not self._reaction_listeners:
+            return
+        if recorded_us is not None:
+            for listener in self._reaction_listeners:
+                listener(max(0, recorded_us - woken_us) / 1e6)
+        elif pending:
+            with self._wake:
+                self._woke(woken_us)
 
     def _decide_all(self, want_ids: Sequence[str], plans: dict[str, Planned], resume: bool) -> Decisions:
         """Decisions for ``want_ids``; wants that need a plan first are left to planning."""
@@ -398,17 +432,21 @@ class WantRunner:
         self._requested = {b.build_id: self._requested.get(b.build_id) or frozenset(b.partitions) for b in pending}
         return {ref: b for b, requested in self._requested.items() for ref in refs if ref in requested}
 
-    def _carry_out(self, decided: Decisions, basis: Unchanged, plans: dict[str, Planned]) -> None:
+    def _carry_out(self, decided: Decisions, basis: Unchanged, plans: dict[str, Planned]) -> int | None:
         """Record the decisions and each new build's request in one append, start the builds,
-        and cancel those left without an active want."""
+        and cancel those left without an active want; the decisions' commit time (µs, log
+        clock), None if there were none."""
+        recorded_us = None
         if decided.events or decided.orders:
-            self.log.append([self.builds.requested_event(o) for o in decided.orders] + decided.events,
-                            unchanged=basis)
+            events = [self.builds.requested_event(o) for o in decided.orders] + decided.events
+            self.log.append(events, unchanged=basis)
+            recorded_us = events[0].timestamp.ToMicroseconds()
         made = {id(p.plan): p.plan for p in plans.values() if p.plan is not None}.values()  # one per batch
         for order in decided.orders:
             self.builds.start(order, next((plan for plan in made if _plans_exactly(plan, order.refs)), None))
         for build_id in dict.fromkeys(decided.unwanted):
             self.builds.cancel_unwanted(build_id, "no active want needs it any more (its wants expired)")
+        return recorded_us
 
 
 def _plans_exactly(planned: Plan, refs: Sequence[str]) -> bool:

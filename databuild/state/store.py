@@ -168,6 +168,30 @@ class StateStore:
                 return []
         return self.wants(statuses, after, limit, terms)
 
+    def count_by_status(self, kind: str, statuses: Sequence[int] = ()) -> dict[int, int]:
+        """How many entities of ``kind`` (``WANT``, ``BUILD``, ``JOB_RUN``...) have each status
+        (of ``statuses`` if given): one aggregate over the status index, no row read."""
+        return self.log.count_rows(kind, statuses)
+
+    def count_wants(self, statuses: Sequence[int] = (), sla_violated: bool = False,
+                    sla_due: tuple[int, int] | None = None) -> int:
+        """How many wants ``find_wants`` would find with these filters (all of them, no page)."""
+        term = None
+        if sla_violated:
+            term = TermMatch("sla_violated", values=("1",))
+        if sla_due is not None:
+            if term is not None:
+                raise InvalidArgumentError("count_wants takes one of sla_violated and sla_due")
+            term = TermMatch("sla", low=time_term(sla_due[0]), high=time_term(sla_due[1]))
+            statuses = [v for v in statuses or ACTIVE_WANT_STATUSES if v in ACTIVE_WANT_STATUSES]
+            if not statuses:
+                return 0
+            if set(statuses) == set(ACTIVE_WANT_STATUSES):  # only active wants have an sla term: no row read
+                return self.log.count_terms(WANT, term)
+        if term is not None and not statuses:  # a want has one sla_violated term at most: entries are wants
+            return self.log.count_terms(WANT, term)
+        return sum(self.log.count_rows(WANT, statuses, term).values())
+
     def active_wants(self, after: str | None = None, limit: int = 1000) -> list[pb.WantState]:
         """Wants still waiting, queued or building."""
         return self.wants(ACTIVE_WANT_STATUSES, after, limit)
