@@ -437,6 +437,17 @@ def test_listeners_hear_committed_appends_only(make_log):
     assert heard == [2, 3]
 
 
+def test_append_observers_see_committed_events_and_their_time(make_log):
+    log = make_log()
+    seen = []
+    log.add_listener(lambda latest: seen.append(("listener", latest)))
+    log.add_append_observer(lambda events, seconds: seen.append(([e.index for e in events], seconds >= 0)))
+    log.append([partition_event("a/1"), partition_event("a/2")])
+    with pytest.raises(InvalidRefError):
+        log.append([partition_event("bad ref")])
+    assert seen == [("listener", 2), ([1, 2], True)]  # after the listeners; a failed append unseen
+
+
 def test_a_listener_of_some_types_hears_only_appends_holding_one(make_log):
     log = make_log()
     heard = []

@@ -129,6 +129,7 @@ class EventLog(abc.ABC):
         self._closed = False
         self._listeners: list[tuple[Callable[[int], None], frozenset[str], Callable[[list[pb.Event]], bool] | None]] = []
         self._fatal_listeners: list[Callable[[EventLogLostError], None]] = []
+        self._observers: list[Callable[[list[pb.Event], float], None]] = []
         self._lost: EventLogLostError | None = None
         self._lost_lock = threading.Lock()
 
@@ -142,6 +143,13 @@ class EventLog(abc.ABC):
         without polling; appends by other processes are not seen.
         """
         self._listeners.append((listener, frozenset(types), when))
+
+    def add_append_observer(self, observer: Callable[[list[pb.Event], float], None]) -> None:
+        """Call ``observer(events, seconds)`` in the appending thread after each append of this
+        object commits and its listeners ran: the events (indexed and stamped) and how long
+        the append took, validation, transaction with its read models and listeners included
+        (for metrics). Failed appends are not observed."""
+        self._observers.append(observer)
 
     def add_fatal_listener(self, listener: Callable[[EventLogLostError], None]) -> None:
         """Call ``listener(error)`` once, from the thread that noticed, when the log is
@@ -169,6 +177,7 @@ class EventLog(abc.ABC):
         event, EventLogBusyError if the log stayed locked past the busy timeout.
         """
         self._check_open()
+        start = time.perf_counter()
         events = list(events)
         keys = [validate_event(event, position) for position, event in enumerate(events)]
         if not events:
@@ -195,6 +204,10 @@ class EventLog(abc.ABC):
                     continue
             if when is None or when(events):
                 listener(indices[-1])
+        if self._observers:
+            seconds = time.perf_counter() - start
+            for observer in self._observers:
+                observer(events, seconds)
         return indices
 
     def list_events(self, since: int = 0, filter: EventFilter = ALL_EVENTS, limit: int = 1000) -> Page:

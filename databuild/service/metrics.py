@@ -16,8 +16,8 @@ Where the figures come from, so a scrape costs what the active state is, not the
   process appends from then on;
 - histograms and the append counters count what this process did since it started.
 
-Events and their latency are seen by wrapping the log's ``append`` on its instance
-(``instrument_appends``): the storage backends know nothing of metrics, and every
+Events and their latency are seen by the log's append observer
+(``EventLog.add_append_observer``): the storage backends know nothing of metrics, and every
 writer of the service (HTTP operations, the evaluator, executors, sync loops, triggers)
 appends through that one object.
 """
@@ -45,7 +45,7 @@ from databuild.statuses import TERMINAL_BUILD_STATUSES, TERMINAL_JOB_RUN_STATUSE
 if TYPE_CHECKING:
     from databuild.service.core import DataBuildService
 
-__all__ = ["CONTENT_TYPE_LATEST", "METRICS_PATH", "RequestMetrics", "ServiceMetrics", "instrument_appends"]
+__all__ = ["CONTENT_TYPE_LATEST", "METRICS_PATH", "RequestMetrics", "ServiceMetrics"]
 
 # No ``*_created`` series beside every counter and histogram: they double the scrape and say
 # when this process made the series, which ``process_start_time``-style alerts do not need.
@@ -78,24 +78,6 @@ BUILD_OUTCOMES = _names(pb.BuildStatus, "BUILD_STATUS_", TERMINAL_BUILD_STATUSES
 JOB_RUN_OUTCOMES = _names(pb.JobRunStatus, "JOB_RUN_STATUS_", TERMINAL_JOB_RUN_STATUSES)
 #: The payloads that end a want, and the outcome each records.
 _WANT_ENDS = {"want_satisfied": "satisfied", "want_expired": "expired", "want_cancelled": "cancelled"}
-
-
-def instrument_appends(log: EventLog, observe: Callable[[list[pb.Event], float], None]) -> None:
-    """Make every ``log.append`` of this process call ``observe(events, seconds)`` once it
-    committed: the events (indexed and stamped) and how long the writer waited (validation,
-    the transaction with its read models, the in-process listeners). Failed appends are
-    not observed. An instance attribute: other logs of the process are left alone."""
-    append = log.append
-
-    def timed_append(events: Sequence[pb.Event], expect_latest: int | None = None,
-                     unchanged: Any = None) -> list[int]:
-        events = list(events)
-        start = time.perf_counter()
-        indices = append(events, expect_latest, unchanged)
-        observe(events, time.perf_counter() - start)
-        return indices
-
-    log.append = timed_append  # type: ignore[method-assign]
 
 
 class ServiceMetrics:
@@ -149,7 +131,7 @@ class ServiceMetrics:
             "job_run_status_changed": self._run_moved,
             **{name: self._want_ended for name in _WANT_ENDS},
         }
-        instrument_appends(service.log, self._appended_events)
+        service.log.add_append_observer(self._appended_events)
         self._initialise()
         service.evaluator.add_reaction_listener(self.reaction_seconds.observe)
         r.register(_StateCollector(service))
