@@ -196,7 +196,7 @@ def sla(v: View) -> dict:
 
 
 def sign_in(v: View) -> dict:
-    return {"next": v.query.get("next", "/"), "error": v.extra.get("error", "")}
+    return {"next": v.extra.get("next") or v.query.get("next", "/"), "error": v.extra.get("error", "")}
 
 
 PAGES: tuple[Page, ...] = (

@@ -185,7 +185,7 @@ def dashboard_routes(service: DataBuildService, auth: Auth, signal) -> list[Base
         try:
             session = auth.sign_in(form.get("token", ""))
         except UnauthorizedError as e:
-            return await respond(BY_NAME["sign_in"], request, e.http_status, error=str(e))
+            return await respond(BY_NAME["sign_in"], request, e.http_status, error=str(e), next=target)
         response = RedirectResponse(target, 303)
         response.set_cookie(COOKIE, session, httponly=True, samesite="strict", path="/")
         return response
