@@ -205,7 +205,13 @@ def check_token(request: Request, writes: bool, token: str | None, read_token: s
     """Raise UnauthorizedError unless the request carries the token it needs
     (docs/http-api.md#authentication): writes the write token; reads, off loopback,
     the write or the read-only token. A service with no token at all asks for none."""
-    given = _bearer(request)
+    check_given(_bearer(request), writes, token, read_token, loopback_only)
+
+
+def check_given(given: bytes | None, writes: bool, token: str | None, read_token: str | None,
+                loopback_only: bool) -> None:
+    """``check_token`` for a token however it came (a bearer header; the dashboard's
+    signed-in session, ``service/dashboard/auth.py``)."""
     if writes:
         if token is not None and not _matches(given, token):
             held = " (a read-only token cannot record)" if _matches(given, read_token) else ""
@@ -311,6 +317,9 @@ def create_app(service: DataBuildService, token: str | None = None,
     routes.append(Route("/api/v1/openapi.json", openapi, methods=["GET"]))
     routes.append(Route("/openapi.json", openapi, methods=["GET"]))
     routes.append(Route(METRICS_PATH, metrics_text, methods=["GET"]))
+    # The dashboard at / (imported here: it builds on this module's token check).
+    from databuild.service.dashboard import Auth, dashboard_routes
+    routes += dashboard_routes(service, Auth(token, read_token, loopback_only), signal)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -1,0 +1,175 @@
+"""The dashboard in a real browser: Playwright driving Debian's Chromium against the
+Bazel-built ``examples/basic_graph`` served as a user runs it (``basic_graph.build serve``).
+
+Signs in, creates wants from the form, watches one turn satisfied without a reload when
+its raw data is recorded through the API, cancels one, and finds one on the SLA page.
+Every page is saved as a screenshot under the test's tmp dir, and to docs/screenshots/
+when ``DATABUILD_SCREENSHOTS=1`` (the README shows those).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from served_graph import ROOT, ServedGraph, build_binaries, served_graphs
+
+pytestmark = pytest.mark.slow
+playwright_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = "/usr/bin/chromium"
+DAY, OTHER_DAY = "2025-03-01", "2025-03-02"
+WAIT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def binaries() -> Path:
+    return build_binaries("examples/basic_graph", ["basic_graph"])
+
+
+class Graph(ServedGraph):
+    """basic_graph with its example data under its own root."""
+
+    def __init__(self, binaries: Path, root: Path, name: str) -> None:
+        super().__init__(binaries, root, name)
+        self.data = self.root / "data"
+        self.env["DATABUILD_DATA_DIR"] = str(self.data)
+
+    def land_votes(self, day: str) -> None:
+        """An outside system writes the raw votes, then records them through the API."""
+        path = self.data / "raw" / "votes" / day
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("red\nblue\nred\n")
+        self.land(f"raw/votes/{day}")
+
+
+@pytest.fixture
+def graph(binaries, tmp_path):
+    with served_graphs(Graph, binaries, tmp_path) as make:
+        yield make("basic_graph").start()
+
+
+@pytest.fixture
+def browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: tools/setup installs Debian's chromium")
+    with playwright_api.sync_playwright() as p:
+        # As root Chromium needs --no-sandbox; headless, no GPU on these machines.
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()
+
+
+class Shots:
+    """Screenshots of each page: in the tmp dir, and in docs/screenshots/ if asked for."""
+
+    def __init__(self, root: Path) -> None:
+        self.dirs = [root]
+        root.mkdir(parents=True, exist_ok=True)
+        if os.environ.get("DATABUILD_SCREENSHOTS") == "1":
+            self.dirs.append(ROOT / "docs" / "screenshots")
+            self.dirs[-1].mkdir(exist_ok=True)
+
+    def take(self, page, name: str) -> None:
+        first = self.dirs[0] / f"{name}.png"
+        page.screenshot(path=str(first))
+        for d in self.dirs[1:]:
+            shutil.copyfile(first, d / f"{name}.png")
+
+
+def create_from_form(page, partitions: str, **fields: str) -> str:
+    """Fill the want form and submit it; the new want's id (its page is where it lands)."""
+    page.goto("/wants/new")
+    page.fill("#f-partitions", partitions)
+    for name, value in fields.items():
+        page.fill(f"#f-{name}", value)
+    page.click("#create")
+    page.wait_for_url("**/wants/0*")
+    return page.url.rsplit("/", 1)[1]
+
+
+def test_the_dashboard_in_a_browser(graph, browser, tmp_path):
+    expect = playwright_api.expect
+    expect.set_options(timeout=WAIT_MS)
+    shots = Shots(tmp_path / "screenshots")
+    context = browser.new_context(base_url=graph.url, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    failed_requests: list[str] = []
+    page.on("requestfailed", lambda r: failed_requests.append(r.url) if "live=" not in r.url else None)
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(graph.url) else None)
+
+    # Reading on loopback needs no token; acting does: sign in with the write token.
+    page.goto("/wants/new")
+    expect(page.locator("#create")).to_be_disabled()
+    page.goto("/sign-in?next=/wants/new")
+    shots.take(page, "sign-in")
+    page.fill("#token", "not-the-token")
+    page.click("#sign-in")
+    expect(page.locator("#sign-in-error")).to_contain_text("neither this service's write token")
+    page.fill("#token", graph.token)
+    page.click("#sign-in")
+    page.wait_for_url("**/wants/new")
+    expect(page.locator("header .role")).to_have_text("signed in (write)")
+    cookie = next(c for c in context.cookies() if c["name"] == "databuild_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+
+    # A bad value is shown in the form, by its field, naming it.
+    page.fill("#f-partitions", f"report/{DAY}")
+    page.fill("#f-ttl", "2 days")
+    page.click("#create")
+    expect(page.locator("#error-ttl")).to_contain_text("invalid duration '2 days'")
+    expect(page.locator("#f-partitions")).to_have_value(f"report/{DAY}")
+    shots.take(page, "new-want-error")
+
+    # Created from the form: it waits, and says what for.
+    wid = create_from_form(page, f"report/{DAY}", ttl="2d", comment="from the browser")
+    expect(page.locator("#want-status")).to_contain_text("waiting")
+    expect(page.locator("#explanation")).to_contain_text(f"raw/votes/{DAY}")
+    shots.take(page, "want-waiting")
+
+    # The data is recorded through the API; the open page turns satisfied with no reload.
+    page.evaluate("window.notReloaded = true")
+    graph.land_votes(DAY)
+    expect(page.locator("#want-status")).to_contain_text("satisfied")
+    assert page.evaluate("window.notReloaded") is True
+    expect(page.locator("#build")).to_contain_text("completed")
+    shots.take(page, "want-satisfied")
+
+    # What the user types survives the live updates of the page it is on.
+    page.goto("/wants")
+    page.evaluate("window.notReloaded = true")
+    page.fill("#filter-pattern", "typed/but-not-sent")
+    other = graph.post("wants", {"partitions": [f"report/{OTHER_DAY}"]})["want_id"]  # a change the page shows
+    expect(page.locator(f"#want-{other}")).to_be_visible()
+    expect(page.locator("#filter-pattern")).to_have_value("typed/but-not-sent")
+    assert page.evaluate("window.notReloaded") is True
+    page.goto(f"/wants?source=api&status=waiting")
+    expect(page.locator(f"#want-{other}")).to_be_visible()
+    expect(page.locator("#filter-status")).to_have_value("waiting")
+    shots.take(page, "wants")
+
+    # Cancel from its page.
+    page.goto(f"/wants/{other}")
+    page.fill("#cancel-reason", "not needed after all")
+    page.click("#cancel-button")
+    expect(page.locator("#want-status")).to_contain_text("cancelled")
+    expect(page.locator("#timeline")).to_contain_text("not needed after all")
+
+    # A want whose data is old misses its SLA at once: the SLA page lists it.
+    late = create_from_form(page, "report/2020-01-01", sla="1h", data_timestamp="2020-01-01")
+    page.goto("/sla")
+    expect(page.locator(f"#violated #want-{late}")).to_be_visible()
+    expect(page.locator(f"#violated #want-{late}")).to_contain_text("SLA missed")
+    shots.take(page, "sla")
+
+    page.goto("/")
+    expect(page.locator("#section-1")).to_contain_text(late[:8])
+    expect(page.locator("#upstreams")).to_contain_text("no upstream")
+    shots.take(page, "overview")
+
+    assert not outside, f"requests left the service: {outside}"
+    assert not failed_requests, failed_requests
+    context.close()
