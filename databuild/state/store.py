@@ -168,6 +168,13 @@ class StateStore:
                 return []
         return self.wants(statuses, after, limit, terms)
 
+    def wants_by_sla_deadline(self, after: tuple[str, str] | None, limit: int
+                              ) -> tuple[list[tuple[str, str]], dict[str, pb.WantState]]:
+        """Active wants whose SLA is not violated, by deadline then id: the index entries
+        ``(deadline term, want id)`` after ``after`` (at most ``limit``) and those wants by id."""
+        entries = self.log.term_entries(WANT, "sla", None, None, limit, after=after)
+        return entries, self.wants_by_id([key for _, key in entries])
+
     def active_wants(self, after: str | None = None, limit: int = 1000) -> list[pb.WantState]:
         """Wants still waiting, queued or building."""
         return self.wants(ACTIVE_WANT_STATUSES, after, limit)
