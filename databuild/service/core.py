@@ -44,8 +44,9 @@ from databuild.wants.sla import Prediction, predict
 
 MAX_WAIT_SECONDS = 60.0
 MAX_LIMIT = 10_000
-#: Active wants read per step while looking for at-risk ones (deadline order).
-AT_RISK_SCAN = 2000
+#: Most active wants read per step while looking for at-risk ones (deadline order); the
+#: first step reads twice the page size, each further one twice as many as the last.
+AT_RISK_SCAN = 5000
 #: Events of a partition's history or a want's timeline shown in their detail.
 HISTORY_LIMIT = 1000
 #: Log bytes read per chunk when streaming a job run's log.
@@ -312,8 +313,9 @@ class DataBuildService:
         matcher = compile_pattern(pattern) if pattern else None
         source = source.lower()
         found: list[pb.WantState] = []
+        step = min(AT_RISK_SCAN, 2 * limit)
         while len(found) < limit:
-            entries, rows = self.store.wants_by_sla_deadline(cursor, AT_RISK_SCAN)
+            entries, rows = self.store.wants_by_sla_deadline(cursor, step)
             page = list(rows.values())
             wants = [w for w in page if (not statuses or w.status in statuses)
                      and (matcher is None or any(matcher.matches(r) for r in w.spec.partitions))
@@ -325,9 +327,9 @@ class DataBuildService:
                     found.append(rows[key])
                     if len(found) == limit:
                         return found, f"{value}/{key}"
-            if len(entries) < AT_RISK_SCAN:
+            if len(entries) < step:
                 return found, ""
-            cursor = entries[-1]
+            cursor, step = entries[-1], min(AT_RISK_SCAN, 2 * step)
         return found, ""
 
     def wants_at_risk(self, request: pb.PageRequest) -> pb.ListWantsResponse:

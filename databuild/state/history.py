@@ -93,6 +93,7 @@ class JobHistory:
         self._build_tops: dict[str, tuple[str, ...]] = {}  # in-flight build -> its top job labels
         self._build_refs: dict[str, tuple[str, ...]] = {}  # in-flight build -> requested partitions
         self._lags: dict[str, deque[float]] = {}  # ref shape -> arrival lags
+        self._quantiles: dict[tuple[int, str, float], float] = {}  # (table, key, q) -> value, until fed again
 
     def catch_up(self, log: EventLog) -> None:
         """Feed the events of ``HISTORY_TYPES`` appended since the last call."""
@@ -110,6 +111,9 @@ class JobHistory:
             self._feed(events)
 
     def _feed(self, events: Iterable[pb.Event]) -> None:
+        events = list(events)
+        if events:
+            self._quantiles.clear()  # a request predicts thousands of wants from a few keys: sort each once
         for event in events:
             kind = event.WhichOneof("payload")
             at = event.timestamp.ToMicroseconds()
@@ -162,14 +166,12 @@ class JobHistory:
     def job_seconds(self, job_label: str, q: float = 0.5) -> float | None:
         """The ``q`` quantile of the label's successful run durations; None without history."""
         with self._lock:
-            samples = self._durations.get(job_label)
-            return percentile(samples, q) if samples else None
+            return self._quantile(0, self._durations, job_label, q)
 
     def build_seconds(self, top_job_label: str, q: float = 0.5) -> float | None:
         """The ``q`` quantile of durations of builds whose requested partitions that job produced."""
         with self._lock:
-            samples = self._builds.get(top_job_label)
-            return percentile(samples, q) if samples else None
+            return self._quantile(1, self._builds, top_job_label, q)
 
     def arrival_us(self, ref: str, q: float = 0.5) -> int | None:
         """When the external partition ``ref`` typically lands: its date plus the ``q``
@@ -178,8 +180,14 @@ class JobHistory:
         if shaped is None:
             return None
         with self._lock:
-            samples = self._lags.get(shaped[0])
-            return shaped[1] + int(percentile(samples, q) * _US) if samples else None
+            lag = self._quantile(2, self._lags, shaped[0], q)
+            return None if lag is None else shaped[1] + int(lag * _US)
+
+    def _quantile(self, table: int, samples: dict[str, deque[float]], key: str, q: float) -> float | None:
+        cached = self._quantiles.get((table, key, q))
+        if cached is None and samples.get(key):
+            cached = self._quantiles[(table, key, q)] = percentile(samples[key], q)
+        return cached
 
     def stats(self) -> list[DurationStats]:
         """Per job label seen: p50/p95 of its last ``WINDOW`` successful durations and its counts."""
