@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
@@ -263,3 +266,26 @@ def test_upstream_up_lag_and_errors_follow_the_sync(tmp_path):
             downstream.close()
     up_store.close()
     down_store.close()
+
+
+def test_a_refreshed_value_is_computed_once_then_refreshed_off_the_read_path():
+    from databuild.service.metrics import Refreshed
+
+    now, calls, gate = [0.0], [], threading.Event()
+
+    def compute() -> int:
+        calls.append(now[0])
+        if len(calls) > 1:
+            gate.wait(5)  # a slow recount: reads must not wait for it
+        return len(calls)
+
+    value = Refreshed(compute, max_age_s=30, clock=lambda: now[0])
+    assert value.get() == 1 and value.get() == 1 and calls == [0.0]  # fresh: no recount
+    now[0] = 31
+    assert value.get() == 1 and value.get() == 1  # stale: the last value at once, one recount started
+    gate.set()
+    deadline = time.monotonic() + 5
+    while value.get() != 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert calls == [0.0, 31]

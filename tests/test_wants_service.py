@@ -17,6 +17,7 @@ from databuild.service import DataBuildService
 from databuild.service.client import ServiceClient
 from databuild.state import ACTIVE_WANT_STATUSES, TERMINAL_BUILD_STATUSES, StateProjection, StateStore
 from databuild.wants import Policy
+from slahistory import record_build
 from test_service_http import AUTH, TOKEN, serving
 
 pytestmark = pytest.mark.slow
@@ -414,7 +415,9 @@ def test_capacity_queues_the_less_urgent_want_until_a_build_ends(tmp_path, graph
 
 def test_sla_at_risk_and_violated_filters(tmp_path, graph):
     clock = Clock()
-    store = open_store(tmp_path)
+    store = StateStore(open_event_log(f"sqlite://{tmp_path}/bel.sqlite3", [StateProjection()], clock))
+    record_build(store.log.append, clock, "past", "//g:job", ["daily/past"], 3600)  # builds take an hour
+    clock.us -= 3600 * 1_000_000
     service = DataBuildService(graph, store, str(tmp_path / "logs"), clock_us=clock)
     wanted = lambda sla: pb.CreateWantRequest(partitions=[f"daily/{sla}"], external_dependencies=[f"up/{sla}"],
                                               sla_seconds=sla)
@@ -422,14 +425,17 @@ def test_sla_at_risk_and_violated_filters(tmp_path, graph):
         wants=[wanted(1800), wanted(7200), wanted(0)])).wants)
     service.evaluator.tick()
     ids = lambda response: [w.spec.want_id for w in response.wants]
-    assert ids(service.list_wants(pb.ListWantsRequest(sla=pb.SLA_FILTER_AT_RISK))) == [soon]  # deadline within the hour
+    assert ids(service.list_wants(pb.ListWantsRequest(sla=pb.SLA_FILTER_AT_RISK))) == [soon]  # an hour's build misses 30m
     assert ids(service.list_wants(pb.ListWantsRequest(sla=pb.SLA_FILTER_VIOLATED))) == []
     clock.us += 1801 * 1_000_000
     service.evaluator.tick()
     assert ids(service.list_wants(pb.ListWantsRequest(sla=pb.SLA_FILTER_VIOLATED))) == [soon] == ids(service.sla_violations(pb.PageRequest()))
     assert ids(service.list_wants(pb.ListWantsRequest(sla=pb.SLA_FILTER_AT_RISK))) == []  # the other deadline is 5399 s away
+    assert service.at_risk_count() == 0
     clock.us += 2000 * 1_000_000
-    assert ids(service.list_wants(pb.ListWantsRequest(sla=pb.SLA_FILTER_AT_RISK))) == [later]
+    assert ids(service.list_wants(pb.ListWantsRequest(sla=pb.SLA_FILTER_AT_RISK))) == [later] == ids(
+        service.wants_at_risk(pb.PageRequest()))
+    assert service.at_risk_count() == 1
     assert none not in ids(service.list_wants(pb.ListWantsRequest(sla=pb.SLA_FILTER_AT_RISK, statuses=[pb.WANT_STATUS_WAITING])))
     store.close()
 

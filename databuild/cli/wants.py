@@ -90,13 +90,14 @@ def want_create(c: CliContext, refs: list[str], **options) -> None:
 @click.option("--status", "statuses", multiple=True, type=EnumChoice("WantStatus"), help="Repeatable.")
 @click.option("--pattern", callback=pattern_option, help="Wants on partitions matching this ref glob.")
 @click.option("--sla-violated", is_flag=True, help="Only wants whose SLA deadline passed unsatisfied.")
-@click.option("--sla-at-risk", is_flag=True, help="Only active wants whose SLA deadline is less than an hour away.")
+@click.option("--sla-at-risk", is_flag=True,
+              help="Only active wants predicted to miss their SLA (from job-run history), most urgent first.")
 @click.option("--source", help="cli, api, dashboard, scheduled, or e.g. cli:alice.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
-@click.option("--after", help="Continue after this want id (paging).")
+@click.option("--after", help="Continue after this want id (paging; with --sla-at-risk: DEADLINE/WANT_ID).")
 @pass_ctx
 def want_list(c: CliContext, statuses, pattern, sla_violated, sla_at_risk, source, limit, after) -> None:
-    """Wants in creation order."""
+    """Wants in creation order (with --sla-at-risk: by SLA deadline)."""
     if sla_violated and sla_at_risk:
         raise click.BadParameter("choose one of --sla-violated and --sla-at-risk", param_hint="--sla-at-risk")
     sla = "violated" if sla_violated else "at_risk" if sla_at_risk else None
@@ -107,7 +108,8 @@ def want_list(c: CliContext, statuses, pattern, sla_violated, sla_at_risk, sourc
         return
     table(["want", "status", "partitions", "created", "sla", "message"], [
         (w["want_id"], w["status"], " ".join(w["partitions"][:3]) + (" ..." if len(w["partitions"]) > 3 else ""),
-         timestamp(w.get("created_at")), "VIOLATED" if w["sla_violated"] else "-" if not w["sla_seconds"] else "ok",
+         timestamp(w.get("created_at")), "VIOLATED" if w["sla_violated"] else "-" if not w["sla_seconds"]
+         else "AT RISK" if sla_at_risk else "ok",
          w["message"].splitlines()[0] if w["message"] else "")
         for w in found["wants"]])
 
@@ -131,6 +133,11 @@ def want_status_command(c: CliContext, want_id_or_ref: str) -> None:
                + (f" (firing {source['firing_id']})" if source["firing_id"] else "")
                + (f" — {w['comment']}" if w["comment"] else ""))
     click.echo(w["explanation"])
+    if w.get("predicted_completion"):
+        risk = ("AT RISK: predicted after its SLA deadline" if w.get("sla_at_risk")
+                else "on track for its SLA" if w.get("sla_deadline") and not w["sla_violated"] else "")
+        click.echo(f"predicted completion (ETA): {timestamp(w['predicted_completion'])}" + (f" — {risk}" if risk else "")
+                   + (f" ({w['prediction_note']})" if w.get("prediction_note") else ""))
     click.echo("timeline:")
     for e in w["timeline"]:
         name = payload_name(e)

@@ -1005,20 +1005,26 @@ class ListWantsResponse(_message.Message):
     def __init__(self, wants: _Optional[_Iterable[_Union[WantState, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class WantDetailResponse(_message.Message):
-    __slots__ = ("want", "timeline", "explanation", "blocked_by", "ttl_deadline", "sla_deadline")
+    __slots__ = ("want", "timeline", "explanation", "blocked_by", "ttl_deadline", "sla_deadline", "predicted_completion", "sla_at_risk", "prediction_note")
     WANT_FIELD_NUMBER: _ClassVar[int]
     TIMELINE_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     BLOCKED_BY_FIELD_NUMBER: _ClassVar[int]
     TTL_DEADLINE_FIELD_NUMBER: _ClassVar[int]
     SLA_DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    PREDICTED_COMPLETION_FIELD_NUMBER: _ClassVar[int]
+    SLA_AT_RISK_FIELD_NUMBER: _ClassVar[int]
+    PREDICTION_NOTE_FIELD_NUMBER: _ClassVar[int]
     want: WantState
     timeline: _containers.RepeatedCompositeFieldContainer[Event]
     explanation: str
     blocked_by: _containers.RepeatedCompositeFieldContainer[WantBlocker]
     ttl_deadline: _timestamp_pb2.Timestamp
     sla_deadline: _timestamp_pb2.Timestamp
-    def __init__(self, want: _Optional[_Union[WantState, _Mapping]] = ..., timeline: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., explanation: _Optional[str] = ..., blocked_by: _Optional[_Iterable[_Union[WantBlocker, _Mapping]]] = ..., ttl_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sla_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    predicted_completion: _timestamp_pb2.Timestamp
+    sla_at_risk: bool
+    prediction_note: str
+    def __init__(self, want: _Optional[_Union[WantState, _Mapping]] = ..., timeline: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., explanation: _Optional[str] = ..., blocked_by: _Optional[_Iterable[_Union[WantBlocker, _Mapping]]] = ..., ttl_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sla_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., predicted_completion: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sla_at_risk: _Optional[bool] = ..., prediction_note: _Optional[str] = ...) -> None: ...
 
 class WantBlocker(_message.Message):
     __slots__ = ("kind", "ref", "upstream", "build_id", "detail")

@@ -33,17 +33,20 @@ from databuild.service.sync import UpstreamSync
 from databuild.service.triggers import TriggerRunner
 from databuild.service.want_runner import WantRunner
 from databuild.state import ACTIVE_WANT_STATUSES, BUILD, JOB_RUN, TERMINAL_JOB_RUN_STATUSES, WANT, StateStore
+from databuild.state.history import DurationStats, JobHistory
 from databuild.state.reducers import reduce
-from databuild.state.wants import sla_deadline_us, ttl_deadline_us
+from databuild.state.wants import sla_deadline_us, source_label, ttl_deadline_us
 from databuild.triggers.decide import FireCall, Trigger, failed_event, fired_events, manual_firing, resolve, status
 from databuild.triggers.protocol import call_fire
 from databuild.wants import MAX_WANTS_PER_REQUEST, Policy, new_want_spec
 from databuild.wants.explain import explain
+from databuild.wants.sla import Prediction, predict
 
 MAX_WAIT_SECONDS = 60.0
 MAX_LIMIT = 10_000
-#: A want is "at risk" when its SLA deadline is less than this far away.
-AT_RISK_SECONDS = 3600
+#: Most active wants read per step while looking for at-risk ones (deadline order); the
+#: first step reads twice the page size, each further one twice as many as the last.
+AT_RISK_SCAN = 5000
 #: Events of a partition's history or a want's timeline shown in their detail.
 HISTORY_LIMIT = 1000
 #: Log bytes read per chunk when streaming a job run's log.
@@ -81,6 +84,8 @@ class DataBuildService:
         self._fire_call = fire_call
         self.trigger_runner = TriggerRunner(store, list(self._triggers.values()), self._defaults, clock_us, fire_call)
         self._evaluating = False
+        self.history = JobHistory()  # fed on read from the log (catch_up): see docs/wants.md#sla-prediction
+        self._producers = GraphResolver(graph)
 
     def start_evaluator(self, triggers: bool = True) -> None:
         """Start serving wants (evaluating them, running their builds), syncing from
@@ -264,22 +269,91 @@ class DataBuildService:
     def list_wants(self, request: pb.ListWantsRequest) -> pb.ListWantsResponse:
         """Wants in creation order, filtered; page with ``after`` = the previous ``next_page_token``."""
         pattern = compile_pattern(request.pattern).pattern if request.pattern else None
-        now = self.clock_us()
-        at_risk = self._at_risk_window(now) if request.sla == pb.SLA_FILTER_AT_RISK else None
         limit = _limit(request)
+        if request.sla == pb.SLA_FILTER_AT_RISK:
+            found, token = self._at_risk_page(list(request.statuses), pattern, request.source, request.after, limit)
+            return pb.ListWantsResponse(wants=found, next_page_token=token)
         found = self.store.find_wants(list(request.statuses), pattern, request.source,
-                                      request.sla == pb.SLA_FILTER_VIOLATED, at_risk, request.after or None, limit)
+                                      request.sla == pb.SLA_FILTER_VIOLATED, request.after or None, limit)
         return pb.ListWantsResponse(wants=found, next_page_token=found[-1].spec.want_id if len(found) == limit else "")
 
-    @staticmethod
-    def _at_risk_window(now: int) -> tuple[int, int]:
-        """The SLA deadlines (``[low, high)`` microseconds) that put an active want at risk at ``now``."""
-        return (now, now + AT_RISK_SECONDS * 1_000_000)
+    # -- SLA prediction (docs/wants.md#sla-prediction) ----------------------------
+
+    def predict_wants(self, wants: Sequence[pb.WantState]) -> dict[str, Prediction]:
+        """The prediction of each active want of ``wants``, by want id (history caught up once;
+        each build the wants ride on is read once)."""
+        self.history.catch_up(self.log)
+        now = self.clock_us()
+        builds: dict[str, tuple[pb.BuildState | None, dict[str, pb.JobRunState]]] = {}
+        out = {}
+        for want in wants:
+            build, runs = None, {}
+            if want.status == pb.WANT_STATUS_BUILDING and want.build_id:
+                if want.build_id not in builds:
+                    b = self.store.build(want.build_id)
+                    ids = [r.job_run_id for r in b.job_graph.job_runs] if b else []
+                    builds[want.build_id] = (b, {i: r for i in ids if (r := self.store.job_run(i)) is not None})
+                build, runs = builds[want.build_id]
+            found = predict(want, build, runs, self.history, self._producers.by_pattern, now)
+            if found is not None:
+                out[want.spec.want_id] = found
+        return out
+
+    def _at_risk_page(self, statuses: Sequence[int], pattern: str | None, source: str, after: str,
+                      limit: int) -> tuple[list[pb.WantState], str]:
+        """At-risk wants by SLA deadline (then id), most urgent first; the page token is
+        ``<deadline term>/<want id>``. Walks the ``sla`` index (active wants whose SLA is not
+        violated) in deadline order, predicting each: a page costs the wants up to its last one."""
+        cursor = None
+        if after:
+            value, _, key = after.partition("/")
+            if not (value.isdigit() and key):
+                raise InvalidArgumentError(f"page token {after!r} is not one of an at-risk list (deadline/want id)")
+            cursor = (value, key)
+        matcher = compile_pattern(pattern) if pattern else None
+        source = source.lower()
+        found: list[pb.WantState] = []
+        step = min(AT_RISK_SCAN, 2 * limit)
+        while len(found) < limit:
+            entries, rows = self.store.wants_by_sla_deadline(cursor, step)
+            page = list(rows.values())
+            wants = [w for w in page if (not statuses or w.status in statuses)
+                     and (matcher is None or any(matcher.matches(r) for r in w.spec.partitions))
+                     and (not source or source in (source_label(w.spec.source),
+                                                   f"{source_label(w.spec.source)}:{w.spec.source.name}"))]
+            risky = self.predict_wants(wants)
+            for value, key in entries:
+                if key in risky and risky[key].at_risk:
+                    found.append(rows[key])
+                    if len(found) == limit:
+                        return found, f"{value}/{key}"
+            if len(entries) < step:
+                return found, ""
+            cursor, step = entries[-1], min(AT_RISK_SCAN, 2 * step)
+        return found, ""
+
+    def wants_at_risk(self, request: pb.PageRequest) -> pb.ListWantsResponse:
+        """Active wants whose predicted completion passes their SLA deadline, most urgent
+        first: the page the dashboard's SLA view and alerts read (``list_wants(sla=at_risk)``)."""
+        return self.list_wants(pb.ListWantsRequest(sla=pb.SLA_FILTER_AT_RISK, after=request.after,
+                                                   limit=_limit(request)))
 
     def at_risk_count(self) -> int:
         """How many active wants are at risk of missing their SLA, by the definition
-        ``list_wants(sla=at_risk)`` uses: the one place metrics (``service/metrics.py``) ask."""
-        return self.store.count_wants(sla_due=self._at_risk_window(self.clock_us()))
+        ``list_wants(sla=at_risk)`` uses: the one place metrics ask. It predicts every active
+        want with a pending SLA (cost follows their number, not the log's)."""
+        count, after = 0, ""
+        while True:
+            found, after = self._at_risk_page((), None, "", after, MAX_LIMIT)
+            count += len(found)
+            if not after:
+                return count
+
+    def job_duration_stats(self) -> list[DurationStats]:
+        """Per job label: p50/p95 seconds of its last successful runs (``history.WINDOW``),
+        succeeded and failed counts, success rate: for the dashboard's jobs page and metrics."""
+        self.history.catch_up(self.log)
+        return self.history.stats()
 
     def sla_violations(self, request: pb.PageRequest) -> pb.ListWantsResponse:
         """Wants whose SLA deadline passed before they were satisfied."""
@@ -300,6 +374,11 @@ class DataBuildService:
         sla = sla_deadline_us(want.spec)
         if sla is not None:
             detail.sla_deadline.FromMicroseconds(sla)
+        prediction = self.predict_wants([want]).get(wid)
+        if prediction is not None:
+            detail.predicted_completion.FromMicroseconds(prediction.completion_us)
+            detail.sla_at_risk = prediction.at_risk
+            detail.prediction_note = prediction.basis()
         return detail
 
     def _find_want(self, want_id_or_ref: str) -> pb.WantState:

@@ -243,11 +243,52 @@ def route_label_sets() -> list[tuple[str, str, int]]:
             ("/openapi.json", "GET", 200), (METRICS_PATH, "GET", 200)]
 
 
+#: The at-risk count is recomputed at most this often (seconds), off the scrape's path.
+AT_RISK_REFRESH_S = 30.0
+
+
+class Refreshed:
+    """A value too costly to compute on every scrape: ``compute()`` runs on the first read,
+    then again in a background thread once the value is older than ``max_age_s``; reads
+    meanwhile answer the last value at once. (Counting at-risk wants predicts every active
+    want with an SLA: seconds at 100,000 of them, docs/metrics.md.)"""
+
+    def __init__(self, compute: Callable[[], int], max_age_s: float = AT_RISK_REFRESH_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._compute, self.max_age_s, self._clock = compute, max_age_s, clock
+        self._lock = threading.Lock()
+        self._value: int | None = None
+        self._at = 0.0
+        self._refreshing = False
+
+    def get(self) -> int:
+        with self._lock:
+            value, stale = self._value, self._clock() - self._at >= self.max_age_s
+            start = value is not None and stale and not self._refreshing
+            self._refreshing |= start
+        if value is None:
+            self._refresh()
+            return self._value  # type: ignore[return-value]
+        if start:
+            threading.Thread(target=self._refresh, name="metrics-refresh", daemon=True).start()
+        return value
+
+    def _refresh(self) -> None:
+        try:
+            value = self._compute()
+            with self._lock:
+                self._value, self._at = value, self._clock()
+        finally:
+            with self._lock:
+                self._refreshing = False
+
+
 class _StateCollector(Collector):
     """The gauges read at scrape time from the read models and the sync loops."""
 
     def __init__(self, service: DataBuildService) -> None:
         self.service = service
+        self.at_risk = Refreshed(service.at_risk_count)
 
     def describe(self) -> list[Metric]:
         # Names and types without querying anything (the registry asks on register).
@@ -287,7 +328,7 @@ class _StateCollector(Collector):
             for status, name in ACTIVE_WANTS.items():
                 wants.add_metric([name], counts.get(status, 0))
             violated.add_metric([], store.count_wants(ACTIVE_WANT_STATUSES, sla_violated=True))
-            at_risk.add_metric([], service.at_risk_count())
+            at_risk.add_metric([], self.at_risk.get())
             first = store.wants([pb.WANT_STATUS_WAITING], limit=1)
             oldest.add_metric([], max(0, now_us - first[0].spec.created_at.ToMicroseconds()) / 1e6 if first else 0)
             running.add_metric([], service.running_builds)

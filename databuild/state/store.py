@@ -149,11 +149,9 @@ class StateStore:
         return self._many(WANT, statuses, None, after, limit, terms)
 
     def find_wants(self, statuses: Sequence[int] = (), pattern: str | None = None, source: str | None = None,
-                   sla_violated: bool = False, sla_due: tuple[int, int] | None = None, after: str | None = None,
-                   limit: int = 100) -> list[pb.WantState]:
+                   sla_violated: bool = False, after: str | None = None, limit: int = 100) -> list[pb.WantState]:
         """Wants in creation order with these statuses, a partition matching ``pattern``, this
-        ``source`` (``cli`` or ``cli:alice``), the SLA violated, or (``sla_due``) an active want
-        whose SLA deadline lies in [low, high) microseconds; all given filters hold."""
+        ``source`` (``cli`` or ``cli:alice``) and the SLA violated; all given filters hold."""
         terms = []
         if pattern:
             terms.append(TermMatch("partition", pattern=pattern))
@@ -161,11 +159,6 @@ class StateStore:
             terms.append(TermMatch("source", values=(source.lower(),)))
         if sla_violated:
             terms.append(TermMatch("sla_violated", values=("1",)))
-        if sla_due is not None:
-            terms.append(TermMatch("sla", low=time_term(sla_due[0]), high=time_term(sla_due[1])))
-            statuses = [v for v in statuses or ACTIVE_WANT_STATUSES if v in ACTIVE_WANT_STATUSES]
-            if not statuses:
-                return []
         return self.wants(statuses, after, limit, terms)
 
     def count_by_status(self, kind: str, statuses: Sequence[int] = ()) -> dict[int, int]:
@@ -173,24 +166,21 @@ class StateStore:
         (of ``statuses`` if given): one aggregate over the status index, no row read."""
         return self.log.count_rows(kind, statuses)
 
-    def count_wants(self, statuses: Sequence[int] = (), sla_violated: bool = False,
-                    sla_due: tuple[int, int] | None = None) -> int:
+    def count_wants(self, statuses: Sequence[int] = (), sla_violated: bool = False) -> int:
         """How many wants ``find_wants`` would find with these filters (all of them, no page)."""
         term = None
         if sla_violated:
             term = TermMatch("sla_violated", values=("1",))
-        if sla_due is not None:
-            if term is not None:
-                raise InvalidArgumentError("count_wants takes one of sla_violated and sla_due")
-            term = TermMatch("sla", low=time_term(sla_due[0]), high=time_term(sla_due[1]))
-            statuses = [v for v in statuses or ACTIVE_WANT_STATUSES if v in ACTIVE_WANT_STATUSES]
-            if not statuses:
-                return 0
-            if set(statuses) == set(ACTIVE_WANT_STATUSES):  # only active wants have an sla term: no row read
-                return self.log.count_terms(WANT, term)
         if term is not None and not statuses:  # a want has one sla_violated term at most: entries are wants
             return self.log.count_terms(WANT, term)
         return sum(self.log.count_rows(WANT, statuses, term).values())
+
+    def wants_by_sla_deadline(self, after: tuple[str, str] | None, limit: int
+                              ) -> tuple[list[tuple[str, str]], dict[str, pb.WantState]]:
+        """Active wants whose SLA is not violated, by deadline then id: the index entries
+        ``(deadline term, want id)`` after ``after`` (at most ``limit``) and those wants by id."""
+        entries = self.log.term_entries(WANT, "sla", None, None, limit, after=after)
+        return entries, self.wants_by_id([key for _, key in entries])
 
     def active_wants(self, after: str | None = None, limit: int = 1000) -> list[pb.WantState]:
         """Wants still waiting, queued or building."""
