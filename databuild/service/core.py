@@ -35,7 +35,7 @@ from databuild.service.want_runner import WantRunner
 from databuild.state import ACTIVE_WANT_STATUSES, BUILD, JOB_RUN, TERMINAL_JOB_RUN_STATUSES, WANT, StateStore
 from databuild.state.history import DurationStats, JobHistory
 from databuild.state.reducers import reduce
-from databuild.state.wants import sla_deadline_us, source_label, ttl_deadline_us
+from databuild.state.wants import sla_deadline_us, ttl_deadline_us, want_terms
 from databuild.triggers.decide import FireCall, Trigger, failed_event, fired_events, manual_firing, resolve, status
 from databuild.triggers.protocol import call_fire
 from databuild.wants import MAX_WANTS_PER_REQUEST, Policy, new_want_spec
@@ -316,11 +316,10 @@ class DataBuildService:
         step = min(AT_RISK_SCAN, 2 * limit)
         while len(found) < limit:
             entries, rows = self.store.wants_by_sla_deadline(cursor, step)
-            page = list(rows.values())
-            wants = [w for w in page if (not statuses or w.status in statuses)
-                     and (matcher is None or any(matcher.matches(r) for r in w.spec.partitions))
-                     and (not source or source in (source_label(w.spec.source),
-                                                   f"{source_label(w.spec.source)}:{w.spec.source.name}"))]
+            # The list's other filters, by the same index terms its creation-order pages use.
+            wants = [w for w in rows.values() if (not statuses or w.status in statuses)
+                     and (matcher is None or any(matcher.matches(v) for n, v in want_terms(w) if n == "partition"))
+                     and (not source or ("source", source) in want_terms(w))]
             risky = self.predict_wants(wants)
             for value, key in entries:
                 if key in risky and risky[key].at_risk:
