@@ -21,6 +21,7 @@ from databuild.proto import databuild_pb2 as pb
 from databuild.proto.jsonmap import enum_choices, enum_value, message_dict
 from databuild.service.core import DataBuildService
 from databuild.service.dashboard.forms import WantForm
+from databuild.service.dashboard.graphviz import DotRenderer
 from databuild.state.wants import sla_deadline_us
 from databuild.statuses import ACTIVE_WANT_STATUSES
 
@@ -45,6 +46,8 @@ class View:
     path_params: Mapping[str, str]
     now_us: int
     can_write: bool
+    #: Draws the pages' graphs (cached per dashboard).
+    pictures: DotRenderer
     #: Set by an action that re-renders its page (a form with errors).
     form: WantForm | None = None
     extra: dict[str, Any] = field(default_factory=dict)

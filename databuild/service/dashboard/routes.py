@@ -34,6 +34,7 @@ from databuild.proto import databuild_pb2 as pb
 from databuild.service.core import FOREIGN_WRITER_CHECK_S, DataBuildService
 from databuild.service.dashboard.auth import COOKIE, Auth
 from databuild.service.dashboard.forms import read_want_form
+from databuild.service.dashboard.graphviz import DotRenderer
 from databuild.service.dashboard.pages import BY_NAME, PAGES, Page, View
 from databuild.service.dashboard.view import make_environment
 from databuild.service.http_input import read_body
@@ -82,6 +83,7 @@ def dashboard_routes(service: DataBuildService, auth: Auth, signal) -> list[Base
     """The dashboard's routes over ``service``; ``signal`` is the API's ``AppendSignal``."""
     env = make_environment(jinja2.FileSystemLoader(HERE / "templates"))
     waiter = AppendWaiter(service, signal)
+    pictures = DotRenderer()
     nav = [p for p in PAGES if p.nav]
 
     def render(page: Page, request: Request, view: View, head: int) -> str:
@@ -98,7 +100,7 @@ def dashboard_routes(service: DataBuildService, auth: Auth, signal) -> list[Base
         """``page`` rendered for ``request`` (on a worker thread: contexts query the log)."""
         head = await waiter.head()  # read before the context: an event after it triggers the next update
         view = View(service, {k: v for k, v in request.query_params.items() if k != "live"}, request.path_params,
-                    service.clock_us(), auth.allowed(request, writes=True), form, extra)
+                    service.clock_us(), auth.allowed(request, writes=True), pictures, form, extra)
         body = await anyio.to_thread.run_sync(render, page, request, view, head)
         return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
