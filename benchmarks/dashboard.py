@@ -108,6 +108,7 @@ def main() -> None:
             "want detail by ref": f"/wants/fill/{len(ids) - 1}",
             "new want form": "/wants/new",
             "SLA": "/sla",
+            "builds (first page)": "/builds",
         }
         with bind_socket("127.0.0.1", 0) as listener:
             server = subprocess.Popen([sys.executable, "-c", SERVER, f"sqlite://{root}/bel.sqlite3", str(root / "logs"),

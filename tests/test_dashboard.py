@@ -7,7 +7,9 @@ runs it), its time injected; its evaluator is not started, so the tests move wan
 
 from __future__ import annotations
 
+import html
 import re
+import shutil
 import threading
 
 import pytest
@@ -274,3 +276,25 @@ def test_a_live_request_answers_once_the_log_moves(dash):
     assert f"live={head}" not in answered[0].text and "live=" in answered[0].text
     bad = requests.get(f"{url}/wants/{wid}", params={"live": "soon"}, headers=HTML)
     assert bad.status_code == 400 and "&#39;soon&#39;" in bad.text
+
+
+def test_the_builds_pages_list_builds_and_draw_a_build_s_job_graph(dash):
+    url, service, _ = dash
+    from slahistory import build_events, run_event
+    service.store.log.append(build_events("b-7f3a9c21", [
+        ("r-extract", "//g:extract", ["clean/2025-03-01"], ["raw/2025-03-01"]),
+        ("r-daily", "//g:daily", ["daily/2025-03-01"], ["clean/2025-03-01"])], ["daily/2025-03-01"]))
+    service.store.log.append([run_event("b-7f3a9c21", "r-extract", "//g:extract", pb.JOB_RUN_STATUS_RUNNING)])
+    listed = requests.get(f"{url}/builds", headers=HTML)
+    assert listed.status_code == 200 and 'href="/builds/b-7f3a9c21"' in listed.text
+    page = requests.get(f"{url}/builds/b-7f3a9c21", headers=HTML)
+    assert page.status_code == 200
+    assert "running" in page.text and "/api/v1/job-runs/r-extract/logs" in page.text
+    if shutil.which("dot"):
+        picture = html.unescape(page.text.split('id="graph-picture"', 1)[1])  # dot writes - as &#45;
+        for node in ("raw/2025-03-01", "clean/2025-03-01", "daily/2025-03-01", "//g:extract", "//g:daily"):
+            assert node in picture
+    else:
+        assert 'id="graph-note"' in page.text and "//g:extract" in page.text
+    missing = requests.get(f"{url}/builds/nope", headers=HTML)
+    assert missing.status_code == 404 and "nope" in missing.text

@@ -63,6 +63,17 @@ def test_the_dashboard_in_a_browser(graph, browser, tmp_path):
     expect(page.locator("#build")).to_contain_text("completed")
     shots.take(page, "want-satisfied")
 
+    # The build it rode on: its job graph drawn by dot, with a node per job and partition.
+    page.click("#build a.id")
+    page.wait_for_url("**/builds/*")
+    expect(page.locator("#graph-picture svg g.node").first).to_be_visible()
+    nodes = page.locator("#graph-picture svg g.node title").all_text_contents()
+    assert f"raw/votes/{DAY}" in nodes and f"report/{DAY}" in nodes, nodes
+    expect(page.locator("#job-runs")).to_contain_text("succeeded")
+    shots.take(page, "build")
+    page.goto("/builds")
+    expect(page.locator("table.builds")).to_contain_text("completed")
+
     # What the user types survives the live updates of the page it is on.
     page.goto("/wants")
     page.evaluate("window.notReloaded = true")

@@ -21,7 +21,7 @@ from databuild.proto import databuild_pb2 as pb
 from databuild.proto.jsonmap import enum_choices, enum_value, message_dict
 from databuild.service.core import DataBuildService
 from databuild.service.dashboard.forms import WantForm
-from databuild.service.dashboard.graphviz import DotRenderer
+from databuild.service.dashboard.graphviz import DotRenderer, quote
 from databuild.state.wants import sla_deadline_us
 from databuild.statuses import ACTIVE_WANT_STATUSES
 
@@ -165,6 +165,51 @@ def want_detail(v: View) -> dict:
             "active": want.status in ACTIVE_WANT_STATUSES, "cancel_error": v.extra.get("cancel_error", "")}
 
 
+# -- builds ------------------------------------------------------------------------------
+
+
+def builds(v: View) -> dict:
+    after = v.query.get("after", "").strip()
+    found = v.service.list_builds(pb.ListBuildsRequest(after=after, limit=LIST_LIMIT))
+    return {"builds": [_doc(b) for b in found.builds], "limit": LIST_LIMIT,
+            "next_url": "/builds?" + urlencode({"after": found.next_page_token}) if found.next_page_token else "",
+            "first_url": "/builds" if after else ""}
+
+
+def job_graph_dot(graph: pb.JobGraph) -> tuple[str, int]:
+    """The build's plan as DOT (partitions as ellipses, job runs as boxes, input -> run ->
+    output) and its number of nodes."""
+    lines = ["digraph plan {", "rankdir=LR;", 'node [fontname="sans-serif", fontsize=10];']
+    refs: set[str] = set()
+    for run in graph.job_runs:
+        lines.append(f"{quote('run:' + run.job_run_id)} [shape=box, label={quote(run.job_label)}];")
+        for dep in run.config.inputs:
+            refs.add(dep.ref)
+            lines.append(f"{quote(dep.ref)} -> {quote('run:' + run.job_run_id)};")
+        for out in run.config.outputs:
+            refs.add(out)
+            lines.append(f"{quote('run:' + run.job_run_id)} -> {quote(out)};")
+    external = set(graph.external_partitions)
+    for ref in sorted(refs | set(graph.requested_partitions)):
+        style = ", style=dashed" if ref in external else ""
+        lines.append(f"{quote(ref)} [shape=ellipse{style}];")
+    lines.append("}")
+    return "\n".join(lines), len(graph.job_runs) + len(refs | set(graph.requested_partitions))
+
+
+def build_detail(v: View) -> dict:
+    found = v.service.build(pb.GetBuildRequest(build_id=v.path_params["build_id"]))
+    graph = found.build.job_graph
+    picture = None
+    if graph.job_runs:
+        dot, nodes = job_graph_dot(graph)
+        picture = v.pictures.picture(found.build.build_id, dot, nodes)
+    return {"build": _doc(found.build), "runs": [_doc(r) for r in found.job_runs], "picture": picture,
+            "planned": [{"job_run_id": r.job_run_id, "job_label": r.job_label,
+                         "inputs": [d.ref for d in r.config.inputs], "outputs": list(r.config.outputs)}
+                        for r in graph.job_runs]}
+
+
 # -- SLA ---------------------------------------------------------------------------------
 
 
@@ -207,6 +252,8 @@ PAGES: tuple[Page, ...] = (
     Page("wants", "/wants", "Wants", wants, nav="Wants"),
     Page("new_want", "/wants/new", "New want", new_want, nav="New want", live=False),
     Page("want", "/wants/{want_id:path}", "Want", want_detail),
+    Page("builds", "/builds", "Builds", builds, nav="Builds"),
+    Page("build", "/builds/{build_id}", "Build", build_detail),
     Page("sla", "/sla", "SLA", sla, nav="SLA"),
     Page("sign_in", "/sign-in", "Sign in", sign_in, live=False),
 )
