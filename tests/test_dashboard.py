@@ -227,7 +227,7 @@ def test_cancel_from_the_detail_page(dash):
     cancelled = [e.want_cancelled for e in state.timeline if e.HasField("want_cancelled")]
     assert [(c.reason, c.requested_by) for c in cancelled] == [("not needed", "dashboard")]
     again = s.post(f"{url}/wants/{wid}/cancel", data={"csrf": csrf_of(page)}, headers=HTML)
-    assert again.status_code == 409 and "already cancelled" in again.text
+    assert again.status_code == 409 and "already cancelled" in again.text and 'id="action-error"' in again.text
 
 
 def test_a_read_only_session_reads_but_cannot_act(remote):

@@ -162,7 +162,7 @@ def want_detail(v: View) -> dict:
         build = {**_doc(found.build), "runs": runs}
     doc = _doc(detail)
     return {"detail": doc, "want": _want_row(want), "build": build,
-            "active": want.status in ACTIVE_WANT_STATUSES, "cancel_error": v.extra.get("cancel_error", "")}
+            "active": want.status in ACTIVE_WANT_STATUSES}
 
 
 # -- builds ------------------------------------------------------------------------------

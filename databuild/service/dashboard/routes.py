@@ -7,7 +7,7 @@ log moved past the index (or ``LIVE_WAIT_S`` passed), and answers the page rende
 which htmx's idiomorph extension morphs into the document without touching what the user
 is typing. One request per update, one per ``LIVE_WAIT_S`` while nothing happens.
 
-Actions are POSTs of urlencoded forms, each checked for the write token (or the
+Actions (``actions.ACTIONS``, and the want form's create) are POSTs of urlencoded forms, each checked for the write token (or the
 sign-in's, for the sign-in itself none) and the session's CSRF token; they answer a
 redirect (303, Post/Redirect/Get) or the form again with the error by its field and
 the error's status. Errors answer an HTML page with the error's status and message,
@@ -32,6 +32,7 @@ from starlette.staticfiles import StaticFiles
 from databuild.errors import DataBuildError, InvalidArgumentError, UnauthorizedError, error_document
 from databuild.proto import databuild_pb2 as pb
 from databuild.service.core import FOREIGN_WRITER_CHECK_S, DataBuildService
+from databuild.service.dashboard.actions import ACTIONS, Action, ActionRequest
 from databuild.service.dashboard.auth import COOKIE, Auth
 from databuild.service.dashboard.forms import read_want_form
 from databuild.service.dashboard.graphviz import DotRenderer
@@ -94,6 +95,7 @@ def dashboard_routes(service: DataBuildService, auth: Auth, signal) -> list[Base
             page=page, nav=nav, title=page.title, graph=service.graph.label, csrf=auth.csrf_token(request),
             signed_in=auth.signed_in(request), can_write=view.can_write, asks_for_tokens=auth.asks_for_tokens,
             now_us=view.now_us, live_url=live_url, path=request.url.path,
+            action_error=view.extra.get("action_error", ""),
             here=request.url.path + (f"?{urlencode(query)}" if query else ""), **context)
 
     async def respond(page: Page, request: Request, status: int = 200, form=None, **extra) -> Response:
@@ -170,16 +172,16 @@ def dashboard_routes(service: DataBuildService, auth: Auth, signal) -> list[Base
                 return RedirectResponse(f"/wants/{created.wants[0].spec.want_id}", 303)
         return await respond(BY_NAME["new_want"], request, 400, form=typed)
 
-    async def cancel_want(request: Request) -> Response:
-        form = await form_of(request)
-        want_id = request.path_params["want_id"]
-        cancel = pb.CancelWantRequest(want_id=want_id, reason=form.get("reason", "").strip() or "cancelled from the dashboard",
-                                      requested_by="dashboard")
-        try:
-            state = await anyio.to_thread.run_sync(service.cancel_want, cancel)
-        except InvalidArgumentError as e:  # already ended (409), unknown (404)
-            return await respond(BY_NAME["want"], request, e.http_status, cancel_error=str(e))
-        return RedirectResponse(f"/wants/{state.spec.want_id}", 303)
+    def action_route(action: Action) -> Route:
+        async def act(request: Request) -> Response:
+            form = await form_of(request)
+            done = ActionRequest(service, request.path_params, form, auth.source_name(request))
+            try:
+                target = await anyio.to_thread.run_sync(action.perform, done)
+            except DataBuildError as e:  # an unknown id (404), a want already ended (409), a bad field (400)
+                return await respond(BY_NAME[action.page], request, e.http_status, action_error=str(e))
+            return RedirectResponse(target, 303)
+        return Route(action.path, guarded(act, writes=True), methods=["POST"], name=action.name)
 
     async def sign_in(request: Request) -> Response:
         form = await form_of(request)
@@ -200,9 +202,9 @@ def dashboard_routes(service: DataBuildService, auth: Auth, signal) -> list[Base
 
     # /wants/new before /wants/{want_id:path}, which would take "new" as an id.
     routes: list[BaseRoute] = [page_route(page) for page in PAGES]
+    routes += [action_route(action) for action in ACTIONS]
     routes += [
         Route("/wants/new", guarded(create_want, writes=True), methods=["POST"], name="create_want"),
-        Route("/wants/{want_id}/cancel", guarded(cancel_want, writes=True), methods=["POST"], name="cancel_want"),
         Route("/sign-in", _errors_as_pages(sign_in, error_page), methods=["POST"], name="sign_in_post"),
         Route("/sign-out", _errors_as_pages(sign_out, error_page), methods=["POST"], name="sign_out"),
         Mount(STATIC, app=_ReadGuard(StaticFiles(directory=HERE / "static"), auth), name="static"),
