@@ -1,34 +1,28 @@
 """The dashboard's pages: each one a ``Page`` (its route, title, nav label) whose context
 function asks ``DataBuildService`` for what it shows, rendered by ``templates/<name>.html``.
 
-Adding a page is one ``Page`` in ``PAGES`` and one template. A context function runs on a
-worker thread and calls service methods only (never the store), with bounded pages:
-lists are keyset pages (``after`` = the service's ``next_page_token``) of at most
-``LIST_LIMIT`` rows, the overview's sections ``SECTION_ROWS`` rows each with a link to
-the rest; nothing counts all rows.
+Adding a page is one ``Page`` (``page.py``) in ``PAGES`` and one template; a page area
+with several pages may keep its context functions in a module of its own. The overview's
+sections show ``SECTION_ROWS`` rows each with a link to the rest; nothing counts all rows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Mapping
 from urllib.parse import urlencode
-
-from google.protobuf.message import Message
 
 from databuild.errors import InvalidArgumentError
 from databuild.proto import databuild_pb2 as pb
-from databuild.proto.jsonmap import enum_choices, enum_value, message_dict
+from databuild.proto.jsonmap import enum_choices, enum_value
 from databuild.service.core import DataBuildService
 from databuild.service.dashboard.forms import WantForm
-from databuild.service.dashboard.graphviz import DotRenderer, quote
+from databuild.service.dashboard.graphviz import quote
+from databuild.service.dashboard.page import LIST_LIMIT, Page, View, doc
 from databuild.state.wants import sla_deadline_us
 from databuild.statuses import ACTIVE_WANT_STATUSES
 
 #: Rows per section of the overview; the section links to the full, paged list.
 SECTION_ROWS = 10
-#: Rows per page of a list.
-LIST_LIMIT = 50
 #: Newest builds the overview looks through for recent failures.
 RECENT_BUILDS = 100
 #: The want list's ``status`` values besides the statuses: ``active`` = waiting, queued or building.
@@ -37,46 +31,12 @@ SLA_CHOICES = ("violated", "at_risk")
 _ACTIVE_BUILD = (pb.BUILD_STATUS_RECEIVED, pb.BUILD_STATUS_PLANNING, pb.BUILD_STATUS_EXECUTING)
 
 
-@dataclass
-class View:
-    """One request as a context function sees it."""
-
-    service: DataBuildService
-    query: Mapping[str, str]
-    path_params: Mapping[str, str]
-    now_us: int
-    can_write: bool
-    #: Draws the pages' graphs (cached per dashboard).
-    pictures: DotRenderer
-    #: Set by an action that re-renders its page (a form with errors).
-    form: WantForm | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Page:
-    """A page: ``path`` (a Starlette route), ``templates/<name>.html``, its context."""
-
-    name: str
-    path: str
-    title: str
-    context: Callable[[View], dict]
-    #: Label in the navigation bar; empty: not listed (detail pages).
-    nav: str = ""
-    #: Re-rendered live (docs/dashboard.md#live-updates); forms-only pages are not.
-    live: bool = True
-
-
-def _doc(message: Message) -> dict:
-    return message_dict(message)
-
-
 def _wants(found: pb.ListWantsResponse) -> list[dict]:
     return [_want_row(w) for w in found.wants]
 
 
 def _want_row(want: pb.WantState) -> dict:
-    row = _doc(want)
+    row = doc(want)
     deadline = sla_deadline_us(want.spec)
     row["sla_deadline_us"] = deadline
     return row
@@ -107,10 +67,10 @@ def overview(v: View) -> dict:
     ]
     running = []
     for build_id in svc.builds.running_ids():  # this process's running builds: few (its executor's capacity)
-        running.append(_doc(svc.build(pb.GetBuildRequest(build_id=build_id)).build))
+        running.append(doc(svc.build(pb.GetBuildRequest(build_id=build_id)).build))
     recent = svc.list_builds(pb.ListBuildsRequest(limit=RECENT_BUILDS)).builds
-    failed = [_doc(b) for b in recent if b.status == pb.BUILD_STATUS_FAILED][:SECTION_ROWS]
-    upstreams = [_doc(u) for u in svc.upstreams().upstreams]
+    failed = [doc(b) for b in recent if b.status == pb.BUILD_STATUS_FAILED][:SECTION_ROWS]
+    upstreams = [doc(u) for u in svc.upstreams().upstreams]
     return {"sections": sections, "running": running, "failed": failed, "recent_builds": RECENT_BUILDS,
             "upstreams": upstreams}
 
@@ -158,10 +118,9 @@ def want_detail(v: View) -> dict:
     build = None
     if want.build_id:
         found = svc.build(pb.GetBuildRequest(build_id=want.build_id))
-        runs = [_doc(r) for r in found.job_runs]
-        build = {**_doc(found.build), "runs": runs}
-    doc = _doc(detail)
-    return {"detail": doc, "want": _want_row(want), "build": build,
+        runs = [doc(r) for r in found.job_runs]
+        build = {**doc(found.build), "runs": runs}
+    return {"detail": doc(detail), "want": _want_row(want), "build": build,
             "active": want.status in ACTIVE_WANT_STATUSES}
 
 
@@ -171,7 +130,7 @@ def want_detail(v: View) -> dict:
 def builds(v: View) -> dict:
     after = v.query.get("after", "").strip()
     found = v.service.list_builds(pb.ListBuildsRequest(after=after, limit=LIST_LIMIT))
-    return {"builds": [_doc(b) for b in found.builds], "limit": LIST_LIMIT,
+    return {"builds": [doc(b) for b in found.builds], "limit": LIST_LIMIT,
             "next_url": "/builds?" + urlencode({"after": found.next_page_token}) if found.next_page_token else "",
             "first_url": "/builds" if after else ""}
 
@@ -204,7 +163,7 @@ def build_detail(v: View) -> dict:
     if graph.job_runs:
         dot, nodes = job_graph_dot(graph)
         picture = v.pictures.picture(found.build.build_id, dot, nodes)
-    return {"build": _doc(found.build), "runs": [_doc(r) for r in found.job_runs], "picture": picture,
+    return {"build": doc(found.build), "runs": [doc(r) for r in found.job_runs], "picture": picture,
             "planned": [{"job_run_id": r.job_run_id, "job_label": r.job_label,
                          "inputs": [d.ref for d in r.config.inputs], "outputs": list(r.config.outputs)}
                         for r in graph.job_runs]}

@@ -36,7 +36,8 @@ from databuild.service.dashboard.actions import ACTIONS, Action, ActionRequest
 from databuild.service.dashboard.auth import COOKIE, Auth
 from databuild.service.dashboard.forms import read_want_form
 from databuild.service.dashboard.graphviz import DotRenderer
-from databuild.service.dashboard.pages import BY_NAME, PAGES, Page, View
+from databuild.service.dashboard.page import Page, View
+from databuild.service.dashboard.pages import BY_NAME, PAGES
 from databuild.service.dashboard.view import make_environment
 from databuild.service.http_input import read_body
 
