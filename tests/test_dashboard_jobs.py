@@ -18,6 +18,7 @@ from databuild.service import DataBuildService
 from databuild.service.client import ServiceClient
 from databuild.state import StateProjection, StateStore
 from slahistory import S, run_event
+from test_cli_imports import heavy, loaded_by
 from test_dashboard import HTML, READ_TOKEN, Clock
 from test_service_http import TOKEN, serving
 
@@ -126,8 +127,9 @@ def test_the_cli_prints_the_statistics(jobs, tmp_path):
     url, _, _ = jobs
     cli = GraphCli(tmp_path, {"version": 1, "label": GRAPH.label, "lookup": None, "upstreams": [], "jobs": [
         {"label": j.label, "executable": "/bin/true", "outputs": list(j.outputs)} for j in GRAPH.jobs]})
-    done = cli("--service", url, "jobs", "stats")
+    done, modules = loaded_by(cli, "--service", url, "jobs", "stats")
     assert done.returncode == 0, done.stderr
+    assert "databuild.service.client" in modules and heavy(modules) == []  # a read over HTTP: no protobuf
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["job", "runs", "success", "p50", "p95", "last", "run"]
     extract = next(line for line in lines if line.startswith("//g:extract"))
