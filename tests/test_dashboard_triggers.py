@@ -168,3 +168,14 @@ def test_the_actions_need_the_write_token_and_the_csrf_token(dash):
     assert anonymous.status_code == 401 and set(anonymous.json()["error"]) == {"code", "message"}
     assert not status_of(service, "nightly").state.paused
     assert not service.store.log.list_events(0).events
+
+
+def test_a_large_firing_shows_its_first_wants_and_says_so(dash):
+    url, service, _ = dash
+    ids = [f"0190ae3c-0000-7000-8000-{n:012d}" for n in range(12)]
+    service.store.log.append([pb.Event(trigger_fired=pb.TriggerFired(
+        trigger="nightly", firing_id="nightly@2027-01-15T02:00:00Z", source=pb.WANT_SOURCE_TYPE_SCHEDULED,
+        tick_time={"seconds": 1_799_978_400}, want_ids=ids))])
+    nightly = card(requests.get(f"{url}/triggers", headers=HTML).text, "nightly")
+    assert re.findall(r'href="/wants/([^"]+)"', nightly) == ids[:10] and "(the first 10)" in nightly
+    assert "nightly@2027-01-15T02:00:00Z" in nightly and "(scheduled)" in nightly

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from databuild.proto import databuild_pb2 as pb
 from databuild.service.dashboard.page import View, doc
+from databuild.state.reducers import LAST_FIRING_ITEMS
 
 if TYPE_CHECKING:  # actions.py lists this module's actions: no import back at run time
     from databuild.service.dashboard.actions import ActionRequest
@@ -25,7 +26,8 @@ def triggers(v: View) -> dict:
     rows = [doc(t) for t in v.service.triggers(pb.EmptyRequest()).triggers]
     failed = v.path_params.get("name", "")  # set when an action's error re-renders this page
     return {"triggers": rows, "error_trigger": failed if any(r["name"] == failed for r in rows) else "",
-            "error_elsewhere": bool(failed) and not any(r["name"] == failed for r in rows)}
+            "error_elsewhere": bool(failed) and not any(r["name"] == failed for r in rows),
+            "last_items": LAST_FIRING_ITEMS}  # a state keeps the first this many refs and want ids of a firing
 
 
 def _by(a: ActionRequest) -> str:
