@@ -96,6 +96,10 @@ class DataBuildService:
         never fires schedules on behalf of the graph."""
         if not self._evaluating:
             self._evaluating = True
+            # Read the job history now, off any request's path: the first read folds every
+            # job-run event of the log (seconds at a million events); later ones only the new.
+            threading.Thread(target=self.history.catch_up, args=(self.log,), name="history-catch-up",
+                             daemon=True).start()
             self.evaluator.start()
             for sync in self.syncs:
                 sync.start()
