@@ -40,7 +40,7 @@ from pathlib import Path
 import requests
 
 from databuild.executor import BuildExecutor, ProcessLauncher
-from databuild.graph import GraphSpec, JobSpec
+from databuild.graph import GraphSpec, JobSpec, TriggerSpec
 from databuild.proto import databuild_pb2 as pb
 from databuild.service import DataBuildService
 from databuild.service.serve import bind_socket
@@ -91,9 +91,13 @@ def make_job(root: Path) -> Path:
 
 
 def make_graph(job: str) -> GraphSpec:
+    """The benchmark's graph: the wants' job, the builds' jobs, a schedule and a reactive
+    trigger (neither fires during the run: a yearly tick, data that never lands)."""
+    triggers = (TriggerSpec("yearly", "//bench:yearly", cron="0 2 1 1 *", partitions=("fill/{date}",)),
+                TriggerSpec("on_never", "//bench:on_never", on=("never/{date}",), partitions=("fill/{date}",)))
     return GraphSpec("//bench:dashboard", (JobSpec("//bench:job", "/bin/true", ("fill/*",)),
                                            JobSpec("//bench:part", job, ("b/*/part/*",)),
-                                           JobSpec("//bench:report", job, ("b/*/report",))))
+                                           JobSpec("//bench:report", job, ("b/*/report",))), triggers=triggers)
 
 
 def fill(root: Path, n: int, job: Path) -> list[str]:
@@ -199,6 +203,8 @@ def main() -> None:
             "SLA": "/sla",
             "builds (first page)": "/builds",
             "build detail": f"/builds/{some_build}",
+            "jobs": "/jobs",
+            "triggers": "/triggers",
         }
         first_views = [f"/builds/{b}" for b in builds[-args.reps:]]
         with bind_socket("127.0.0.1", 0) as listener:
