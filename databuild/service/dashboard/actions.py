@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from databuild.proto import databuild_pb2 as pb
 from databuild.service.core import DataBuildService
+from databuild.service.dashboard import partitions
 
 
 @dataclass(frozen=True)
@@ -52,4 +53,6 @@ def cancel_want(a: ActionRequest) -> str:
 
 ACTIONS: tuple[Action, ...] = (
     Action("cancel_want", "/wants/{want_id}/cancel", "want", cancel_want),
+    Action("taint", "/partitions/{ref:path}/taint", "partition", partitions.taint),
+    Action("mark_available", "/partitions/{ref:path}/mark-available", "partition", partitions.mark_available),
 )
