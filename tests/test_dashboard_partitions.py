@@ -224,6 +224,9 @@ def test_taint_needs_the_write_token_and_csrf_and_records_the_event(lineage):
     again = s.post(f"{url}/partitions/daily/1/taint", data={"reason": "worse", "csrf": csrf_of(page)}, headers=HTML)
     assert again.status_code == 409 and "only available partitions can be tainted: daily/1" in again.text
     assert 'id="action-error"' in again.text
+    # The re-rendered page follows the partition's page live, not the action's path.
+    live_url = re.search(r'id="live" hidden data-url="([^"]+)"', again.text).group(1)
+    assert live_url.startswith("/partitions/daily/1?live=")
     missing = s.post(f"{url}/partitions/never/seen/taint", data={"reason": "x", "csrf": csrf_of(page)}, headers=HTML)
     assert missing.status_code == 409 and "never/seen" in missing.text
 
