@@ -17,8 +17,10 @@ from databuild.proto.jsonmap import enum_choices, enum_value
 from databuild.service.core import DataBuildService
 from databuild.service.dashboard.forms import WantForm
 from databuild.service.dashboard.graphviz import quote
+from databuild.service.dashboard.jobs import jobs
 from databuild.service.dashboard.page import LIST_LIMIT, Page, View, doc
 from databuild.service.dashboard.partitions import partition_detail, partitions
+from databuild.service.dashboard.triggers import triggers
 from databuild.state.wants import sla_deadline_us
 from databuild.statuses import ACTIVE_WANT_STATUSES
 
@@ -217,6 +219,8 @@ PAGES: tuple[Page, ...] = (
     Page("partitions", "/partitions", "Partitions", partitions, nav="Partitions"),
     Page("partition", "/partitions/{ref:path}", "Partition", partition_detail),
     Page("sla", "/sla", "SLA", sla, nav="SLA"),
+    Page("jobs", "/jobs", "Jobs", jobs, nav="Jobs"),
+    Page("triggers", "/triggers", "Triggers", triggers, nav="Triggers"),
     Page("sign_in", "/sign-in", "Sign in", sign_in, live=False),
 )
 
