@@ -91,9 +91,13 @@ def dashboard_routes(service: DataBuildService, auth: Auth, signal) -> list[Base
     def render(page: Page, request: Request, view: View, head: int) -> str:
         context = page.context(view)
         query = [(k, v) for k, v in request.query_params.multi_items() if k != "live"]
-        # An action re-rendering its page (an error) was POSTed elsewhere: the page follows its own path.
-        path = (request.url.path if request.method == "GET"
-                else str(page_routes[page.name].url_path_for(page.name, **request.path_params)))
+        # An action re-rendering its page (an error) was POSTed elsewhere: the page follows its own
+        # path, made of those of the action's path parameters the page's route takes.
+        path = request.url.path
+        if request.method != "GET":
+            route = page_routes[page.name]
+            path = str(route.url_path_for(page.name, **{k: v for k, v in request.path_params.items()
+                                                        if k in route.param_convertors}))
         live_url = path + "?" + urlencode([*query, ("live", str(head))]) if page.live else ""
         return env.get_template(f"{page.name}.html").render(
             page=page, nav=nav, title=page.title, graph=service.graph.label, csrf=auth.csrf_token(request),
