@@ -19,6 +19,7 @@ from databuild.service.dashboard.forms import WantForm
 from databuild.service.dashboard.graphviz import quote
 from databuild.service.dashboard.jobs import jobs
 from databuild.service.dashboard.page import LIST_LIMIT, Page, View, doc
+from databuild.service.dashboard.partitions import partition_detail, partitions
 from databuild.service.dashboard.triggers import triggers
 from databuild.state.wants import sla_deadline_us
 from databuild.statuses import ACTIVE_WANT_STATUSES
@@ -215,6 +216,8 @@ PAGES: tuple[Page, ...] = (
     Page("want", "/wants/{want_id:path}", "Want", want_detail),
     Page("builds", "/builds", "Builds", builds, nav="Builds"),
     Page("build", "/builds/{build_id}", "Build", build_detail),
+    Page("partitions", "/partitions", "Partitions", partitions, nav="Partitions"),
+    Page("partition", "/partitions/{ref:path}", "Partition", partition_detail),
     Page("sla", "/sla", "SLA", sla, nav="SLA"),
     Page("jobs", "/jobs", "Jobs", jobs, nav="Jobs"),
     Page("triggers", "/triggers", "Triggers", triggers, nav="Triggers"),
