@@ -20,6 +20,7 @@ from databuild.errors import (
     ConflictError, CursorDivergedError, InvalidArgumentError, LogResetError, NotFoundError, TooLargeError,
 )
 from databuild.events import EVENT_TYPES, Clock, EventFilter, system_clock
+from databuild.events.log import MAX_PAGE_SIZE
 from databuild.graph import GraphSpec
 from databuild.jobs.protocol import JobProtocolError
 from databuild.planner import GraphResolver, Resolver, plan
@@ -35,12 +36,12 @@ from databuild.service.want_runner import WantRunner
 from databuild.state import ACTIVE_WANT_STATUSES, BUILD, JOB_RUN, TERMINAL_JOB_RUN_STATUSES, WANT, StateStore
 from databuild.state.history import DurationStats, JobHistory
 from databuild.state.reducers import reduce
-from databuild.state.wants import sla_deadline_us, ttl_deadline_us, want_terms
+from databuild.state.wants import sla_deadline_us, signed_term, time_term, ttl_deadline_us, want_terms
 from databuild.triggers.decide import FireCall, Trigger, failed_event, fired_events, manual_firing, resolve, status
 from databuild.triggers.protocol import call_fire
 from databuild.wants import MAX_WANTS_PER_REQUEST, Policy, new_want_spec
 from databuild.wants.explain import explain
-from databuild.wants.sla import Prediction, predict
+from databuild.wants.sla import Prediction, critical_path_us, predict
 
 MAX_WAIT_SECONDS = 60.0
 MAX_LIMIT = 10_000
@@ -283,25 +284,31 @@ class DataBuildService:
 
     # -- SLA prediction (docs/wants.md#sla-prediction) ----------------------------
 
-    def predict_wants(self, wants: Sequence[pb.WantState]) -> dict[str, Prediction]:
+    def predict_wants(self, wants: Sequence[pb.WantState], now_us: int | None = None) -> dict[str, Prediction]:
         """The prediction of each active want of ``wants``, by want id (history caught up once;
-        each build the wants ride on is read once)."""
-        self.history.catch_up(self.log)
-        now = self.clock_us()
+        each build the wants ride on is read once). Given ``now_us``, the history is taken
+        as it is (the caller caught it up) and the predictions are for that time."""
+        if now_us is None:
+            self.history.catch_up(self.log)
+            now_us = self.clock_us()
         builds: dict[str, tuple[pb.BuildState | None, dict[str, pb.JobRunState]]] = {}
         out = {}
         for want in wants:
             build, runs = None, {}
             if want.status == pb.WANT_STATUS_BUILDING and want.build_id:
                 if want.build_id not in builds:
-                    b = self.store.build(want.build_id)
-                    ids = [r.job_run_id for r in b.job_graph.job_runs] if b else []
-                    builds[want.build_id] = (b, {i: r for i in ids if (r := self.store.job_run(i)) is not None})
+                    builds[want.build_id] = self._build_and_runs(want.build_id)
                 build, runs = builds[want.build_id]
-            found = predict(want, build, runs, self.history, self._producers.by_pattern, now)
+            found = predict(want, build, runs, self.history, self._producers.by_pattern, now_us)
             if found is not None:
                 out[want.spec.want_id] = found
         return out
+
+    def _build_and_runs(self, build_id: str) -> tuple[pb.BuildState | None, dict[str, pb.JobRunState]]:
+        """A build and its planned job runs by id, as the predictor reads them."""
+        b = self.store.build(build_id)
+        ids = [r.job_run_id for r in b.job_graph.job_runs] if b else []
+        return b, {i: r for i in ids if (r := self.store.job_run(i)) is not None}
 
     def _at_risk_page(self, statuses: Sequence[int], pattern: str | None, source: str, after: str,
                       limit: int) -> tuple[list[pb.WantState], str]:
@@ -343,14 +350,50 @@ class DataBuildService:
 
     def at_risk_count(self) -> int:
         """How many active wants are at risk of missing their SLA, by the definition
-        ``list_wants(sla=at_risk)`` uses: the one place metrics ask. It predicts every active
-        want with a pending SLA (cost follows their number, not the log's)."""
-        count, after = 0, ""
+        ``list_wants(sla=at_risk)`` uses: the one place metrics ask.
+
+        Only wants that could be at risk are predicted (docs/wants.md#sla-prediction): no
+        prediction ends later than now plus the longest build or critical path history
+        gives, unless the want waits for dated inputs or a retry backoff (its anchor), and
+        then not later than its anchor plus the longest arrival lag and build. So the
+        candidates are the wants whose SLA deadline is before ``now + horizon``, read from
+        the ``sla`` index, and those whose deadline less their anchor is under ``lag + build``,
+        from the ``sla_slack`` index: the count equals predicting every active want, at
+        the cost of the candidates (plus one seek per build that building wants ride on)."""
+        self.history.catch_up(self.log)
+        now = self.clock_us()
+        build_us = _ceil_us(self.history.max_build_seconds())
+        horizon = max([build_us, *self._critical_paths_us(now)])
+        ids = {key for _, key in self._term_entries("sla", time_term(now + horizon))}
+        ids |= {key for _, key in self._term_entries(
+            "sla_slack", signed_term(_ceil_us(self.history.max_lag_seconds()) + build_us))}
+        count, ids = 0, sorted(ids)
+        for start in range(0, len(ids), MAX_LIMIT):
+            wants = self.store.wants_by_id(ids[start:start + MAX_LIMIT])
+            count += sum(p.at_risk for p in self.predict_wants(list(wants.values()), now).values())
+        return count
+
+    def _critical_paths_us(self, now_us: int) -> list[int]:
+        """The predicted remaining critical path of each build a building want rides on: one
+        seek of the ``build`` index per build (skipping its wants), then the build's runs."""
+        out, after = [], None
         while True:
-            found, after = self._at_risk_page((), None, "", after, MAX_LIMIT)
-            count += len(found)
-            if not after:
-                return count
+            entries = self.log.term_entries(WANT, "build", limit=1, after=after)
+            if not entries:
+                return out
+            build, runs = self._build_and_runs(entries[0][0])
+            if build is not None:
+                out.append(critical_path_us(build.job_graph, runs, self.history, now_us))
+            after = (entries[0][0], _AFTER_EVERY_KEY)
+
+    def _term_entries(self, name: str, high: str) -> list[tuple[str, str]]:
+        """Every want index entry of term ``name`` valued below ``high``, in pages."""
+        out: list[tuple[str, str]] = []
+        while True:
+            page = self.log.term_entries(WANT, name, None, high, MAX_PAGE_SIZE, after=out[-1] if out else None)
+            out += page
+            if len(page) < MAX_PAGE_SIZE:
+                return out
 
     def job_duration_stats(self) -> list[DurationStats]:
         """Per job label: p50/p95 seconds of its last successful runs (``history.WINDOW``),
@@ -552,6 +595,15 @@ class DataBuildService:
 
 #: Writers in other processes do not notify this one; a long-poll looks this often.
 FOREIGN_WRITER_CHECK_S = 1.0
+
+
+#: Sorts after every want id (UUIDs): an index cursor past all of a term value's entries.
+_AFTER_EVERY_KEY = "\U0010ffff"
+
+
+def _ceil_us(seconds: float) -> int:
+    """Seconds as whole microseconds, rounded up: a bound stays a bound."""
+    return -int(-seconds * 1_000_000 // 1)
 
 
 def check_wait(seconds: float) -> float:

@@ -20,7 +20,7 @@ class StateProjection:
     """Folds events into one read-model row per partition, job run, build, want, upstream."""
 
     name = "state"
-    version = 3  # 2: want index terms; 3: build index terms
+    version = 4  # 2: want index terms; 3: build index terms; 4: want sla_slack terms
     kinds = KINDS
 
     def apply(self, tx: ReadModelTx, events: Sequence[pb.Event]) -> None:
