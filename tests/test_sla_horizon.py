@@ -15,6 +15,7 @@ from databuild.graph import GraphSpec, JobSpec
 from databuild.proto import databuild_pb2 as pb
 from databuild.service import DataBuildService
 from databuild.state import StateProjection, StateStore
+from databuild.state.wants import sla_deadline_us
 from slahistory import S, build_events, record_build
 
 H = 3600 * S
@@ -59,13 +60,17 @@ def _full_scan(service: DataBuildService) -> set[str]:
 
 
 def _listed(service: DataBuildService) -> set[str]:
+    """The at-risk list, 3 a page: most urgent first, across the horizon too."""
     found, token = [], ""
     while True:
         page = service.list_wants(pb.ListWantsRequest(sla=pb.SLA_FILTER_AT_RISK, limit=3, after=token))
-        found += [w.spec.want_id for w in page.wants]
+        found += page.wants
         token = page.next_page_token
         if not token:
-            return set(found)
+            break
+    order = [(sla_deadline_us(w.spec), w.spec.want_id) for w in found]
+    assert order == sorted(order)
+    return {w.spec.want_id for w in found}
 
 
 def test_count_equals_full_scan_inside_at_and_beyond_the_horizon(setup):

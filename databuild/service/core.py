@@ -314,7 +314,9 @@ class DataBuildService:
                       limit: int) -> tuple[list[pb.WantState], str]:
         """At-risk wants by SLA deadline (then id), most urgent first; the page token is
         ``<deadline term>/<want id>``. Walks the ``sla`` index (active wants whose SLA is not
-        violated) in deadline order, predicting each: a page costs the wants up to its last one."""
+        violated) in deadline order up to the horizon (``_horizon``), predicting each, then the
+        few wants beyond it that their anchor may put at risk: a page costs the wants up to its
+        last one (at most those inside the horizon) plus those anchored ones."""
         cursor = None
         if after:
             value, _, key = after.partition("/")
@@ -323,23 +325,38 @@ class DataBuildService:
             cursor = (value, key)
         matcher = compile_pattern(pattern) if pattern else None
         source = source.lower()
+
+        def listed(w: pb.WantState) -> bool:  # the list's other filters, by the index terms its other pages use
+            return ((not statuses or w.status in statuses)
+                    and (matcher is None or any(matcher.matches(v) for n, v in want_terms(w) if n == "partition"))
+                    and (not source or ("source", source) in want_terms(w)))
+
+        self.history.catch_up(self.log)
+        now = self.clock_us()
+        before, slack_below = self._horizon(now)
         found: list[pb.WantState] = []
         step = min(AT_RISK_SCAN, 2 * limit)
-        while len(found) < limit:
-            entries, rows = self.store.wants_by_sla_deadline(cursor, step)
-            # The list's other filters, by the same index terms its creation-order pages use.
-            wants = [w for w in rows.values() if (not statuses or w.status in statuses)
-                     and (matcher is None or any(matcher.matches(v) for n, v in want_terms(w) if n == "partition"))
-                     and (not source or ("source", source) in want_terms(w))]
-            risky = self.predict_wants(wants)
+        while cursor is None or cursor[0] < before:
+            entries, rows = self.store.wants_by_sla_deadline(cursor, step, before)
+            risky = self.predict_wants([w for w in rows.values() if listed(w)], now)
             for value, key in entries:
                 if key in risky and risky[key].at_risk:
                     found.append(rows[key])
                     if len(found) == limit:
                         return found, f"{value}/{key}"
             if len(entries) < step:
-                return found, ""
+                break
             cursor, step = entries[-1], min(AT_RISK_SCAN, 2 * step)
+        # Beyond the horizon only wants whose deadline is close to their anchor can be at risk.
+        anchored = self.store.wants_by_id([k for _, k in self._term_entries("sla_slack", slack_below)])
+        beyond = sorted((time_term(sla_deadline_us(w.spec)), k) for k, w in anchored.items() if listed(w))
+        beyond = [e for e in beyond if e[0] >= before and (cursor is None or e > cursor)]
+        risky = self.predict_wants([anchored[k] for _, k in beyond], now)
+        for value, key in beyond:
+            if risky[key].at_risk:
+                found.append(anchored[key])
+                if len(found) == limit:
+                    return found, f"{value}/{key}"
         return found, ""
 
     def wants_at_risk(self, request: pb.PageRequest) -> pb.ListWantsResponse:
@@ -350,28 +367,33 @@ class DataBuildService:
 
     def at_risk_count(self) -> int:
         """How many active wants are at risk of missing their SLA, by the definition
-        ``list_wants(sla=at_risk)`` uses: the one place metrics ask.
-
-        Only wants that could be at risk are predicted (docs/wants.md#sla-prediction): no
-        prediction ends later than now plus the longest build or critical path history
-        gives, unless the want waits for dated inputs or a retry backoff (its anchor), and
-        then not later than its anchor plus the longest arrival lag and build. So the
-        candidates are the wants whose SLA deadline is before ``now + horizon``, read from
-        the ``sla`` index, and those whose deadline less their anchor is under ``lag + build``,
-        from the ``sla_slack`` index: the count equals predicting every active want, at
-        the cost of the candidates (plus one seek per build that building wants ride on)."""
+        ``list_wants(sla=at_risk)`` uses (and its horizon): the one place metrics ask. It
+        predicts the candidates ``_horizon`` leaves, not every active want with an SLA."""
         self.history.catch_up(self.log)
         now = self.clock_us()
-        build_us = _ceil_us(self.history.max_build_seconds())
-        horizon = max([build_us, *self._critical_paths_us(now)])
-        ids = {key for _, key in self._term_entries("sla", time_term(now + horizon))}
-        ids |= {key for _, key in self._term_entries(
-            "sla_slack", signed_term(_ceil_us(self.history.max_lag_seconds()) + build_us))}
+        before, slack_below = self._horizon(now)
+        ids = {key for _, key in self._term_entries("sla", before)}
+        ids |= {key for _, key in self._term_entries("sla_slack", slack_below)}
         count, ids = 0, sorted(ids)
         for start in range(0, len(ids), MAX_LIMIT):
             wants = self.store.wants_by_id(ids[start:start + MAX_LIMIT])
             count += sum(p.at_risk for p in self.predict_wants(list(wants.values()), now).values())
         return count
+
+    def _horizon(self, now_us: int) -> tuple[str, str]:
+        """Index bounds outside which no want is at risk (docs/wants.md#sla-prediction), from
+        the history as caught up: ``(sla term, sla_slack term)``.
+
+        A prediction ends at ``now`` plus the critical path of the build the want rides on,
+        or, without one, at the latest of ``now``, its backoff end and its dated inputs'
+        arrivals (date + lag) plus a build. So it ends before ``now + horizon``, horizon the
+        longest p50 build or remaining critical path, or else its anchor (``sla_anchor_us``)
+        ends it before ``anchor + longest lag + longest build``. A want at risk (predicted
+        after its deadline) therefore has an ``sla`` term below the first bound or an
+        ``sla_slack`` term (deadline - anchor) below the second."""
+        build_us = _ceil_us(self.history.max_build_seconds())
+        horizon = max([build_us, *self._critical_paths_us(now_us)])
+        return time_term(now_us + horizon), signed_term(_ceil_us(self.history.max_lag_seconds()) + build_us)
 
     def _critical_paths_us(self, now_us: int) -> list[int]:
         """The predicted remaining critical path of each build a building want rides on: one
