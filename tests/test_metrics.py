@@ -280,7 +280,7 @@ def test_a_refreshed_value_is_computed_once_then_refreshed_off_the_read_path():
             gate.wait(5)  # a slow recount: reads must not wait for it
         return len(calls)
 
-    value = Refreshed(compute, max_age_s=30, clock=lambda: now[0])
+    value = Refreshed(compute, max_age_s=30, clock=lambda: now[0], inline_below_s=0)  # never cheap enough
     assert value.get() == 1 and value.get() == 1 and calls == [0.0]  # fresh: no recount
     now[0] = 31
     assert value.get() == 1 and value.get() == 1  # stale: the last value at once, one recount started
@@ -290,3 +290,20 @@ def test_a_refreshed_value_is_computed_once_then_refreshed_off_the_read_path():
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert calls == [0.0, 31]
+
+
+def test_a_refreshed_value_is_computed_on_each_read_while_cheap():
+    from databuild.service.metrics import Refreshed
+
+    now, cost, calls = [0.0], [0.001], []
+
+    def compute() -> int:
+        calls.append(now[0])
+        now[0] += cost[0]  # the computation takes this long, by the clock Refreshed reads
+        return len(calls)
+
+    value = Refreshed(compute, max_age_s=30, clock=lambda: now[0], inline_below_s=0.01)
+    assert [value.get() for _ in range(3)] == [1, 2, 3]  # cheap: exact on every read
+    cost[0] = 0.5
+    assert value.get() == 4  # computed on the read, and found slow
+    assert [value.get() for _ in range(3)] == [4, 4, 4] and len(calls) == 4  # the last value, no recount yet
