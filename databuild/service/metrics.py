@@ -136,6 +136,12 @@ class ServiceMetrics:
         service.evaluator.add_reaction_listener(self.reaction_seconds.observe)
         r.register(_StateCollector(service))
 
+    def precreate_routes(self, label_sets: Iterable[tuple[str, str, int]]) -> None:
+        """Make the request counters of more routes (route template, method, status), e.g.
+        the dashboard's as ``http.create_app`` mounts them (``dashboard_label_sets``)."""
+        for route, method, code in label_sets:
+            self.requests.labels(route, method, str(code))
+
     def scrape(self) -> bytes:
         """The Prometheus text exposition of every metric (blocking: the gauges query the read models)."""
         return generate_latest(self.registry)
@@ -241,6 +247,20 @@ def route_label_sets() -> list[tuple[str, str, int]]:
     operations of ``service/interface.py``, the OpenAPI document and ``/metrics``."""
     return [*((op.path, op.method, op.status) for op in OPERATIONS), ("/api/v1/openapi.json", "GET", 200),
             ("/openapi.json", "GET", 200), (METRICS_PATH, "GET", 200)]
+
+
+def dashboard_label_sets(routes: Iterable[Any]) -> list[tuple[str, str, int]]:
+    """(route template, method, success status) of the dashboard's routes as mounted
+    (``service/dashboard/routes.py``: its pages, actions, the new-want and sign-in/out forms,
+    the static assets' mount): a page answers GET with 200, a form's POST answers 303 (See
+    Other, to the page showing the result), the mount GET with 200. Taken from the route
+    objects, so this module needs nothing of the dashboard (nor Jinja2) to know them."""
+    out = []
+    for route in routes:
+        methods = getattr(route, "methods", None) or {"GET"}  # a Mount has none: files are read
+        for method in sorted(set(methods) - {"HEAD"}):  # Starlette adds HEAD beside GET
+            out.append((route.path, method, 200 if method == "GET" else 303))
+    return out
 
 
 #: Once the at-risk count costs more than this (seconds), a scrape answers the last count and
