@@ -7,8 +7,10 @@ or ids. Every label set is made up front, so a series reads 0 before anything ha
 
 Where the figures come from, so a scrape costs what the active state is, not the log:
 
-- gauges are read at scrape time: active wants by status, SLA violated and at risk, one
-  aggregate query each over an index (their cost follows the matching rows); the oldest
+- gauges are read at scrape time: active wants by status and SLA violated, one aggregate
+  query each over an index (their cost follows the matching rows); SLA at risk, the
+  wants inside the prediction horizon predicted (``DataBuildService.at_risk_count``;
+  ``Refreshed`` once that is slow); the oldest
   waiting want is one seek of the status index (want ids are UUIDv7: key order is
   creation order); upstreams from their sync loops' status;
 - counters of outcomes (wants ended, builds, job runs, SLA violations) start from the
