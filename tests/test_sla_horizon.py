@@ -127,3 +127,34 @@ def test_no_history_means_nothing_at_risk_and_nothing_predicted(tmp_path):
     clock.us += 2 * S  # past a's deadline, not yet recorded violated: completion now > deadline
     assert service.at_risk_count() == 1 == len(_full_scan(service)) == len(_listed(service))
     store.close()
+
+
+def test_a_log_from_before_sla_slack_terms_gets_them_on_open(tmp_path, monkeypatch):
+    """Rows of projection version 3 have no ``sla_slack`` term: the replay on open adds it,
+    so a want anchored far ahead is still counted at risk."""
+    import databuild.state.projection as projection
+    from databuild.state import BUILD, WANT
+    from databuild.state.builds import build_terms
+    from databuild.state.wants import want_terms
+
+    def old_want_terms(want: pb.WantState):
+        return tuple(t for t in want_terms(want) if t[0] != "sla_slack")
+
+    clock = Clock(T0 + 3 * H)
+    url = f"sqlite://{tmp_path}/bel.sqlite3"
+    with monkeypatch.context() as old_code:
+        old_code.setattr(projection, "TERMS", {WANT: old_want_terms, BUILD: build_terms})
+        old_code.setattr(projection.StateProjection, "version", 3)
+        store = StateStore(open_event_log(url, [StateProjection()], clock))
+        store.log.append([pb.Event(external_partitions_available=pb.ExternalPartitionsAvailable(
+            refs=["up/2027-01-10"]))])
+        record_build(store.log.append, clock, "past", "//g:job", ["daily/past"], 3600)
+        service = DataBuildService(GRAPH, store, str(tmp_path / "logs"), clock_us=clock)
+        service.create_wants(pb.CreateWantsRequest(wants=[_want("far", 3600, ("up/2031-06-01",), FAR)]))
+        assert store.log.term_entries(WANT, "sla_slack") == []
+        store.close()
+    store = StateStore(open_event_log(url, [StateProjection()], clock))
+    service = DataBuildService(GRAPH, store, str(tmp_path / "logs"), clock_us=clock)
+    assert len(store.log.term_entries(WANT, "sla_slack")) == 1
+    assert service.at_risk_count() == 1 == len(_full_scan(service)) == len(_listed(service))
+    store.close()
