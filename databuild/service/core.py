@@ -386,9 +386,9 @@ class DataBuildService:
 
         A prediction ends at ``now`` plus the critical path of the build the want rides on,
         or, without one, at the latest of ``now``, its backoff end and its dated inputs'
-        arrivals (date + lag) plus a build. So it ends before ``now + horizon``, horizon the
+        arrivals (date + lag) plus a build. So it ends no later than ``now + horizon``, horizon the
         longest p50 build or remaining critical path, or else its anchor (``sla_anchor_us``)
-        ends it before ``anchor + longest lag + longest build``. A want at risk (predicted
+        ends it no later than ``anchor + longest lag + longest build``. A want at risk (predicted
         after its deadline) therefore has an ``sla`` term below the first bound or an
         ``sla_slack`` term (deadline - anchor) below the second."""
         build_us = _ceil_us(self.history.max_build_seconds())
