@@ -163,6 +163,37 @@ def test_labels_name_routes_statuses_and_jobs_never_refs_or_ids(store, tmp_path,
     assert value(samples, "databuild_http_request_duration_seconds_count", route="/api/v1/wants") == 1
 
 
+def test_dashboard_routes_are_counted_by_their_templates_from_zero(store, tmp_path, clock):
+    from databuild.service.dashboard.actions import ACTIONS
+    from databuild.service.dashboard.pages import PAGES
+
+    service = DataBuildService(GRAPH, store, str(tmp_path / "logs"), clock_us=clock)
+    with serving(service) as url:
+        samples = scrape(url)
+        for page in PAGES:  # each page and form, at its success status, before any request
+            assert value(samples, "databuild_http_requests_total", route=page.path, method="GET", code="200") == 0
+        for action in ACTIONS:
+            assert value(samples, "databuild_http_requests_total", route=action.path, method="POST", code="303") == 0
+        for route in ("/wants/new", "/sign-in", "/sign-out"):
+            assert value(samples, "databuild_http_requests_total", route=route, method="POST", code="303") == 0
+        assert value(samples, "databuild_http_requests_total", route="/static", method="GET", code="200") == 0
+        want_id = service.create_wants(pb.CreateWantsRequest(wants=[pb.CreateWantRequest(
+            partitions=["daily/2031-01-01"], external_dependencies=["raw/zebra-7"])])).wants[0].spec.want_id
+        assert requests.get(f"{url}/wants/{want_id}").status_code == 200
+        assert requests.get(f"{url}/wants/{want_id}").status_code == 200
+        assert requests.get(f"{url}/").status_code == 200
+        assert requests.get(f"{url}/static/dashboard.css").status_code == 200
+        assert requests.get(f"{url}/builds/no-such-build").status_code == 404
+        samples = scrape(url)
+    count = lambda route, code, method="GET": value(samples, "databuild_http_requests_total", route=route,
+                                                    method=method, code=code)
+    assert count("/wants/{want_id:path}", "200") == 2 and count("/", "200") == 1
+    assert count("/static", "200") == 1 and count("/builds/{build_id}", "404") == 1
+    assert not any(dict(labels).get("route") == "unmatched" for _, labels in samples)  # each matched a route
+    assert value(samples, "databuild_http_request_duration_seconds_count", route="/wants/{want_id:path}") == 2
+    assert not any(want_id[:8] in v or "zebra" in v for _, labels in samples for _, v in labels)
+
+
 def test_off_loopback_a_scrape_needs_a_token(store, tmp_path):
     with serving(DataBuildService(GRAPH, store, str(tmp_path / "logs")), loopback_only=False,
                  read_token=READ_TOKEN) as url:
@@ -280,7 +311,7 @@ def test_a_refreshed_value_is_computed_once_then_refreshed_off_the_read_path():
             gate.wait(5)  # a slow recount: reads must not wait for it
         return len(calls)
 
-    value = Refreshed(compute, max_age_s=30, clock=lambda: now[0])
+    value = Refreshed(compute, max_age_s=30, clock=lambda: now[0], inline_below_s=0)  # never cheap enough
     assert value.get() == 1 and value.get() == 1 and calls == [0.0]  # fresh: no recount
     now[0] = 31
     assert value.get() == 1 and value.get() == 1  # stale: the last value at once, one recount started
@@ -290,3 +321,20 @@ def test_a_refreshed_value_is_computed_once_then_refreshed_off_the_read_path():
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert calls == [0.0, 31]
+
+
+def test_a_refreshed_value_is_computed_on_each_read_while_cheap():
+    from databuild.service.metrics import Refreshed
+
+    now, cost, calls = [0.0], [0.001], []
+
+    def compute() -> int:
+        calls.append(now[0])
+        now[0] += cost[0]  # the computation takes this long, by the clock Refreshed reads
+        return len(calls)
+
+    value = Refreshed(compute, max_age_s=30, clock=lambda: now[0], inline_below_s=0.01)
+    assert [value.get() for _ in range(3)] == [1, 2, 3]  # cheap: exact on every read
+    cost[0] = 0.5
+    assert value.get() == 4  # computed on the read, and found slow
+    assert [value.get() for _ in range(3)] == [4, 4, 4] and len(calls) == 4  # the last value, no recount yet

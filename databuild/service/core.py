@@ -20,6 +20,7 @@ from databuild.errors import (
     ConflictError, CursorDivergedError, InvalidArgumentError, LogResetError, NotFoundError, TooLargeError,
 )
 from databuild.events import EVENT_TYPES, Clock, EventFilter, system_clock
+from databuild.events.log import MAX_PAGE_SIZE
 from databuild.graph import GraphSpec
 from databuild.jobs.protocol import JobProtocolError
 from databuild.planner import GraphResolver, Resolver, plan
@@ -35,12 +36,12 @@ from databuild.service.want_runner import WantRunner
 from databuild.state import ACTIVE_WANT_STATUSES, BUILD, JOB_RUN, TERMINAL_JOB_RUN_STATUSES, WANT, StateStore
 from databuild.state.history import DurationStats, JobHistory
 from databuild.state.reducers import reduce
-from databuild.state.wants import sla_deadline_us, ttl_deadline_us, want_terms
+from databuild.state.wants import sla_deadline_us, signed_term, time_term, ttl_deadline_us, want_terms
 from databuild.triggers.decide import FireCall, Trigger, failed_event, fired_events, manual_firing, resolve, status
 from databuild.triggers.protocol import call_fire
 from databuild.wants import MAX_WANTS_PER_REQUEST, Policy, new_want_spec
 from databuild.wants.explain import explain
-from databuild.wants.sla import Prediction, predict
+from databuild.wants.sla import Prediction, critical_path_us, predict
 
 MAX_WAIT_SECONDS = 60.0
 MAX_LIMIT = 10_000
@@ -294,31 +295,39 @@ class DataBuildService:
 
     # -- SLA prediction (docs/wants.md#sla-prediction) ----------------------------
 
-    def predict_wants(self, wants: Sequence[pb.WantState]) -> dict[str, Prediction]:
+    def predict_wants(self, wants: Sequence[pb.WantState], now_us: int | None = None) -> dict[str, Prediction]:
         """The prediction of each active want of ``wants``, by want id (history caught up once;
-        each build the wants ride on is read once)."""
-        self.history.catch_up(self.log)
-        now = self.clock_us()
+        each build the wants ride on is read once). Given ``now_us``, the history is taken
+        as it is (the caller caught it up) and the predictions are for that time."""
+        if now_us is None:
+            self.history.catch_up(self.log)
+            now_us = self.clock_us()
         builds: dict[str, tuple[pb.BuildState | None, dict[str, pb.JobRunState]]] = {}
         out = {}
         for want in wants:
             build, runs = None, {}
             if want.status == pb.WANT_STATUS_BUILDING and want.build_id:
                 if want.build_id not in builds:
-                    b = self.store.build(want.build_id)
-                    ids = [r.job_run_id for r in b.job_graph.job_runs] if b else []
-                    builds[want.build_id] = (b, {i: r for i in ids if (r := self.store.job_run(i)) is not None})
+                    builds[want.build_id] = self._build_and_runs(want.build_id)
                 build, runs = builds[want.build_id]
-            found = predict(want, build, runs, self.history, self._producers.by_pattern, now)
+            found = predict(want, build, runs, self.history, self._producers.by_pattern, now_us)
             if found is not None:
                 out[want.spec.want_id] = found
         return out
+
+    def _build_and_runs(self, build_id: str) -> tuple[pb.BuildState | None, dict[str, pb.JobRunState]]:
+        """A build and its planned job runs by id, as the predictor reads them."""
+        b = self.store.build(build_id)
+        ids = [r.job_run_id for r in b.job_graph.job_runs] if b else []
+        return b, {i: r for i in ids if (r := self.store.job_run(i)) is not None}
 
     def _at_risk_page(self, statuses: Sequence[int], pattern: str | None, source: str, after: str,
                       limit: int) -> tuple[list[pb.WantState], str]:
         """At-risk wants by SLA deadline (then id), most urgent first; the page token is
         ``<deadline term>/<want id>``. Walks the ``sla`` index (active wants whose SLA is not
-        violated) in deadline order, predicting each: a page costs the wants up to its last one."""
+        violated) in deadline order up to the horizon (``_horizon``), predicting each, then the
+        few wants beyond it that their anchor may put at risk: a page costs the wants up to its
+        last one (at most those inside the horizon) plus those anchored ones."""
         cursor = None
         if after:
             value, _, key = after.partition("/")
@@ -327,23 +336,38 @@ class DataBuildService:
             cursor = (value, key)
         matcher = compile_pattern(pattern) if pattern else None
         source = source.lower()
+
+        def listed(w: pb.WantState) -> bool:  # the list's other filters, by the index terms its other pages use
+            return ((not statuses or w.status in statuses)
+                    and (matcher is None or any(matcher.matches(v) for n, v in want_terms(w) if n == "partition"))
+                    and (not source or ("source", source) in want_terms(w)))
+
+        self.history.catch_up(self.log)
+        now = self.clock_us()
+        before, slack_below = self._horizon(now)
         found: list[pb.WantState] = []
         step = min(AT_RISK_SCAN, 2 * limit)
-        while len(found) < limit:
-            entries, rows = self.store.wants_by_sla_deadline(cursor, step)
-            # The list's other filters, by the same index terms its creation-order pages use.
-            wants = [w for w in rows.values() if (not statuses or w.status in statuses)
-                     and (matcher is None or any(matcher.matches(v) for n, v in want_terms(w) if n == "partition"))
-                     and (not source or ("source", source) in want_terms(w))]
-            risky = self.predict_wants(wants)
+        while cursor is None or cursor[0] < before:
+            entries, rows = self.store.wants_by_sla_deadline(cursor, step, before)
+            risky = self.predict_wants([w for w in rows.values() if listed(w)], now)
             for value, key in entries:
                 if key in risky and risky[key].at_risk:
                     found.append(rows[key])
                     if len(found) == limit:
                         return found, f"{value}/{key}"
             if len(entries) < step:
-                return found, ""
+                break
             cursor, step = entries[-1], min(AT_RISK_SCAN, 2 * step)
+        # Beyond the horizon only wants whose deadline is close to their anchor can be at risk.
+        anchored = self.store.wants_by_id([k for _, k in self._term_entries("sla_slack", slack_below)])
+        beyond = sorted((time_term(sla_deadline_us(w.spec)), k) for k, w in anchored.items() if listed(w))
+        beyond = [e for e in beyond if e[0] >= before and (cursor is None or e > cursor)]
+        risky = self.predict_wants([anchored[k] for _, k in beyond], now)
+        for value, key in beyond:
+            if risky[key].at_risk:
+                found.append(anchored[key])
+                if len(found) == limit:
+                    return found, f"{value}/{key}"
         return found, ""
 
     def wants_at_risk(self, request: pb.PageRequest) -> pb.ListWantsResponse:
@@ -354,14 +378,55 @@ class DataBuildService:
 
     def at_risk_count(self) -> int:
         """How many active wants are at risk of missing their SLA, by the definition
-        ``list_wants(sla=at_risk)`` uses: the one place metrics ask. It predicts every active
-        want with a pending SLA (cost follows their number, not the log's)."""
-        count, after = 0, ""
+        ``list_wants(sla=at_risk)`` uses (and its horizon): the one place metrics ask. It
+        predicts the candidates ``_horizon`` leaves, not every active want with an SLA."""
+        self.history.catch_up(self.log)
+        now = self.clock_us()
+        before, slack_below = self._horizon(now)
+        ids = {key for _, key in self._term_entries("sla", before)}
+        ids |= {key for _, key in self._term_entries("sla_slack", slack_below)}
+        count, ids = 0, sorted(ids)
+        for start in range(0, len(ids), MAX_LIMIT):
+            wants = self.store.wants_by_id(ids[start:start + MAX_LIMIT])
+            count += sum(p.at_risk for p in self.predict_wants(list(wants.values()), now).values())
+        return count
+
+    def _horizon(self, now_us: int) -> tuple[str, str]:
+        """Index bounds outside which no want is at risk (docs/wants.md#sla-prediction), from
+        the history as caught up: ``(sla term, sla_slack term)``.
+
+        A prediction ends at ``now`` plus the critical path of the build the want rides on,
+        or, without one, at the latest of ``now``, its backoff end and its dated inputs'
+        arrivals (date + lag) plus a build. So it ends no later than ``now + horizon``, horizon the
+        longest p50 build or remaining critical path, or else its anchor (``sla_anchor_us``)
+        ends it no later than ``anchor + longest lag + longest build``. A want at risk (predicted
+        after its deadline) therefore has an ``sla`` term below the first bound or an
+        ``sla_slack`` term (deadline - anchor) below the second."""
+        build_us = _ceil_us(self.history.max_build_seconds())
+        horizon = max([build_us, *self._critical_paths_us(now_us)])
+        return time_term(now_us + horizon), signed_term(_ceil_us(self.history.max_lag_seconds()) + build_us)
+
+    def _critical_paths_us(self, now_us: int) -> list[int]:
+        """The predicted remaining critical path of each build a building want rides on: one
+        seek of the ``build`` index per build (skipping its wants), then the build's runs."""
+        out, after = [], None
         while True:
-            found, after = self._at_risk_page((), None, "", after, MAX_LIMIT)
-            count += len(found)
-            if not after:
-                return count
+            entries = self.log.term_entries(WANT, "build", limit=1, after=after)
+            if not entries:
+                return out
+            build, runs = self._build_and_runs(entries[0][0])
+            if build is not None:
+                out.append(critical_path_us(build.job_graph, runs, self.history, now_us))
+            after = (entries[0][0], _AFTER_EVERY_KEY)
+
+    def _term_entries(self, name: str, high: str) -> list[tuple[str, str]]:
+        """Every want index entry of term ``name`` valued below ``high``, in pages."""
+        out: list[tuple[str, str]] = []
+        while True:
+            page = self.log.term_entries(WANT, name, None, high, MAX_PAGE_SIZE, after=out[-1] if out else None)
+            out += page
+            if len(page) < MAX_PAGE_SIZE:
+                return out
 
     def job_duration_stats(self) -> list[DurationStats]:
         """Per job label: p50/p95 seconds of its last successful runs (``history.WINDOW``),
@@ -563,6 +628,15 @@ class DataBuildService:
 
 #: Writers in other processes do not notify this one; a long-poll looks this often.
 FOREIGN_WRITER_CHECK_S = 1.0
+
+
+#: Sorts after every want id (UUIDs): an index cursor past all of a term value's entries.
+_AFTER_EVERY_KEY = "\U0010ffff"
+
+
+def _ceil_us(seconds: float) -> int:
+    """Seconds as whole microseconds, rounded up: a bound stays a bound."""
+    return -int(-seconds * 1_000_000 // 1)
 
 
 def check_wait(seconds: float) -> float:

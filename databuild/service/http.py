@@ -46,7 +46,9 @@ from databuild.proto.jsonmap import message_dict
 from databuild.service.core import FOREIGN_WRITER_CHECK_S, DataBuildService, check_wait
 from databuild.service.http_input import request_message
 from databuild.service.interface import GRAPH_HEADER, OPERATIONS, PROTOBUF, Operation
-from databuild.service.metrics import CONTENT_TYPE_LATEST, METRICS_PATH, RequestMetrics, ServiceMetrics
+from databuild.service.metrics import (
+    CONTENT_TYPE_LATEST, METRICS_PATH, RequestMetrics, ServiceMetrics, dashboard_label_sets,
+)
 from databuild.service.openapi import openapi_document
 
 log = logging.getLogger(__name__)
@@ -319,7 +321,9 @@ def create_app(service: DataBuildService, token: str | None = None,
     routes.append(Route(METRICS_PATH, metrics_text, methods=["GET"]))
     # The dashboard at / (imported here: it builds on this module's token check).
     from databuild.service.dashboard import Auth, dashboard_routes
-    routes += dashboard_routes(service, Auth(token, read_token, loopback_only), signal)
+    dashboard = dashboard_routes(service, Auth(token, read_token, loopback_only), signal)
+    metrics.precreate_routes(dashboard_label_sets(dashboard))  # their counters read 0 before a request
+    routes += dashboard
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -7,8 +7,10 @@ or ids. Every label set is made up front, so a series reads 0 before anything ha
 
 Where the figures come from, so a scrape costs what the active state is, not the log:
 
-- gauges are read at scrape time: active wants by status, SLA violated and at risk, one
-  aggregate query each over an index (their cost follows the matching rows); the oldest
+- gauges are read at scrape time: active wants by status and SLA violated, one aggregate
+  query each over an index (their cost follows the matching rows); SLA at risk, the
+  wants inside the prediction horizon predicted (``DataBuildService.at_risk_count``;
+  ``Refreshed`` once that is slow); the oldest
   waiting want is one seek of the status index (want ids are UUIDv7: key order is
   creation order); upstreams from their sync loops' status;
 - counters of outcomes (wants ended, builds, job runs, SLA violations) start from the
@@ -136,6 +138,12 @@ class ServiceMetrics:
         service.evaluator.add_reaction_listener(self.reaction_seconds.observe)
         r.register(_StateCollector(service))
 
+    def precreate_routes(self, label_sets: Iterable[tuple[str, str, int]]) -> None:
+        """Make the request counters of more routes (route template, method, status), e.g.
+        the dashboard's as ``http.create_app`` mounts them (``dashboard_label_sets``)."""
+        for route, method, code in label_sets:
+            self.requests.labels(route, method, str(code))
+
     def scrape(self) -> bytes:
         """The Prometheus text exposition of every metric (blocking: the gauges query the read models)."""
         return generate_latest(self.registry)
@@ -243,41 +251,65 @@ def route_label_sets() -> list[tuple[str, str, int]]:
             ("/openapi.json", "GET", 200), (METRICS_PATH, "GET", 200)]
 
 
-#: The at-risk count is recomputed at most this often (seconds), off the scrape's path.
+def dashboard_label_sets(routes: Iterable[Any]) -> list[tuple[str, str, int]]:
+    """(route template, method, success status) of the dashboard's routes as mounted
+    (``service/dashboard/routes.py``: its pages, actions, the new-want and sign-in/out forms,
+    the static assets' mount): a page answers GET with 200, a form's POST answers 303 (See
+    Other, to the page showing the result), the mount GET with 200. Taken from the route
+    objects, so this module needs nothing of the dashboard (nor Jinja2) to know them."""
+    out = []
+    for route in routes:
+        methods = getattr(route, "methods", None) or {"GET"}  # a Mount has none: files are read
+        for method in sorted(set(methods) - {"HEAD"}):  # Starlette adds HEAD beside GET
+            out.append((route.path, method, 200 if method == "GET" else 303))
+    return out
+
+
+#: Once the at-risk count costs more than this (seconds), a scrape answers the last count and
+#: a background thread recounts, at most every ``AT_RISK_REFRESH_S``; cheaper, it is counted
+#: on the scrape (a fifth of the 50 ms a scrape may take).
+AT_RISK_INLINE_S = 0.01
 AT_RISK_REFRESH_S = 30.0
 
 
 class Refreshed:
-    """A value too costly to compute on every scrape: ``compute()`` runs on the first read,
-    then again in a background thread once the value is older than ``max_age_s``; reads
-    meanwhile answer the last value at once. (Counting at-risk wants predicts every active
-    want with an SLA: seconds at 100,000 of them, docs/metrics.md.)"""
+    """A value that may be too costly to compute on every scrape: ``compute()`` runs on
+    every read while it took under ``inline_below_s`` last time; once slower, reads answer
+    the last value at once and a background thread computes it again when it is older than
+    ``max_age_s``. (Counting at-risk wants predicts the wants inside the prediction horizon,
+    docs/wants.md#sla-prediction: milliseconds usually, a tenth of a second when 100,000
+    wants with hour-long builds are due within the hour, docs/metrics.md.)"""
 
     def __init__(self, compute: Callable[[], int], max_age_s: float = AT_RISK_REFRESH_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.perf_counter, inline_below_s: float = AT_RISK_INLINE_S) -> None:
         self._compute, self.max_age_s, self._clock = compute, max_age_s, clock
+        self.inline_below_s = inline_below_s
         self._lock = threading.Lock()
         self._value: int | None = None
         self._at = 0.0
+        self._cost = 0.0  # seconds the last computation took
         self._refreshing = False
 
     def get(self) -> int:
         with self._lock:
             value, stale = self._value, self._clock() - self._at >= self.max_age_s
-            start = value is not None and stale and not self._refreshing
+            inline = value is None or (self._cost < self.inline_below_s and not self._refreshing)
+            start = not inline and stale and not self._refreshing
             self._refreshing |= start
-        if value is None:
-            self._refresh()
-            return self._value  # type: ignore[return-value]
+        if inline:
+            return self._refresh()
         if start:
             threading.Thread(target=self._refresh, name="metrics-refresh", daemon=True).start()
-        return value
+        return value  # type: ignore[return-value]
 
-    def _refresh(self) -> None:
+    def _refresh(self) -> int:
         try:
+            began = self._clock()
             value = self._compute()
             with self._lock:
                 self._value, self._at = value, self._clock()
+                self._cost = self._at - began
+            return value
         finally:
             with self._lock:
                 self._refreshing = False

@@ -201,6 +201,18 @@ class JobHistory:
             lag = self._quantile(2, self._lags, shaped[0], q)
             return None if lag is None else shaped[1] + int(lag * _US)
 
+    def max_build_seconds(self, q: float = 0.5) -> float:
+        """The largest ``build_seconds(label, q)`` over every top job label seen (0 without
+        history): no want without a plan is predicted to take longer to build."""
+        with self._lock:
+            return max((self._quantile(1, self._builds, k, q) or 0.0 for k in self._builds), default=0.0)
+
+    def max_lag_seconds(self, q: float = 0.5) -> float:
+        """The largest arrival lag quantile over every ref shape seen (0 without history): no
+        external partition is predicted to land later than its date plus this."""
+        with self._lock:
+            return max((self._quantile(2, self._lags, k, q) or 0.0 for k in self._lags), default=0.0)
+
     def _quantile(self, table: int, samples: dict[str, deque[float]], key: str, q: float) -> float | None:
         cached = self._quantiles.get((table, key, q))
         if cached is None and samples.get(key):

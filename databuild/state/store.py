@@ -184,11 +184,12 @@ class StateStore:
             return self.log.count_terms(WANT, term)
         return sum(self.log.count_rows(WANT, statuses, term).values())
 
-    def wants_by_sla_deadline(self, after: tuple[str, str] | None, limit: int
+    def wants_by_sla_deadline(self, after: tuple[str, str] | None, limit: int, before: str | None = None
                               ) -> tuple[list[tuple[str, str]], dict[str, pb.WantState]]:
         """Active wants whose SLA is not violated, by deadline then id: the index entries
-        ``(deadline term, want id)`` after ``after`` (at most ``limit``) and those wants by id."""
-        entries = self.log.term_entries(WANT, "sla", None, None, limit, after=after)
+        ``(deadline term, want id)`` after ``after`` and with a deadline term below ``before``
+        (at most ``limit``) and those wants by id."""
+        entries = self.log.term_entries(WANT, "sla", None, before, limit, after=after)
         return entries, self.wants_by_id([key for _, key in entries])
 
     def active_wants(self, after: str | None = None, limit: int = 1000) -> list[pb.WantState]:

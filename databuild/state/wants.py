@@ -9,9 +9,12 @@ Terms (read-model secondary index entries, see ``databuild.events.Term``):
 - while active: ``("wait", ref)`` for each external partition it waits for,
   ``("build", id)`` for the build it rides on, ``("due", time)`` for its next
   deadline (TTL, SLA or end of retry backoff), ``("sla", time)`` for an SLA deadline
-  not yet passed, and ``("queued", time)`` with its urgency while queued.
+  not yet passed, ``("sla_slack", signed)`` beside it when the want has an anchor
+  (``sla_anchor_us``): its SLA deadline less that anchor, and ``("queued", time)`` with
+  its urgency while queued.
 
-Times are UTC microseconds, zero-padded so text order is time order.
+Times are UTC microseconds, zero-padded so text order is time order (``signed_term``
+offsets signed durations so that holds for negative ones too).
 """
 
 from __future__ import annotations
@@ -20,12 +23,22 @@ from typing import Sequence
 
 from databuild.events import Term
 from databuild.proto import databuild_pb2 as pb
+from databuild.state.history import ref_shape
 from databuild.statuses import ACTIVE_WANT_STATUSES
 
 
 def time_term(us: int) -> str:
     """Microseconds as sortable text."""
     return f"{max(us, 0):017d}"
+
+
+#: Added to a signed term so that every value of +-31,000 years is a 19-digit number.
+_SIGNED_OFFSET = 10 ** 18
+
+
+def signed_term(us: int) -> str:
+    """Signed microseconds as sortable text (clamped to +-10**18)."""
+    return f"{min(max(us + _SIGNED_OFFSET, 0), 2 * _SIGNED_OFFSET - 1):019d}"
 
 
 def ttl_deadline_us(spec: pb.WantSpec) -> int:
@@ -57,6 +70,21 @@ def next_due_us(want: pb.WantState) -> int | None:
     if want.status == pb.WANT_STATUS_QUEUED and want.HasField("not_before"):
         times.append(want.not_before.ToMicroseconds())
     return min(times)
+
+
+def sla_anchor_us(want: pb.WantState) -> int | None:
+    """The latest time the want's SLA prediction can start from that is not ``now``: the
+    dates of the dated external partitions it waits for (they arrive after their date)
+    and, queued, the end of its retry backoff; None without either.
+
+    SLA prediction (``databuild.wants.sla``) starts a want without a plan at the latest
+    of now, its backoff end and its inputs' typical arrivals (date + lag), so its predicted
+    completion is at most ``max(now, anchor + longest lag) + longest build``: wants whose
+    deadline is further than that cannot be at risk (``DataBuildService.at_risk_count``)."""
+    times = [day for ref in want.waiting_for if (shaped := ref_shape(ref)) is not None for day in (shaped[1],)]
+    if want.status == pb.WANT_STATUS_QUEUED and want.HasField("not_before"):
+        times.append(want.not_before.ToMicroseconds())
+    return max(times) if times else None
 
 
 DEPENDENCIES, PLAN_INPUTS = "external dependencies", "external inputs of its plan"
@@ -95,6 +123,9 @@ def want_terms(want: pb.WantState) -> tuple[Term, ...]:
     sla = sla_deadline_us(spec)
     if sla is not None and not want.sla_violated:
         terms.append(("sla", time_term(sla)))
+        anchor = sla_anchor_us(want)
+        if anchor is not None:
+            terms.append(("sla_slack", signed_term(sla - anchor)))
     if want.status == pb.WANT_STATUS_QUEUED:
         terms.append(("queued", time_term(urgency_us(spec))))
     return tuple(terms)

@@ -77,6 +77,13 @@ def predict(want: pb.WantState, build: pb.BuildState | None, job_runs: Mapping[s
     return Prediction(completion, at_risk, tuple(dict.fromkeys(unknown)))
 
 
+def critical_path_us(graph: pb.JobGraph, runs: Mapping[str, pb.JobRunState], history: History,
+                     now_us: int) -> int:
+    """How long after ``now_us`` a want riding on a build of ``graph`` (its runs by id) is
+    predicted to complete: what ``predict`` adds to ``now_us`` for a building want."""
+    return _critical_path_us(graph, runs, history, now_us, [])
+
+
 def _build_us(refs, history: History, job_of: Callable[[str], str | None], unknown: list[str]) -> int:
     """The longest p50 build duration among the jobs producing ``refs`` (builds run them together)."""
     longest = 0.0
