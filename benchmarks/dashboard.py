@@ -52,6 +52,8 @@ HTML = {"Accept": "text/html"}
 PARTS = 8
 #: Digits of a build's key in its refs (``b/000042/part/3``): copies keep every string's length.
 KEY_DIGITS = 6
+#: Reports tainted after the builds, for the partitions list's status filter.
+TAINTED = 20
 UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 CONFIG_SCRIPT = r'''
 import json, sys
@@ -61,8 +63,8 @@ for ref in sys.argv[1:]:
     if kind == "report":
         configs.append({"outputs": [ref], "inputs": [{"ref": f"b/{key}/part/{j}", "dep_type": "materialize"}
                                                      for j in range(%d)]})
-    else:
-        configs.append({"outputs": [ref]})
+    else:  # every part reads one shared external input: a partition with as many consumers as parts
+        configs.append({"outputs": [ref], "inputs": [{"ref": "ext/shared", "dep_type": "materialize"}]})
 print(json.dumps({"configs": configs}))
 ''' % PARTS
 SERVER = r'''
@@ -135,6 +137,7 @@ def fill_builds(root: Path, job: Path, events: int) -> list[str]:
     graph = make_graph(str(job))
     launcher = ProcessLauncher(graph)
     try:
+        store.log.append([pb.Event(external_partitions_available=pb.ExternalPartitionsAvailable(refs=["ext/shared"]))])
         start = store.log.latest_index()
         key = "0" * KEY_DIGITS
         result = BuildExecutor(graph, store, launcher, str(root / "logs"), 2).run([f"b/{key}/report"])
@@ -157,6 +160,9 @@ def fill_builds(root: Path, job: Path, events: int) -> list[str]:
                 ids.append(fresh[result.build_id.encode()].decode())
             store.log.append(batch)
             k += 1
+        for j in range(TAINTED):
+            store.log.append([pb.Event(partitions_tainted=pb.PartitionsTainted(
+                refs=[f"b/{j:0{KEY_DIGITS}d}/report"], reason="bad data"))])
         return ids
     finally:
         launcher.close()
@@ -203,6 +209,12 @@ def main() -> None:
             "SLA": "/sla",
             "builds (first page)": "/builds",
             "build detail": f"/builds/{some_build}",
+            "partitions (first page)": "/partitions",
+            "partitions pattern=b/*/report after=<middle>": f"/partitions?pattern=b/*/report&after=b/{len(builds) // 2:0{KEY_DIGITS}d}/report",
+            "partitions status=tainted": "/partitions?status=tainted",
+            "partitions status=available pattern=b/*/part/3": "/partitions?status=available&pattern=b/*/part/3",
+            "partition detail (built, consumed)": f"/partitions/b/{len(builds) // 2:0{KEY_DIGITS}d}/part/3",
+            f"partition detail (input of {len(builds) * PARTS:,} runs)": "/partitions/ext/shared",
             "jobs": "/jobs",
             "triggers": "/triggers",
         }
@@ -219,7 +231,7 @@ def main() -> None:
                 try:
                     http.get(f"{url}/api/v1/health", timeout=1)
                     break
-                except requests.ConnectionError:
+                except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy starting
                     time.sleep(0.05)
             def timed(paths: list[str]) -> dict:
                 samples = []
