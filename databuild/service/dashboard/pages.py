@@ -15,8 +15,10 @@ from databuild.errors import InvalidArgumentError
 from databuild.proto import databuild_pb2 as pb
 from databuild.proto.jsonmap import enum_choices, enum_value
 from databuild.service.core import DataBuildService
+from databuild.service.dashboard.crossgraph import upstreams_page
 from databuild.service.dashboard.forms import WantForm
 from databuild.service.dashboard.graphviz import quote
+from databuild.service.dashboard.jobruns import job_run_detail
 from databuild.service.dashboard.page import LIST_LIMIT, Page, View, doc
 from databuild.state.wants import sla_deadline_us
 from databuild.statuses import ACTIVE_WANT_STATUSES
@@ -213,7 +215,9 @@ PAGES: tuple[Page, ...] = (
     Page("want", "/wants/{want_id:path}", "Want", want_detail),
     Page("builds", "/builds", "Builds", builds, nav="Builds"),
     Page("build", "/builds/{build_id}", "Build", build_detail),
+    Page("job_run", "/job-runs/{job_run_id}", "Job run", job_run_detail),
     Page("sla", "/sla", "SLA", sla, nav="SLA"),
+    Page("upstreams", "/upstreams", "Cross-graph", upstreams_page, nav="Cross-graph"),
     Page("sign_in", "/sign-in", "Sign in", sign_in, live=False),
 )
 
