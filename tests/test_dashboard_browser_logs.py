@@ -123,6 +123,7 @@ def test_a_running_job_s_log_is_followed_without_reloading(chaos, browser, tmp_p
     ticks = [line for line in text.splitlines() if line.startswith("tick ")]
     assert ticks == [f"tick {i}" for i in range(1, len(ticks) + 1)]  # every line once, in order
     assert text.count("line 0\n") == 1 and text.endswith("released\n")
+    expect(page.locator("#log-size")).to_have_text(str(len(text.encode())))  # every byte, shown once
     assert page.evaluate("window.notReloaded") is True
     # One request per piece, each from where the last ended: nothing shown is sent again.
     assert pieces and all(asked == answered for asked, answered, _ in pieces)

@@ -56,7 +56,7 @@ def test_the_page_shows_the_run_and_its_log_s_tail(dash):
     assert "up/daily/1" in text and "daily/1" in text and '<dd id="run-exit-code">3</dd>' in text
     shown = re.search(r'<pre id="log-text"[^>]*>(.*?)</pre>', text, re.S).group(1)
     assert shown.endswith("the end of &lt;the&gt; log\n") and len(shown) < 70_000  # the tail, escaped
-    assert "the last 65536 of 100022 bytes" in text
+    assert "from byte 34486 of <span id=\"log-size\" data-live-keep>100022</span> bytes (the last 64 KiB)" in text
     assert follow_url(text) == ""  # the run ended: nothing to follow
     by_prefix = requests.get(f"{url}/job-runs/{RUN[:6]}", headers=HTML)  # an id prefix names the run
     assert by_prefix.status_code == 200 and f'<span class="id">{RUN}</span>' in by_prefix.text

@@ -58,6 +58,9 @@
           return;
         }
         append(decoder.decode(new Uint8Array(await answer.arrayBuffer()), { stream: true }));
+        var next = answer.headers.get("X-Log-Next-Offset");
+        var size = document.getElementById("log-size");
+        if (size) { size.textContent = next; }
         if (answer.headers.get("X-Log-Complete") === "true") {
           append(decoder.decode());
           pre.dataset.followUrl = "";
@@ -66,7 +69,7 @@
           if (box) { box.closest("label").hidden = true; }
           return;
         }
-        pre.dataset.followUrl = url.replace(/offset=\d+/, "offset=" + answer.headers.get("X-Log-Next-Offset"));
+        pre.dataset.followUrl = url.replace(/offset=\d+/, "offset=" + next);
         state("following");
       }
       if (pre.dataset.followUrl) { state("paused"); }
