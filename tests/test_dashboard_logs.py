@@ -56,7 +56,7 @@ def test_the_page_shows_the_run_and_its_log_s_tail(dash):
     assert "up/daily/1" in text and "daily/1" in text and '<dd id="run-exit-code">3</dd>' in text
     shown = re.search(r'<pre id="log-text"[^>]*>(.*?)</pre>', text, re.S).group(1)
     assert shown.endswith("the end of &lt;the&gt; log\n") and len(shown) < 70_000  # the tail, escaped
-    assert "from byte 34486 of <span id=\"log-size\" data-live-keep>100022</span> bytes (the last 64 KiB)" in text
+    assert "from byte 34486 of <span id=\"log-size\">100022</span> bytes (the last 64 KiB)" in text
     assert follow_url(text) == ""  # the run ended: nothing to follow
     by_prefix = requests.get(f"{url}/job-runs/{RUN[:6]}", headers=HTML)  # an id prefix names the run
     assert by_prefix.status_code == 200 and f'<span class="id">{RUN}</span>' in by_prefix.text
@@ -146,3 +146,17 @@ def test_a_run_without_a_log_file_wrote_nothing(dash):
     page = requests.get(f"{url}/job-runs/{RUN}", headers=HTML)
     assert page.status_code == 200 and 'status-succeeded">succeeded' in page.text
     assert "the run wrote nothing" in page.text  # a log never created: the run printed nothing
+
+
+def test_a_live_update_of_the_page_sends_no_log_text(dash):
+    url, service, _ = dash
+    record_run(service, b"written once\n")
+    page = requests.get(f"{url}/job-runs/{RUN}", headers=HTML).text
+    assert "written once" in page
+    live_url = re.search(r'id="live" hidden data-url="([^"]+)"', page).group(1).replace("&amp;", "&")
+    set_status(service, pb.JOB_RUN_STATUS_SUCCEEDED)  # the change the live request answers
+    update = requests.get(url + live_url, headers=HTML, timeout=60)
+    assert update.status_code == 200 and 'status-succeeded">succeeded' in update.text
+    # The page's script keeps the log it shows: the update carries none of it again.
+    assert "written once" not in update.text and re.search(r'<pre id="log-text"[^>]*data-live-keep', update.text)
+    assert 'id="log-empty"' not in update.text  # the log is not empty, only not sent

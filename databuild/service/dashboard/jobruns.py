@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Awaitable, Callable
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -87,17 +88,21 @@ def read_log(service: DataBuildService, job_run_id: str, offset: int | None, lim
 
 
 def job_run_detail(v: View) -> dict:
-    """The run, its build's link, and the tail of its log with where following continues."""
+    """The run, its build's link, and the tail of its log with where following continues.
+
+    A live update of the page (the run's status moved) reads no log text: the page's log
+    is kept as ``joblog.js`` follows it, so the update only learns the log's size."""
     svc = v.service
     run = svc.job_run(pb.GetJobRunRequest(job_run_id=v.path_params["job_run_id"])).job_run
+    live_update = bool(v.extra.get("live_update"))
     try:
-        piece = read_log(svc, run.job_run_id, None, LOG_TAIL)
+        piece = read_log(svc, run.job_run_id, None, 1 if live_update else LOG_TAIL)
         log_error = ""
     except NotFoundError as e:  # the run's log file is gone (or outside the log directory): say so
         piece, log_error = LogPiece(0, 0, 0, True, b""), str(e)
     return {"run": doc(run), "inputs": [d.ref for d in run.config.inputs], "outputs": list(run.outputs),
             "ended": run.status in TERMINAL_JOB_RUN_STATUSES,
-            "log": {"text": piece.data.decode("utf-8", errors="replace"), "offset": piece.offset,
+            "log": {"text": "" if live_update else piece.data.decode("utf-8", errors="replace"), "offset": piece.offset,
                     "next_offset": piece.next_offset, "size": piece.size, "complete": piece.complete,
                     "tail": LOG_TAIL, "error": log_error},
             "follow_url": f"/job-runs/{run.job_run_id}/log?offset={piece.next_offset}" if not piece.complete else ""}
@@ -138,7 +143,7 @@ def log_response(piece: LogPiece) -> Response:
         "Cache-Control": "no-store"})
 
 
-def log_follow_handler(service: DataBuildService, signal):
+def log_follow_handler(service: DataBuildService, signal) -> Callable[[Request], Awaitable[Response]]:
     """The handler of ``GET /job-runs/{job_run_id}/log?offset=N`` (routes.py guards it)."""
     async def follow(request: Request) -> Response:
         offset = parse_offset(request.query_params.get("offset"))

@@ -142,7 +142,8 @@ def dashboard_routes(service: DataBuildService, auth: Auth, signal) -> list[Base
                 if not since.isdigit():
                     raise InvalidArgumentError(f"live must be an event index (a whole number), got {since!r}")
                 await waiter.past(int(since), LIVE_WAIT_S)
-            return await respond(page, request)
+            # A live update may leave out what the page's own script keeps (data-live-keep).
+            return await respond(page, request, live_update=since is not None)
         # The sign-in page is what a reader without a token is sent to: it needs none.
         handler = guarded(show, writes=False) if page.name != "sign_in" else _errors_as_pages(show, error_page)
         return Route(page.path, handler, methods=["GET"], name=page.name)
