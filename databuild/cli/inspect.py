@@ -148,6 +148,24 @@ def jobs_list(c: CliContext) -> None:
     table(["job", "outputs"], [(j.label, " ".join(j.outputs) or "(via lookup)") for j in graph.jobs])
 
 
+@jobs.command("stats")
+@pass_ctx
+def jobs_stats(c: CliContext) -> None:
+    """Per job: runs, success rate, p50/p95 duration of its last successful runs, its last run."""
+    from databuild.timespec import format_duration  # light: no protobuf on the client path
+
+    found = c.read("job_stats")
+    if c.as_json:
+        emit_json(found)
+        return
+    seconds = lambda s: format_duration(s) if s else "-"  # noqa: E731
+    table(["job", "runs", "success", "p50", "p95", "last run"], [
+        (j["job_label"] + ("" if j["declared"] else " (not in the graph)"), j["runs"],
+         f"{j['success_rate']:.0%}" if j["runs"] else "-", seconds(j["p50_seconds"]), seconds(j["p95_seconds"]),
+         f"{j['last_status']} {timestamp(j['last_finished_at'])}" if j["last_job_run_id"] else "-")
+        for j in found["jobs"]])
+
+
 @click.command()
 @click.argument("job_run_id")
 @click.option("--tail", type=click.IntRange(min=1), help="Only the last this many bytes.")

@@ -1149,3 +1149,37 @@ class PauseTriggerRequest(_message.Message):
     requested_by: str
     reason: str
     def __init__(self, name: _Optional[str] = ..., requested_by: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class JobStats(_message.Message):
+    __slots__ = ("job_label", "declared", "runs", "succeeded", "failed", "success_rate", "p50_seconds", "p95_seconds", "duration_samples", "last_job_run_id", "last_status", "last_finished_at")
+    JOB_LABEL_FIELD_NUMBER: _ClassVar[int]
+    DECLARED_FIELD_NUMBER: _ClassVar[int]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_RATE_FIELD_NUMBER: _ClassVar[int]
+    P50_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    P95_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    DURATION_SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    LAST_JOB_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_STATUS_FIELD_NUMBER: _ClassVar[int]
+    LAST_FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    job_label: str
+    declared: bool
+    runs: int
+    succeeded: int
+    failed: int
+    success_rate: float
+    p50_seconds: float
+    p95_seconds: float
+    duration_samples: int
+    last_job_run_id: str
+    last_status: JobRunStatus
+    last_finished_at: _timestamp_pb2.Timestamp
+    def __init__(self, job_label: _Optional[str] = ..., declared: _Optional[bool] = ..., runs: _Optional[int] = ..., succeeded: _Optional[int] = ..., failed: _Optional[int] = ..., success_rate: _Optional[float] = ..., p50_seconds: _Optional[float] = ..., p95_seconds: _Optional[float] = ..., duration_samples: _Optional[int] = ..., last_job_run_id: _Optional[str] = ..., last_status: _Optional[_Union[JobRunStatus, str]] = ..., last_finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class JobStatsResponse(_message.Message):
+    __slots__ = ("jobs",)
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[JobStats]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[JobStats, _Mapping]]] = ...) -> None: ...

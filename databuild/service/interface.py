@@ -153,6 +153,8 @@ OPERATIONS: tuple[Operation, ...] = (
               "Pause a trigger: it fires nothing until resumed.", writes=True),
     Operation("resume_trigger", "POST", f"{API}/triggers/{{name}}/resume", "PauseTriggerRequest", "TriggerStatus",
               "Resume a paused trigger: what came due while it was paused is not fired.", writes=True),
+    Operation("job_stats", "GET", f"{API}/jobs", "EmptyRequest", "JobStatsResponse",
+              "Per job label: runs, succeeded, failed, success rate, p50/p95 duration, the run that ended last."),
     Operation("job_run", "GET", f"{API}/job-runs/{{job_run_id}}", "GetJobRunRequest", "JobRunDetailResponse",
               "A job run's state."),
     Operation("job_run_log", "GET", f"{API}/job-runs/{{job_run_id}}/logs", "JobRunLogRequest", None,

@@ -10,7 +10,7 @@ What it keeps, per key, is the last ``WINDOW`` samples (seconds), so statistics 
 recent behaviour and memory is bounded by the number of job labels and ref shapes:
 
 - per job label: durations of successful runs, start (RUNNING, else SCHEDULED) to
-  SUCCEEDED; counts of succeeded and failed runs;
+  SUCCEEDED; counts of succeeded and failed runs; the run that ended last;
 - per job label producing a build's requested partitions ("top job"): build durations,
   requested to COMPLETED, the fallback for wants that have no plan yet;
 - per ref shape (the ref with its ISO date replaced by ``{date}``): how long after that
@@ -36,6 +36,8 @@ HISTORY_TYPES = ("job_run_status_changed", "job_graph_recorded", "build_requeste
                  "external_partitions_available")
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _US = 1_000_000
+_ENDED = (pb.JOB_RUN_STATUS_SUCCEEDED, pb.JOB_RUN_STATUS_FAILED, pb.JOB_RUN_STATUS_CANCELLED,
+          pb.JOB_RUN_STATUS_SKIPPED)
 _PAGE = 5000
 
 
@@ -71,12 +73,25 @@ class DurationStats:
     p95_seconds: float
     succeeded: int
     failed: int
+    #: Durations the quantiles are over (at most ``WINDOW``).
+    samples: int = 0
+    #: The run that ended last (any end: succeeded, failed, cancelled, skipped): id, status, time (us).
+    last_run: LastRun | None = None
 
     @property
     def success_rate(self) -> float:
         """Succeeded / (succeeded + failed), over every run seen."""
         done = self.succeeded + self.failed
         return self.succeeded / done if done else 0.0
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """The job run of a label that ended last."""
+
+    job_run_id: str
+    status: int  # pb.JobRunStatus
+    ended_us: int
 
 
 class JobHistory:
@@ -87,6 +102,7 @@ class JobHistory:
         self._cursor = 0
         self._durations: dict[str, deque[float]] = {}
         self._counts: dict[str, list[int]] = {}  # label -> [succeeded, failed]
+        self._last: dict[str, LastRun] = {}  # label -> its run that ended last
         self._started: dict[str, int] = {}  # in-flight job run -> start time (us)
         self._builds: dict[str, deque[float]] = {}  # top job label -> build durations
         self._build_start: dict[str, int] = {}  # in-flight build -> requested time (us)
@@ -141,7 +157,9 @@ class JobHistory:
             self._started.setdefault(p.job_run_id, at)
         elif p.status == pb.JOB_RUN_STATUS_RUNNING:
             self._started[p.job_run_id] = at  # the run's own time, without the queue wait
-        elif p.status == pb.JOB_RUN_STATUS_SUCCEEDED:
+        elif p.status in _ENDED:
+            self._last[p.job_label] = LastRun(p.job_run_id, p.status, at)
+        if p.status == pb.JOB_RUN_STATUS_SUCCEEDED:
             start = self._started.pop(p.job_run_id, None)
             self._counts.setdefault(p.job_label, [0, 0])[0] += 1
             if start is not None:
@@ -193,9 +211,10 @@ class JobHistory:
         """Per job label seen: p50/p95 of its last ``WINDOW`` successful durations and its counts."""
         with self._lock:
             out = []
-            for label in sorted(set(self._counts) | set(self._durations)):
+            for label in sorted(set(self._counts) | set(self._durations) | set(self._last)):
                 samples = self._durations.get(label) or ()
                 succeeded, failed = self._counts.get(label, (0, 0))
                 out.append(DurationStats(label, percentile(samples, 0.5) if samples else 0.0,
-                                         percentile(samples, 0.95) if samples else 0.0, succeeded, failed))
+                                         percentile(samples, 0.95) if samples else 0.0, succeeded, failed,
+                                         len(samples), self._last.get(label)))
             return out

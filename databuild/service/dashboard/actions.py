@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from databuild.proto import databuild_pb2 as pb
 from databuild.service.core import DataBuildService
+from databuild.service.dashboard import triggers
 
 
 @dataclass(frozen=True)
@@ -52,4 +53,7 @@ def cancel_want(a: ActionRequest) -> str:
 
 ACTIONS: tuple[Action, ...] = (
     Action("cancel_want", "/wants/{want_id}/cancel", "want", cancel_want),
+    Action("pause_trigger", "/triggers/{name}/pause", "triggers", triggers.pause_trigger),
+    Action("resume_trigger", "/triggers/{name}/resume", "triggers", triggers.resume_trigger),
+    Action("fire_trigger", "/triggers/{name}/fire", "triggers", triggers.fire_trigger),
 )

@@ -19,7 +19,9 @@ from databuild.service.dashboard.crossgraph import upstreams_page
 from databuild.service.dashboard.forms import WantForm
 from databuild.service.dashboard.graphviz import quote
 from databuild.service.dashboard.jobruns import job_run_detail
+from databuild.service.dashboard.jobs import jobs
 from databuild.service.dashboard.page import LIST_LIMIT, Page, View, doc
+from databuild.service.dashboard.triggers import triggers
 from databuild.state.wants import sla_deadline_us
 from databuild.statuses import ACTIVE_WANT_STATUSES
 
@@ -217,6 +219,8 @@ PAGES: tuple[Page, ...] = (
     Page("build", "/builds/{build_id}", "Build", build_detail),
     Page("job_run", "/job-runs/{job_run_id}", "Job run", job_run_detail),
     Page("sla", "/sla", "SLA", sla, nav="SLA"),
+    Page("jobs", "/jobs", "Jobs", jobs, nav="Jobs"),
+    Page("triggers", "/triggers", "Triggers", triggers, nav="Triggers"),
     Page("upstreams", "/upstreams", "Cross-graph", upstreams_page, nav="Cross-graph"),
     Page("sign_in", "/sign-in", "Sign in", sign_in, live=False),
 )
