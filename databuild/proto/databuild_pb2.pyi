@@ -919,12 +919,20 @@ class ListPartitionsResponse(_message.Message):
     def __init__(self, partitions: _Optional[_Iterable[_Union[PartitionState, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class PartitionDetailResponse(_message.Message):
-    __slots__ = ("partition", "history")
+    __slots__ = ("partition", "history", "produced_by", "consumers", "more_consumers", "more_history")
     PARTITION_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
+    PRODUCED_BY_FIELD_NUMBER: _ClassVar[int]
+    CONSUMERS_FIELD_NUMBER: _ClassVar[int]
+    MORE_CONSUMERS_FIELD_NUMBER: _ClassVar[int]
+    MORE_HISTORY_FIELD_NUMBER: _ClassVar[int]
     partition: PartitionState
     history: _containers.RepeatedCompositeFieldContainer[Event]
-    def __init__(self, partition: _Optional[_Union[PartitionState, _Mapping]] = ..., history: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
+    produced_by: JobRunState
+    consumers: _containers.RepeatedCompositeFieldContainer[JobRunState]
+    more_consumers: bool
+    more_history: bool
+    def __init__(self, partition: _Optional[_Union[PartitionState, _Mapping]] = ..., history: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., produced_by: _Optional[_Union[JobRunState, _Mapping]] = ..., consumers: _Optional[_Iterable[_Union[JobRunState, _Mapping]]] = ..., more_consumers: _Optional[bool] = ..., more_history: _Optional[bool] = ...) -> None: ...
 
 class MarkAvailableRequest(_message.Message):
     __slots__ = ("comment", "refs")

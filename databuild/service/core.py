@@ -49,6 +49,8 @@ MAX_LIMIT = 10_000
 AT_RISK_SCAN = 5000
 #: Events of a partition's history or a want's timeline shown in their detail.
 HISTORY_LIMIT = 1000
+#: Job runs reading a partition listed in its detail (the newest).
+CONSUMERS_LIMIT = 50
 #: Log bytes read per chunk when streaming a job run's log.
 LOG_CHUNK = 64 * 1024
 _UUID_CHARS = set("0123456789abcdef-")
@@ -162,10 +164,19 @@ class DataBuildService:
         return pb.ListPartitionsResponse(partitions=found, next_page_token=found[-1].ref if len(found) == limit else "")
 
     def partition(self, request: pb.GetPartitionRequest) -> pb.PartitionDetailResponse:
+        """A partition's state, its history (the first ``HISTORY_LIMIT`` events touching it) and
+        lineage: the job run that produced it and the newest ``CONSUMERS_LIMIT`` runs that read it."""
         ref = validate_ref(request.ref)
         state = self.store.partition(ref) or pb.PartitionState(ref=ref, status=pb.PARTITION_STATUS_MISSING)
-        history = self.log.list_events(0, EventFilter(refs=(ref,)), HISTORY_LIMIT).events
-        return pb.PartitionDetailResponse(partition=state, history=history)
+        history = self.log.list_events(0, EventFilter(refs=(ref,)), HISTORY_LIMIT)
+        detail = pb.PartitionDetailResponse(partition=state, history=history.events, more_history=history.has_more)
+        producer = self.store.job_run(state.job_run_id) if state.job_run_id else None
+        if producer is not None:
+            detail.produced_by.CopyFrom(producer)
+        consumers = self.store.job_runs_reading(ref, CONSUMERS_LIMIT + 1)  # one more: whether there are more
+        detail.consumers.extend(consumers[:CONSUMERS_LIMIT])
+        detail.more_consumers = len(consumers) > CONSUMERS_LIMIT
+        return detail
 
     def mark_available(self, request: pb.MarkAvailableRequest) -> pb.ListPartitionsResponse:
         """Record that external partitions landed, in one event; refused for refs this graph builds."""

@@ -9,18 +9,20 @@ from google.protobuf.message import Message
 from databuild.events import ReadModelTx, Row, Term
 from databuild.proto import databuild_pb2 as pb
 from databuild.state.builds import build_terms
-from databuild.state.reducers import BUILD, KINDS, STATE_TYPES, WANT, apply_in_place, status_of, touched
+from databuild.state.job_runs import job_run_terms
+from databuild.state.reducers import BUILD, JOB_RUN, KINDS, STATE_TYPES, WANT, apply_in_place, status_of, touched
 from databuild.state.wants import want_terms
 
 #: The kinds whose rows carry secondary index terms, and how each derives them from its state.
-TERMS: dict[str, Callable[[Message], tuple[Term, ...]]] = {WANT: want_terms, BUILD: build_terms}
+TERMS: dict[str, Callable[[Message], tuple[Term, ...]]] = {WANT: want_terms, BUILD: build_terms,
+                                                            JOB_RUN: job_run_terms}
 
 
 class StateProjection:
     """Folds events into one read-model row per partition, job run, build, want, upstream."""
 
     name = "state"
-    version = 3  # 2: want index terms; 3: build index terms
+    version = 4  # 2: want index terms; 3: build index terms; 4: job run input terms
     kinds = KINDS
 
     def apply(self, tx: ReadModelTx, events: Sequence[pb.Event]) -> None:

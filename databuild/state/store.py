@@ -12,6 +12,7 @@ from databuild.events import Clock, EventLog, RowQuery, TermMatch, open_event_lo
 from databuild.proto import databuild_pb2 as pb
 from databuild.state.projection import StateProjection
 from databuild.state.builds import REQUESTED, build_order
+from databuild.state.job_runs import INPUT, input_range
 from databuild.state.reducers import BUILD, JOB_RUN, PARTITION, STATE_TYPES, TRIGGER, UPSTREAM, WANT
 from databuild.state.wants import ACTIVE_WANT_STATUSES, time_term
 
@@ -91,6 +92,14 @@ class StateStore:
 
     def job_run(self, job_run_id: str) -> pb.JobRunState | None:
         return self._one(JOB_RUN, job_run_id)
+
+    def job_runs_reading(self, ref: str, limit: int) -> list[pb.JobRunState]:
+        """Job runs with ``ref`` among their config's inputs, newest scheduled first, at most
+        ``limit``. Walks the ``input`` index entries of ``ref`` only: a call costs what it returns."""
+        low, high = input_range(ref)
+        entries = self.log.term_entries(JOB_RUN, INPUT, low, high, limit, reverse=True)
+        rows = self.log.get_rows(JOB_RUN, [key for _, key in entries])
+        return [pb.JobRunState.FromString(rows[key].body) for _, key in entries if key in rows]
 
     def build(self, build_id: str) -> pb.BuildState | None:
         return self._one(BUILD, build_id)

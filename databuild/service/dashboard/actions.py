@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from databuild.proto import databuild_pb2 as pb
 from databuild.service.core import DataBuildService
+from databuild.service.dashboard import partitions
 from databuild.service.dashboard import triggers
 
 
@@ -53,6 +54,8 @@ def cancel_want(a: ActionRequest) -> str:
 
 ACTIONS: tuple[Action, ...] = (
     Action("cancel_want", "/wants/{want_id}/cancel", "want", cancel_want),
+    Action("taint", "/partitions/{ref:path}/taint", "partition", partitions.taint),
+    Action("mark_available", "/partitions/{ref:path}/mark-available", "partition", partitions.mark_available),
     Action("pause_trigger", "/triggers/{name}/pause", "triggers", triggers.pause_trigger),
     Action("resume_trigger", "/triggers/{name}/resume", "triggers", triggers.resume_trigger),
     Action("fire_trigger", "/triggers/{name}/fire", "triggers", triggers.fire_trigger),

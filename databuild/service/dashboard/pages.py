@@ -21,6 +21,7 @@ from databuild.service.dashboard.graphviz import quote
 from databuild.service.dashboard.jobruns import job_run_detail
 from databuild.service.dashboard.jobs import jobs
 from databuild.service.dashboard.page import LIST_LIMIT, Page, View, doc
+from databuild.service.dashboard.partitions import partition_detail, partitions
 from databuild.service.dashboard.triggers import triggers
 from databuild.state.wants import sla_deadline_us
 from databuild.statuses import ACTIVE_WANT_STATUSES
@@ -218,6 +219,8 @@ PAGES: tuple[Page, ...] = (
     Page("builds", "/builds", "Builds", builds, nav="Builds"),
     Page("build", "/builds/{build_id}", "Build", build_detail),
     Page("job_run", "/job-runs/{job_run_id}", "Job run", job_run_detail),
+    Page("partitions", "/partitions", "Partitions", partitions, nav="Partitions"),
+    Page("partition", "/partitions/{ref:path}", "Partition", partition_detail),
     Page("sla", "/sla", "SLA", sla, nav="SLA"),
     Page("jobs", "/jobs", "Jobs", jobs, nav="Jobs"),
     Page("triggers", "/triggers", "Triggers", triggers, nav="Triggers"),

@@ -92,13 +92,20 @@ def dashboard_routes(service: DataBuildService, auth: Auth, signal) -> list[Base
     def render(page: Page, request: Request, view: View, head: int) -> str:
         context = page.context(view)
         query = [(k, v) for k, v in request.query_params.multi_items() if k != "live"]
-        live_url = request.url.path + "?" + urlencode([*query, ("live", str(head))]) if page.live else ""
+        # An action re-rendering its page (an error) was POSTed elsewhere: the page follows its own
+        # path, made of those of the action's path parameters the page's route takes.
+        path = request.url.path
+        if request.method != "GET":
+            route = page_routes[page.name]
+            path = str(route.url_path_for(page.name, **{k: v for k, v in request.path_params.items()
+                                                        if k in route.param_convertors}))
+        live_url = path + "?" + urlencode([*query, ("live", str(head))]) if page.live else ""
         return env.get_template(f"{page.name}.html").render(
             page=page, nav=nav, title=page.title, graph=service.graph.label, csrf=auth.csrf_token(request),
             signed_in=auth.signed_in(request), can_write=view.can_write, asks_for_tokens=auth.asks_for_tokens,
-            now_us=view.now_us, live_url=live_url, path=request.url.path,
+            now_us=view.now_us, live_url=live_url, path=path,
             action_error=view.extra.get("action_error", ""),
-            here=request.url.path + (f"?{urlencode(query)}" if query else ""), **context)
+            here=path + (f"?{urlencode(query)}" if query else ""), **context)
 
     async def respond(page: Page, request: Request, status: int = 200, form=None, **extra) -> Response:
         """``page`` rendered for ``request`` (on a worker thread: contexts query the log)."""
@@ -204,7 +211,8 @@ def dashboard_routes(service: DataBuildService, auth: Auth, signal) -> list[Base
         return response
 
     # /wants/new before /wants/{want_id:path}, which would take "new" as an id.
-    routes: list[BaseRoute] = [page_route(page) for page in PAGES]
+    page_routes = {page.name: page_route(page) for page in PAGES}
+    routes: list[BaseRoute] = list(page_routes.values())
     routes += [action_route(action) for action in ACTIONS]
     routes += [
         Route("/wants/new", guarded(create_want, writes=True), methods=["POST"], name="create_want"),
