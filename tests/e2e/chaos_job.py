@@ -5,7 +5,8 @@ slow/N   sleeps N seconds            garbage/X config prints something that is n
 cycle/a  needs cycle/b (and back)    fan/X     needs ok/X-1, ok/X-2, slow/0 and ext/X
 hang/N   starts a child, both sleep N seconds (its pid in pids/<job_run_id>.child)
 flood/N  prints N bytes              stuck/X   config hangs, a child holding its stdout
-env/X    prints its environment
+env/X    prints its environment        drip/X    prints 60 lines, then a line every 0.2 s until
+                                       $DATABUILD_DATA_DIR/release/X exists
 Every exec appends "<job_run_id> <outputs>" to $DATABUILD_DATA_DIR/runs.log and writes
 its pid to $DATABUILD_DATA_DIR/pids/<job_run_id>.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 from databuild.job import Job, JobRun, materialize
 
 job = Job(outputs=["ok/*", "fail/*", "slow/*", "garbage/*", "cycle/*", "fan/*", "hang/*", "flood/*", "stuck/*",
-                   "env/*"])
+                   "env/*", "drip/*"])
 
 
 @job.config
@@ -59,6 +60,15 @@ def run(ctx):
     if kind == "flood":
         sys.stdout.flush()
         sys.stdout.buffer.write(b"z" * int(name))
+    if kind == "drip":  # a log written over time, for following it (tests/test_dashboard_browser_logs.py)
+        for i in range(60):
+            print(f"line {i}")
+        ticks = 0
+        while not (data / "release" / name).exists():
+            ticks += 1
+            print(f"tick {ticks}", flush=True)
+            time.sleep(0.2)
+        print("released", flush=True)
     if kind == "env":
         for key in sorted(os.environ):
             print(f"{key}={os.environ[key]}")

@@ -15,8 +15,10 @@ from databuild.errors import InvalidArgumentError
 from databuild.proto import databuild_pb2 as pb
 from databuild.proto.jsonmap import enum_choices, enum_value
 from databuild.service.core import DataBuildService
+from databuild.service.dashboard.crossgraph import upstreams_page
 from databuild.service.dashboard.forms import WantForm
 from databuild.service.dashboard.graphviz import quote
+from databuild.service.dashboard.jobruns import job_run_detail
 from databuild.service.dashboard.jobs import jobs
 from databuild.service.dashboard.page import LIST_LIMIT, Page, View, doc
 from databuild.service.dashboard.partitions import partition_detail, partitions
@@ -216,11 +218,13 @@ PAGES: tuple[Page, ...] = (
     Page("want", "/wants/{want_id:path}", "Want", want_detail),
     Page("builds", "/builds", "Builds", builds, nav="Builds"),
     Page("build", "/builds/{build_id}", "Build", build_detail),
+    Page("job_run", "/job-runs/{job_run_id}", "Job run", job_run_detail),
     Page("partitions", "/partitions", "Partitions", partitions, nav="Partitions"),
     Page("partition", "/partitions/{ref:path}", "Partition", partition_detail),
     Page("sla", "/sla", "SLA", sla, nav="SLA"),
     Page("jobs", "/jobs", "Jobs", jobs, nav="Jobs"),
     Page("triggers", "/triggers", "Triggers", triggers, nav="Triggers"),
+    Page("upstreams", "/upstreams", "Cross-graph", upstreams_page, nav="Cross-graph"),
     Page("sign_in", "/sign-in", "Sign in", sign_in, live=False),
 )
 

@@ -36,6 +36,7 @@ from databuild.service.dashboard.actions import ACTIONS, Action, ActionRequest
 from databuild.service.dashboard.auth import COOKIE, Auth
 from databuild.service.dashboard.forms import read_want_form
 from databuild.service.dashboard.graphviz import DotRenderer
+from databuild.service.dashboard.jobruns import log_follow_handler
 from databuild.service.dashboard.page import Page, View
 from databuild.service.dashboard.pages import BY_NAME, PAGES
 from databuild.service.dashboard.view import make_environment
@@ -148,7 +149,8 @@ def dashboard_routes(service: DataBuildService, auth: Auth, signal) -> list[Base
                 if not since.isdigit():
                     raise InvalidArgumentError(f"live must be an event index (a whole number), got {since!r}")
                 await waiter.past(int(since), LIVE_WAIT_S)
-            return await respond(page, request)
+            # A live update may leave out what the page's own script keeps (data-live-keep).
+            return await respond(page, request, live_update=since is not None)
         # The sign-in page is what a reader without a token is sent to: it needs none.
         handler = guarded(show, writes=False) if page.name != "sign_in" else _errors_as_pages(show, error_page)
         return Route(page.path, handler, methods=["GET"], name=page.name)
@@ -215,6 +217,9 @@ def dashboard_routes(service: DataBuildService, auth: Auth, signal) -> list[Base
     routes += [
         Route("/wants/new", guarded(create_want, writes=True), methods=["POST"], name="create_want"),
         Route("/sign-in", _errors_as_pages(sign_in, error_page), methods=["POST"], name="sign_in_post"),
+        # The job run page's log follow (jobruns.py): the bytes after an offset, once written.
+        Route("/job-runs/{job_run_id}/log", guarded(log_follow_handler(service, signal), writes=False),
+              methods=["GET"], name="job_run_log"),
         Route("/sign-out", _errors_as_pages(sign_out, error_page), methods=["POST"], name="sign_out"),
         Mount(STATIC, app=_ReadGuard(StaticFiles(directory=HERE / "static"), auth), name="static"),
     ]

@@ -17,6 +17,11 @@
     Idiomorph.defaults.callbacks.beforeAttributeUpdated = function (name, element) {
       return !(USER_OWNED[name] && element.closest && element.closest("form"));
     };
+    // An element a script of its page keeps current itself (data-live-keep, e.g. a followed
+    // log) is left as it is.
+    Idiomorph.defaults.callbacks.beforeNodeMorphed = function (oldNode) {
+      return !(oldNode.nodeType === 1 && oldNode.hasAttribute("data-live-keep"));
+    };
   }
 
   function sleep(ms) { return new Promise(function (done) { setTimeout(done, ms); }); }
