@@ -73,6 +73,7 @@ def test_the_dashboard_in_a_browser(graph, browser, tmp_path):
     shots.take(page, "build")
     page.goto("/builds")
     expect(page.locator("table.builds")).to_contain_text("completed")
+    shots.take(page, "builds")
 
     # What the user types survives the live updates of the page it is on.
     page.goto("/wants")
