@@ -9,7 +9,9 @@ recorded) by one ``evaluator.tick()``. Then builds fill the log up to ``--events
 real build (the executor running a fan-in of ``PARTS`` shell jobs into a report, each
 printing to its log) is recorded, and its events are appended again with fresh build and
 job-run ids and partition keys, so the log holds as many finished builds, job runs and
-partitions as a long-lived graph's. Then a uvicorn process serves the log as ``serve``
+partitions as a long-lived graph's (every part run reads ``ext/shared``: a partition with
+as many consumers as part runs; ``TAINTED`` reports tainted). The recorded build's
+report run gets a ``BIG_LOG_MB`` log, whose page shows its tail. Then a uvicorn process serves the log as ``serve``
 does (evaluator running) and this process GETs each page ``--reps`` times on one
 keep-alive connection, asking for HTML, as a browser would: p50/p99 against the target
 of 200 ms (docs/development.md). A build page draws its job graph with ``dot`` the first
@@ -40,7 +42,7 @@ from pathlib import Path
 import requests
 
 from databuild.executor import BuildExecutor, ProcessLauncher
-from databuild.graph import GraphSpec, JobSpec, TriggerSpec
+from databuild.graph import GraphSpec, JobSpec, TriggerSpec, UpstreamSpec
 from databuild.proto import databuild_pb2 as pb
 from databuild.service import DataBuildService
 from databuild.service.serve import bind_socket
@@ -52,6 +54,8 @@ HTML = {"Accept": "text/html"}
 PARTS = 8
 #: Digits of a build's key in its refs (``b/000042/part/3``): copies keep every string's length.
 KEY_DIGITS = 6
+#: Size of the job run log the job run page tails.
+BIG_LOG_MB = 100
 #: Reports tainted after the builds, for the partitions list's status filter.
 TAINTED = 20
 UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -94,12 +98,15 @@ def make_job(root: Path) -> Path:
 
 def make_graph(job: str) -> GraphSpec:
     """The benchmark's graph: the wants' job, the builds' jobs, a schedule and a reactive
-    trigger (neither fires during the run: a yearly tick, data that never lands)."""
+    trigger (neither fires during the run: a yearly tick, data that never lands), an upstream."""
     triggers = (TriggerSpec("yearly", "//bench:yearly", cron="0 2 1 1 *", partitions=("fill/{date}",)),
                 TriggerSpec("on_never", "//bench:on_never", on=("never/{date}",), partitions=("fill/{date}",)))
+    # An upstream nobody serves (port 9 refuses): the cross-graph page shows its errors.
+    upstreams = (UpstreamSpec("elsewhere", "//bench:elsewhere", "http://127.0.0.1:9", ("elsewhere/*",)),)
     return GraphSpec("//bench:dashboard", (JobSpec("//bench:job", "/bin/true", ("fill/*",)),
                                            JobSpec("//bench:part", job, ("b/*/part/*",)),
-                                           JobSpec("//bench:report", job, ("b/*/report",))), triggers=triggers)
+                                           JobSpec("//bench:report", job, ("b/*/report",))),
+                     upstreams=upstreams, triggers=triggers)
 
 
 def fill(root: Path, n: int, job: Path) -> list[str]:
@@ -217,6 +224,7 @@ def main() -> None:
             f"partition detail (input of {len(builds) * PARTS:,} runs)": "/partitions/ext/shared",
             "jobs": "/jobs",
             "triggers": "/triggers",
+            "cross-graph": "/upstreams",
         }
         first_views = [f"/builds/{b}" for b in builds[-args.reps:]]
         with bind_socket("127.0.0.1", 0) as listener:
@@ -242,6 +250,16 @@ def main() -> None:
                     assert r.status_code == 200, f"{path}: {r.status_code} {r.text[:300]}"
                 return {"p50_ms": statistics.median(samples), "p99_ms": pct(samples, 0.99), "bytes": len(r.content)}
 
+            # The recorded build's report run, its log grown to BIG_LOG_MB: the page reads its tail only.
+            run = http.get(f"{url}/api/v1/builds/{builds[0]}").json()["job_runs"][-1]
+            with open(run["log_path"], "ab") as log:
+                line = b"x" * 99 + b"\n"
+                for _ in range(BIG_LOG_MB * 10_000):
+                    log.write(line)
+                size = log.tell()
+            pages[f"job run ({BIG_LOG_MB} MB log, its tail)"] = f"/job-runs/{run['job_run_id']}"
+            pages["job run log, follow from 1,000 bytes before its end"] = \
+                f"/job-runs/{run['job_run_id']}/log?offset={size - 1000}"
             results["build detail, first view (dot)"] = timed(first_views)
             for name, path in pages.items():
                 r = http.get(url + path, headers=HTML)
