@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from served_graph import ROOT, ServedGraph, build_binaries, served_graphs
+from served_graph import ROOT, BasicGraph, build_binaries, served_graphs
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
@@ -27,20 +27,8 @@ def binaries() -> Path:
     return build_binaries("examples/basic_graph", ["basic_graph"])
 
 
-class Graph(ServedGraph):
-    """basic_graph with its example data under its own root."""
-
-    def __init__(self, binaries: Path, root: Path, name: str) -> None:
-        super().__init__(binaries, root, name)
-        self.data = self.root / "data"
-        self.env["DATABUILD_DATA_DIR"] = str(self.data)
-
-    def land_votes(self, day: str) -> None:
-        """An outside system writes the raw votes, then records them through the API."""
-        path = self.data / "raw" / "votes" / day
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("red\nblue\nred\n")
-        self.land(f"raw/votes/{day}")
+#: basic_graph served as a user runs it.
+Graph = BasicGraph
 
 
 @pytest.fixture
@@ -58,6 +46,16 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         yield b
         b.close()
+
+
+def new_page(browser, graph, height: int = 800):
+    """A page of a fresh browser context on ``graph``'s dashboard, and the list that
+    collects its failed requests (the held live requests, cut at the end, left out)."""
+    context = browser.new_context(base_url=graph.url, viewport={"width": 1280, "height": height})
+    page = context.new_page()
+    failed_requests: list[str] = []
+    page.on("requestfailed", lambda r: failed_requests.append(r.url) if "live=" not in r.url else None)
+    return page, failed_requests
 
 
 class Shots:

@@ -109,6 +109,27 @@ class ServedGraph:
         return [e[type_] for e in self.events(type_)]
 
 
+class DataGraph(ServedGraph):
+    """A served graph whose jobs read and write under its own ``data`` directory
+    (``DATABUILD_DATA_DIR``, as the example and e2e jobs do)."""
+
+    def __init__(self, binaries: Path, root: Path, name: str) -> None:
+        super().__init__(binaries, root, name)
+        self.data = self.root / "data"
+        self.env["DATABUILD_DATA_DIR"] = str(self.data)
+
+
+class BasicGraph(DataGraph):
+    """``examples/basic_graph`` with its example data under its own root."""
+
+    def land_votes(self, day: str) -> None:
+        """An outside system writes the raw votes, then records them through the API."""
+        path = self.data / "raw" / "votes" / day
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("red\nblue\nred\n")
+        self.land(f"raw/votes/{day}")
+
+
 G = TypeVar("G", bound=ServedGraph)
 
 

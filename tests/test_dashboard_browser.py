@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import DAY, OTHER_DAY, WAIT_MS, Shots, binaries, browser, create_from_form, graph, playwright_api  # noqa: F401
+from browser_support import DAY, OTHER_DAY, WAIT_MS, Shots, new_page, binaries, browser, create_from_form, graph, playwright_api  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
@@ -19,10 +19,7 @@ def test_the_dashboard_in_a_browser(graph, browser, tmp_path):
     expect = playwright_api.expect
     expect.set_options(timeout=WAIT_MS)
     shots = Shots(tmp_path / "screenshots")
-    context = browser.new_context(base_url=graph.url, viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    failed_requests: list[str] = []
-    page.on("requestfailed", lambda r: failed_requests.append(r.url) if "live=" not in r.url else None)
+    page, failed_requests = new_page(browser, graph)
     outside: list[str] = []
     page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(graph.url) else None)
 
@@ -38,7 +35,7 @@ def test_the_dashboard_in_a_browser(graph, browser, tmp_path):
     page.click("#sign-in")
     page.wait_for_url("**/wants/new")
     expect(page.locator("header .role")).to_have_text("signed in (write)")
-    cookie = next(c for c in context.cookies() if c["name"] == "databuild_session")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "databuild_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
 
     # A bad value is shown in the form, by its field, naming it.
@@ -109,4 +106,4 @@ def test_the_dashboard_in_a_browser(graph, browser, tmp_path):
 
     assert not outside, f"requests left the service: {outside}"
     assert not failed_requests, failed_requests
-    context.close()
+    page.context.close()

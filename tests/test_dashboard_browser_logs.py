@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import WAIT_MS, Shots, browser, playwright_api  # noqa: F401
-from served_graph import ServedGraph, build_binaries, served_graphs
+from browser_support import WAIT_MS, Shots, new_page, browser, playwright_api  # noqa: F401
+from served_graph import DataGraph, build_binaries, served_graphs
 from test_e2e_crossgraph import Graph as CrossGraph
 
 pytestmark = pytest.mark.slow
@@ -27,13 +27,8 @@ def chaos_binaries() -> Path:
     return build_binaries("tests/e2e", ["chaos_graph"])
 
 
-class ChaosGraph(ServedGraph):
+class ChaosGraph(DataGraph):
     """The chaos graph with its data directory under its root (where ``drip`` is released)."""
-
-    def __init__(self, binaries: Path, root: Path, name: str) -> None:
-        super().__init__(binaries, root, name)
-        self.data = self.root / "data"
-        self.env["DATABUILD_DATA_DIR"] = str(self.data)
 
     def release(self, name: str) -> None:
         (self.data / "release").mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from browser_support import DAY, WAIT_MS, Shots, binaries, browser, graph, playwright_api  # noqa: F401
+from browser_support import DAY, WAIT_MS, Shots, new_page, binaries, browser, graph, playwright_api  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
@@ -30,10 +30,7 @@ def test_the_partition_pages_in_a_browser(graph, browser, tmp_path):
     expect = playwright_api.expect
     expect.set_options(timeout=WAIT_MS)
     shots = Shots(tmp_path / "screenshots")
-    context = browser.new_context(base_url=graph.url, viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    failed_requests: list[str] = []
-    page.on("requestfailed", lambda r: failed_requests.append(r.url) if "live=" not in r.url else None)
+    page, failed_requests = new_page(browser, graph)
     report = f"report/{DAY}"
     graph.land_votes(DAY)  # report_on_raw_votes wants the day's report: it is built
     wait_available(graph, report)
@@ -77,7 +74,7 @@ def test_the_partition_pages_in_a_browser(graph, browser, tmp_path):
     expect(page.locator("#job-runs")).to_contain_text("succeeded")
 
     # Taint it from the form; a second tab on the same page turns tainted without a reload.
-    watcher = context.new_page()
+    watcher = page.context.new_page()
     watcher.goto(f"/partitions/{report}")
     expect(watcher.locator("#partition-status")).to_contain_text("available")
     watcher.evaluate("window.notReloaded = true")
@@ -92,4 +89,4 @@ def test_the_partition_pages_in_a_browser(graph, browser, tmp_path):
     expect(page.locator("#taint-form")).to_have_count(0)
 
     assert not failed_requests, failed_requests
-    context.close()
+    page.context.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import DAY, WAIT_MS, Shots, binaries, browser, graph, playwright_api  # noqa: F401
+from browser_support import DAY, WAIT_MS, Shots, new_page, binaries, browser, graph, playwright_api  # noqa: F401
 
 pytestmark = pytest.mark.slow
 TRIGGER = "report_on_raw_votes"
@@ -21,10 +21,7 @@ def test_jobs_and_triggers_in_a_browser(graph, browser, tmp_path):
     expect = playwright_api.expect
     expect.set_options(timeout=WAIT_MS)
     shots = Shots(tmp_path / "screenshots")
-    context = browser.new_context(base_url=graph.url, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    failed_requests: list[str] = []
-    page.on("requestfailed", lambda r: failed_requests.append(r.url) if "live=" not in r.url else None)
+    page, failed_requests = new_page(browser, graph, 900)
     labels = [j["label"] for j in graph.get("graph")["jobs"]]
     assert len(labels) == 3
 
@@ -67,4 +64,4 @@ def test_jobs_and_triggers_in_a_browser(graph, browser, tmp_path):
     expect(page.locator('section[data-trigger="daily_report"] .next-fire')).to_contain_text("02:00:00Z")
 
     assert not failed_requests, failed_requests
-    context.close()
+    page.context.close()

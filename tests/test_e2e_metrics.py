@@ -9,7 +9,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from served_graph import ServedGraph, bearer, build_binaries, served_graphs
+from served_graph import BasicGraph, bearer, build_binaries, served_graphs
 
 pytestmark = pytest.mark.slow
 DAY = "2025-03-01"
@@ -20,20 +20,8 @@ def binaries():
     return build_binaries("examples/basic_graph", ["basic_graph"])
 
 
-class Graph(ServedGraph):
-    """basic_graph with its example data under its own root."""
-
-    def __init__(self, binaries, root, name: str) -> None:
-        super().__init__(binaries, root, name)
-        self.data = self.root / "data"
-        self.env["DATABUILD_DATA_DIR"] = str(self.data)
-
-    def land_votes(self, day: str) -> None:
-        """An outside system writes the raw votes, then records them through the API."""
-        path = self.data / "raw" / "votes" / day
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("red\nblue\nred\n")
-        self.land(f"raw/votes/{day}")
+class Graph(BasicGraph):
+    """basic_graph, scraped."""
 
     def scrape(self) -> dict[tuple[str, frozenset], float]:
         r = requests.get(f"{self.url}/metrics", timeout=30)
