@@ -223,6 +223,7 @@ def main() -> None:
             "partition detail (built, consumed)": f"/partitions/b/{len(builds) // 2:0{KEY_DIGITS}d}/part/3",
             f"partition detail (input of {len(builds) * PARTS:,} runs)": "/partitions/ext/shared",
             "jobs": "/jobs",
+            f"job runs of //bench:part ({len(builds) * PARTS:,}), first page": "/jobs/runs?job=//bench:part",
             "triggers": "/triggers",
             "cross-graph": "/upstreams",
         }

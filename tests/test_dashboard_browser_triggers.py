@@ -39,6 +39,12 @@ def test_jobs_and_triggers_in_a_browser(graph, browser, tmp_path):
         expect(page.locator(f'tr[data-job="{label}"] td.last-run')).to_contain_text("succeeded")
     assert page.evaluate("window.notReloaded") is True
     shots.take(page, "jobs")
+    # A job's name opens its runs.
+    page.click(f'tr[data-job="{labels[0]}"] td.job-label a')
+    page.wait_for_url("**/jobs/runs?job=*")
+    expect(page.locator("#job-runs tr[data-run]")).to_have_count(1)
+    expect(page.locator("#job-runs")).to_contain_text("succeeded")
+    shots.take(page, "job_runs")
 
     # Sign in, then pause and resume the trigger from its card.
     page.goto("/sign-in?next=/triggers")

@@ -139,3 +139,62 @@ def test_the_cli_prints_the_statistics(jobs, tmp_path):
     as_json = cli("--service", url, "--json", "jobs", "stats")
     assert as_json.returncode == 0, as_json.stderr
     assert by_label(json.loads(as_json.stdout))["//g:extract"]["runs"] == 12
+
+
+def _schedule_daily_runs(service: DataBuildService, clock, n: int) -> list[str]:
+    """``n`` runs of //g:daily scheduled one second apart after d-1; their ids, oldest first."""
+    ids = [f"r-{i:02d}" for i in range(n)]
+    for run_id in ids:
+        clock.us += S
+        service.store.log.append([run_event("b-4", run_id, "//g:daily", pb.JOB_RUN_STATUS_SCHEDULED)])
+    return ids
+
+
+def test_a_job_s_runs_are_listed_newest_first_by_keyset_pages(jobs, tmp_path):
+    url, service, clock = jobs
+    ids = ["d-1", *_schedule_daily_runs(service, clock, 60)]
+    newest_first = ids[::-1]
+    first = requests.get(f"{url}/api/v1/job-runs", params={"job_label": "//g:daily", "limit": 50}).json()
+    assert [r["job_run_id"] for r in first["job_runs"]] == newest_first[:50]
+    assert first["next_page_token"] == newest_first[49]
+    rest = requests.get(f"{url}/api/v1/job-runs", params={"job_label": "//g:daily", "after": first["next_page_token"]})
+    assert [r["job_run_id"] for r in rest.json()["job_runs"]] == newest_first[50:]
+    assert rest.json()["next_page_token"] == ""
+    # The client, as the CLI uses it, says the same.
+    client = ServiceClient(url, TOKEN)
+    assert [r.job_run_id for r in client.list_job_runs(pb.ListJobRunsRequest(job_label="//g:daily", limit=3)).job_runs] \
+        == newest_first[:3]
+    # Bad requests name what is wrong.
+    missing = requests.get(f"{url}/api/v1/job-runs")
+    assert missing.status_code == 400 and "job_label is required" in missing.json()["error"]["message"]
+    unknown = requests.get(f"{url}/api/v1/job-runs", params={"job_label": "//g:nope"})
+    assert unknown.status_code == 404 and "//g:nope" in unknown.json()["error"]["message"]
+    foreign = requests.get(f"{url}/api/v1/job-runs", params={"job_label": "//g:daily", "after": "ex-0"})
+    assert foreign.status_code == 404 and "ex-0" in foreign.json()["error"]["message"]
+    # The old job's runs are listed though the graph no longer declares it.
+    old = requests.get(f"{url}/api/v1/job-runs", params={"job_label": "//g:old"}).json()
+    assert [r["job_run_id"] for r in old["job_runs"]] == ["o-1"]
+
+    # The dashboard: the jobs page links each job to its runs, paged the same way.
+    jobs_page = requests.get(f"{url}/jobs", headers=HTML).text
+    assert 'href="/jobs/runs?job=%2F%2Fg%3Adaily"' in jobs_page
+    page = requests.get(f"{url}/jobs/runs", params={"job": "//g:daily"}, headers=HTML)
+    assert page.status_code == 200, page.text
+    shown = re.findall(r'data-run="([^"]+)"', page.text)
+    assert shown == newest_first[:50]
+    next_url = re.search(r'href="([^"]+)" id="next-page"', page.text).group(1).replace("&amp;", "&")
+    second = requests.get(url + next_url, headers=HTML)
+    assert re.findall(r'data-run="([^"]+)"', second.text) == newest_first[50:] and 'id="next-page"' not in second.text
+    bad = requests.get(f"{url}/jobs/runs", headers=HTML)
+    assert bad.status_code == 400 and "job is missing" in bad.text
+    assert requests.get(f"{url}/jobs/runs", params={"job": "//g:nope"}, headers=HTML).status_code == 404
+
+    # The CLI: a table of the runs, and the same document with --json.
+    cli = GraphCli(tmp_path, {"version": 1, "label": GRAPH.label, "lookup": None, "upstreams": [], "jobs": [
+        {"label": j.label, "executable": "/bin/true", "outputs": list(j.outputs)} for j in GRAPH.jobs]})
+    done = cli("--service", url, "jobs", "runs", "//g:daily", "--limit", "2")
+    assert done.returncode == 0, done.stderr
+    assert [line.split()[0] for line in done.stdout.splitlines()[2:]] == newest_first[:2]  # after the header and its rule
+    as_json = cli("--service", url, "--json", "jobs", "runs", "//g:daily", "--after", newest_first[1], "--limit", "1")
+    assert [r["job_run_id"] for r in json.loads(as_json.stdout)["job_runs"]] == [newest_first[2]]
+    assert cli("--service", url, "jobs", "runs", "//g:nope").returncode == 2

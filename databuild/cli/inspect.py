@@ -166,6 +166,23 @@ def jobs_stats(c: CliContext) -> None:
         for j in found["jobs"]])
 
 
+@jobs.command("runs")
+@click.argument("job_label")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--after", help="Continue after this job run id (paging).")
+@pass_ctx
+def jobs_runs(c: CliContext, job_label: str, limit: int, after: str | None) -> None:
+    """A job's runs, newest scheduled first."""
+    found = c.read("list_job_runs", job_label=job_label, limit=limit, after=after)
+    if c.as_json:
+        emit_json(found)
+        return
+    table(["job run", "status", "scheduled", "build", "outputs"], [
+        (r["job_run_id"], r["status"], timestamp(r.get("scheduled_at", "")), r.get("build_id", ""),
+         " ".join(r.get("outputs", [])[:3]) + (" ..." if len(r.get("outputs", [])) > 3 else ""))
+        for r in found["job_runs"]])
+
+
 @click.command()
 @click.argument("job_run_id")
 @click.option("--tail", type=click.IntRange(min=1), help="Only the last this many bytes.")

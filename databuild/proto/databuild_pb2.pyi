@@ -1191,3 +1191,21 @@ class JobStatsResponse(_message.Message):
     JOBS_FIELD_NUMBER: _ClassVar[int]
     jobs: _containers.RepeatedCompositeFieldContainer[JobStats]
     def __init__(self, jobs: _Optional[_Iterable[_Union[JobStats, _Mapping]]] = ...) -> None: ...
+
+class ListJobRunsRequest(_message.Message):
+    __slots__ = ("job_label", "after", "limit")
+    JOB_LABEL_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    job_label: str
+    after: str
+    limit: int
+    def __init__(self, job_label: _Optional[str] = ..., after: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListJobRunsResponse(_message.Message):
+    __slots__ = ("job_runs", "next_page_token")
+    JOB_RUNS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    job_runs: _containers.RepeatedCompositeFieldContainer[JobRunState]
+    next_page_token: str
+    def __init__(self, job_runs: _Optional[_Iterable[_Union[JobRunState, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

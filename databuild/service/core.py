@@ -455,6 +455,19 @@ class DataBuildService:
                 row.last_finished_at.FromMicroseconds(found.last_run.ended_us)
         return out
 
+    def list_job_runs(self, request: pb.ListJobRunsRequest) -> pb.ListJobRunsResponse:
+        """One job's runs, newest scheduled first; page with ``after`` = the previous
+        ``next_page_token``. NotFoundError for a label neither the graph nor the log knows."""
+        label = request.job_label.strip()
+        if not label:
+            raise InvalidArgumentError("job_label is required: the label of the job whose runs to list")
+        limit = _limit(request, 50)
+        after = self.store.resolve_id(JOB_RUN, request.after) if request.after else None
+        found = self.store.job_runs_of(label, after, limit)
+        if not found and after is None and label not in self.graph.jobs_by_label:
+            raise NotFoundError(f"no job {label!r} in graph {self.graph.label}, and no run of it in the log")
+        return pb.ListJobRunsResponse(job_runs=found, next_page_token=found[-1].job_run_id if len(found) == limit else "")
+
     def sla_violations(self, request: pb.PageRequest) -> pb.ListWantsResponse:
         """Wants whose SLA deadline passed before they were satisfied."""
         return self.list_wants(pb.ListWantsRequest(sla=pb.SLA_FILTER_VIOLATED, after=request.after,

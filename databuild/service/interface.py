@@ -155,6 +155,8 @@ OPERATIONS: tuple[Operation, ...] = (
               "Resume a paused trigger: what came due while it was paused is not fired.", writes=True),
     Operation("job_stats", "GET", f"{API}/jobs", "EmptyRequest", "JobStatsResponse",
               "Per job label: runs, succeeded, failed, success rate, p50/p95 duration, the run that ended last."),
+    Operation("list_job_runs", "GET", f"{API}/job-runs", "ListJobRunsRequest", "ListJobRunsResponse",
+              "One job's runs (job_label), newest scheduled first, paged."),
     Operation("job_run", "GET", f"{API}/job-runs/{{job_run_id}}", "GetJobRunRequest", "JobRunDetailResponse",
               "A job run's state."),
     Operation("job_run_log", "GET", f"{API}/job-runs/{{job_run_id}}/logs", "JobRunLogRequest", None,

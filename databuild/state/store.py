@@ -12,7 +12,7 @@ from databuild.events import Clock, EventLog, RowQuery, TermMatch, open_event_lo
 from databuild.proto import databuild_pb2 as pb
 from databuild.state.projection import StateProjection
 from databuild.state.builds import REQUESTED, build_order
-from databuild.state.job_runs import INPUT, input_range
+from databuild.state.job_runs import INPUT, JOB, spaced_range, job_order
 from databuild.state.reducers import BUILD, JOB_RUN, PARTITION, STATE_TYPES, TRIGGER, UPSTREAM, WANT
 from databuild.state.wants import ACTIVE_WANT_STATUSES, time_term
 
@@ -96,8 +96,23 @@ class StateStore:
     def job_runs_reading(self, ref: str, limit: int) -> list[pb.JobRunState]:
         """Job runs with ``ref`` among their config's inputs, newest scheduled first, at most
         ``limit``. Walks the ``input`` index entries of ``ref`` only: a call costs what it returns."""
-        low, high = input_range(ref)
+        low, high = spaced_range(ref)
         entries = self.log.term_entries(JOB_RUN, INPUT, low, high, limit, reverse=True)
+        rows = self.log.get_rows(JOB_RUN, [key for _, key in entries])
+        return [pb.JobRunState.FromString(rows[key].body) for _, key in entries if key in rows]
+
+    def job_runs_of(self, job_label: str, after: str | None = None, limit: int = 50) -> list[pb.JobRunState]:
+        """Runs of ``job_label``, newest scheduled first (ties by id, descending), at most
+        ``limit``; ``after`` = the last job run id of the previous page. Walks the ``job``
+        index entries of the label only: a page costs what it returns."""
+        start = None
+        if after is not None:
+            run = self._one(JOB_RUN, after)
+            if run is None or run.job_label != job_label:
+                raise NotFoundError(f"no job run {after!r} of {job_label} to page after")
+            start = job_order(run)
+        low, high = spaced_range(job_label)
+        entries = self.log.term_entries(JOB_RUN, JOB, low, high, limit, reverse=True, after=start)
         rows = self.log.get_rows(JOB_RUN, [key for _, key in entries])
         return [pb.JobRunState.FromString(rows[key].body) for _, key in entries if key in rows]
 

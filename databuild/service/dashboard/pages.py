@@ -19,7 +19,7 @@ from databuild.service.dashboard.crossgraph import upstreams_page
 from databuild.service.dashboard.forms import WantForm
 from databuild.service.dashboard.graphviz import quote
 from databuild.service.dashboard.jobruns import job_run_detail
-from databuild.service.dashboard.jobs import jobs
+from databuild.service.dashboard.jobs import job_runs, jobs
 from databuild.service.dashboard.page import LIST_LIMIT, Page, View, doc
 from databuild.service.dashboard.partitions import partition_detail, partitions
 from databuild.service.dashboard.triggers import triggers
@@ -223,6 +223,7 @@ PAGES: tuple[Page, ...] = (
     Page("partition", "/partitions/{ref:path}", "Partition", partition_detail),
     Page("sla", "/sla", "SLA", sla, nav="SLA"),
     Page("jobs", "/jobs", "Jobs", jobs, nav="Jobs"),
+    Page("job_runs", "/jobs/runs", "Job runs", job_runs),
     Page("triggers", "/triggers", "Triggers", triggers, nav="Triggers"),
     Page("upstreams", "/upstreams", "Cross-graph", upstreams_page, nav="Cross-graph"),
     Page("sign_in", "/sign-in", "Sign in", sign_in, live=False),
