@@ -14,13 +14,14 @@ import re
 import pytest
 import requests
 
+from cli_harness import GraphCli
 from databuild.events import open_event_log
 from databuild.proto import databuild_pb2 as pb
 from databuild.service.core import CONSUMERS_LIMIT
 from databuild.service.dashboard.partitions import HISTORY_ROWS
 from databuild.service.dashboard.page import LIST_LIMIT
 from databuild.state import StateProjection, StateStore
-from test_dashboard import HTML, csrf_of, dash, signed_in  # noqa: F401  (dash: the fixture)
+from test_dashboard import GRAPH, HTML, csrf_of, dash, signed_in  # noqa: F401  (dash: the fixture)
 
 S = 1_000_000
 
@@ -264,3 +265,19 @@ def test_refs_elsewhere_link_to_their_partition_pages(lineage):
     assert 'href="/partitions"' in nav
     build = requests.get(f"{url}/builds/b-daily-0001", headers=HTML).text
     assert 'href="/partitions/daily/1"' in build
+
+
+def test_partitions_show_prints_the_lineage_the_page_shows(lineage, tmp_path):
+    url, _, _ = lineage
+    cli = GraphCli(tmp_path, {"version": 1, "label": GRAPH.label, "lookup": None, "upstreams": [], "jobs": [
+        {"label": j.label, "executable": "/bin/true", "outputs": list(j.outputs)} for j in GRAPH.jobs]})
+    done = cli("--service", url, "partitions", "show", "clean/1")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "clean/1: available"
+    assert lines[1] == "produced by job run r-clean-0001 of //g:clean (succeeded), build b-clean-0001; its inputs: raw/1"
+    assert lines[2] == "read by: r-weekly-001 (//g:weekly), r-daily-0001 (//g:daily)"  # newest first
+    assert lines[3] == "history:" and all(line.startswith("  #") for line in lines[4:])
+    external = cli("--service", url, "partitions", "show", "raw/1").stdout.splitlines()
+    assert not any(line.startswith("produced by") for line in external)
+    assert external[1].startswith("read by: r-daily-0001 (//g:daily), r-clean-0001 (//g:clean)")

@@ -52,6 +52,16 @@ def partitions_show(c: CliContext, ref: str) -> None:
         return
     state = detail["partition"]
     click.echo(f"{ref}: {state['status']}" + (f" ({state['message']})" if state["message"] else ""))
+    made = detail.get("produced_by")
+    if made:
+        inputs = " ".join(d["ref"] for d in made.get("config", {}).get("inputs", [])) or "none"
+        click.echo(f"produced by job run {made['job_run_id']} of {made['job_label']} ({made['status']}), "
+                   f"build {made.get('build_id', '')}; its inputs: {inputs}")
+    consumers = detail.get("consumers", [])
+    if consumers:
+        more = " (and more)" if detail.get("more_consumers") else ""
+        click.echo(f"read by{more}: " + ", ".join(f"{r['job_run_id']} ({r['job_label']})" for r in consumers))
+    click.echo("history" + (" (its first events)" if detail.get("more_history") else "") + ":")
     for e in detail["history"]:
         click.echo(f"  #{e['index']} {timestamp(e.get('timestamp'))} {payload_name(e)}")
 
