@@ -350,6 +350,15 @@ def sqlite_glob(pattern: str) -> str:
     return "".join(_SQLITE_GLOB.get(t, t) for t in _tokens(pattern))
 
 
+def posix_regex(pattern: str) -> str:
+    """An anchored POSIX (PostgreSQL ``~``) regular expression matching exactly the refs
+    ``pattern`` matches: ``**`` is ``.*``, ``*`` is ``[^/]*``, ``?`` is ``[^/]``, the rest
+    literal. PostgreSQL's engine is not a backtracking one, so no shape of pattern makes
+    it exponential.
+    """
+    return "^" + "".join(_TOKEN_REGEX.get(t) or re.escape(t) for t in _tokens(pattern)) + "$"
+
+
 def prefix_upper_bound(prefix: str) -> str | None:
     """Smallest string greater than every string starting with ``prefix``.
 

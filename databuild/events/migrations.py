@@ -1,16 +1,21 @@
-"""Numbered, explicit schema migrations of the SQLite event log.
+"""Numbered, explicit schema migrations of the event log, shared by SQLite and PostgreSQL.
 
 Each migration runs once, inside the transaction that records it in
 ``schema_migrations``; a database whose recorded version is above ``LATEST``
 was written by a newer DataBuild and is refused, never touched. So is a database
 without ``schema_migrations`` or missing a table of its recorded version: it is not
 (or no longer) an event log, and only a new log gets the schema created.
+
+The statements are SQLite's; PostgreSQL runs the same ones through ``postgres_sql`` (its
+types, ``COLLATE "C"`` text so keys sort by code point as in SQLite), except where a
+migration gives its own (``Migration.postgres``: SQL with no common spelling).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 import peewee
 
@@ -22,6 +27,12 @@ class Migration:
     version: int
     description: str
     statements: tuple[str, ...]
+    #: PostgreSQL's statements, where SQLite's cannot be translated (``postgres_sql``).
+    postgres: tuple[str, ...] | None = None
+
+    def postgres_statements(self) -> tuple[str, ...]:
+        """What PostgreSQL runs for this migration."""
+        return self.postgres if self.postgres is not None else tuple(postgres_sql(s) for s in self.statements)
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -122,6 +133,13 @@ MIGRATIONS: tuple[Migration, ...] = (
                    || substr(h, 21, 12)
                FROM (SELECT lower(hex(randomblob(16))) AS h)""",
         ),
+        postgres=(
+            """CREATE TABLE log_metadata (
+                name TEXT COLLATE "C" PRIMARY KEY,
+                value TEXT COLLATE "C" NOT NULL
+            )""",
+            "INSERT INTO log_metadata (name, value) VALUES ('log_id', gen_random_uuid()::text)",
+        ),
     ),
     Migration(
         TERMS_BY_NAME_KEY_VERSION,
@@ -140,6 +158,19 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 LATEST = MIGRATIONS[-1].version
+
+# SQLite spellings and their PostgreSQL ones: 64-bit integers (indices, microseconds),
+# BYTEA for blobs, text compared by code point (the C collation, as SQLite's BINARY), and
+# no WITHOUT ROWID (every PostgreSQL table is a heap beside its primary-key index).
+_POSTGRES_SPELLING = ((re.compile(r"\bINTEGER\b"), "BIGINT"), (re.compile(r"\bBLOB\b"), "BYTEA"),
+                      (re.compile(r"\bTEXT\b"), 'TEXT COLLATE "C"'), (re.compile(r"\s*WITHOUT ROWID"), ""))
+
+
+def postgres_sql(statement: str) -> str:
+    """SQLite DDL ``statement`` as PostgreSQL spells it."""
+    for pattern, spelling in _POSTGRES_SPELLING:
+        statement = pattern.sub(spelling, statement)
+    return statement
 
 
 def _tables(db: peewee.Database) -> set[str]:
@@ -190,4 +221,49 @@ def migrate(db: peewee.Database, path: str, now_us: int, target: int = LATEST, n
                     (migration.version, migration.description, now_us),
                 )
                 version = migration.version
+    return version
+
+
+#: Executes one statement with ``%s`` parameters and returns its rows (a PostgreSQL cursor's).
+Execute = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
+
+
+def check_version(version: int, tables: set[str], where: str) -> None:
+    """Refuse a log at ``where`` newer than this code or lacking a table of its ``version``."""
+    if version > LATEST:
+        raise SchemaTooNewError(
+            f"event log {where} has schema version {version}, but this DataBuild only knows "
+            f"versions up to {LATEST}; upgrade DataBuild to open it (the database was not modified)")
+    missing = [t for m in MIGRATIONS if m.version <= version for t in m.tables if t not in tables]
+    if missing:
+        raise StorageError(f"event log {where} at schema version {version} lacks its table(s) "
+                           f"{', '.join(missing)}: the database is damaged (it was not modified)")
+
+
+def migrate_postgres(execute: Execute, where: str, now_us: int, target: int = LATEST) -> int:
+    """Bring the PostgreSQL event log to schema ``target``; return its version. Call inside
+    a transaction holding the log's write lock (so concurrent openers migrate once).
+
+    A database without tables becomes a new log; one with tables but no
+    ``schema_migrations`` is not an event log and is refused untouched.
+    """
+    tables = {name for (name,) in execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()", ())}
+    if "schema_migrations" not in tables:
+        if tables:
+            raise StorageError(f"{where} is a PostgreSQL database but not a DataBuild event log (its tables: "
+                               f"{', '.join(sorted(tables))}); point the event log URI at an empty database "
+                               "(this one was not modified)")
+        execute("CREATE TABLE schema_migrations ("
+                " version BIGINT PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)", ())
+        tables.add("schema_migrations")
+    ((version,),) = execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", ())
+    check_version(version, tables, where)
+    for migration in MIGRATIONS:
+        if version < migration.version <= target:
+            for statement in migration.postgres_statements():
+                execute(statement, ())
+            execute("INSERT INTO schema_migrations (version, description, applied_at) VALUES (%s, %s, %s)",
+                    (migration.version, migration.description, now_us))
+            version = migration.version
     return version

@@ -36,7 +36,6 @@ import sys
 import threading
 import time
 import weakref
-from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 from urllib.parse import quote
 
@@ -48,9 +47,11 @@ from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, KeyKind, event_type
 from databuild.events.log import START, Clock, Cursor, EventLog, Page, Precondition, Unchanged, system_clock
 from databuild.events.readmodel import Projection, Row, RowQuery, TermMatch
+from databuild.events.sqlcommon import EVENT_COLUMNS as _EVENT_COLUMNS, Dialect, Pending as _Pending
+from databuild.events.sqlcommon import body as _body, event_of_row as _event
 from databuild.events.types import upcast
 from databuild.proto import databuild_pb2 as pb
-from databuild.refs import RefPattern, compile_pattern, prefix_upper_bound, sqlite_glob
+from databuild.refs import RefPattern, compile_pattern, sqlite_glob
 
 T = TypeVar("T")
 _REPLAY_CHUNK = 5000
@@ -63,10 +64,6 @@ _REASONS = {13: "the disk is full", 8: "it is read-only", 11: "it is corrupt",
 
 def _ref_match(pattern: str, key: str) -> bool:
     return compile_pattern(pattern).matches(key)
-
-
-def _placeholders(values: Sequence[object]) -> str:
-    return ",".join("?" * len(values))
 
 
 class _SqliteRows:
@@ -136,21 +133,6 @@ def _select_rows(db: peewee.SqliteDatabase, kind: str, keys: list[str]) -> dict[
         for key, status, body in cursor:
             found[key] = Row(kind, key, status, bytes(body))
     return found
-
-
-@dataclass
-class _Pending:
-    """One append waiting for a group commit, and its outcome once settled."""
-
-    events: list[pb.Event]
-    keys: list[set[Key]]
-    condition: Precondition
-    indices: list[int] | None = None
-    error: BaseException | None = None
-
-    @property
-    def settled(self) -> bool:
-        return self.indices is not None or self.error is not None
 
 
 class _ThreadConnection:
@@ -751,32 +733,6 @@ class SqliteEventLog(EventLog):
             mine.conn = None
 
 
-#: What a stored event is read from: its columns, then the body (see ``_body``).
-_EVENT_COLUMNS = "e.idx, e.event_id, e.ts, e.body"
-
-
-def _body(event: pb.Event, ts: int) -> bytes:
-    """``event`` serialized without its index, id and timestamp: the row's columns hold them.
-
-    Bodies written before carry them too; ``_event`` reads both kinds alike."""
-    index, event_id = event.index, event.event_id
-    for name in ("index", "event_id", "timestamp"):
-        event.ClearField(name)
-    try:
-        return event.SerializeToString()
-    finally:
-        event.index, event.event_id = index, event_id
-        event.timestamp.FromMicroseconds(ts)
-
-
-def _event(index: int, event_id: str, ts: int, body: bytes) -> pb.Event:
-    """The event stored in a row (``_EVENT_COLUMNS``)."""
-    event = pb.Event.FromString(body)
-    event.index, event.event_id = index, event_id
-    event.timestamp.FromMicroseconds(ts)
-    return event
-
-
 def _sqlite_cause(error: BaseException | None) -> sqlite3.Error | None:
     """The sqlite3 error behind peewee's ``error``, looking past a failed ROLLBACK that
     masks it (SQLite rolls back by itself after e.g. a full disk)."""
@@ -814,44 +770,18 @@ def _restrict_to_owner(path: str) -> None:
             raise StorageError(f"cannot make event log file {name} private: {e.strerror}") from e
 
 
-def _term_condition(match: TermMatch, column: str) -> tuple[str, list[object]]:
-    """SQL (to AND onto a ``read_model_terms`` query) for ``match``'s conditions on ``column``."""
-    sql, params = "", []
-    if match.values:
-        sql += f" AND {column} IN ({_placeholders(match.values)})"
-        params += match.values
-    if match.low is not None:
-        sql += f" AND {column} >= ?"
-        params.append(match.low)
-    if match.high is not None:
-        sql += f" AND {column} < ?"
-        params.append(match.high)
-    if match.pattern is not None:
-        pattern_sql, pattern_params = _pattern_condition(compile_pattern(match.pattern), column)
-        sql += " AND " + pattern_sql
-        params += pattern_params
-    return sql, params
-
-
-def _pattern_condition(pattern: RefPattern, column: str) -> tuple[str, list[object]]:
-    """``column`` matches the ref glob: equality for a literal, else an index range on the
-    literal prefix and a GLOB, made exact by the count of ``/`` or, with ``**``, by
-    ``ref_match`` (the only case that calls into Python for each row)."""
-    if pattern.is_literal:
-        return f"{column} = ?", [pattern.pattern]
-    sql, params = _prefix_range("1", pattern.literal_prefix, column)
-    sql, params = sql + f" AND {column} GLOB ?", [*params, sqlite_glob(pattern.pattern)]
+def _glob(pattern: RefPattern, column: str) -> tuple[str, list[object]]:
+    """SQLite's exact match of a non-literal ref glob: a GLOB, made exact by the count of
+    ``/`` or, with ``**``, by ``ref_match`` (the only case that calls into Python for each row)."""
+    sql, params = f"{column} GLOB ?", [sqlite_glob(pattern.pattern)]
     if pattern.slash_count is None:
         return sql + f" AND ref_match(?, {column})", [*params, pattern.pattern]
     return (sql + f" AND length({column}) - length(replace({column}, '/', '')) = ?",
             [*params, pattern.slash_count])
 
 
-def _prefix_range(sql: str, prefix: str, column: str = "key") -> tuple[str, list[object]]:
-    """Add ``prefix <= column < upper`` to ``sql`` so SQLite can use the column's index."""
-    if not prefix:
-        return sql, []
-    upper = prefix_upper_bound(prefix)
-    if upper is None:
-        return sql + f" AND {column} >= ?", [prefix]
-    return sql + f" AND {column} >= ? AND {column} < ?", [prefix, upper]
+_SQLITE = Dialect("?", _glob)
+_placeholders = _SQLITE.marks
+_term_condition = _SQLITE.term_condition
+_pattern_condition = _SQLITE.pattern_condition
+_prefix_range = _SQLITE.prefix_range

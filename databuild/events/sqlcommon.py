@@ -1,0 +1,113 @@
+"""What the SQL backends (SQLite, PostgreSQL) share: how an event is stored in a row, the
+queue of a group commit, and the SQL of read-model term conditions, written once over a
+small ``Dialect`` (its parameter mark and how it matches a ref glob)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from databuild.events.keys import Key
+from databuild.events.log import Precondition
+from databuild.events.readmodel import TermMatch
+from databuild.proto import databuild_pb2 as pb
+from databuild.refs import RefPattern, compile_pattern, prefix_upper_bound
+
+#: What a stored event is read from: its columns, then the body (see ``body``).
+EVENT_COLUMNS = "e.idx, e.event_id, e.ts, e.body"
+
+
+def body(event: pb.Event, ts: int) -> bytes:
+    """``event`` serialized without its index, id and timestamp: the row's columns hold them.
+
+    Bodies written before carry them too; ``event_of_row`` reads both kinds alike."""
+    index, event_id = event.index, event.event_id
+    for name in ("index", "event_id", "timestamp"):
+        event.ClearField(name)
+    try:
+        return event.SerializeToString()
+    finally:
+        event.index, event.event_id = index, event_id
+        event.timestamp.FromMicroseconds(ts)
+
+
+def event_of_row(index: int, event_id: str, ts: int, body: bytes) -> pb.Event:
+    """The event stored in a row (``EVENT_COLUMNS``)."""
+    event = pb.Event.FromString(body)
+    event.index, event.event_id = index, event_id
+    event.timestamp.FromMicroseconds(ts)
+    return event
+
+
+@dataclass
+class Pending:
+    """One append waiting for a group commit, and its outcome once settled."""
+
+    events: list[pb.Event]
+    keys: list[set[Key]]
+    condition: Precondition
+    indices: list[int] | None = None
+    error: BaseException | None = None
+
+    @property
+    def settled(self) -> bool:
+        return self.indices is not None or self.error is not None
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The SQL spellings that differ between backends: the parameter ``mark`` (``?``,
+    ``%s``) and ``glob(pattern, column)``, the exact condition that ``column`` matches a
+    ref glob that is not a literal (after the literal prefix's index range)."""
+
+    mark: str
+    glob: Callable[[RefPattern, str], tuple[str, list[object]]]
+
+    def marks(self, values: Sequence[object]) -> str:
+        """One parameter mark per value, comma separated (for ``IN (...)``)."""
+        return ",".join([self.mark] * len(values))
+
+    def term_condition(self, match: TermMatch, column: str) -> tuple[str, list[object]]:
+        """SQL (to AND onto a ``read_model_terms`` query) for ``match``'s conditions on ``column``."""
+        sql, params, m = "", [], self.mark
+        if match.values:
+            sql += f" AND {column} IN ({self.marks(match.values)})"
+            params += match.values
+        if match.low is not None:
+            sql += f" AND {column} >= {m}"
+            params.append(match.low)
+        if match.high is not None:
+            sql += f" AND {column} < {m}"
+            params.append(match.high)
+        if match.pattern is not None:
+            pattern_sql, pattern_params = self.pattern_condition(compile_pattern(match.pattern), column)
+            sql += " AND " + pattern_sql
+            params += pattern_params
+        return sql, params
+
+    def pattern_condition(self, pattern: RefPattern, column: str) -> tuple[str, list[object]]:
+        """``column`` matches the ref glob: equality for a literal, else an index range on
+        the literal prefix and the dialect's exact ``glob`` condition."""
+        if pattern.is_literal:
+            return f"{column} = {self.mark}", [pattern.pattern]
+        sql, params = self.prefix_range("1", pattern.literal_prefix, column)
+        glob_sql, glob_params = self.glob(pattern, column)
+        return f"{sql} AND {glob_sql}", [*params, *glob_params]
+
+    def prefix_range(self, sql: str, prefix: str, column: str = "key") -> tuple[str, list[object]]:
+        """Add ``prefix <= column < upper`` to ``sql`` so the column's index can serve it."""
+        if not prefix:
+            return sql, []
+        upper = prefix_upper_bound(prefix)
+        if upper is None or not _encodable(upper):
+            return sql + f" AND {column} >= {self.mark}", [prefix]
+        return sql + f" AND {column} >= {self.mark} AND {column} < {self.mark}", [prefix, upper]
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` is valid UTF-8 material (an upper bound can land on a surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
