@@ -4,6 +4,7 @@ from typing import Callable
 import pytest
 
 from databuild.events import EventLog, MemoryEventLog, SqliteEventLog
+from pg_support import pg_cluster, pg_database  # noqa: F401  (fixtures)
 
 
 class FakeClock:
@@ -21,19 +22,30 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def backend(request) -> str:
     return request.param
 
 
 @pytest.fixture
-def make_log(backend, tmp_path, clock) -> Callable[..., EventLog]:
-    """Opens a log of the parametrized backend; every backend runs the contract suite."""
+def make_log(backend, tmp_path, clock, request) -> Callable[..., EventLog]:
+    """Opens a log of the parametrized backend; every backend runs the contract suite.
+
+    ``path`` names the log: the same path opens the same log again (for PostgreSQL, a
+    database of the session's throwaway cluster made for that path)."""
     opened: list[EventLog] = []
+    databases: dict[str, str] = {}
 
     def make(projections=(), path=None) -> EventLog:
         if backend == "memory":
             log = MemoryEventLog(projections, clock)
+        elif backend == "postgres":
+            from databuild.events.postgres import PostgresEventLog
+
+            name = str(path or tmp_path / "bel.sqlite3")
+            if name not in databases:
+                databases[name] = request.getfixturevalue("pg_database")()
+            log = PostgresEventLog(databases[name], projections, clock)
         else:
             log = SqliteEventLog(str(path or tmp_path / "bel.sqlite3"), projections, clock)
         opened.append(log)

@@ -13,7 +13,6 @@ import pytest
 
 from databuild.errors import (
     AppendConflictError, EventLogBusyError, InvalidArgumentError, InvalidUriError, SchemaTooNewError, StorageError,
-    UnsupportedBackendError,
 )
 from databuild.events import EventFilter, KeyKind, MemoryEventLog, SqliteEventLog, TermMatch, Unchanged, open_event_log
 from databuild.events import migrations
@@ -267,7 +266,7 @@ def test_uri_selects_backend(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "uri, error, fragment",
     [
-        ("postgresql://db/bel", UnsupportedBackendError, "PostgreSQL"),
+        ("postgresql://db/bel?nosuchoption=1", InvalidUriError, "nosuchoption"),
         ("mysql://x", InvalidUriError, "'mysql'"),
         ("bel.sqlite3", InvalidUriError, "'bel.sqlite3'"),
         ("sqlite://", InvalidUriError, "names no file"),

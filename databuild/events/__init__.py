@@ -2,8 +2,10 @@
 
 Backends are chosen by URI: ``sqlite:///path/bel.sqlite3`` (the default; options as
 query parameters: ``?synchronous=full``, ``?busy_timeout=SECONDS`` to wait for another
-process's write lock, default 60) and ``memory://``. ``postgresql://``
-is reserved for the shared-deployment backend.
+process's write lock, default 60), ``memory://`` and, for a shared deployment,
+``postgresql://user:password@host:port/dbname`` (or ``postgres://``; a libpq URI, every
+libpq option as a query parameter, e.g. ``?host=/run/postgresql`` for a unix socket or
+``?sslmode=require``; see ``databuild.events.postgres``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from typing import Sequence
 from urllib.parse import parse_qs, urlsplit
 
-from databuild.errors import InvalidUriError, UnsupportedBackendError
+from databuild.errors import InvalidUriError
 from databuild.events.filter import ALL_EVENTS, EventFilter
 from databuild.events.keys import KeyKind, event_type
 from databuild.events.log import Clock, Cursor, EventLog, Page, Unchanged, system_clock
@@ -38,8 +40,12 @@ def open_event_log(uri: str, projections: Sequence[Projection] = (), clock: Cloc
     if scheme == "sqlite":
         return _open_sqlite(uri, rest, projections, clock)
     if scheme in ("postgresql", "postgres"):
-        raise UnsupportedBackendError(f"the PostgreSQL event log backend is not available yet: {uri!r}")
-    raise InvalidUriError(f"unknown event log backend {scheme!r} in {uri!r}; use sqlite:///path or memory://")
+        # Imported here: the driver loads libpq, which SQLite users need not pay for.
+        from databuild.events.postgres import PostgresEventLog
+
+        return PostgresEventLog(uri, projections, clock)
+    raise InvalidUriError(f"unknown event log backend {scheme!r} in {uri!r}; "
+                          "use sqlite:///path, postgresql://host/dbname or memory://")
 
 
 def _open_sqlite(uri: str, rest: str, projections: Sequence[Projection], clock: Clock) -> SqliteEventLog:

@@ -90,9 +90,9 @@ class Dialect:
         the literal prefix and the dialect's exact ``glob`` condition."""
         if pattern.is_literal:
             return f"{column} = {self.mark}", [pattern.pattern]
-        sql, params = self.prefix_range("1", pattern.literal_prefix, column)
+        sql, params = self.prefix_range("", pattern.literal_prefix, column)
         glob_sql, glob_params = self.glob(pattern, column)
-        return f"{sql} AND {glob_sql}", [*params, *glob_params]
+        return f"{glob_sql}{sql}", [*glob_params, *params]
 
     def prefix_range(self, sql: str, prefix: str, column: str = "key") -> tuple[str, list[object]]:
         """Add ``prefix <= column < upper`` to ``sql`` so the column's index can serve it."""

@@ -1,0 +1,554 @@
+"""PostgreSQL event log on psycopg 3 (``postgresql://`` or ``postgres://`` URIs).
+
+The URI is libpq's (``postgresql://user:password@host:port/dbname?option=value``, a unix
+socket as ``?host=/run/postgresql``); every libpq option works (``sslmode``,
+``connect_timeout``, default 10 s here, ...). The database must be empty or a DataBuild
+event log: the first open creates the schema (the numbered migrations SQLite has, in
+PostgreSQL's spelling: ``migrations.postgres_sql``), a later one brings it up to date.
+
+Indices are gap-free and become visible in commit order, whatever the number of writing
+processes: an append takes a transaction-scoped advisory lock (``_WRITE_LOCK``) before
+it reads the latest index, and PostgreSQL makes a commit visible before it releases the
+transaction's locks. So the next writer can only pick its indices once every lower one
+is visible, and a reader paging with ``since`` never sees index n+1 before n (a sequence
+or SERIAL column, without the lock, would let a later, lower index commit behind a
+reader's cursor: the event is skipped). Threads of one process also share a group
+commit, as with SQLite. Reads run outside the lock; a page and its head are read in one
+REPEATABLE READ snapshot.
+
+Connections are lent to one call at a time from a small pool. A server that cannot be
+reached, or a connection it drops, raises UnavailableError naming the database and
+server (never a driver traceback); the connection is discarded and the next call
+connects again, so the log recovers when the server is back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any, Iterable, Iterator, Sequence
+
+import psycopg
+from psycopg import conninfo as pg_conninfo
+
+from databuild.errors import AppendConflictError, InvalidUriError, StorageError, UnavailableError
+from databuild.events import migrations
+from databuild.events.filter import EventFilter
+from databuild.events.keys import Key, KeyKind, event_type
+from databuild.events.log import START, Clock, Cursor, EventLog, Page, Precondition, Unchanged, system_clock
+from databuild.events.readmodel import Projection, Row, RowQuery, TermMatch
+from databuild.events.sqlcommon import EVENT_COLUMNS, Dialect, Pending, body, event_of_row
+from databuild.events.types import upcast
+from databuild.proto import databuild_pb2 as pb
+from databuild.refs import RefPattern, compile_pattern, posix_regex
+
+#: The advisory lock every appender (and migrator) of a log's database holds until commit:
+#: "DataBuild" in ASCII, so it stays clear of other applications' keys.
+_WRITE_LOCK = 0x4461746142756964
+_REPLAY_CHUNK = 5000
+_IDLE_CONNECTIONS = 8  # kept open between calls; more are opened under load and closed after
+_CONNECT_TIMEOUT_S = "10"
+
+
+def _glob(pattern: RefPattern, column: str) -> tuple[str, list[object]]:
+    """PostgreSQL's exact match of a ref glob: an anchored regular expression."""
+    return f"{column} ~ %s", [posix_regex(pattern.pattern)]
+
+
+_PG = Dialect("%s", _glob)
+
+
+def describe(uri: str) -> str:
+    """The database and server ``uri`` names, without credentials, for messages."""
+    try:
+        params = pg_conninfo.conninfo_to_dict(uri)
+    except psycopg.ProgrammingError as e:
+        raise InvalidUriError(f"event log URI {_redact(uri)!r} is not a valid PostgreSQL URI: {e}") from None
+    host = str(params.get("host") or params.get("hostaddr") or "localhost")
+    port = params.get("port")
+    server = f"{host}:{port}" if port else host
+    return f"PostgreSQL database {params.get('dbname') or params.get('user') or '(default)'!s} on {server}"
+
+
+def _redact(uri: str) -> str:
+    """``uri`` with any password replaced by ``***``."""
+    scheme, sep, rest = uri.partition("://")
+    auth, at, tail = rest.rpartition("@")
+    if at and ":" in auth:
+        auth = auth.split(":", 1)[0] + ":***"
+    return f"{scheme}{sep}{auth}{at}{tail}" if at else uri
+
+
+class _Pool:
+    """Connections lent to one call at a time; at most ``_IDLE_CONNECTIONS`` kept idle."""
+
+    def __init__(self, uri: str, params: dict[str, Any]) -> None:
+        self._uri = uri
+        self._params = params
+        self._lock = threading.Lock()
+        self._idle: list[psycopg.Connection] = []
+        self._closed = False
+
+    def get(self) -> psycopg.Connection:
+        with self._lock:
+            while self._idle:
+                conn = self._idle.pop()
+                if not conn.closed:
+                    return conn
+        # autocommit: a read is its own short transaction; writes open theirs explicitly.
+        return psycopg.connect(self._uri, autocommit=True, **self._params)
+
+    def put(self, conn: psycopg.Connection) -> None:
+        usable = not conn.closed and not conn.broken and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        with self._lock:
+            if usable and not self._closed and len(self._idle) < _IDLE_CONNECTIONS:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def discard_idle(self) -> int:
+        """Close the idle connections (after a fault they are likely dead too); how many."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+        return len(idle)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        self.discard_idle()
+
+
+class _PgRows:
+    """ReadModelTx on the append transaction's cursor."""
+
+    def __init__(self, cur: psycopg.Cursor) -> None:
+        self._cur = cur
+
+    def get_many(self, kind: str, keys: Sequence[str]) -> dict[str, Row]:
+        return _select_rows(self._cur, kind, list(keys))
+
+    def put_many(self, rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        cur = self._cur
+        last = {(r.kind, r.key): r for r in rows}  # one upsert may not touch a row twice: the last write wins
+        cur.execute(
+            "INSERT INTO read_model (kind, key, status, body)"
+            " SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bytea[])"
+            " ON CONFLICT (kind, key) DO UPDATE SET status = excluded.status, body = excluded.body",
+            _columns([(r.kind, r.key, r.status, r.body) for r in last.values()], 4))
+        indexed = [r for r in rows if r.terms is not None]
+        unknown = [(r.kind, r.key) for r in indexed if r.old_terms is None]
+        if unknown:
+            self._delete_terms(unknown)
+        stale = [(r.kind, name, value, r.key) for r in indexed if r.old_terms
+                 for name, value in set(r.old_terms) - set(r.terms or ())]
+        if stale:
+            cur.execute(
+                "DELETE FROM read_model_terms t USING unnest(%s::text[], %s::text[], %s::text[], %s::text[])"
+                " AS d (kind, name, value, key)"
+                " WHERE t.kind = d.kind AND t.name = d.name AND t.value = d.value AND t.key = d.key",
+                _columns(stale, 4))
+        added = [(r.kind, name, value, r.key) for r in indexed
+                 for name, value in (set(r.terms or ()) - set(r.old_terms) if r.old_terms else r.terms or ())]
+        if added:
+            cur.execute(
+                "INSERT INTO read_model_terms (kind, name, value, key)"
+                " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) ON CONFLICT DO NOTHING",
+                _columns(added, 4))
+
+    def _delete_terms(self, rows: list[tuple[str, str]]) -> None:
+        """Delete every term of these (kind, key) rows, whose old terms the writer did not give:
+        the (kind, name, key) index finds them name by name, the kind's few names first."""
+        for kind in {kind for kind, _ in rows}:
+            names = _term_names(self._cur, kind)
+            if names:
+                self._cur.execute(
+                    "DELETE FROM read_model_terms WHERE kind = %s AND name = ANY(%s) AND key = ANY(%s)",
+                    (kind, names, [key for k, key in rows if k == kind]))
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as ``width`` column lists (the arrays an ``unnest`` insert takes)."""
+    return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
+
+
+def _term_names(cur: psycopg.Cursor, kind: str) -> list[str]:
+    """The distinct term names of ``kind``: one index seek per name, not a scan of its terms."""
+    cur.execute(
+        "WITH RECURSIVE names (name) AS (SELECT MIN(name) FROM read_model_terms WHERE kind = %(k)s"
+        " UNION ALL SELECT (SELECT MIN(name) FROM read_model_terms WHERE kind = %(k)s AND name > names.name)"
+        " FROM names WHERE names.name IS NOT NULL) SELECT name FROM names WHERE name IS NOT NULL", {"k": kind})
+    return [name for (name,) in cur.fetchall()]
+
+
+def _select_rows(cur: psycopg.Cursor, kind: str, keys: list[str]) -> dict[str, Row]:
+    if not keys:
+        return {}
+    cur.execute("SELECT key, status, body FROM read_model WHERE kind = %s AND key = ANY(%s)", (kind, keys))
+    return {key: Row(kind, key, status, bytes(data)) for key, status, data in cur.fetchall()}
+
+
+class PostgresEventLog(EventLog):
+    """Event log in one PostgreSQL database, shared by threads and processes (and hosts)."""
+
+    def __init__(
+        self,
+        uri: str,
+        projections: Sequence[Projection] = (),
+        clock: Clock = system_clock,
+        schema_version: int = migrations.LATEST,
+    ) -> None:
+        super().__init__(projections, clock)
+        self.where = describe(uri)
+        given = pg_conninfo.conninfo_to_dict(uri)
+        params: dict[str, Any] = {}
+        if "connect_timeout" not in given:
+            params["connect_timeout"] = _CONNECT_TIMEOUT_S
+        if "application_name" not in given:
+            params["application_name"] = "databuild"
+        self._pool = _Pool(uri, params)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._queue_lock = threading.Lock()  # held only to add to or take the queue
+        self._queue: list[Pending] = []  # appends waiting for the next group commit
+        try:
+            with self._storage():
+                with self._transaction() as cur:
+                    cur.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
+                    self.schema_version = migrations.migrate_postgres(
+                        lambda sql, params: _rows(cur, sql, params), self.where, clock(), schema_version)
+                    cur.execute("SELECT value FROM log_metadata WHERE name = 'log_id'")
+                    found = cur.fetchone()
+                    self._id: str | None = found[0] if found else None
+                if self.projections:
+                    self._catch_up_projections()
+        except BaseException:
+            self._pool.close()
+            raise
+
+    # -- connections ---------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _storage(self) -> Iterator[None]:
+        """Lend this thread a connection for the call (calls nest: the outer one's), and
+        name the server's faults."""
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
+        try:
+            conn = self._pool.get()
+        except psycopg.Error as e:
+            raise self._fault(e) from None
+        self._local.conn = conn
+        try:
+            yield
+        except psycopg.Error as e:
+            if isinstance(e, (psycopg.IntegrityError, psycopg.ProgrammingError, psycopg.DataError)):
+                raise  # bugs, not storage faults
+            raise self._fault(e) from None
+        finally:
+            self._local.conn = None
+            self._pool.put(conn)
+
+    def _fault(self, error: psycopg.Error) -> UnavailableError:
+        """The named error for a psycopg ``error``; a dropped server's idle connections go too."""
+        self._pool.discard_idle()
+        text = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        state = error.sqlstate or ""
+        # No SQLSTATE: libpq's own (no connection); class 08 connection, 57P0x shutdown or crash.
+        if isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)) and (
+                not state or state.startswith("08") or state.startswith("57P")):
+            return UnavailableError(f"event log {self.where}: the server cannot be reached or went away "
+                                    f"(PostgreSQL: {text}); the next call connects again")
+        return StorageError(f"event log {self.where} cannot be read or written (PostgreSQL: {text})")
+
+    def _conn(self) -> psycopg.Connection:
+        return self._local.conn
+
+    @contextlib.contextmanager
+    def _transaction(self, snapshot: bool = False) -> Iterator[psycopg.Cursor]:
+        """A transaction on this call's connection; ``snapshot``: read-only, one snapshot."""
+        conn = self._conn()
+        with conn.transaction(), conn.cursor() as cur:
+            if snapshot:
+                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield cur
+
+    def _query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+        with self._conn().cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+    def _release_memory(self) -> int:
+        """Close the idle connections: each server backend holds its caches."""
+        return self._pool.discard_idle()
+
+    def _close(self) -> None:
+        self._pool.close()
+
+    # -- writes --------------------------------------------------------------
+
+    def _append(self, events: list[pb.Event], keys: list[set[Key]], condition: Precondition) -> list[int]:
+        """Group commit, as in SQLite: appends that queue while another thread commits go
+        into the next transaction together, each with its own indices, precondition and error."""
+        mine = Pending(events, keys, condition)
+        with self._queue_lock:
+            self._queue.append(mine)
+        with self._write_lock:
+            if not mine.settled:
+                with self._queue_lock:
+                    group, self._queue = self._queue, []
+                self._commit_group(group)
+        if mine.error is not None:
+            raise mine.error
+        assert mine.indices is not None
+        return mine.indices
+
+    def _commit_group(self, group: list[Pending]) -> None:
+        """Commit ``group`` in one transaction; if that fails, each alone, so a failure
+        reaches the append that caused it and only that one."""
+        try:
+            try:
+                self._append_tx(group)
+            except Exception as e:  # each caller's _storage names a server fault in its thread
+                if len(group) == 1:
+                    group[0].error = e
+                else:
+                    for pending in group:
+                        self._commit_group([pending])
+        except BaseException as e:
+            for pending in group:
+                if not pending.settled:
+                    pending.error = e
+            raise
+
+    def _append_tx(self, group: list[Pending]) -> None:
+        with self._transaction() as cur:
+            before = latest = self._claim_head(cur)
+            accepted = []
+            for pending in group:
+                pending.error = None
+                try:  # each append's precondition sees the appends before it in the group
+                    pending.condition.check_latest(latest)
+                    guard = pending.condition.unchanged
+                    if guard is not None and self._touched_since(cur, guard):
+                        raise pending.condition.conflict(guard.since)
+                except AppendConflictError as e:
+                    pending.error = e
+                    continue
+                latest = self._insert(cur, pending.events, pending.keys, latest + 1)
+                accepted.append(pending)
+            if self.projections and accepted:
+                self._project(cur, [e for pending in accepted for e in pending.events], before)
+        for pending in accepted:
+            pending.indices = [e.index for e in pending.events]
+
+    def _claim_head(self, cur: psycopg.Cursor) -> int:
+        """Take the log's write lock (until commit) and return its latest index, read after
+        the lock was granted: every lower index is committed and visible by then."""
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
+        return self._max_index(cur)
+
+    def _insert(self, cur: psycopg.Cursor, events: list[pb.Event], keys: list[set[Key]], first: int) -> int:
+        """Store ``events`` from index ``first`` on, with their keys (COPY: one round trip
+        for a batch); the last index written."""
+        with cur.copy("COPY events (idx, event_id, type, ts, body) FROM STDIN") as copy:
+            for index, event in enumerate(events, first):
+                event.index = index
+                ts = event.timestamp.ToMicroseconds()
+                copy.write_row((index, event.event_id, event_type(event), ts, body(event, ts)))
+        with cur.copy("COPY event_keys (kind, key, idx) FROM STDIN") as copy:
+            for index, event_keys in enumerate(keys, first):
+                for kind, key in event_keys:
+                    copy.write_row((int(kind), key, index))
+        return first + len(events) - 1
+
+    def _project(self, cur: psycopg.Cursor, events: list[pb.Event], before: int) -> None:
+        """Fold ``events`` into every projection, first replaying what it missed (events
+        appended by a process that did not register it), in the same transaction."""
+        tx = _PgRows(cur)
+        cur.execute("SELECT name, version, last_index FROM projections")
+        status = {name: (version, last) for name, version, last in cur.fetchall()}
+        for projection in self.projections:
+            version, last = status.get(projection.name, (None, 0))
+            if version != projection.version:
+                for kind in projection.kinds:
+                    cur.execute("DELETE FROM read_model WHERE kind = %s", (kind,))
+                    cur.execute("DELETE FROM read_model_terms WHERE kind = %s", (kind,))
+                last = 0
+            for chunk in self._replay(cur, last, before):
+                projection.apply(tx, chunk)
+            projection.apply(tx, events)
+            cur.execute(
+                "INSERT INTO projections (name, version, last_index) VALUES (%s, %s, %s)"
+                " ON CONFLICT (name) DO UPDATE SET version = excluded.version, last_index = excluded.last_index",
+                (projection.name, projection.version, events[-1].index if events else before))
+
+    def _touched_since(self, cur: psycopg.Cursor, guard: Unchanged) -> bool:
+        by_kind: dict[int, list[str]] = {}
+        for kind, key in guard.keys:
+            by_kind.setdefault(int(kind), []).append(key)
+        for kind, keys in by_kind.items():
+            cur.execute("SELECT 1 FROM event_keys WHERE kind = %s AND key = ANY(%s) AND idx > %s LIMIT 1",
+                        (kind, keys, guard.since))
+            if cur.fetchone():
+                return True
+        return False
+
+    def _catch_up_projections(self) -> None:
+        with self._transaction() as cur:
+            self._project(cur, [], self._claim_head(cur))
+
+    def _replay(self, cur: psycopg.Cursor, after: int, upto: int) -> Iterable[list[pb.Event]]:
+        while after < upto:
+            cur.execute(f"SELECT {EVENT_COLUMNS} FROM events e WHERE idx > %s AND idx <= %s ORDER BY idx LIMIT %s",
+                        (after, upto, _REPLAY_CHUNK))
+            chunk = [upcast(event_of_row(*row)) for row in cur.fetchall()]
+            yield chunk
+            after = chunk[-1].index
+
+    @staticmethod
+    def _max_index(cur: psycopg.Cursor) -> int:
+        cur.execute("SELECT COALESCE(MAX(idx), 0) FROM events")
+        return cur.fetchone()[0]
+
+    # -- reads ---------------------------------------------------------------
+
+    def _list_events(self, since: int, filter: EventFilter, limit: int) -> Page:
+        where, params = ["e.idx > %s"], [since]
+        if filter.types:
+            where.append("e.type = ANY(%s)")
+            params.append(list(filter.types))
+        if filter.start is not None:
+            where.append("e.ts >= %s")
+            params.append(filter.start_us)
+        if filter.end is not None:
+            where.append("e.ts < %s")
+            params.append(filter.end_us)
+        if filter.refs and not filter.ref_patterns:
+            where.append("e.idx IN (SELECT idx FROM event_keys WHERE kind = %s AND key = ANY(%s) AND idx > %s)")
+            params += [int(KeyKind.PARTITION), list(filter.refs), since]
+        for kind, ids in filter.id_groups():
+            where.append("e.idx IN (SELECT idx FROM event_keys WHERE kind = %s AND key = ANY(%s) AND idx > %s)")
+            params += [int(kind), list(ids), since]
+        if filter.ref_patterns:
+            sql, params = self._pattern_query(filter, since, where, params)
+        else:
+            sql = f"SELECT {EVENT_COLUMNS} FROM events e WHERE {' AND '.join(where)} ORDER BY e.idx LIMIT %s"
+        with self._transaction(snapshot=True) as cur:  # one snapshot for the page and the head
+            cur.execute(sql, [*params, limit + 1])
+            rows = cur.fetchall()
+            head = self._read_head(cur)
+        events = [event_of_row(*row) for row in rows[:limit]]
+        return Page.of(events, len(rows) > limit, since, head)
+
+    def _pattern_query(self, filter: EventFilter, since: int, where: list[str], params: list[object]
+                       ) -> tuple[str, list[object]]:
+        """Walk partition keys in index order (their partial index), so a page stops at its limit."""
+        matches, key_params = [], []
+        if filter.refs:
+            matches.append("k.key = ANY(%s)")
+            key_params.append(list(filter.refs))
+        for pattern in filter.patterns:
+            pattern_sql, pattern_params = _PG.pattern_condition(pattern, "k.key")
+            matches.append(f"({pattern_sql})")
+            key_params += pattern_params
+        sql = (
+            f"SELECT {EVENT_COLUMNS} FROM event_keys k JOIN events e ON e.idx = k.idx"
+            f" WHERE k.kind = {int(KeyKind.PARTITION)} AND k.idx > %s AND ({' OR '.join(matches)})"
+            f" AND {' AND '.join(where)} GROUP BY e.idx ORDER BY e.idx LIMIT %s"
+        )
+        return sql, [since, *key_params, *params]
+
+    def _latest_index(self) -> int:
+        with self._conn().cursor() as cur:
+            return self._max_index(cur)
+
+    @staticmethod
+    def _read_head(cur: psycopg.Cursor) -> Cursor:
+        cur.execute("SELECT idx, event_id FROM events ORDER BY idx DESC LIMIT 1")
+        found = cur.fetchone()
+        return Cursor(*found) if found else START
+
+    def _head(self) -> Cursor:
+        with self._conn().cursor() as cur:
+            return self._read_head(cur)
+
+    def _event_id_at(self, index: int) -> str | None:
+        found = self._query("SELECT event_id FROM events WHERE idx = %s", (index,))
+        return found[0][0] if found else None
+
+    def _log_id(self) -> str:
+        if self._id is None:
+            raise StorageError(f"event log {self.where} was opened at schema version {self.schema_version}, "
+                               f"before logs had an id (version {migrations.LOG_ID_VERSION})")
+        return self._id
+
+    def _get_rows(self, kind: str, keys: list[str]) -> dict[str, Row]:
+        with self._conn().cursor() as cur:
+            return _select_rows(cur, kind, keys)
+
+    def _query_rows(self, query: RowQuery) -> list[Row]:
+        """Rows in key order: the row index walked from ``after_key``, each term condition
+        a probe of the (kind, name, key) term index, so a page stops at its limit."""
+        where, params = ["r.kind = %s"], [query.kind]
+        if query.statuses:
+            where.append("r.status = ANY(%s)")
+            params.append(list(query.statuses))
+        if query.pattern is not None:
+            pattern_sql, pattern_params = _PG.pattern_condition(compile_pattern(query.pattern), "r.key")
+            where.append(pattern_sql)
+            params += pattern_params
+        if query.after_key is not None:
+            where.append("r.key > %s")
+            params.append(query.after_key)
+        for match in query.terms:
+            term_sql, term_params = _PG.term_condition(match, "m.value")
+            where.append("EXISTS (SELECT 1 FROM read_model_terms m"
+                         f" WHERE m.kind = r.kind AND m.name = %s AND m.key = r.key{term_sql})")
+            params += [match.name, *term_params]
+        sql = f"SELECT r.key, r.status, r.body FROM read_model r WHERE {' AND '.join(where)} ORDER BY r.key LIMIT %s"
+        return [Row(query.kind, k, s, bytes(b)) for k, s, b in self._query(sql, [*params, query.limit])]
+
+    def _count_rows(self, kind: str, statuses: tuple[int, ...], term: TermMatch | None) -> dict[int, int]:
+        where, params = ["r.kind = %s"], [kind]
+        if statuses:
+            where.append("r.status = ANY(%s)")
+            params.append(list(statuses))
+        if term is not None:
+            term_sql, term_params = _PG.term_condition(term, "m.value")
+            where.append(f"r.key IN (SELECT m.key FROM read_model_terms m WHERE m.kind = %s AND m.name = %s{term_sql})")
+            params += [kind, term.name, *term_params]
+        sql = f"SELECT r.status, COUNT(*) FROM read_model r WHERE {' AND '.join(where)} GROUP BY r.status"
+        return {status: count for status, count in self._query(sql, params)}
+
+    def _count_terms(self, kind: str, term: TermMatch) -> int:
+        term_sql, params = _PG.term_condition(term, "value")
+        ((count,),) = self._query(f"SELECT COUNT(*) FROM read_model_terms WHERE kind = %s AND name = %s{term_sql}",
+                                  [kind, term.name, *params])
+        return count
+
+    def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,
+                      limit: int, reverse: bool, after: tuple[str, str] | None) -> list[tuple[str, str]]:
+        term_sql, params = _PG.term_condition(TermMatch(name, low=low, high=high), "value")
+        order = "DESC" if reverse else "ASC"
+        if after is not None:  # a row comparison: the (kind, name, value, key) index seeks to it
+            term_sql += f" AND (value, key) {'<' if reverse else '>'} (%s, %s)"
+            params += [after[0], after[1]]
+        rows = self._query(
+            f"SELECT value, key FROM read_model_terms WHERE kind = %s AND name = %s{term_sql}"
+            f" ORDER BY value {order}, key {order} LIMIT %s", [kind, name, *params, limit])
+        return [(value, key) for value, key in rows]
+
+    def _keys_with_prefix(self, kind: str, prefix: str, limit: int) -> list[str]:
+        sql, params = _PG.prefix_range("SELECT key FROM read_model WHERE kind = %s", prefix)
+        return [key for (key,) in self._query(sql + " ORDER BY key LIMIT %s", [kind, *params, limit])]
+
+
+def _rows(cur: psycopg.Cursor, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Execute on ``cur``; its rows (none for a statement without a result)."""
+    cur.execute(sql, params)
+    return cur.fetchall() if cur.description else []
