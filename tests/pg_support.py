@@ -72,8 +72,10 @@ class Cluster:
         with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
             conn.execute(sql)
 
-    def stop(self) -> None:
-        _as_postgres([os.path.join(self.bin_dir, "pg_ctl"), "stop", "-D", self.data_dir, "-m", "immediate", "-w"])
+    def stop(self, mode: str = "immediate") -> None:
+        """Stop the server: ``immediate`` (throwing its data away) or ``fast`` (keeping
+        what committed: with fsync and synchronous_commit off, an immediate stop may not)."""
+        _as_postgres([os.path.join(self.bin_dir, "pg_ctl"), "stop", "-D", self.data_dir, "-m", mode, "-w"])
 
     def start(self) -> None:
         options = (f"-c listen_addresses='' -c unix_socket_directories={self.socket_dir} -c fsync=off"

@@ -63,7 +63,8 @@ def describe(uri: str) -> str:
     try:
         params = pg_conninfo.conninfo_to_dict(uri)
     except psycopg.ProgrammingError as e:
-        raise InvalidUriError(f"event log URI {_redact(uri)!r} is not a valid PostgreSQL URI: {e}") from None
+        reason = str(e).replace(uri, _redact(uri))  # libpq quotes the URI, password and all
+        raise InvalidUriError(f"event log URI {_redact(uri)!r} is not a valid PostgreSQL URI: {reason}") from None
     host = str(params.get("host") or params.get("hostaddr") or "localhost")
     port = params.get("port")
     server = f"{host}:{port}" if port else host
@@ -220,9 +221,10 @@ class PostgresEventLog(EventLog):
                     cur.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
                     self.schema_version = migrations.migrate_postgres(
                         lambda sql, params: _rows(cur, sql, params), self.where, clock(), schema_version)
-                    cur.execute("SELECT value FROM log_metadata WHERE name = 'log_id'")
-                    found = cur.fetchone()
-                    self._id: str | None = found[0] if found else None
+                    self._id: str | None = None  # none before LOG_ID_VERSION (tests of old versions)
+                    if self.schema_version >= migrations.LOG_ID_VERSION:
+                        cur.execute("SELECT value FROM log_metadata WHERE name = 'log_id'")
+                        (self._id,) = cur.fetchone()
                 if self.projections:
                     self._catch_up_projections()
         except BaseException:
