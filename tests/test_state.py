@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+import uuid
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from databuild.errors import InvalidArgumentError, NotFoundError
 from databuild.events import MemoryEventLog, RowQuery, SqliteEventLog
+from databuild.events.postgres import PostgresEventLog
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import (
     BUILD, EMPTY, JOB_RUN, KINDS, PARTITION, StateProjection, StateStore, WANT, fold,
@@ -115,12 +117,17 @@ def read_models(log) -> dict:
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**32), n=st.integers(1, 150), batch=st.integers(1, 40), sqlite=st.booleans())
-def test_read_models_equal_pure_fold(tmp_path_factory, seed, n, batch, sqlite):
+@given(seed=st.integers(0, 2**32), n=st.integers(1, 150), batch=st.integers(1, 40),
+       backend=st.sampled_from(["memory", "sqlite", "postgres"]))
+def test_read_models_equal_pure_fold(tmp_path_factory, pg_cluster, seed, n, batch, backend):
     events = random_events(random.Random(seed), n)
     clock = iter(range(1_000_000, 10**12, 1_000_000)).__next__
-    if sqlite:
+    if backend == "sqlite":
         log = SqliteEventLog(str(tmp_path_factory.mktemp("rm") / "bel.sqlite3"), [StateProjection()], clock)
+    elif backend == "postgres":
+        database = f"rm_{uuid.uuid4().hex[:12]}"
+        pg_cluster.execute(f"CREATE DATABASE {database}")
+        log = PostgresEventLog(pg_cluster.uri(database), [StateProjection()], clock)
     else:
         log = MemoryEventLog([StateProjection()], clock)
     for start in range(0, n, batch):
@@ -137,10 +144,12 @@ def test_read_models_equal_pure_fold(tmp_path_factory, seed, n, batch, sqlite):
     expected = {(value, key) for key, build in folded[BUILD].items() for _, value in build_terms(build)}
     assert set(log.term_entries(BUILD, REQUESTED, limit=10_000)) == expected
     log.close()
+    if backend == "postgres":
+        pg_cluster.execute(f"DROP DATABASE {database}")
 
 
-def test_store_queries(tmp_path):
-    log = SqliteEventLog(str(tmp_path / "bel.sqlite3"), [StateProjection()])
+def test_store_queries(make_log):
+    log = make_log([StateProjection()])
     store = StateStore(log)
     A, F = pb.PARTITION_STATUS_AVAILABLE, pb.PARTITION_STATUS_FAILED
     log.append([partition_event(f"votes/2025-01-{d:02d}/{c}", A if d % 3 else F)
