@@ -54,8 +54,26 @@ def graph(tmp_path, monkeypatch):
     return GraphSpec("//g:w", (JobSpec("//g:job", str(job), ("daily/*", "slow/*", "fail/*", "derived/*")),))
 
 
+#: The event log of a test run on PostgreSQL (``bel``), by the test's tmp_path.
+_POSTGRES_URIS: dict[str, str] = {}
+
+
+def bel_uri(tmp_path) -> str:
+    """The test's event log: SQLite in tmp_path, or the database ``bel`` made for it."""
+    return _POSTGRES_URIS.get(str(tmp_path), f"sqlite://{tmp_path}/bel.sqlite3")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def bel(request, tmp_path):
+    """Runs a test on SQLite and on PostgreSQL (request it before ``live``)."""
+    if request.param == "postgres":
+        _POSTGRES_URIS[str(tmp_path)] = request.getfixturevalue("pg_database")()
+    yield request.param
+    _POSTGRES_URIS.pop(str(tmp_path), None)
+
+
 def open_store(tmp_path) -> StateStore:
-    return StateStore(open_event_log(f"sqlite://{tmp_path}/bel.sqlite3", [StateProjection()]))
+    return StateStore(open_event_log(bel_uri(tmp_path), [StateProjection()]))
 
 
 @pytest.fixture
@@ -105,7 +123,7 @@ def create(url: str, **body) -> dict:
     return r.json()
 
 
-def test_want_is_built_and_satisfied(live, tmp_path):
+def test_want_is_built_and_satisfied(bel, live, tmp_path):
     client, url, _, store = live
     created = create(url, partitions=["daily/1", "daily/2"], comment="for the report")
     assert created["status"] in ("queued", "building")
@@ -185,7 +203,7 @@ def test_cancelling_a_building_want_stops_its_build(live):
     assert "not needed" in client.want(pb.GetWantRequest(want_id=wid)).explanation
 
 
-def test_a_want_cancelled_by_another_writer_stops_the_build_this_service_runs(live, tmp_path):
+def test_a_want_cancelled_by_another_writer_stops_the_build_this_service_runs(bel, live, tmp_path):
     client, url, service, _ = live
     wid = create(url, partitions=["slow/10"])["want_id"]
     want = wait_for(client, wid, pb.WANT_STATUS_BUILDING)
@@ -209,7 +227,7 @@ def test_taint_then_a_want_rebuilds(live, tmp_path):
     assert (tmp_path / "runs").read_text().split() == ["daily/3", "daily/3"]
 
 
-def test_listing_filters_and_paging(live):
+def test_listing_filters_and_paging(bel, live):
     client, url, _, _ = live
     old = "2020-01-01T00:00:00Z"
     ids = [w["want_id"] for w in requests.post(f"{url}/api/v1/wants", headers=AUTH, json={"wants": [
@@ -259,7 +277,7 @@ def test_bad_wants_are_refused_and_record_nothing(live, body, fragment):
     assert store.log.latest_index() == before
 
 
-def test_bad_want_queries(live):
+def test_bad_want_queries(bel, live):
     _, url, _, _ = live
     assert requests.post(f"{url}/api/v1/wants", data=b"{nope", headers=AUTH).status_code == 400
     assert requests.post(f"{url}/api/v1/wants", json={"partitions": ["a/1"]}).status_code == 401
@@ -337,7 +355,7 @@ def test_ttl_expiry_and_sla_violation_are_recorded_once(tmp_path, graph):
     store.close()
 
 
-def test_restart_resumes_active_wants(tmp_path, graph):
+def test_restart_resumes_active_wants(bel, tmp_path, graph):
     store = open_store(tmp_path)
     first = DataBuildService(graph, store, str(tmp_path / "logs"))
     first.start_evaluator()
@@ -350,7 +368,7 @@ def test_restart_resumes_active_wants(tmp_path, graph):
     first.close()
     store.close()
     # While no service runs, another writer records the data.
-    other = open_event_log(f"sqlite://{tmp_path}/bel.sqlite3")
+    other = open_event_log(bel_uri(tmp_path))
     other.append([pb.Event(external_partitions_available=pb.ExternalPartitionsAvailable(refs=["up/4"]))])
     other.close()
 
@@ -413,9 +431,9 @@ def test_capacity_queues_the_less_urgent_want_until_a_build_ends(tmp_path, graph
     store.close()
 
 
-def test_sla_at_risk_and_violated_filters(tmp_path, graph):
+def test_sla_at_risk_and_violated_filters(bel, tmp_path, graph):
     clock = Clock()
-    store = StateStore(open_event_log(f"sqlite://{tmp_path}/bel.sqlite3", [StateProjection()], clock))
+    store = StateStore(open_event_log(bel_uri(tmp_path), [StateProjection()], clock))
     record_build(store.log.append, clock, "past", "//g:job", ["daily/past"], 3600)  # builds take an hour
     clock.us -= 3600 * 1_000_000
     service = DataBuildService(graph, store, str(tmp_path / "logs"), clock_us=clock)

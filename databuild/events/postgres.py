@@ -31,7 +31,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import psycopg
 from psycopg import conninfo as pg_conninfo
 
-from databuild.errors import AppendConflictError, InvalidUriError, StorageError, UnavailableError
+from databuild.errors import AppendConflictError, InvalidArgumentError, InvalidUriError, StorageError, UnavailableError
 from databuild.events import migrations
 from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, KeyKind, event_type
@@ -55,7 +55,7 @@ def _glob(pattern: RefPattern, column: str) -> tuple[str, list[object]]:
     return f"{column} ~ %s", [posix_regex(pattern.pattern)]
 
 
-_PG = Dialect("%s", _glob)
+_PG = Dialect("%s", _glob, nul_free=True)
 
 
 def describe(uri: str) -> str:
@@ -247,6 +247,12 @@ class PostgresEventLog(EventLog):
         self._local.conn = conn
         try:
             yield
+        except psycopg.DataError as e:
+            if "NUL" not in str(e):
+                raise
+            # Bad input, not a fault: PostgreSQL text holds no NUL, so no id or key has one.
+            raise InvalidArgumentError(f"a key or value given to event log {self.where} contains a NUL "
+                                       "character (\\x00), which no stored key has") from None
         except psycopg.Error as e:
             if isinstance(e, (psycopg.IntegrityError, psycopg.ProgrammingError, psycopg.DataError)):
                 raise  # bugs, not storage faults

@@ -62,6 +62,8 @@ class Dialect:
 
     mark: str
     glob: Callable[[RefPattern, str], tuple[str, list[object]]]
+    #: Text cannot hold NUL (PostgreSQL): bounds and values with one are rewritten (``bound``).
+    nul_free: bool = False
 
     def marks(self, values: Sequence[object]) -> str:
         """One parameter mark per value, comma separated (for ``IN (...)``)."""
@@ -69,21 +71,29 @@ class Dialect:
 
     def term_condition(self, match: TermMatch, column: str) -> tuple[str, list[object]]:
         """SQL (to AND onto a ``read_model_terms`` query) for ``match``'s conditions on ``column``."""
-        sql, params, m = "", [], self.mark
+        sql, params = "", []
         if match.values:
-            sql += f" AND {column} IN ({self.marks(match.values)})"
-            params += match.values
-        if match.low is not None:
-            sql += f" AND {column} >= {m}"
-            params.append(match.low)
-        if match.high is not None:
-            sql += f" AND {column} < {m}"
-            params.append(match.high)
+            values = [v for v in match.values if not (self.nul_free and "\0" in v)]  # equal to no stored text
+            sql += f" AND {column} IN ({self.marks(values)})" if values else " AND FALSE"
+            params += values
+        for op, value in ((">=", match.low), ("<", match.high)):
+            if value is not None:
+                bound_sql, bound_params = self.bound(column, op, value)
+                sql += " AND " + bound_sql
+                params += bound_params
         if match.pattern is not None:
             pattern_sql, pattern_params = self.pattern_condition(compile_pattern(match.pattern), column)
             sql += " AND " + pattern_sql
             params += pattern_params
         return sql, params
+
+    def bound(self, column: str, op: str, value: str) -> tuple[str, list[object]]:
+        """``column op value`` for ``op`` ``>=`` or ``<``. Where text holds no NUL, a bound
+        ``p + "\\0" + rest`` (e.g. "just above p": ``p + "\\0"``) compares as ``p`` does with
+        the other operator: every stored value is ``<= p`` or ``> p``."""
+        if self.nul_free and "\0" in value:
+            return f"{column} {'>' if op == '>=' else '<='} {self.mark}", [value[: value.index("\0")]]
+        return f"{column} {op} {self.mark}", [value]
 
     def pattern_condition(self, pattern: RefPattern, column: str) -> tuple[str, list[object]]:
         """``column`` matches the ref glob: equality for a literal, else an index range on
