@@ -46,6 +46,7 @@ from databuild.refs import RefPattern, compile_pattern, posix_regex
 #: "DataBuild" in ASCII, so it stays clear of other applications' keys.
 _WRITE_LOCK = 0x4461746142756964
 _REPLAY_CHUNK = 5000
+_HEAD = "SELECT idx, event_id FROM events ORDER BY idx DESC LIMIT 1"
 _IDLE_CONNECTIONS = 8  # kept open between calls; more are opened under load and closed after
 _CONNECT_TIMEOUT_S = "10"
 
@@ -215,9 +216,10 @@ class PostgresEventLog(EventLog):
         self._write_lock = threading.Lock()
         self._queue_lock = threading.Lock()  # held only to add to or take the queue
         self._queue: list[Pending] = []  # appends waiting for the next group commit
+        self._status: dict[str, tuple[int, int]] = {}  # projections' (version, last index), read with the head
         try:
             with self._storage():
-                with self._transaction() as cur:
+                with self._transaction(pipeline=False) as cur:  # migrations read each answer
                     cur.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
                     self.schema_version = migrations.migrate_postgres(
                         lambda sql, params: _rows(cur, sql, params), self.where, clock(), schema_version)
@@ -277,10 +279,13 @@ class PostgresEventLog(EventLog):
         return self._local.conn
 
     @contextlib.contextmanager
-    def _transaction(self, snapshot: bool = False) -> Iterator[psycopg.Cursor]:
-        """A transaction on this call's connection; ``snapshot``: read-only, one snapshot."""
+    def _transaction(self, snapshot: bool = False, pipeline: bool = True) -> Iterator[psycopg.Cursor]:
+        """A transaction on this call's connection, in pipeline mode: statements whose
+        results are not read go out together (BEGIN with the first, the last writes with
+        COMMIT), so a transaction costs a round trip per result it reads, not per
+        statement. ``snapshot``: read-only, every statement in one snapshot."""
         conn = self._conn()
-        with conn.transaction(), conn.cursor() as cur:
+        with conn.pipeline() if pipeline else contextlib.nullcontext(), conn.transaction(), conn.cursor() as cur:
             if snapshot:
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield cur
@@ -356,30 +361,39 @@ class PostgresEventLog(EventLog):
 
     def _claim_head(self, cur: psycopg.Cursor) -> int:
         """Take the log's write lock (until commit) and return its latest index, read after
-        the lock was granted: every lower index is committed and visible by then."""
+        the lock was granted: every lower index is committed and visible by then. (Two
+        statements: a statement's snapshot is taken when it starts, before a lock it
+        waits for; pipelined, they still cost one round trip.) The projections' status
+        comes in the same answer (``_status``)."""
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
-        return self._max_index(cur)
+        cur.execute("SELECT COALESCE((SELECT MAX(idx) FROM events), 0),"
+                    " (SELECT json_agg(json_build_array(name, version, last_index)) FROM projections)")
+        latest, status = cur.fetchone()
+        self._status = {name: (version, last) for name, version, last in status or ()}
+        return latest
 
     def _insert(self, cur: psycopg.Cursor, events: list[pb.Event], keys: list[set[Key]], first: int) -> int:
-        """Store ``events`` from index ``first`` on, with their keys (COPY: one round trip
-        for a batch); the last index written."""
-        with cur.copy("COPY events (idx, event_id, type, ts, body) FROM STDIN") as copy:
-            for index, event in enumerate(events, first):
-                event.index = index
-                ts = event.timestamp.ToMicroseconds()
-                copy.write_row((index, event.event_id, event_type(event), ts, body(event, ts)))
-        with cur.copy("COPY event_keys (kind, key, idx) FROM STDIN") as copy:
-            for index, event_keys in enumerate(keys, first):
-                for kind, key in event_keys:
-                    copy.write_row((int(kind), key, index))
+        """Store ``events`` from index ``first`` on, with their keys: one statement each,
+        the rows as arrays (COPY would not pipeline); the last index written."""
+        event_rows, key_rows = [], []
+        for index, (event, event_keys) in enumerate(zip(events, keys), first):
+            event.index = index
+            ts = event.timestamp.ToMicroseconds()
+            event_rows.append((index, event.event_id, event_type(event), ts, body(event, ts)))
+            key_rows.extend((int(kind), key, index) for kind, key in event_keys)
+        cur.execute("INSERT INTO events (idx, event_id, type, ts, body)"
+                    " SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bytea[])",
+                    _columns(event_rows, 5))
+        if key_rows:
+            cur.execute("INSERT INTO event_keys (kind, key, idx) SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[])",
+                        _columns(key_rows, 3))
         return first + len(events) - 1
 
     def _project(self, cur: psycopg.Cursor, events: list[pb.Event], before: int) -> None:
         """Fold ``events`` into every projection, first replaying what it missed (events
         appended by a process that did not register it), in the same transaction."""
         tx = _PgRows(cur)
-        cur.execute("SELECT name, version, last_index FROM projections")
-        status = {name: (version, last) for name, version, last in cur.fetchall()}
+        status = self._status  # read with the head, under the write lock
         for projection in self.projections:
             version, last = status.get(projection.name, (None, 0))
             if version != projection.version:
@@ -446,10 +460,12 @@ class PostgresEventLog(EventLog):
             sql, params = self._pattern_query(filter, since, where, params)
         else:
             sql = f"SELECT {EVENT_COLUMNS} FROM events e WHERE {' AND '.join(where)} ORDER BY e.idx LIMIT %s"
-        with self._transaction(snapshot=True) as cur:  # one snapshot for the page and the head
-            cur.execute(sql, [*params, limit + 1])
+        with self._transaction(snapshot=True) as cur, self._conn().cursor() as head_cur:
+            cur.execute(sql, [*params, limit + 1])  # one snapshot, one round trip: the page and the head
+            head_cur.execute(_HEAD)
             rows = cur.fetchall()
-            head = self._read_head(cur)
+            found = head_cur.fetchone()
+        head = Cursor(*found) if found else START
         events = [event_of_row(*row) for row in rows[:limit]]
         return Page.of(events, len(rows) > limit, since, head)
 
@@ -475,15 +491,9 @@ class PostgresEventLog(EventLog):
         with self._conn().cursor() as cur:
             return self._max_index(cur)
 
-    @staticmethod
-    def _read_head(cur: psycopg.Cursor) -> Cursor:
-        cur.execute("SELECT idx, event_id FROM events ORDER BY idx DESC LIMIT 1")
-        found = cur.fetchone()
-        return Cursor(*found) if found else START
-
     def _head(self) -> Cursor:
-        with self._conn().cursor() as cur:
-            return self._read_head(cur)
+        found = self._query(_HEAD)
+        return Cursor(*found[0]) if found else START
 
     def _event_id_at(self, index: int) -> str | None:
         found = self._query("SELECT event_id FROM events WHERE idx = %s", (index,))
@@ -500,10 +510,22 @@ class PostgresEventLog(EventLog):
             return _select_rows(cur, kind, keys)
 
     def _query_rows(self, query: RowQuery) -> list[Row]:
-        """Rows in key order: the row index walked from ``after_key``, each term condition
-        a probe of the (kind, name, key) term index, so a page stops at its limit."""
-        where, params = ["r.kind = %s"], [query.kind]
-        if query.statuses:
+        """Rows in key order, a page costing what it returns rather than every match.
+
+        What drives, as in SQLite: an equality term (its entries are in key order: e.g. the
+        wants waiting for one partition); else the rows in key order (the status index for
+        one status), where each other term condition is a key list when few rows match
+        it (a bounded count) and a probe of the (kind, name, key) term index per row when
+        many do."""
+        terms = list(query.terms)
+        driver = next((m for m in terms if len(m.values) == 1 and m.low is m.high is m.pattern is None), None)
+        key = "t.key" if driver else "r.key"
+        where: list[str] = []
+        params: list[object] = []
+        if len(query.statuses) == 1:  # equality: the (kind, status, key) index yields rows in key order
+            where.append("r.status = %s")
+            params.append(query.statuses[0])
+        elif query.statuses:
             where.append("r.status = ANY(%s)")
             params.append(list(query.statuses))
         if query.pattern is not None:
@@ -511,15 +533,39 @@ class PostgresEventLog(EventLog):
             where.append(pattern_sql)
             params += pattern_params
         if query.after_key is not None:
-            where.append("r.key > %s")
+            where.append(f"{key} > %s")
             params.append(query.after_key)
-        for match in query.terms:
+        for match in terms:
+            if match is driver:
+                continue
             term_sql, term_params = _PG.term_condition(match, "m.value")
-            where.append("EXISTS (SELECT 1 FROM read_model_terms m"
-                         f" WHERE m.kind = r.kind AND m.name = %s AND m.key = r.key{term_sql})")
-            params += [match.name, *term_params]
-        sql = f"SELECT r.key, r.status, r.body FROM read_model r WHERE {' AND '.join(where)} ORDER BY r.key LIMIT %s"
+            if self._few_terms(query.kind, match):
+                where.append(f"r.key IN (SELECT m.key FROM read_model_terms m WHERE m.kind = %s AND m.name = %s{term_sql})")
+                params += [query.kind, match.name, *term_params]
+            else:
+                where.append("EXISTS (SELECT 1 FROM read_model_terms m"
+                             f" WHERE m.kind = r.kind AND m.name = %s AND m.key = r.key{term_sql})")
+                params += [match.name, *term_params]
+        if driver:
+            sql = ("SELECT r.key, r.status, r.body FROM read_model_terms t JOIN read_model r"
+                   " ON r.kind = t.kind AND r.key = t.key WHERE t.kind = %s AND t.name = %s AND t.value = %s")
+            params = [query.kind, driver.name, driver.values[0], *params]
+        else:
+            sql = "SELECT r.key, r.status, r.body FROM read_model r WHERE r.kind = %s"
+            params = [query.kind, *params]
+        sql += "".join(f" AND {w}" for w in where) + f" ORDER BY {key} LIMIT %s"
         return [Row(query.kind, k, s, bytes(b)) for k, s, b in self._query(sql, [*params, query.limit])]
+
+    #: Below this many matches a term condition is a key list, above it a per-row probe.
+    few_terms = 5000
+
+    def _few_terms(self, kind: str, match: TermMatch) -> bool:
+        """Whether fewer than ``few_terms`` rows match ``match`` (a count that stops there)."""
+        term_sql, params = _PG.term_condition(match, "value")
+        ((count,),) = self._query(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM read_model_terms WHERE kind = %s AND name = %s{term_sql} LIMIT %s) f",
+            [kind, match.name, *params, self.few_terms])
+        return count < self.few_terms
 
     def _count_rows(self, kind: str, statuses: tuple[int, ...], term: TermMatch | None) -> dict[int, int]:
         where, params = ["r.kind = %s"], [kind]
