@@ -83,12 +83,18 @@ class Graph:
             time.sleep(0.1)
 
 
-@pytest.fixture
-def g(graph_binary, tmp_path) -> Graph:
+@pytest.fixture(params=["sqlite", "postgres"])
+def g(graph_binary, tmp_path, request) -> Graph:
+    """The graph on each event log backend: the default SQLite file in its state dir, and
+    a database of the session's throwaway PostgreSQL cluster (``DATABUILD_BEL``)."""
     graph = Graph(graph_binary, tmp_path)
+    if request.param == "postgres":
+        graph.env["DATABUILD_BEL"] = request.getfixturevalue("pg_database")()
     yield graph
     graph.env.pop("DATABUILD_SERVICE", None)
     graph.run("daemon", "stop")  # commands start the daemon on first use
+    if request.param == "postgres":  # everything went to the database: no SQLite log was made
+        assert not (tmp_path / "state" / "bel.sqlite3").exists()
 
 
 def test_build_succeeds_with_fan_in_and_external_leaf(g):
