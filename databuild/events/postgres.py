@@ -557,8 +557,11 @@ class PostgresEventLog(EventLog):
                 where.append(f"r.key IN (SELECT m.key FROM read_model_terms m WHERE m.kind = %s AND m.name = %s{term_sql})")
                 params += [query.kind, match.name, *term_params]
             else:
-                where.append("EXISTS (SELECT 1 FROM read_model_terms m"
-                             f" WHERE m.kind = r.kind AND m.name = %s AND m.key = r.key{term_sql})")
+                # A scalar subquery, not EXISTS: the planner cannot turn it into a join that
+                # collects every match and sorts (its estimate of a regex's matches is no
+                # guide), so the rows are walked in key order and the page stops at its limit.
+                where.append("(SELECT 1 FROM read_model_terms m"
+                             f" WHERE m.kind = r.kind AND m.name = %s AND m.key = r.key{term_sql} LIMIT 1) IS NOT NULL")
                 params += [match.name, *term_params]
         if driver:
             sql = ("SELECT r.key, r.status, r.body FROM read_model_terms t JOIN read_model r"
