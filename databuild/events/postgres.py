@@ -173,6 +173,15 @@ class _PgRows:
                     (kind, names, [key for k, key in rows if k == kind]))
 
 
+def _read(cur: psycopg.Cursor, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+    """The rows of one statement, on a cursor of its own: in pipeline mode a cursor that ran
+    several statements may be fetched before its last one's answer came (and give an
+    earlier one's), so every answer read is read on a fresh cursor."""
+    with cur.connection.cursor() as own:
+        own.execute(sql, params)
+        return own.fetchall()
+
+
 def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
     """Rows as ``width`` column lists (the arrays an ``unnest`` insert takes)."""
     return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
@@ -180,18 +189,18 @@ def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
 
 def _term_names(cur: psycopg.Cursor, kind: str) -> list[str]:
     """The distinct term names of ``kind``: one index seek per name, not a scan of its terms."""
-    cur.execute(
+    return [name for (name,) in _read(
+        cur,
         "WITH RECURSIVE names (name) AS (SELECT MIN(name) FROM read_model_terms WHERE kind = %(k)s"
         " UNION ALL SELECT (SELECT MIN(name) FROM read_model_terms WHERE kind = %(k)s AND name > names.name)"
-        " FROM names WHERE names.name IS NOT NULL) SELECT name FROM names WHERE name IS NOT NULL", {"k": kind})
-    return [name for (name,) in cur.fetchall()]
+        " FROM names WHERE names.name IS NOT NULL) SELECT name FROM names WHERE name IS NOT NULL", {"k": kind})]
 
 
 def _select_rows(cur: psycopg.Cursor, kind: str, keys: list[str]) -> dict[str, Row]:
     if not keys:
         return {}
-    cur.execute("SELECT key, status, body FROM read_model WHERE kind = %s AND key = ANY(%s)", (kind, keys))
-    return {key: Row(kind, key, status, bytes(data)) for key, status, data in cur.fetchall()}
+    rows = _read(cur, "SELECT key, status, body FROM read_model WHERE kind = %s AND key = ANY(%s)", (kind, keys))
+    return {key: Row(kind, key, status, bytes(data)) for key, status, data in rows}
 
 
 class PostgresEventLog(EventLog):
@@ -369,9 +378,9 @@ class PostgresEventLog(EventLog):
         waits for; pipelined, they still cost one round trip.) The projections' status
         comes in the same answer (``_status``)."""
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
-        cur.execute("SELECT COALESCE((SELECT MAX(idx) FROM events), 0),"
-                    " (SELECT json_agg(json_build_array(name, version, last_index)) FROM projections)")
-        latest, status = cur.fetchone()
+        ((latest, status),) = _read(
+            cur, "SELECT COALESCE((SELECT MAX(idx) FROM events), 0),"
+                 " (SELECT json_agg(json_build_array(name, version, last_index)) FROM projections)")
         self._status = {name: (version, last) for name, version, last in status or ()}
         return latest
 
@@ -428,9 +437,8 @@ class PostgresEventLog(EventLog):
         for kind, key in guard.keys:
             by_kind.setdefault(int(kind), []).append(key)
         for kind, keys in by_kind.items():
-            cur.execute("SELECT 1 FROM event_keys WHERE kind = %s AND key = ANY(%s) AND idx > %s LIMIT 1",
-                        (kind, keys, guard.since))
-            if cur.fetchone():
+            if _read(cur, "SELECT 1 FROM event_keys WHERE kind = %s AND key = ANY(%s) AND idx > %s LIMIT 1",
+                     (kind, keys, guard.since)):
                 return True
         return False
 
@@ -440,16 +448,15 @@ class PostgresEventLog(EventLog):
 
     def _replay(self, cur: psycopg.Cursor, after: int, upto: int) -> Iterable[list[pb.Event]]:
         while after < upto:
-            cur.execute(f"SELECT {EVENT_COLUMNS} FROM events e WHERE idx > %s AND idx <= %s ORDER BY idx LIMIT %s",
-                        (after, upto, _REPLAY_CHUNK))
-            chunk = [upcast(event_of_row(*row)) for row in cur.fetchall()]
+            rows = _read(cur, f"SELECT {EVENT_COLUMNS} FROM events e WHERE idx > %s AND idx <= %s ORDER BY idx LIMIT %s",
+                         (after, upto, _REPLAY_CHUNK))
+            chunk = [upcast(event_of_row(*row)) for row in rows]
             yield chunk
             after = chunk[-1].index
 
     @staticmethod
     def _max_index(cur: psycopg.Cursor) -> int:
-        cur.execute("SELECT COALESCE(MAX(idx), 0) FROM events")
-        return cur.fetchone()[0]
+        return _read(cur, "SELECT COALESCE(MAX(idx), 0) FROM events")[0][0]
 
     # -- reads ---------------------------------------------------------------
 
@@ -474,10 +481,13 @@ class PostgresEventLog(EventLog):
             sql, params = self._pattern_query(filter, since, where, params)
         else:
             sql = f"SELECT {EVENT_COLUMNS} FROM events e WHERE {' AND '.join(where)} ORDER BY e.idx LIMIT %s"
-        with self._transaction(snapshot=True) as cur, self._conn().cursor() as head_cur:
-            cur.execute(sql, [*params, limit + 1])  # one snapshot, one round trip: the page and the head
+        conn = self._conn()
+        # One snapshot and one round trip for the page and the head; each read on a cursor
+        # of its own (``cur`` ran SET TRANSACTION, see ``_read``).
+        with self._transaction(snapshot=True), conn.cursor() as page_cur, conn.cursor() as head_cur:
+            page_cur.execute(sql, [*params, limit + 1])
             head_cur.execute(_HEAD)
-            rows = cur.fetchall()
+            rows = page_cur.fetchall()
             found = head_cur.fetchone()
         head = Cursor(*found) if found else START
         events = [event_of_row(*row) for row in rows[:limit]]
