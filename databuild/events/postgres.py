@@ -199,7 +199,10 @@ def _term_names(cur: psycopg.Cursor, kind: str) -> list[str]:
 def _select_rows(cur: psycopg.Cursor, kind: str, keys: list[str]) -> dict[str, Row]:
     if not keys:
         return {}
-    rows = _read(cur, "SELECT key, status, body FROM read_model WHERE kind = %s AND key = ANY(%s)", (kind, keys))
+    # A join with the keys, not ``key = ANY(array)``: a prepared statement's generic plan
+    # cannot know the array's length and, on a large table, scanned it all.
+    rows = _read(cur, "SELECT r.key, r.status, r.body FROM unnest(%b::text[]) AS k (key)"
+                      " JOIN read_model r ON r.kind = %s AND r.key = k.key", (keys, kind))
     return {key: Row(kind, key, status, bytes(data)) for key, status, data in rows}
 
 
@@ -437,8 +440,8 @@ class PostgresEventLog(EventLog):
         for kind, key in guard.keys:
             by_kind.setdefault(int(kind), []).append(key)
         for kind, keys in by_kind.items():
-            if _read(cur, "SELECT 1 FROM event_keys WHERE kind = %s AND key = ANY(%s) AND idx > %s LIMIT 1",
-                     (kind, keys, guard.since)):
+            if _read(cur, "SELECT 1 FROM unnest(%b::text[]) AS k (key) JOIN event_keys e"
+                          " ON e.kind = %s AND e.key = k.key AND e.idx > %s LIMIT 1", (keys, kind, guard.since)):
                 return True
         return False
 
