@@ -466,7 +466,8 @@ class DataBuildService:
         found = self.store.job_runs_of(label, after, limit)
         if not found and after is None and label not in self.graph.jobs_by_label:
             raise NotFoundError(f"no job {label!r} in graph {self.graph.label}, and no run of it in the log")
-        return pb.ListJobRunsResponse(job_runs=found, next_page_token=found[-1].job_run_id if len(found) == limit else "")
+        token = found[-1].job_run_id if len(found) == limit else ""
+        return pb.ListJobRunsResponse(job_runs=found, next_page_token=token)
 
     def sla_violations(self, request: pb.PageRequest) -> pb.ListWantsResponse:
         """Wants whose SLA deadline passed before they were satisfied."""
