@@ -20,6 +20,7 @@ from databuild.events import migrations
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import BUILD, StateProjection, StateStore, open_state_store
 from eventgen import partition_event
+from sql_plans import assert_index_searches, query_plans
 
 
 def _writer(path: str, name: str, rounds: int, barrier) -> None:
@@ -291,18 +292,12 @@ def test_build_pages_and_id_prefixes_are_index_searches(tmp_path):
     store = open_state_store(f"sqlite://{tmp_path}/bel.sqlite3")
     store.log.append([pb.Event(build_requested=pb.BuildRequested(build_id=f"b{i:03d}-{j}", partitions=["d/1"]))
                       for i in range(300) for j in range(2)])
-    connection = store.log._db.connection()
-    statements: list[str] = []
-    connection.set_trace_callback(statements.append)
-    assert store.resolve_id(BUILD, "b123-1") == "b123-1"
-    with pytest.raises(InvalidArgumentError, match="ambiguous"):
-        store.resolve_id(BUILD, "b123")
-    assert len(store.builds_newest_first("b100-0", limit=10)) == 10
-    connection.set_trace_callback(None)
-    plans = [row[3] for sql in statements if sql.startswith("SELECT")
-             for row in connection.execute("EXPLAIN QUERY PLAN " + sql)]
-    assert plans and all(p.startswith("SEARCH") for p in plans), plans
-    assert not any("TEMP B-TREE" in p for p in plans), plans
+    def pages() -> None:
+        assert store.resolve_id(BUILD, "b123-1") == "b123-1"
+        with pytest.raises(InvalidArgumentError, match="ambiguous"):
+            store.resolve_id(BUILD, "b123")
+        assert len(store.builds_newest_first("b100-0", limit=10)) == 10
+    assert_index_searches(query_plans(store, pages))
     store.close()
 
 
