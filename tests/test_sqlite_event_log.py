@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -400,3 +403,27 @@ def test_a_failing_append_in_a_group_fails_alone(tmp_path):
     assert isinstance(outcome["bad"], RuntimeError)
     assert (outcome["b"], outcome["c"]) == ([2], [3])
     assert sorted(e.partition_status_changed.ref for e in log.list_events().events) == ["a/1", "b/1", "c/1"]
+
+
+def test_a_lease_is_freed_when_its_holder_is_killed(tmp_path):
+    """The lease's flock goes with the process: a SIGKILLed holder frees it at once."""
+    uri = f"sqlite://{tmp_path}/bel.sqlite3"
+    open_state_store(uri).close()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from databuild.events import open_event_log\n"
+        f"lease = open_event_log({uri!r}).lease('evaluator')\n"
+        "assert lease.try_acquire()\n"
+        "print('held', flush=True)\n"
+        "time.sleep(600)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        log = open_state_store(uri).log
+        mine = log.lease("evaluator")
+        assert not mine.try_acquire()
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(10)
+        assert mine.try_acquire()
+        log.close()
+    finally:
+        holder.kill()

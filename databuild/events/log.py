@@ -15,6 +15,7 @@ from databuild.errors import (
 )
 from databuild.events.filter import ALL_EVENTS, EventFilter
 from databuild.events.keys import Key
+from databuild.events.lease import Lease, check_lease_name
 from databuild.events.readmodel import Projection, Row, RowQuery, TermMatch
 from databuild.events.types import EVENT_SCHEMA_VERSION, upcast
 from databuild.events.validate import validate_event
@@ -332,6 +333,12 @@ class EventLog(abc.ABC):
             return 0
         return self._release_memory()
 
+    def lease(self, name: str) -> Lease:
+        """A new holder's handle on the log's lease ``name`` (``databuild.events.lease``):
+        what makes one of the processes sharing this log the one running a singleton."""
+        self._check_open()
+        return self._lease(check_lease_name(name))
+
     def close(self) -> None:
         """Release the backend's resources; later calls raise EventLogClosedError."""
         if not self._closed:
@@ -370,6 +377,9 @@ class EventLog(abc.ABC):
     def _release_memory(self) -> int:
         """Free read caches of idle threads (a backend without any: nothing)."""
         return 0
+
+    @abc.abstractmethod
+    def _lease(self, name: str) -> Lease: ...
 
     @abc.abstractmethod
     def _append(self, events: list[pb.Event], keys: list[set[Key]], condition: Precondition) -> list[int]:

@@ -7,6 +7,7 @@ from typing import Sequence
 
 from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, event_type
+from databuild.events.lease import Lease, LocalLease
 from databuild.events.log import START, Clock, Cursor, EventLog, Page, Precondition, system_clock, uuid4_batch
 from databuild.events.readmodel import Projection, Row, RowQuery, Term, TermMatch, row_matches
 from databuild.proto import databuild_pb2 as pb
@@ -44,6 +45,7 @@ class MemoryEventLog(EventLog):
     def __init__(self, projections: Sequence[Projection] = (), clock: Clock = system_clock) -> None:
         super().__init__(projections, clock)
         self._lock = threading.Lock()
+        self._leases: dict[str, threading.Lock] = {}
         self._events: list[tuple[pb.Event, str, int, set[Key]]] = []
         self._rows: dict[tuple[str, str], Row] = {}
         self._terms: dict[tuple[str, str], tuple[Term, ...]] = {}
@@ -137,6 +139,9 @@ class MemoryEventLog(EventLog):
     def _keys_with_prefix(self, kind: str, prefix: str, limit: int) -> list[str]:
         with self._lock:
             return sorted(key for k, key in self._rows if k == kind and key.startswith(prefix))[:limit]
+
+    def _lease(self, name: str) -> Lease:
+        return LocalLease(name, self._leases, self._lock)
 
     def _close(self) -> None:
         self._events.clear()

@@ -46,6 +46,7 @@ from databuild.errors import AppendConflictError, EventLogBusyError, EventLogLos
 from databuild.events import migrations
 from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, KeyKind, event_type
+from databuild.events.lease import FileLease, Lease
 from databuild.events.log import START, Clock, Cursor, EventLog, Page, Precondition, Unchanged, system_clock
 from databuild.events.readmodel import Projection, Row, RowQuery, TermMatch
 from databuild.events.types import upcast
@@ -743,6 +744,10 @@ class SqliteEventLog(EventLog):
         sql, params = _prefix_range("SELECT key FROM read_model WHERE kind = ?", prefix)
         cursor = self._db.execute_sql(sql + " ORDER BY key LIMIT ?", [kind, *params, limit])
         return [key for (key,) in cursor]
+
+    def _lease(self, name: str) -> Lease:
+        # A file beside the log: its flock goes with the holding process, SIGKILL included.
+        return FileLease(name, f"{self.path}.lease-{name}")
 
     def _close(self) -> None:
         mine = self._connections.mine()
