@@ -1,0 +1,137 @@
+"""`bel export|import|verify`: move a log between backends and check it (docs/cli.md).
+
+Offline commands: they open the event log named by --bel (or the state directory's)
+in this process, never through a daemon or --service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import BinaryIO, Iterator
+
+import click
+
+from databuild.cli.context import CliContext
+from databuild.cli.render import emit_json
+from databuild.errors import InvalidArgumentError
+
+pass_ctx = click.make_pass_decorator(CliContext)
+
+
+def register(cli: click.Group) -> None:
+    """Attach the ``bel`` group to the top-level group."""
+    cli.add_command(bel)
+
+
+@click.group()
+def bel() -> None:
+    """The event log itself: export it, import an export into an empty log, verify it."""
+
+
+@bel.command("export")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file (replaced once the export is whole) instead of stdout.")
+@pass_ctx
+def bel_export(c: CliContext, output: str | None) -> None:
+    """Write the event log as NDJSON: a header line, then each event in index order."""
+    from databuild.events.log import system_clock
+    from databuild.events.portable import export_log
+
+    log = c.store.log
+    if output is None:
+        count = export_log(log, sys.stdout, system_clock())
+        sys.stdout.flush()
+    else:
+        with _replaced(output) as out:
+            count = export_log(log, out, system_clock())
+    click.echo(f"exported {count} events of log {log.log_id} from {c.bel_uri}", err=True)
+
+
+@contextlib.contextmanager
+def _replaced(path: str) -> Iterator:
+    """A text file written beside ``path`` and renamed onto it once complete: a failed export
+    leaves no partial file that could be imported as a (short) log."""
+    tmp = f"{path}.partial-{os.getpid()}"
+    try:
+        out = open(tmp, "w", encoding="utf-8")
+    except OSError as e:
+        raise InvalidArgumentError(f"cannot write the export to {path}: {e.strerror}") from None
+    try:
+        with out:
+            yield out
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+@bel.command("import")
+@click.argument("file")
+@pass_ctx
+def bel_import(c: CliContext, file: str) -> None:
+    """Load the export FILE ("-" for stdin) into the event log, which must be empty.
+
+    Indices, event ids, timestamps, schema versions and the log id are kept. One
+    transaction: on bad input (exit 2, naming the line) nothing is imported.
+    """
+    from databuild.events.portable import import_log
+
+    log = c.store.log
+    with _opened(file) as lines:
+        header = import_log(log, lines)
+    if c.as_json:
+        emit_json({"imported": header.head, "log_id": header.log_id, "bel": c.bel_uri})
+    else:
+        click.echo(f"imported {header.head} events of log {header.log_id} into {c.bel_uri}")
+
+
+@contextlib.contextmanager
+def _opened(file: str) -> Iterator[BinaryIO]:
+    """The export's lines as bytes (a line that is not UTF-8 is then bad JSON, named by number)."""
+    if file == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        found = open(file, "rb")
+    except OSError as e:
+        raise InvalidArgumentError(f"cannot read the export {file}: {e.strerror}") from None
+    with found:
+        yield found
+
+
+@bel.command("verify")
+@click.option("--max-differences", default=20, show_default=True, type=click.IntRange(min=1),
+              help="Describe at most this many differences (the rest are counted).")
+@pass_ctx
+def bel_verify(c: CliContext, max_differences: int) -> None:
+    """Replay the log and compare with its read models; check its indices and event ids.
+
+    Exit 0 when consistent, 1 naming what differs.
+    """
+    from databuild.events.portable import verify_log
+    from databuild.state.reducers import STATE_TYPES
+
+    def decode(kind: str, body: bytes):
+        from google.protobuf.message import DecodeError
+
+        try:
+            return STATE_TYPES[kind].FromString(body)
+        except DecodeError as e:
+            raise InvalidArgumentError(f"not a {STATE_TYPES[kind].DESCRIPTOR.name}: {e}") from None
+
+    log = c.store.log
+    report = verify_log(log, max_differences, decode)
+    if c.as_json:
+        emit_json({"consistent": report.consistent, "events": report.events, "rows": report.rows,
+                   "differences": report.differences, "more_differences": report.more})
+    else:
+        for line in report.differences:
+            click.echo(line)
+        if report.more:
+            click.echo(f"... and {report.more} more difference(s)")
+        verdict = "consistent" if report.consistent else "NOT consistent"
+        click.echo(f"{c.bel_uri}: {verdict}: {report.events} events, {report.rows} read-model rows checked")
+    if not report.consistent:
+        sys.exit(1)
