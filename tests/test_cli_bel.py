@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import sqlite3
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from cli_harness import graph_cli
 from databuild.events import RowQuery
 from databuild.state import PARTITION, WANT, open_state_store
 from eventgen import random_events
+
+pytestmark = pytest.mark.slow
 
 JOB = r"""#!/bin/sh
 if [ "$1" = config ]; then
@@ -188,13 +191,13 @@ def test_import_refuses_bad_files_naming_the_line_and_keeps_nothing(cli, source,
         ("".join(lines[:3] + ["[1, 2]\n"] + lines[4:]), "line 4: an event must be a JSON object, got an array"),
         ("".join(lines[:-1]), f"the file ends at event index {head - 1}, but its header says the log had {head}"),
         ("".join(lines[:2]) + "\n" + "".join(lines[2:]), "line 3: empty line"),
+        ("".join(lines[:8] + [lines[8].replace(json.loads(lines[8])["event_id"], json.loads(lines[2])["event_id"])]
+                 + lines[9:]), "line 9: event #8 of the import has event_id .* which an earlier event has"),
     ]
     for n, (text, message) in enumerate(cases):
         target = tmp_path / f"t{n}.sqlite3"
         done = _import(cli, target, text)
         assert done.returncode == 2, (message, done.stdout, done.stderr)
-        import re
-
         assert re.search(message, done.stderr), (message, done.stderr)
         assert _events(str(target)) == []  # nothing half-imported
     # a file that does not exist
@@ -231,7 +234,6 @@ def _peak_rss_kib(args: list[str], env: dict) -> int:
     return usage.ru_maxrss
 
 
-@pytest.mark.slow
 def test_export_of_100k_events_runs_in_bounded_memory(cli, tmp_path):
     small, large = tmp_path / "small.sqlite3", tmp_path / "large.sqlite3"
     rng = random.Random(9)

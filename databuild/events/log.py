@@ -474,8 +474,11 @@ def not_empty(head: int) -> ConflictError:
 
 
 def duplicate_event_id(event_id: str, index: int) -> InvalidEventError:
-    """The error for an imported event whose id an earlier one has."""
-    return InvalidEventError(f"event #{index} of the import has event_id {event_id!r}, which an earlier event has")
+    """The error for an imported event whose id an earlier one has; ``event_index`` says which
+    event (a backend may find the repeat only once every event is in)."""
+    error = InvalidEventError(f"event #{index} of the import has event_id {event_id!r}, which an earlier event has")
+    error.event_index = index  # type: ignore[attr-defined]
+    return error
 
 
 def _checked_imports(events: Iterable[pb.Event]) -> Iterator[tuple[pb.Event, set[Key]]]:

@@ -141,8 +141,9 @@ def import_log(log: EventLog, lines: Iterable[str]) -> Header:
         log.import_events(_until_head(events), header.log_id)
     except (ImportFileError, ConflictError, UnsupportedBackendError):
         raise  # already name their line, or are not about one (a log that is not empty)
-    except InvalidArgumentError as e:  # the log refused the latest event pulled: name its line
-        raise ImportFileError(f"line {events.line}: {e}") from None
+    except InvalidArgumentError as e:  # the log refused an event: the latest pulled, unless it says which
+        index = getattr(e, "event_index", None)
+        raise ImportFileError(f"line {events.line if index is None else index + 1}: {e}") from None
     return header
 
 
