@@ -144,6 +144,7 @@ def test_verify_names_a_tampered_row_a_tampered_term_and_an_index_gap(cli, sourc
     assert "NOT consistent" in found.stdout
     as_json = json.loads(cli("--json", "--bel", f"sqlite://{source}", "bel", "verify").stdout)
     assert as_json["consistent"] is False and len(as_json["differences"]) == 3
+    assert as_json["appended_meanwhile"] is False
     # output is bounded
     capped = cli("--bel", f"sqlite://{source}", "bel", "verify", "--max-differences", "1")
     assert capped.returncode == 1 and "... and 2 more difference(s)" in capped.stdout
@@ -215,6 +216,15 @@ def test_import_refuses_a_log_that_is_not_empty(cli, source, tmp_path):
     assert _events(source) == before
     as_json = json.loads(cli("--json", "bel", "import", str(dump)).stdout)
     assert as_json["error"]["code"] == "conflict"
+
+
+def test_import_refuses_while_the_state_directorys_service_runs(cli, tmp_path):
+    assert cli("daemon", "start").returncode == 0
+    dump = tmp_path / "dump.ndjson"
+    assert cli("bel", "export", "-o", str(dump)).returncode == 0  # exporting a served log is fine
+    refused = cli("bel", "import", str(dump))
+    assert refused.returncode == 2 and "stop it first" in refused.stderr and "pid" in refused.stderr
+    assert cli("daemon", "stop").returncode == 0
 
 
 def test_export_to_a_missing_directory_names_it_and_leaves_nothing(cli, source, tmp_path):

@@ -92,3 +92,26 @@ def test_import_arguments_are_checked(make_log):
     with pytest.raises(InvalidArgumentError, match="batch_size .* got 0"):
         target.import_events([], SOURCE_ID, batch_size=0)
     assert target.import_events([], SOURCE_ID) == 0 and target.log_id == SOURCE_ID
+
+
+def test_export_then_import_then_verify_through_the_ndjson_format(make_log, tmp_path):
+    import io
+
+    from databuild.events.portable import export_log, import_log, verify_log
+    from databuild.state.reducers import STATE_TYPES
+
+    decode = lambda kind, body: STATE_TYPES[kind].FromString(body)  # noqa: E731
+    for n in (0, 300):
+        source = _source(make_log, n)
+        text = io.StringIO()
+        assert export_log(source, text, 1_735_689_600_000_000) == n
+        header, *lines = text.getvalue().splitlines(keepends=True)
+        assert len(lines) == n
+        target = make_log([StateProjection()], path=tmp_path / f"n{n}.sqlite3")
+        found = import_log(target, [header.encode(), *(line.encode() for line in lines)])
+        assert (found.log_id, found.head, found.exported_at) == (source.log_id, n, "2025-01-01T00:00:00Z")
+        assert target.log_id == source.log_id and _all(target) == _all(source)
+        for log in (source, target):
+            report = verify_log(log, decode=decode)
+            assert report.consistent and report.events == n and report.moved_to is None, report.differences
+        assert report.rows == sum(len(source.query_rows(RowQuery(k, limit=1000))) for k in StateProjection.kinds)

@@ -15,7 +15,7 @@ import click
 
 from databuild.cli.context import CliContext
 from databuild.cli.render import emit_json
-from databuild.errors import InvalidArgumentError
+from databuild.errors import ConflictError, InvalidArgumentError
 
 pass_ctx = click.make_pass_decorator(CliContext)
 
@@ -78,6 +78,8 @@ def bel_import(c: CliContext, file: str) -> None:
     """
     from databuild.events.portable import import_log
 
+    if c.bel_option is None:
+        _refuse_if_served(c)
     log = c.store.log
     with _opened(file) as lines:
         header = import_log(log, lines)
@@ -85,6 +87,18 @@ def bel_import(c: CliContext, file: str) -> None:
         emit_json({"imported": header.head, "log_id": header.log_id, "bel": c.bel_uri})
     else:
         click.echo(f"imported {header.head} events of log {header.log_id} into {c.bel_uri}")
+
+
+def _refuse_if_served(c: CliContext) -> None:
+    """A service of the state directory has the log open and keeps its log id in memory:
+    importing under it would leave it serving the old id."""
+    from databuild.procs import process_alive
+    from databuild.service.daemon import read_info
+
+    info = read_info(c.state_dir)
+    if info is not None and process_alive(info.pid):
+        raise ConflictError(f"the service of {c.state_dir} (pid {info.pid}, {info.url}) has this event log open: "
+                            "stop it first (daemon stop, or end the foreground serve), then import")
 
 
 @contextlib.contextmanager
@@ -125,12 +139,16 @@ def bel_verify(c: CliContext, max_differences: int) -> None:
     report = verify_log(log, max_differences, decode)
     if c.as_json:
         emit_json({"consistent": report.consistent, "events": report.events, "rows": report.rows,
-                   "differences": report.differences, "more_differences": report.more})
+                   "differences": report.differences, "more_differences": report.more,
+                   "appended_meanwhile": report.moved_to is not None})
     else:
         for line in report.differences:
             click.echo(line)
         if report.more:
             click.echo(f"... and {report.more} more difference(s)")
+        if report.moved_to is not None:
+            click.echo(f"note: events were appended while verifying (head {report.events} -> {report.moved_to}): "
+                       "differences may be those appends; stop the writers and verify again", err=True)
         verdict = "consistent" if report.consistent else "NOT consistent"
         click.echo(f"{c.bel_uri}: {verdict}: {report.events} events, {report.rows} read-model rows checked")
     if not report.consistent:

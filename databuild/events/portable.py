@@ -170,6 +170,9 @@ class Report:
     rows: int = 0
     differences: list[str] = field(default_factory=list)
     more: int = 0  # differences found beyond ``limit``
+    #: The head when the comparison ended, if appends moved it past the replayed head: the
+    #: stored rows may then be ahead of the replay, and differences not conclusive.
+    moved_to: int | None = None
 
     @property
     def consistent(self) -> bool:
@@ -268,6 +271,9 @@ def verify_log(log: EventLog, limit: int = 20, decode: Decoder | None = None) ->
     for projection in log.projections:
         for kind in projection.kinds:
             _compare_kind(log, kind, replayed, report, decode)
+    now = log.head().index
+    if now != head:
+        report.moved_to = now
     return report
 
 
