@@ -78,6 +78,7 @@ def test_export_import_round_trip_keeps_events_log_id_and_read_models(cli, sourc
     dump = tmp_path / "dump.ndjson"
     exported = cli("bel", "export", "--output", str(dump))
     assert exported.returncode == 0, exported.stderr
+    assert dump.stat().st_mode & 0o777 == 0o600  # the log's events, private as the log is
     lines = dump.read_text().splitlines()
     header = json.loads(lines[0])
     head = len(_events(source))

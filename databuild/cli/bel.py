@@ -52,10 +52,11 @@ def bel_export(c: CliContext, output: str | None) -> None:
 @contextlib.contextmanager
 def _replaced(path: str) -> Iterator:
     """A text file written beside ``path`` and renamed onto it once complete: a failed export
-    leaves no partial file that could be imported as a (short) log."""
+    leaves no partial file that could be imported as a (short) log. Owner-only (0600), as
+    the log it copies is."""
     tmp = f"{path}.partial-{os.getpid()}"
     try:
-        out = open(tmp, "w", encoding="utf-8")
+        out = os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8")
     except OSError as e:
         raise InvalidArgumentError(f"cannot write the export to {path}: {e.strerror}") from None
     try:
