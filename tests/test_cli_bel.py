@@ -9,8 +9,10 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
+import requests
 
 from cli_harness import graph_cli
 from databuild.events import RowQuery
@@ -226,6 +228,36 @@ def test_import_refuses_while_the_state_directorys_service_runs(cli, tmp_path):
     refused = cli("bel", "import", str(dump))
     assert refused.returncode == 2 and "stop it first" in refused.stderr and "pid" in refused.stderr
     assert cli("daemon", "stop").returncode == 0
+
+
+def _leads(state_dir, pid: int) -> bool:
+    """Whether the service recorded in ``state_dir`` (process ``pid``) serves and leads."""
+    record = state_dir / "daemon.json"
+    if not record.exists() or json.loads(record.read_text())["pid"] != pid:
+        return False
+    metrics = requests.get(json.loads(record.read_text())["url"] + "/metrics", timeout=30).text
+    return "\ndatabuild_leader 1.0" in metrics
+
+
+def test_import_refuses_while_any_service_of_the_target_log_runs(cli, tmp_path):
+    target = f"sqlite://{tmp_path}/served.sqlite3"
+    dump = tmp_path / "dump.ndjson"
+    assert cli("bel", "export", "-o", str(dump)).returncode == 0
+    other = tmp_path / "replica"
+    server = subprocess.Popen([sys.executable, "-m", "databuild.cli", "--state-dir", str(other), "--bel", target,
+                               "serve", "--port", "0"], env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not _leads(other, server.pid):
+            assert server.poll() is None and time.monotonic() < deadline, server.communicate()
+            time.sleep(0.1)
+        refused = cli("--bel", target, "bel", "import", str(dump))
+        assert refused.returncode == 2 and "holds the log's leader lease" in refused.stderr
+        assert "stop every service of this log" in refused.stderr
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+    assert cli("--bel", target, "bel", "import", str(dump)).returncode == 0
 
 
 def test_export_to_a_missing_directory_names_it_and_leaves_nothing(cli, source, tmp_path):

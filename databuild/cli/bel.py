@@ -79,11 +79,22 @@ def bel_import(c: CliContext, file: str) -> None:
     """
     from databuild.events.portable import import_log
 
+    from databuild.service.leadership import LEADER_LEASE
+
     if c.bel_option is None:
         _refuse_if_served(c)
     log = c.store.log
-    with _opened(file) as lines:
-        header = import_log(log, lines)
+    # Held through the import: a service of this log leads with it, so none runs meanwhile
+    # (and none that started before, with the log's old id in memory, is left serving).
+    lease = log.lease(LEADER_LEASE)
+    if not lease.try_acquire():
+        raise ConflictError(f"a service runs on event log {c.bel_uri} (it holds the log's leader lease): "
+                            "stop every service of this log, then import")
+    try:
+        with _opened(file) as lines:
+            header = import_log(log, lines)
+    finally:
+        lease.release()
     if c.as_json:
         emit_json({"imported": header.head, "log_id": header.log_id, "bel": c.bel_uri})
     else:

@@ -758,7 +758,7 @@ class SqliteEventLog(EventLog):
     def _import(self, batches: Iterator[list[tuple[pb.Event, set[Key]]]], log_id: str) -> int:
         """One IMMEDIATE transaction for the whole import: a failure anywhere rolls it all back.
         The write lock keeps this process's appends out; other processes wait on SQLite's."""
-        from databuild.events.log import duplicate_event_id, not_empty  # noqa: local, so the module header stays as it was
+        from databuild.events.log import duplicate_event_id, not_empty  # local: the module header is left as it was
 
         if self.schema_version < migrations.LOG_ID_VERSION:
             raise StorageError(f"event log {self.path} is at schema version {self.schema_version}, "
