@@ -508,6 +508,20 @@ def _checked_imports(events: Iterable[pb.Event]) -> Iterator[tuple[pb.Event, set
         expected += 1
 
 
+def projected(batch: Sequence[tuple[pb.Event, set[Key]]]) -> list[pb.Event]:
+    """The events of an import batch as the projections fold them: at the current schema
+    version (an event written at an older one is stored as it is, folded upcast, as a replay
+    folds it)."""
+    events = []
+    for event, _ in batch:
+        if event.schema_version != EVENT_SCHEMA_VERSION:
+            copy = pb.Event()
+            copy.CopyFrom(event)
+            event = upcast(copy)
+        events.append(event)
+    return events
+
+
 def _batches(items: Iterator[tuple[pb.Event, set[Key]]], size: int) -> Iterator[list[tuple[pb.Event, set[Key]]]]:
     batch: list[tuple[pb.Event, set[Key]]] = []
     for item in items:

@@ -9,7 +9,8 @@ from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, event_type
 from databuild.events.lease import Lease, LocalLease
 from databuild.events.log import (
-    START, Clock, Cursor, EventLog, Page, Precondition, duplicate_event_id, not_empty, system_clock, uuid4_batch,
+    START, Clock, Cursor, EventLog, Page, Precondition, duplicate_event_id, not_empty, projected, system_clock,
+    uuid4_batch,
 )
 from databuild.events.readmodel import Projection, Row, RowQuery, Term, TermMatch, row_matches
 from databuild.proto import databuild_pb2 as pb
@@ -166,8 +167,9 @@ class MemoryEventLog(EventLog):
                     copy = pb.Event()
                     copy.CopyFrom(event)
                     stored.append((copy, event_type(event), event.timestamp.ToMicroseconds(), event_keys))
+                folded = projected(batch)
                 for projection in self.projections:
-                    projection.apply(tx, [event for event, _ in batch])
+                    projection.apply(tx, folded)
             self._events.extend(stored)
             tx.commit()
             self._id = log_id

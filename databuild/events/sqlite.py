@@ -758,7 +758,8 @@ class SqliteEventLog(EventLog):
     def _import(self, batches: Iterator[list[tuple[pb.Event, set[Key]]]], log_id: str) -> int:
         """One IMMEDIATE transaction for the whole import: a failure anywhere rolls it all back.
         The write lock keeps this process's appends out; other processes wait on SQLite's."""
-        from databuild.events.log import duplicate_event_id, not_empty  # local: the module header is left as it was
+        # Imported here, so that this addition leaves the module's header as it was.
+        from databuild.events.log import duplicate_event_id, not_empty, projected
 
         if self.schema_version < migrations.LOG_ID_VERSION:
             raise StorageError(f"event log {self.path} is at schema version {self.schema_version}, "
@@ -771,7 +772,7 @@ class SqliteEventLog(EventLog):
                 events = [event for event, _ in batch]
                 self._insert(events, [keys for _, keys in batch], events[0].index)
                 if self.projections:
-                    self._project(events, head)
+                    self._project(projected(batch), head)
                 head = events[-1].index
             # event_id has no unique index (appends make UUIDs): one grouped pass finds a repeat.
             repeated = self._db.execute_sql(
