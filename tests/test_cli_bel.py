@@ -187,7 +187,7 @@ def test_import_refuses_bad_files_naming_the_line_and_keeps_nothing(cli, source,
         ('{"databuild": 1}\n', 'line 1: not a DataBuild event log export'),
         ("not json\n", "line 1: not JSON"),
         ("".join(lines[:5]) + "{oops\n" + "".join(lines[6:]), "line 6: not JSON"),
-        ("".join(gap), f"line 11: .*has index 11, expected 10"),
+        ("".join(gap), "line 11: .*has index 11, expected 10"),
         ("".join(lines[:4] + [lines[4].replace('"index":4', '"index":4,"bogus":1')] + lines[5:]),
          "line 5: .*bogus"),
         ("".join(lines[:3] + ['{"index":3,"event_id":"x","timestamp":"2025-01-01T00:00:00Z",'

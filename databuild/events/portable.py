@@ -70,7 +70,7 @@ class ImportFileError(InvalidArgumentError):
     """A line of an import file is not what the format says (the message names the line)."""
 
 
-def read_header(line: str) -> Header:
+def read_header(line: str | bytes) -> Header:
     """The header of an export, from its first line; ImportFileError naming what is wrong."""
     doc = _json(line, 1)
     if not isinstance(doc, dict) or doc.get("databuild_bel") != FORMAT_VERSION:
@@ -88,7 +88,7 @@ def read_header(line: str) -> Header:
     return Header(log_id, head, str(doc.get("exported_at", "")))
 
 
-def _json(line: str, number: int) -> object:
+def _json(line: str | bytes, number: int) -> object:
     try:
         return json.loads(line)
     except ValueError as e:
@@ -99,7 +99,7 @@ class _Lines:
     """The events of an export's lines, parsed as they are pulled; remembers which line it
     is at, so an error raised by the log about the latest event can name its line."""
 
-    def __init__(self, lines: Iterator[str], header: Header) -> None:
+    def __init__(self, lines: Iterator[str | bytes], header: Header) -> None:
         self._lines, self.header, self.line = lines, header, 1
 
     def __iter__(self) -> Iterator[pb.Event]:
@@ -127,8 +127,9 @@ def _kind(value: object) -> str:
     return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
 
 
-def import_log(log: EventLog, lines: Iterable[str]) -> Header:
-    """Import the export in ``lines`` into the empty ``log`` (one transaction: on an error
+def import_log(log: EventLog, lines: Iterable[str | bytes]) -> Header:
+    """Import the export in ``lines`` (text, or UTF-8 bytes: then a line that is not UTF-8
+    is bad JSON, named by its number) into the empty ``log`` (one transaction: on an error
     nothing is kept); ImportFileError naming the line for a bad file, ConflictError for a
     log that is not empty. Returns the file's header."""
     it = iter(lines)
