@@ -172,9 +172,9 @@ def test_verify_names_a_repeated_event_id(cli, source):
     assert f"event id {first} is at index 2 and again at index 9" in found.stdout
 
 
-def _import(cli, target, text: str):
+def _import(cli, target, text: str | bytes):
     path = target.parent / "bad.ndjson"
-    path.write_text(text)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
     return cli("--bel", f"sqlite://{target}", "bel", "import", str(path))
 
 
@@ -195,6 +195,7 @@ def test_import_refuses_bad_files_naming_the_line_and_keeps_nothing(cli, source,
         ("".join(lines[:3] + ["[1, 2]\n"] + lines[4:]), "line 4: an event must be a JSON object, got an array"),
         ("".join(lines[:-1]), f"the file ends at event index {head - 1}, but its header says the log had {head}"),
         ("".join(lines[:2]) + "\n" + "".join(lines[2:]), "line 3: empty line"),
+        ("".join(lines[:6]).encode() + b'{"index": 6, "\xff"}\n' + "".join(lines[7:]).encode(), "line 7: not JSON"),
         ("".join(lines[:8] + [lines[8].replace(json.loads(lines[8])["event_id"], json.loads(lines[2])["event_id"])]
                  + lines[9:]), "line 9: event #8 of the import has event_id .* which an earlier event has"),
     ]
