@@ -7,6 +7,7 @@ runs it), its time injected; its evaluator is not started, so the tests move wan
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 import shutil
@@ -38,16 +39,27 @@ class Clock:
         return self.us
 
 
+@contextlib.contextmanager
+def served_dashboard(graph: GraphSpec, tmp_path, clock: "Clock", seed=None):
+    """(url, service, clock) of ``graph``'s service on a SQLite log under ``tmp_path``,
+    served on a loopback bind with the read token; ``seed(store)`` first fills its log."""
+    store = StateStore(open_event_log(f"sqlite://{tmp_path}/bel.sqlite3", [StateProjection()], clock))
+    (tmp_path / "logs").mkdir()
+    try:
+        if seed is not None:
+            seed(store)
+        service = DataBuildService(graph, store, str(tmp_path / "logs"), clock_us=clock)
+        with serving(service, read_token=READ_TOKEN) as url:
+            yield url, service, clock
+    finally:
+        store.close()
+
+
 @pytest.fixture
 def dash(tmp_path):
     """(url, service, clock) of a dashboard on a loopback bind."""
-    clock = Clock()
-    store = StateStore(open_event_log(f"sqlite://{tmp_path}/bel.sqlite3", [StateProjection()], clock))
-    (tmp_path / "logs").mkdir()
-    service = DataBuildService(GRAPH, store, str(tmp_path / "logs"), clock_us=clock)
-    with serving(service, read_token=READ_TOKEN) as url:
-        yield url, service, clock
-    store.close()
+    with served_dashboard(GRAPH, tmp_path, Clock()) as served:
+        yield served
 
 
 @pytest.fixture

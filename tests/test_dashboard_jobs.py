@@ -11,16 +11,15 @@ import pytest
 import requests
 
 from cli_harness import GraphCli
-from databuild.events import open_event_log
 from databuild.graph import GraphSpec, JobSpec
 from databuild.proto import databuild_pb2 as pb
 from databuild.service import DataBuildService
 from databuild.service.client import ServiceClient
-from databuild.state import StateProjection, StateStore
+from databuild.state import StateStore
 from slahistory import S, run_event
 from test_cli_imports import heavy, loaded_by
-from test_dashboard import HTML, READ_TOKEN, Clock
-from test_service_http import TOKEN, serving
+from test_dashboard import HTML, Clock, served_dashboard
+from test_service_http import TOKEN
 
 GRAPH = GraphSpec("//g:jobs", (JobSpec("//g:extract", "/bin/true", ("clean/*",)),
                                JobSpec("//g:daily", "/bin/true", ("daily/*",)),
@@ -34,27 +33,26 @@ def jobs(tmp_path):
     """(url, service, clock) of a service whose log holds runs of //g:extract, //g:daily and
     of //g:old, a job no longer in the graph; //g:never never ran."""
     clock = Clock()
-    store = StateStore(open_event_log(f"sqlite://{tmp_path}/bel.sqlite3", [StateProjection()], clock))
-    (tmp_path / "logs").mkdir()
-    append = store.log.append
-    for n, seconds in enumerate(EXTRACT_SECONDS):
-        append([run_event("b-1", f"ex-{n}", "//g:extract", pb.JOB_RUN_STATUS_RUNNING)])
-        clock.us += seconds * S
-        append([run_event("b-1", f"ex-{n}", "//g:extract", pb.JOB_RUN_STATUS_SUCCEEDED)])
-    for n in range(2):  # two failures, then a cancelled run: counted neither way, but it ended last
-        append([run_event("b-2", f"exf-{n}", "//g:extract", pb.JOB_RUN_STATUS_RUNNING)])
-        clock.us += S
-        append([run_event("b-2", f"exf-{n}", "//g:extract", pb.JOB_RUN_STATUS_FAILED)])
-    append([run_event("b-2", "ex-cancelled", "//g:extract", pb.JOB_RUN_STATUS_CANCELLED)])
-    append([run_event("b-3", "d-1", "//g:daily", pb.JOB_RUN_STATUS_SCHEDULED)])
-    clock.us += S // 4  # a quarter of a second: shown as such, not as 0s
-    append([run_event("b-3", "d-1", "//g:daily", pb.JOB_RUN_STATUS_SUCCEEDED)])
-    append([run_event("b-0", "o-1", "//g:old", pb.JOB_RUN_STATUS_FAILED)])
-    clock.us += 60 * S
-    service = DataBuildService(GRAPH, store, str(tmp_path / "logs"), clock_us=clock)
-    with serving(service, read_token=READ_TOKEN) as url:
-        yield url, service, clock
-    store.close()
+
+    def seed(store: StateStore) -> None:
+        append = store.log.append
+        for n, seconds in enumerate(EXTRACT_SECONDS):
+            append([run_event("b-1", f"ex-{n}", "//g:extract", pb.JOB_RUN_STATUS_RUNNING)])
+            clock.us += seconds * S
+            append([run_event("b-1", f"ex-{n}", "//g:extract", pb.JOB_RUN_STATUS_SUCCEEDED)])
+        for n in range(2):  # two failures, then a cancelled run: counted neither way, but it ended last
+            append([run_event("b-2", f"exf-{n}", "//g:extract", pb.JOB_RUN_STATUS_RUNNING)])
+            clock.us += S
+            append([run_event("b-2", f"exf-{n}", "//g:extract", pb.JOB_RUN_STATUS_FAILED)])
+        append([run_event("b-2", "ex-cancelled", "//g:extract", pb.JOB_RUN_STATUS_CANCELLED)])
+        append([run_event("b-3", "d-1", "//g:daily", pb.JOB_RUN_STATUS_SCHEDULED)])
+        clock.us += S // 4  # a quarter of a second: shown as such, not as 0s
+        append([run_event("b-3", "d-1", "//g:daily", pb.JOB_RUN_STATUS_SUCCEEDED)])
+        append([run_event("b-0", "o-1", "//g:old", pb.JOB_RUN_STATUS_FAILED)])
+        clock.us += 60 * S
+
+    with served_dashboard(GRAPH, tmp_path, clock, seed) as served:
+        yield served
 
 
 def by_label(doc: dict) -> dict[str, dict]:

@@ -21,6 +21,7 @@ from databuild.service.core import CONSUMERS_LIMIT
 from databuild.service.dashboard.partitions import HISTORY_ROWS
 from databuild.service.dashboard.page import LIST_LIMIT
 from databuild.state import StateProjection, StateStore
+from sql_plans import assert_index_searches, query_plans
 from test_dashboard import GRAPH, HTML, csrf_of, dash, signed_in  # noqa: F401  (dash: the fixture)
 
 S = 1_000_000
@@ -181,15 +182,7 @@ def test_consumers_come_from_the_job_run_index_in_either_backend(tmp_path):
         assert [r.job_run_id for r in store.job_runs_reading("in/1x", 10)] == ["r2", "r1", "r0"], uri
         assert store.job_runs_reading("in", 10) == [] and store.job_runs_reading("out/1", 10) == [], uri
         if uri.startswith("sqlite"):  # one index range, walked backwards: no scan of the job runs, no sort
-            connection = store.log._db.connection()
-            statements: list[str] = []
-            connection.set_trace_callback(statements.append)
-            store.job_runs_reading("in/1", 2)
-            connection.set_trace_callback(None)
-            plans = [row[3] for sql in statements if sql.startswith("SELECT")
-                     for row in connection.execute("EXPLAIN QUERY PLAN " + sql)]
-            assert plans and all(p.startswith("SEARCH") for p in plans), plans
-            assert not any("TEMP B-TREE" in p for p in plans), plans
+            assert_index_searches(query_plans(store, lambda: store.job_runs_reading("in/1", 2)))
         store.close()
 
 

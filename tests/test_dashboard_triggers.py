@@ -10,13 +10,10 @@ import re
 import pytest
 import requests
 
-from databuild.events import open_event_log
 from databuild.graph import GraphSpec, JobSpec, TriggerSpec
-from databuild.proto import databuild_pb2 as pb
 from databuild.service import DataBuildService
-from databuild.state import StateProjection, StateStore
-from test_dashboard import HTML, READ_TOKEN, Clock, csrf_of, signed_in
-from test_service_http import serving
+from databuild.proto import databuild_pb2 as pb
+from test_dashboard import HTML, READ_TOKEN, Clock, csrf_of, served_dashboard, signed_in
 
 FAILING = "#!/bin/sh\necho 'the orders API answered 503' >&2\nexit 3\n"
 
@@ -35,12 +32,8 @@ def dash(tmp_path):
         TriggerSpec("on_raw", "//g:on_raw", on=("raw/{n}",), partitions=("daily/{n}",)),
         TriggerSpec("orders", "//g:orders", cron="30 * * * *", timezone="Europe/Amsterdam", executable=str(failing)),
     ))
-    store = StateStore(open_event_log(f"sqlite://{tmp_path}/bel.sqlite3", [StateProjection()], clock))
-    (tmp_path / "logs").mkdir()
-    service = DataBuildService(graph, store, str(tmp_path / "logs"), clock_us=clock)
-    with serving(service, read_token=READ_TOKEN) as url:
-        yield url, service, clock
-    store.close()
+    with served_dashboard(graph, tmp_path, clock) as served:
+        yield served
 
 
 def card(page: str, name: str) -> str:

@@ -456,3 +456,19 @@ def test_a_listener_of_some_types_hears_only_appends_holding_one(make_log):
     log.append([pb.Event(want_expired=pb.WantExpired(want_id="w2")), partition_event("a/1")])
     log.append([pb.Event(build_requested=pb.BuildRequested(build_id="b1", partitions=["a/2"]))])
     assert heard == [3]
+
+
+def test_a_lease_has_one_holder_at_a_time(make_log):
+    log = make_log()
+    first, second = log.lease("evaluator"), log.lease("evaluator")
+    other = log.lease("sync-ingest")
+    assert first.try_acquire() and first.held()
+    assert first.try_acquire()  # a holder asking again keeps it
+    assert not second.try_acquire() and not second.held()
+    assert other.try_acquire()  # another name is another lease
+    first.release()
+    assert not first.held() and second.try_acquire()
+    second.release()
+    other.release()
+    with pytest.raises(InvalidArgumentError, match="lease name"):
+        log.lease("Not A Name")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -19,6 +22,7 @@ from databuild.events import migrations
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import BUILD, StateProjection, StateStore, open_state_store
 from eventgen import partition_event
+from sql_plans import assert_index_searches, query_plans
 
 
 def _writer(path: str, name: str, rounds: int, barrier) -> None:
@@ -290,18 +294,12 @@ def test_build_pages_and_id_prefixes_are_index_searches(tmp_path):
     store = open_state_store(f"sqlite://{tmp_path}/bel.sqlite3")
     store.log.append([pb.Event(build_requested=pb.BuildRequested(build_id=f"b{i:03d}-{j}", partitions=["d/1"]))
                       for i in range(300) for j in range(2)])
-    connection = store.log._db.connection()
-    statements: list[str] = []
-    connection.set_trace_callback(statements.append)
-    assert store.resolve_id(BUILD, "b123-1") == "b123-1"
-    with pytest.raises(InvalidArgumentError, match="ambiguous"):
-        store.resolve_id(BUILD, "b123")
-    assert len(store.builds_newest_first("b100-0", limit=10)) == 10
-    connection.set_trace_callback(None)
-    plans = [row[3] for sql in statements if sql.startswith("SELECT")
-             for row in connection.execute("EXPLAIN QUERY PLAN " + sql)]
-    assert plans and all(p.startswith("SEARCH") for p in plans), plans
-    assert not any("TEMP B-TREE" in p for p in plans), plans
+    def pages() -> None:
+        assert store.resolve_id(BUILD, "b123-1") == "b123-1"
+        with pytest.raises(InvalidArgumentError, match="ambiguous"):
+            store.resolve_id(BUILD, "b123")
+        assert len(store.builds_newest_first("b100-0", limit=10)) == 10
+    assert_index_searches(query_plans(store, pages))
     store.close()
 
 
@@ -404,3 +402,27 @@ def test_a_failing_append_in_a_group_fails_alone(tmp_path):
     assert isinstance(outcome["bad"], RuntimeError)
     assert (outcome["b"], outcome["c"]) == ([2], [3])
     assert sorted(e.partition_status_changed.ref for e in log.list_events().events) == ["a/1", "b/1", "c/1"]
+
+
+def test_a_lease_is_freed_when_its_holder_is_killed(tmp_path):
+    """The lease's flock goes with the process: a SIGKILLed holder frees it at once."""
+    uri = f"sqlite://{tmp_path}/bel.sqlite3"
+    open_state_store(uri).close()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from databuild.events import open_event_log\n"
+        f"lease = open_event_log({uri!r}).lease('evaluator')\n"
+        "assert lease.try_acquire()\n"
+        "print('held', flush=True)\n"
+        "time.sleep(600)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        log = open_state_store(uri).log
+        mine = log.lease("evaluator")
+        assert not mine.try_acquire()
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(10)
+        assert mine.try_acquire()
+        log.close()
+    finally:
+        holder.kill()

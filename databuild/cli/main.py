@@ -13,7 +13,7 @@ from typing import NoReturn
 
 import click
 
-from databuild.cli import feed, inspect, triggers, wants
+from databuild.cli import bel, feed, inspect, triggers, wants
 from databuild.cli.context import CliContext, duration_option, refs_argument
 from databuild.cli.render import ProgressLine, emit_json, pb, table, to_dict, want_status
 from databuild.cli.wants import create_want, report_outcome, show_created, want_options
@@ -197,6 +197,7 @@ def daemon_stop(c: CliContext) -> None:
     click.echo(f"stopped daemon pid {info.pid}" if info else f"no daemon for {c.graph.label} was running")
 
 
+bel.register(cli)
 feed.register(cli)
 inspect.register(cli)
 triggers.register(cli)

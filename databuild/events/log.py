@@ -8,19 +8,23 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Collection, ContextManager, Sequence
+from typing import Callable, Collection, ContextManager, Iterable, Iterator, Sequence
 
 from databuild.errors import (
-    AppendConflictError, EventLogClosedError, EventLogLostError, InvalidArgumentError, NotFoundError,
+    AppendConflictError, ConflictError, EventLogClosedError, EventLogLostError, InvalidArgumentError,
+    InvalidEventError, NotFoundError, UnsupportedBackendError,
 )
 from databuild.events.filter import ALL_EVENTS, EventFilter
 from databuild.events.keys import Key
-from databuild.events.readmodel import Projection, Row, RowQuery, TermMatch
+from databuild.events.lease import Lease, check_lease_name
+from databuild.events.readmodel import Projection, Row, RowQuery, Term, TermMatch
 from databuild.events.types import EVENT_SCHEMA_VERSION, upcast
 from databuild.events.validate import validate_event
 from databuild.proto import databuild_pb2 as pb
 
 MAX_PAGE_SIZE = 10_000
+#: Events an import hands its backend at a time (each batch projected as one).
+IMPORT_BATCH = 1000
 
 #: Returns the current time as UTC microseconds since the epoch.
 Clock = Callable[[], int]
@@ -332,6 +336,12 @@ class EventLog(abc.ABC):
             return 0
         return self._release_memory()
 
+    def lease(self, name: str) -> Lease:
+        """A new holder's handle on the log's lease ``name`` (``databuild.events.lease``):
+        what makes one of the processes sharing this log the one running a singleton."""
+        self._check_open()
+        return self._lease(check_lease_name(name))
+
     def close(self) -> None:
         """Release the backend's resources; later calls raise EventLogClosedError."""
         if not self._closed:
@@ -370,6 +380,9 @@ class EventLog(abc.ABC):
     def _release_memory(self) -> int:
         """Free read caches of idle threads (a backend without any: nothing)."""
         return 0
+
+    @abc.abstractmethod
+    def _lease(self, name: str) -> Lease: ...
 
     @abc.abstractmethod
     def _append(self, events: list[pb.Event], keys: list[set[Key]], condition: Precondition) -> list[int]:
@@ -415,3 +428,106 @@ class EventLog(abc.ABC):
 
     @abc.abstractmethod
     def _close(self) -> None: ...
+
+    # -- moving a log between backends (bel export / import / verify) ------
+
+    def import_events(self, events: Iterable[pb.Event], log_id: str, batch_size: int = IMPORT_BATCH) -> int:
+        """Load another log's ``events`` into this empty log as they were; return the new head.
+
+        Unlike ``append``, each event keeps its own ``index``, ``event_id``, ``timestamp`` and
+        ``schema_version``, and this log takes ``log_id`` (so followers' cursors of the source
+        stay valid here). The indices must run 1, 2, 3, ... without a gap and the event ids be
+        unique. ``events`` is consumed lazily, ``batch_size`` at a time, each batch projected
+        into the read models as an append would; all of it is one transaction: on any error
+        (InvalidEventError naming the event, ConflictError if the log is not empty) nothing
+        is kept. Listeners and observers are not told (an import is an offline operation).
+        """
+        self._check_open()
+        if not isinstance(log_id, str) or not log_id.strip():
+            raise InvalidArgumentError(f"an imported log needs the source's log_id, got {log_id!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_PAGE_SIZE:
+            raise InvalidArgumentError(f"batch_size must be an integer from 1 to {MAX_PAGE_SIZE}, got {batch_size!r}")
+        with self._storage():
+            head = self._import(_batches(_checked_imports(events), batch_size), log_id)
+        return head
+
+    def get_terms(self, kind: str, keys: Sequence[str]) -> dict[str, tuple[Term, ...]]:
+        """The secondary index terms of the read-model rows ``(kind, key)`` for ``keys``, sorted;
+        a key without terms is left out (for ``bel verify``, which compares them)."""
+        self._check_open()
+        with self._storage():
+            return self._get_terms(kind, list(keys))
+
+    def _import(self, batches: Iterator[list[tuple[pb.Event, set[Key]]]], log_id: str) -> int:
+        """Store the checked ``batches`` (events with their keys, indices already 1..N) and
+        their projection rows, set the log id, all in one transaction; refuse a log that is
+        not empty (ConflictError naming its head) or a duplicate event id; return the head."""
+        raise UnsupportedBackendError(f"{type(self).__name__} cannot import events yet")
+
+    def _get_terms(self, kind: str, keys: list[str]) -> dict[str, tuple[Term, ...]]:
+        raise UnsupportedBackendError(f"{type(self).__name__} cannot list read-model terms yet")
+
+
+def not_empty(head: int) -> ConflictError:
+    """The error for importing into a log that already holds events."""
+    return ConflictError(f"an import needs an empty event log, but this one holds events up to index {head}")
+
+
+def duplicate_event_id(event_id: str, index: int) -> InvalidEventError:
+    """The error for an imported event whose id an earlier one has; ``event_index`` says which
+    event (a backend may find the repeat only once every event is in)."""
+    error = InvalidEventError(f"event #{index} of the import has event_id {event_id!r}, which an earlier event has")
+    error.event_index = index  # type: ignore[attr-defined]
+    return error
+
+
+def _checked_imports(events: Iterable[pb.Event]) -> Iterator[tuple[pb.Event, set[Key]]]:
+    """Each event with its keys, once it passed the checks of an append and of an import
+    (its index the next one, an id, a timestamp, a schema version this code reads). Checked
+    as they are pulled, so a caller reading them from a file knows which one failed."""
+    expected = 1
+    for event in events:
+        if not isinstance(event, pb.Event):
+            raise InvalidEventError(f"event #{expected} of the import is a {type(event).__name__}, "
+                                    "not a databuild.v1.Event")
+        where = f"event #{expected} of the import"
+        if event.index != expected:
+            raise InvalidEventError(f"{where} has index {event.index}, expected {expected}: an import needs the "
+                                    "indices 1, 2, 3, ... in order, without a gap")
+        keys = validate_event(event, expected)
+        if not event.event_id:
+            raise InvalidEventError(f"{where} has no event_id")
+        if not event.HasField("timestamp"):
+            raise InvalidEventError(f"{where} has no timestamp")
+        if event.schema_version > EVENT_SCHEMA_VERSION:
+            raise InvalidEventError(f"{where} has schema version {event.schema_version}, but this DataBuild reads "
+                                    f"versions up to {EVENT_SCHEMA_VERSION}; upgrade DataBuild to import it")
+        if event.schema_version < 1:
+            raise InvalidEventError(f"{where} has schema version {event.schema_version}; versions start at 1")
+        yield event, keys
+        expected += 1
+
+
+def projected(batch: Sequence[tuple[pb.Event, set[Key]]]) -> list[pb.Event]:
+    """The events of an import batch as the projections fold them: at the current schema
+    version (an event written at an older one is stored as it is, folded upcast, as a replay
+    folds it)."""
+    events = []
+    for event, _ in batch:
+        if event.schema_version != EVENT_SCHEMA_VERSION:
+            copy = pb.Event()
+            copy.CopyFrom(event)
+            event = upcast(copy)
+        events.append(event)
+    return events
+
+
+def _batches(items: Iterator[tuple[pb.Event, set[Key]]], size: int) -> Iterator[list[tuple[pb.Event, set[Key]]]]:
+    batch: list[tuple[pb.Event, set[Key]]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import threading
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, event_type
-from databuild.events.log import START, Clock, Cursor, EventLog, Page, Precondition, system_clock, uuid4_batch
+from databuild.events.lease import Lease, LocalLease
+from databuild.events.log import (
+    START, Clock, Cursor, EventLog, Page, Precondition, duplicate_event_id, not_empty, projected, system_clock,
+    uuid4_batch,
+)
 from databuild.events.readmodel import Projection, Row, RowQuery, Term, TermMatch, row_matches
 from databuild.proto import databuild_pb2 as pb
 
@@ -44,6 +48,7 @@ class MemoryEventLog(EventLog):
     def __init__(self, projections: Sequence[Projection] = (), clock: Clock = system_clock) -> None:
         super().__init__(projections, clock)
         self._lock = threading.Lock()
+        self._leases: dict[str, threading.Lock] = {}
         self._events: list[tuple[pb.Event, str, int, set[Key]]] = []
         self._rows: dict[tuple[str, str], Row] = {}
         self._terms: dict[tuple[str, str], tuple[Term, ...]] = {}
@@ -138,7 +143,38 @@ class MemoryEventLog(EventLog):
         with self._lock:
             return sorted(key for k, key in self._rows if k == kind and key.startswith(prefix))[:limit]
 
+    def _lease(self, name: str) -> Lease:
+        return LocalLease(name, self._leases, self._lock)
+
     def _close(self) -> None:
         self._events.clear()
         self._rows.clear()
         self._terms.clear()
+
+    def _import(self, batches: Iterator[list[tuple[pb.Event, set[Key]]]], log_id: str) -> int:
+        with self._lock:
+            if self._events:
+                raise not_empty(len(self._events))
+            # Staged aside and kept only once every batch is in: a failed import leaves nothing.
+            stored: list[tuple[pb.Event, str, int, set[Key]]] = []
+            seen: set[str] = set()
+            tx = _BufferedRows(self._rows, self._terms)
+            for batch in batches:
+                for event, event_keys in batch:
+                    if event.event_id in seen:
+                        raise duplicate_event_id(event.event_id, event.index)
+                    seen.add(event.event_id)
+                    copy = pb.Event()
+                    copy.CopyFrom(event)
+                    stored.append((copy, event_type(event), event.timestamp.ToMicroseconds(), event_keys))
+                folded = projected(batch)
+                for projection in self.projections:
+                    projection.apply(tx, folded)
+            self._events.extend(stored)
+            tx.commit()
+            self._id = log_id
+            return len(self._events)
+
+    def _get_terms(self, kind: str, keys: list[str]) -> dict[str, tuple[Term, ...]]:
+        with self._lock:
+            return {key: tuple(sorted(self._terms[(kind, key)])) for key in keys if self._terms.get((kind, key))}

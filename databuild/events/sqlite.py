@@ -45,6 +45,7 @@ from databuild.errors import AppendConflictError, EventLogBusyError, EventLogLos
 from databuild.events import migrations
 from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, KeyKind, event_type
+from databuild.events.lease import FileLease, Lease
 from databuild.events.log import START, Clock, Cursor, EventLog, Page, Precondition, Unchanged, system_clock
 from databuild.events.readmodel import Projection, Row, RowQuery, TermMatch
 from databuild.events.sqlcommon import EVENT_COLUMNS as _EVENT_COLUMNS, Dialect, Pending as _Pending
@@ -726,11 +727,58 @@ class SqliteEventLog(EventLog):
         cursor = self._db.execute_sql(sql + " ORDER BY key LIMIT ?", [kind, *params, limit])
         return [key for (key,) in cursor]
 
+    def _lease(self, name: str) -> Lease:
+        # A file beside the log: its flock goes with the holding process, SIGKILL included.
+        return FileLease(name, f"{self.path}.lease-{name}")
+
     def _close(self) -> None:
         mine = self._connections.mine()
         with mine.lock:
             self._db.close()
             mine.conn = None
+
+    def _import(self, batches: Iterator[list[tuple[pb.Event, set[Key]]]], log_id: str) -> int:
+        """One IMMEDIATE transaction for the whole import: a failure anywhere rolls it all back.
+        The write lock keeps this process's appends out; other processes wait on SQLite's."""
+        # Imported here, so that this addition leaves the module's header as it was.
+        from databuild.events.log import duplicate_event_id, not_empty, projected
+
+        if self.schema_version < migrations.LOG_ID_VERSION:
+            raise StorageError(f"event log {self.path} is at schema version {self.schema_version}, "
+                               f"before logs had an id (version {migrations.LOG_ID_VERSION}): it cannot take one")
+        with self._write_lock, self._db.atomic("IMMEDIATE"):
+            head = self._max_index()
+            if head:
+                raise not_empty(head)
+            for batch in batches:
+                events = [event for event, _ in batch]
+                self._insert(events, [keys for _, keys in batch], events[0].index)
+                if self.projections:
+                    self._project(projected(batch), head)
+                head = events[-1].index
+            # event_id has no unique index (appends make UUIDs): one grouped pass finds a repeat.
+            repeated = self._db.execute_sql(
+                "SELECT event_id, MAX(idx) FROM events GROUP BY event_id HAVING COUNT(*) > 1 LIMIT 1").fetchone()
+            if repeated:
+                raise duplicate_event_id(*repeated)
+            self._db.execute_sql("UPDATE log_metadata SET value = ? WHERE name = 'log_id'", (log_id,))
+            self._check_identity()
+        self._id = log_id
+        return head
+
+    def _get_terms(self, kind: str, keys: list[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+        found: dict[str, list[tuple[str, str]]] = {}
+        # The (name, key) index finds a row's entries name by name: the kind's few names first.
+        names = _term_names(self._db.cursor(), kind) if self._by_name_key else []
+        by_name = f" AND name IN ({_placeholders(names)})" if names else ""
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            cursor = self._db.execute_sql(
+                f"SELECT key, name, value FROM read_model_terms WHERE kind = ?{by_name}"
+                f" AND key IN ({_placeholders(chunk)})", [kind, *names, *chunk])
+            for key, name, value in cursor:
+                found.setdefault(key, []).append((name, value))
+        return {key: tuple(sorted(terms)) for key, terms in found.items()}
 
 
 def _sqlite_cause(error: BaseException | None) -> sqlite3.Error | None:

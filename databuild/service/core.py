@@ -27,9 +27,11 @@ from databuild.planner import GraphResolver, Resolver, plan
 from databuild.proto import databuild_pb2 as pb
 from databuild.refs import compile_pattern, is_valid_ref, validate_ref, validate_refs
 from databuild.proto.jsonmap import enum_name
+from databuild.executor import recover_abandoned_builds
 from databuild.service.builds import ExecutorPool
 from databuild.service.client import ServiceClient
 from databuild.service.interface import LogSlice
+from databuild.service.leadership import LEADER_LEASE, Leadership, leader_gone
 from databuild.service.sync import UpstreamSync
 from databuild.service.triggers import TriggerRunner
 from databuild.service.want_runner import WantRunner
@@ -88,30 +90,63 @@ class DataBuildService:
         self.trigger_runner = TriggerRunner(store, list(self._triggers.values()), self._defaults, clock_us, fire_call)
         self._evaluating = False
         self.history = JobHistory()  # fed on read from the log (catch_up): see docs/wants.md#sla-prediction
+        self.leadership: Leadership | None = None  # with start_evaluator(lease=True)
         self._producers = GraphResolver(graph)
 
-    def start_evaluator(self, triggers: bool = True) -> None:
+    def start_evaluator(self, triggers: bool = True, lease: bool = False) -> None:
         """Start serving wants (evaluating them, running their builds), syncing from
         upstream graphs and, if ``triggers``, firing triggers, in the background.
 
         Only the graph's daemon (``serve``) fires triggers: a ``--local`` CLI process
         serves its own want and passes ``triggers=False``, so a short-lived command
-        never fires schedules on behalf of the graph."""
-        if not self._evaluating:
-            self._evaluating = True
-            # Read the job history now, off any request's path: the first read folds every
-            # job-run event of the log (seconds at a million events); later ones only the new.
-            threading.Thread(target=self.history.catch_up, args=(self.log,), name="history-catch-up",
-                             daemon=True).start()
-            self.evaluator.start()
-            for sync in self.syncs:
-                sync.start()
-            if triggers:
-                self.trigger_runner.start()
+        never fires schedules on behalf of the graph. With ``lease`` (``serve``) all of
+        that runs only while this process holds the log's leader lease
+        (``leadership.py``): of several replicas on one log, one leads."""
+        if self._evaluating:
+            return
+        self._evaluating = True
+        # Read the job history now, off any request's path: the first read folds every
+        # job-run event of the log (seconds at a million events); later ones only the new.
+        threading.Thread(target=self.history.catch_up, args=(self.log,), name="history-catch-up",
+                         daemon=True).start()
+        if not lease:
+            self._lead(triggers)
+            return
+
+        def elected() -> None:
+            recover_abandoned_builds(self.store, lambda identity: not leader_gone(identity))
+            self._lead(triggers)
+        self.leadership = Leadership(self.log.lease(LEADER_LEASE), elected, self._lost_lease)
+        self.leadership.start()
+
+    @property
+    def leads(self) -> bool:
+        """Whether this service runs the evaluator and the syncs now: always without a lease,
+        while it holds the leader lease with one."""
+        return self.leadership is None or self.leadership.leader
+
+    def _lead(self, triggers: bool) -> None:
+        self.evaluator.start()
+        for sync in self.syncs:
+            sync.start()
+        if triggers:
+            self.trigger_runner.start()
+
+    def _lost_lease(self) -> None:
+        """Stop deciding: another replica leads now. Running builds are cancelled (their
+        jobs killed); the new leader closes them as a crash if they are not done by then."""
+        self._stop_singletons()
+        for build_id in self.builds.running_ids():
+            self.builds.cancel(build_id, "this replica lost the leader lease")
 
     def close(self) -> None:
         """Stop the triggers, the evaluator, its planners and the upstream syncs (running builds
-        finish in their threads)."""
+        finish in their threads), and give up the leader lease."""
+        self._stop_singletons()
+        if self.leadership is not None:
+            self.leadership.stop()
+
+    def _stop_singletons(self) -> None:
         self.trigger_runner.stop()
         for sync in self.syncs:
             sync.stop()
@@ -466,7 +501,8 @@ class DataBuildService:
         found = self.store.job_runs_of(label, after, limit)
         if not found and after is None and label not in self.graph.jobs_by_label:
             raise NotFoundError(f"no job {label!r} in graph {self.graph.label}, and no run of it in the log")
-        return pb.ListJobRunsResponse(job_runs=found, next_page_token=found[-1].job_run_id if len(found) == limit else "")
+        token = found[-1].job_run_id if len(found) == limit else ""
+        return pb.ListJobRunsResponse(job_runs=found, next_page_token=token)
 
     def sla_violations(self, request: pb.PageRequest) -> pb.ListWantsResponse:
         """Wants whose SLA deadline passed before they were satisfied."""

@@ -340,6 +340,8 @@ class _StateCollector(Collector):
                                    "Age of the oldest waiting want (0 when none waits).")
         running = GaugeMetricFamily("databuild_builds_running", "Builds this service runs now.")
         head = GaugeMetricFamily("databuild_event_log_head_index", "The event log's latest index.")
+        leader = GaugeMetricFamily("databuild_leader", "1 while this replica leads (runs the evaluator, builds, "
+                                   "syncs and triggers of its log), else 0.")
         up = GaugeMetricFamily("databuild_upstream_up", "1 while the sync with the upstream succeeds, else 0.",
                                labels=["upstream"])
         lag_events = GaugeMetricFamily("databuild_upstream_lag_events", "Upstream events not read yet, as last seen.",
@@ -365,16 +367,19 @@ class _StateCollector(Collector):
             oldest.add_metric([], max(0, now_us - first[0].spec.created_at.ToMicroseconds()) / 1e6 if first else 0)
             running.add_metric([], service.running_builds)
             head.add_metric([], service.log.latest_index())
-            for status in service.upstreams().upstreams:
+            leader.add_metric([], 1 if service.leads else 0)
+            # The leader's syncs run; a follower's do not, and it reports none rather than "down".
+            for status in service.upstreams().upstreams if service.leads else ():
                 up.add_metric([status.name], 1 if status.state == pb.UPSTREAM_SYNC_STATE_OK else 0)
                 lag_events.add_metric([status.name], status.lag_events)
                 lag_seconds.add_metric([status.name], status.lag_seconds)
                 failures.add_metric([status.name], status.consecutive_failures)
-            for sync in service.syncs:
+            for sync in service.syncs if service.leads else ():
                 error_count, reset_count = sync.counts()
                 errors.add_metric([sync.upstream.name], error_count)
                 resets.add_metric([sync.upstream.name], reset_count)
-        return (wants, violated, at_risk, oldest, running, head, up, lag_events, lag_seconds, failures, errors, resets)
+        return (wants, violated, at_risk, oldest, running, head, leader, up, lag_events, lag_seconds, failures, errors,
+                resets)
 
 
 class RequestMetrics:

@@ -24,7 +24,6 @@ import uvicorn
 from databuild.errors import (
     ConflictError, EventLogClosedError, EventLogLostError, ServiceUnavailableError, StorageError,
 )
-from databuild.executor import executor_alive, recover_abandoned_builds
 from databuild.graph import GraphSpec, resolve_upstreams
 from databuild.service.core import DataBuildService
 from databuild.service.daemon import (
@@ -62,9 +61,9 @@ SWITCH_INTERVAL_S = 0.001
 
 
 def start_service(graph: GraphSpec, store: StateStore, log_dir: Path, options: ServiceOptions) -> DataBuildService:
-    """The service with its want evaluator running, after closing builds whose
-    executor died (e.g. a daemon killed mid-build)."""
-    recover_abandoned_builds(store, executor_alive)
+    """The service, leading its log's evaluator, syncs and triggers once it holds the
+    leader lease (at once when it is the only replica): elected, it first closes the
+    builds whose executor died (e.g. a daemon killed mid-build)."""
     # Threads serving cheap reads wait for the GIL behind threads encoding big pages; a
     # shorter switch interval keeps /health and status reads quick while a feed is read.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
@@ -72,7 +71,7 @@ def start_service(graph: GraphSpec, store: StateStore, log_dir: Path, options: S
     releaser = MemoryReleaser(service.builds.running, release=lambda: release_freed_memory(store.log))
     service.builds.add_finished_listener(releaser.build_ended)
     releaser.start()
-    service.start_evaluator()
+    service.start_evaluator(lease=True)
     return service
 
 

@@ -22,7 +22,8 @@ class StateProjection:
     """Folds events into one read-model row per partition, job run, build, want, upstream."""
 
     name = "state"
-    version = 5  # 2: want index terms; 3: build index terms; 4: job run input terms; 5: want sla_slack and job run job terms
+    # 2: want index terms; 3: build index terms; 4: job run input terms; 5: want sla_slack, job run job terms
+    version = 5
     kinds = KINDS
 
     def apply(self, tx: ReadModelTx, events: Sequence[pb.Event]) -> None:

@@ -7,10 +7,10 @@ log moved past the index (or ``LIVE_WAIT_S`` passed), and answers the page rende
 which htmx's idiomorph extension morphs into the document without touching what the user
 is typing. One request per update, one per ``LIVE_WAIT_S`` while nothing happens.
 
-Actions (``actions.ACTIONS``, and the want form's create) are POSTs of urlencoded forms, each checked for the write token (or the
-sign-in's, for the sign-in itself none) and the session's CSRF token; they answer a
-redirect (303, Post/Redirect/Get) or the form again with the error by its field and
-the error's status. Errors answer an HTML page with the error's status and message,
+Actions (``actions.ACTIONS``, and the want form's create) are POSTs of urlencoded forms,
+each checked for the write token (or the sign-in's, for the sign-in itself none) and the
+session's CSRF token; they answer a redirect (303, Post/Redirect/Get) or the form again
+with the error by its field and the error's status. Errors answer an HTML page with the error's status and message,
 or the API's error document to a client that does not accept HTML.
 """
 
