@@ -25,6 +25,7 @@ connects again, so the log recovers when the server is back.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -35,6 +36,7 @@ from databuild.errors import AppendConflictError, InvalidArgumentError, InvalidU
 from databuild.events import migrations
 from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, KeyKind, event_type
+from databuild.events.lease import Lease
 from databuild.events.log import START, Clock, Cursor, EventLog, Page, Precondition, Unchanged, system_clock
 from databuild.events.readmodel import Projection, Row, RowQuery, TermMatch
 from databuild.events.sqlcommon import EVENT_COLUMNS, Dialect, Pending, body, event_of_row
@@ -45,6 +47,9 @@ from databuild.refs import RefPattern, compile_pattern, posix_regex
 #: The advisory lock every appender (and migrator) of a log's database holds until commit:
 #: "DataBuild" in ASCII, so it stays clear of other applications' keys.
 _WRITE_LOCK = 0x4461746142756964
+#: Leases are advisory locks with two int4 keys, a space apart from the one-bigint write
+#: lock: this one ("DBLs") and a hash of the lease's name.
+_LEASE_SPACE = 0x44424C73
 _REPLAY_CHUNK = 5000
 _COPY_FROM = 100  # events in a group commit from which rows go in by COPY, not pipelined statements
 _HEAD = "SELECT idx, event_id FROM events ORDER BY idx DESC LIMIT 1"
@@ -98,7 +103,11 @@ class _Pool:
                 conn = self._idle.pop()
                 if not conn.closed:
                     return conn
-        # autocommit: a read is its own short transaction; writes open theirs explicitly.
+        return self.connect()
+
+    def connect(self) -> psycopg.Connection:
+        """A new connection, outside the pool. autocommit: a read is its own short
+        transaction; writes open theirs explicitly."""
         return psycopg.connect(self._uri, autocommit=True, **self._params)
 
     def put(self, conn: psycopg.Connection) -> None:
@@ -121,6 +130,52 @@ class _Pool:
         with self._lock:
             self._closed = True
         self.discard_idle()
+
+
+class _PgLease(Lease):
+    """A lease held as a session advisory lock on a connection of its own: the server drops
+    it when that connection ends (its process killed, the network gone), and ``held`` then
+    finds the connection dead, so the holder stops leading."""
+
+    def __init__(self, name: str, log: "PostgresEventLog") -> None:
+        super().__init__(name)
+        self._log = log
+        self._key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big", signed=True)
+        self._conn: psycopg.Connection | None = None
+
+    def try_acquire(self) -> bool:
+        if self.held():
+            return True
+        try:
+            conn = self._log._pool.connect()
+        except psycopg.Error as e:
+            raise self._log._fault(e) from None
+        try:
+            ((got,),) = conn.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)",
+                                     (_LEASE_SPACE, self._key)).fetchall()
+        except psycopg.Error as e:
+            conn.close()
+            raise self._log._fault(e) from None
+        if not got:
+            conn.close()
+            return False
+        self._conn = conn
+        return True
+
+    def held(self) -> bool:
+        if self._conn is None:
+            return False
+        try:
+            self._conn.execute("SELECT 1")  # the lock lives as long as this session
+        except psycopg.Error:
+            self._conn.close()
+            self._conn = None
+        return self._conn is not None
+
+    def release(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.close()  # the session's end releases its advisory locks
 
 
 class _PgRows:
@@ -430,10 +485,12 @@ class PostgresEventLog(EventLog):
             for chunk in self._replay(cur, last, before):
                 projection.apply(tx, chunk)
             projection.apply(tx, events)
+            last = events[-1].index if events else before
             cur.execute(
                 "INSERT INTO projections (name, version, last_index) VALUES (%s, %s, %s)"
                 " ON CONFLICT (name) DO UPDATE SET version = excluded.version, last_index = excluded.last_index",
-                (projection.name, projection.version, events[-1].index if events else before))
+                (projection.name, projection.version, last))
+            self._status[projection.name] = (projection.version, last)  # for the next batch of an import
 
     def _touched_since(self, cur: psycopg.Cursor, guard: Unchanged) -> bool:
         by_kind: dict[int, list[str]] = {}
@@ -460,6 +517,35 @@ class PostgresEventLog(EventLog):
     @staticmethod
     def _max_index(cur: psycopg.Cursor) -> int:
         return _read(cur, "SELECT COALESCE(MAX(idx), 0) FROM events")[0][0]
+
+    def _import(self, batches: Iterator[list[tuple[pb.Event, set[Key]]]], log_id: str) -> int:
+        """One transaction for the whole import, under the write lock (this process's
+        appends and every other process's wait): a failure anywhere rolls it all back."""
+        from databuild.events.log import duplicate_event_id, not_empty, projected
+
+        if self.schema_version < migrations.LOG_ID_VERSION:
+            raise StorageError(f"event log {self.where} is at schema version {self.schema_version}, "
+                               f"before logs had an id (version {migrations.LOG_ID_VERSION}): it cannot take one")
+        with self._write_lock, self._transaction(pipeline=False) as cur:
+            head = self._claim_head(cur)
+            if head:
+                raise not_empty(head)
+            for batch in batches:
+                events = [event for event, _ in batch]
+                self._insert(cur, events, [keys for _, keys in batch], events[0].index)
+                if self.projections:
+                    self._project(cur, projected(batch), head)
+                head = events[-1].index
+            # event_id has no unique index (appends make UUIDs): one grouped pass finds a repeat.
+            repeated = _read(cur, "SELECT event_id, MAX(idx) FROM events GROUP BY event_id HAVING COUNT(*) > 1 LIMIT 1")
+            if repeated:
+                raise duplicate_event_id(*repeated[0])
+            cur.execute("UPDATE log_metadata SET value = %s WHERE name = 'log_id'", (log_id,))
+        self._id = log_id
+        return head
+
+    def _lease(self, name: str) -> Lease:
+        return _PgLease(name, self)
 
     # -- reads ---------------------------------------------------------------
 
@@ -531,6 +617,18 @@ class PostgresEventLog(EventLog):
             raise StorageError(f"event log {self.where} was opened at schema version {self.schema_version}, "
                                f"before logs had an id (version {migrations.LOG_ID_VERSION})")
         return self._id
+
+    def _get_terms(self, kind: str, keys: list[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+        with self._conn().cursor() as cur:
+            names = _term_names(cur, kind)  # the (kind, name, key) index, name by name
+            if not names or not keys:
+                return {}
+            rows = _read(cur, "SELECT t.key, t.name, t.value FROM unnest(%b::text[]) AS k (key) JOIN read_model_terms t"
+                              " ON t.kind = %s AND t.name = ANY(%s) AND t.key = k.key", (keys, kind, names))
+        found: dict[str, list[tuple[str, str]]] = {}
+        for key, name, value in rows:
+            found.setdefault(key, []).append((name, value))
+        return {key: tuple(sorted(terms)) for key, terms in found.items()}
 
     def _get_rows(self, kind: str, keys: list[str]) -> dict[str, Row]:
         with self._conn().cursor() as cur:
