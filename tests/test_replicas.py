@@ -4,7 +4,8 @@ is SIGKILLed mid-build another takes over, closes the dead leader's build as a c
 (its job killed, no attempt used up) and builds the want again; nothing is decided twice.
 
 Real processes: three ``chaos_graph.build serve`` replicas (Bazel-built), each with its
-own state directory, all on one SQLite log."""
+own state directory, all on one log: one SQLite file, or one PostgreSQL database of the
+session's throwaway cluster (tests/pg_support.py)."""
 
 from __future__ import annotations
 
@@ -30,9 +31,9 @@ def chaos_binaries() -> Path:
 class Replica(DataGraph):
     """chaos_graph served from its own state directory on the shared log and data."""
 
-    def __init__(self, binaries: Path, root: Path, replica: str, shared: Path) -> None:
+    def __init__(self, binaries: Path, root: Path, replica: str, shared: Path, bel: str) -> None:
         super().__init__(binaries, root / replica, "chaos_graph")
-        self.env["DATABUILD_BEL"] = f"sqlite://{shared}/bel.sqlite3"
+        self.env["DATABUILD_BEL"] = bel
         self.env["DATABUILD_DATA_DIR"] = str(shared / "data")
         self.token = "replicas-write-t0k"  # one deployment: one token for every replica
         self.env["DATABUILD_TOKEN"] = self.token
@@ -55,13 +56,21 @@ def wait_for(condition, what: str):
         time.sleep(0.1)
 
 
-def test_a_replica_takes_over_from_a_killed_leader_and_builds_the_want_once(chaos_binaries, tmp_path):
+@pytest.fixture(params=["sqlite", "postgres"])
+def shared_bel(request, tmp_path) -> str:
+    """The replicas' one event log."""
+    if request.param == "postgres":
+        return request.getfixturevalue("pg_database")()
+    return f"sqlite://{tmp_path}/shared/bel.sqlite3"
+
+
+def test_a_replica_takes_over_from_a_killed_leader_and_builds_the_want_once(chaos_binaries, tmp_path, shared_bel):
     shared = tmp_path / "shared"
     (shared / "data").mkdir(parents=True)
     with served_graphs(Replica, chaos_binaries, tmp_path) as make:
-        a = make("a", shared).start()
-        b = make("b", shared).start()
-        c = make("c", shared).start()
+        a = make("a", shared, shared_bel).start()
+        b = make("b", shared, shared_bel).start()
+        c = make("c", shared, shared_bel).start()
         assert [a.leads(), b.leads(), c.leads()] == [True, False, False]  # the first to start leads
 
         # A follower takes the want; the leader builds it.
