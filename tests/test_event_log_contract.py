@@ -372,6 +372,10 @@ def test_read_model_terms(make_log):
     after = RowQuery("w", after_key="w1", terms=(TermMatch("ref", values=("b/1",)),))
     assert [r.key for r in log.query_rows(after)] == ["w3"]
     assert log.term_entries("w", "due", high="0003") == [("0001", "w2"), ("0002", "w3")]
+    # Bounds just above a value (v + NUL, as the state store asks for a ref's newest entry),
+    # also where text cannot hold NUL (PostgreSQL).
+    assert log.term_entries("w", "due", low="0001\0", high="0002\0") == [("0002", "w3")]
+    assert keys(TermMatch("due", low="0002\0")) == ["w1"]
 
     assert log.count_rows("w") == {A: 2, F: 1}
     assert log.count_rows("w", statuses=(F,)) == {F: 1} and log.count_rows("nothing") == {}

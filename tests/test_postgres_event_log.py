@@ -200,3 +200,12 @@ def test_ref_patterns_match_as_in_sqlite(pg_database):
         page = log.list_events(filter=EventFilter(ref_patterns=(pattern,)))
         assert [e.partition_status_changed.ref for e in page.events] == matched, pattern
     log.close()
+
+
+def test_missing_server_binaries_fail_the_tests_saying_what_installs_them(monkeypatch):
+    import pg_support
+
+    monkeypatch.setattr(pg_support, "_DEBIAN_BINARIES", "/nonexistent/*/bin")
+    monkeypatch.setattr(pg_support.shutil, "which", lambda name: None)
+    with pytest.raises(pytest.fail.Exception, match="tools/setup"):  # a failure, never a skip
+        pg_support.server_binaries()
