@@ -1,4 +1,5 @@
-"""`bel export|import|verify` as users run them (``python -m databuild.cli``), on SQLite logs."""
+"""`bel export|import|verify` as users run them (``python -m databuild.cli``), on SQLite logs
+(and one move to PostgreSQL and back)."""
 
 from __future__ import annotations
 
@@ -295,3 +296,26 @@ def test_export_of_100k_events_runs_in_bounded_memory(cli, tmp_path):
     assert sum(1 for _ in out.open()) == 100_001
     # A page at a time: 100 times the events cost far less than the file (tens of MB) they make.
     assert size_kib > 20_000 and rss_large - rss_small < 20_000, (rss_small, rss_large, size_kib)
+
+
+def test_a_log_moves_to_postgresql_and_back_and_verifies(cli, source, tmp_path, pg_database):
+    """`bel export` of a SQLite log, `bel import` into an empty PostgreSQL database (of the
+    session's throwaway cluster): the same events, log id and read models; verify agrees."""
+    dump = tmp_path / "dump.ndjson"
+    assert cli("bel", "export", "--output", str(dump)).returncode == 0
+    uri = pg_database()
+    imported = cli("--bel", uri, "bel", "import", str(dump))
+    assert imported.returncode == 0, imported.stderr
+    head = len(_events(source))
+    verified = cli("--bel", uri, "bel", "verify")
+    assert verified.returncode == 0 and f"consistent: {head} events" in verified.stdout, verified.stdout
+    for args in (["want", "list", "--limit", "1000"], ["partitions", "list", "--limit", "1000"],
+                 ["builds", "list"], ["partitions", "show", "talk/1"]):
+        mine = cli("--local", "--json", *args)
+        theirs = cli("--local", "--json", "--bel", uri, *args)
+        assert mine.returncode == 0 and json.loads(mine.stdout) == json.loads(theirs.stdout), args
+    again = cli("--bel", uri, "bel", "export")
+    assert again.returncode == 0 and again.stdout.splitlines()[1:] == dump.read_text().splitlines()[1:]
+    back = tmp_path / "back.sqlite3"  # and back to a file
+    assert cli("--bel", f"sqlite://{back}", "bel", "import", str(dump)).returncode == 0
+    assert _events(str(back)) == _events(source) and _log_id(str(back)) == _log_id(source)
