@@ -1,0 +1,228 @@
+"""The read-model store of the PostgreSQL event log: rows, their index terms and the
+queries on them, written in the append transaction by ``PgRows`` (the projections'
+``ReadModelTx``) and read by ``PgReadModels``. The event store (``postgres.py``) owns the
+connections and the transaction; this module only the read models' SQL, on PostgreSQL's
+side of the ``Dialect`` both SQL backends share (``sqlcommon``)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import psycopg
+
+from databuild.events.readmodel import Row, RowQuery, TermMatch
+from databuild.events.sqlcommon import Dialect
+from databuild.refs import RefPattern, compile_pattern, posix_regex
+
+
+def _glob(pattern: RefPattern, column: str) -> tuple[str, list[object]]:
+    """PostgreSQL's exact match of a ref glob: an anchored regular expression."""
+    return f"{column} ~ %s", [posix_regex(pattern.pattern)]
+
+
+PG = Dialect("%s", _glob, nul_free=True)
+
+
+class PgRows:
+    """ReadModelTx on the append transaction's cursor."""
+
+    def __init__(self, cur: psycopg.Cursor) -> None:
+        self._cur = cur
+
+    def get_many(self, kind: str, keys: Sequence[str]) -> dict[str, Row]:
+        return _select_rows(self._cur, kind, list(keys))
+
+    def put_many(self, rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        cur = self._cur
+        last = {(r.kind, r.key): r for r in rows}  # one upsert may not touch a row twice: the last write wins
+        cur.execute(
+            "INSERT INTO read_model (kind, key, status, body)"
+            " SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bytea[])"
+            " ON CONFLICT (kind, key) DO UPDATE SET status = excluded.status, body = excluded.body",
+            columns([(r.kind, r.key, r.status, r.body) for r in last.values()], 4))
+        indexed = [r for r in rows if r.terms is not None]
+        unknown = [(r.kind, r.key) for r in indexed if r.old_terms is None]
+        if unknown:
+            self._delete_terms(unknown)
+        stale = [(r.kind, name, value, r.key) for r in indexed if r.old_terms
+                 for name, value in set(r.old_terms) - set(r.terms or ())]
+        if stale:
+            cur.execute(
+                "DELETE FROM read_model_terms t USING unnest(%b::text[], %b::text[], %b::text[], %b::text[])"
+                " AS d (kind, name, value, key)"
+                " WHERE t.kind = d.kind AND t.name = d.name AND t.value = d.value AND t.key = d.key",
+                columns(stale, 4))
+        added = [(r.kind, name, value, r.key) for r in indexed
+                 for name, value in (set(r.terms or ()) - set(r.old_terms) if r.old_terms else r.terms or ())]
+        if added:
+            cur.execute(
+                "INSERT INTO read_model_terms (kind, name, value, key)"
+                " SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[]) ON CONFLICT DO NOTHING",
+                columns(added, 4))
+
+    def _delete_terms(self, rows: list[tuple[str, str]]) -> None:
+        """Delete every term of these (kind, key) rows, whose old terms the writer did not give:
+        the (kind, name, key) index finds them name by name, the kind's few names first."""
+        for kind in {kind for kind, _ in rows}:
+            names = _term_names(self._cur, kind)
+            if names:
+                self._cur.execute(
+                    "DELETE FROM read_model_terms WHERE kind = %s AND name = ANY(%s) AND key = ANY(%s)",
+                    (kind, names, [key for k, key in rows if k == kind]))
+
+
+def read(cur: psycopg.Cursor, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+    """The rows of one statement, on a cursor of its own: in pipeline mode a cursor that ran
+    several statements may be fetched before its last one's answer came (and give an
+    earlier one's), so every answer read is read on a fresh cursor."""
+    with cur.connection.cursor() as own:
+        own.execute(sql, params)
+        return own.fetchall()
+
+
+def columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as ``width`` column lists (the arrays an ``unnest`` insert takes)."""
+    return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
+
+
+def _term_names(cur: psycopg.Cursor, kind: str) -> list[str]:
+    """The distinct term names of ``kind``: one index seek per name, not a scan of its terms."""
+    return [name for (name,) in read(
+        cur,
+        "WITH RECURSIVE names (name) AS (SELECT MIN(name) FROM read_model_terms WHERE kind = %(k)s"
+        " UNION ALL SELECT (SELECT MIN(name) FROM read_model_terms WHERE kind = %(k)s AND name > names.name)"
+        " FROM names WHERE names.name IS NOT NULL) SELECT name FROM names WHERE name IS NOT NULL", {"k": kind})]
+
+
+def _select_rows(cur: psycopg.Cursor, kind: str, keys: list[str]) -> dict[str, Row]:
+    if not keys:
+        return {}
+    # A join with the keys, not ``key = ANY(array)``: a prepared statement's generic plan
+    # cannot know the array's length and, on a large table, scanned it all.
+    rows = read(cur, "SELECT r.key, r.status, r.body FROM unnest(%b::text[]) AS k (key)"
+                      " JOIN read_model r ON r.kind = %s AND r.key = k.key", (keys, kind))
+    return {key: Row(kind, key, status, bytes(data)) for key, status, data in rows}
+
+
+class PgReadModels:
+    """Queries of the read models, each on the connection a call was lent."""
+
+    #: Below this many matches a term condition is a key list, above it a per-row probe.
+    few_terms = 5000
+
+    def get_terms(self, conn: psycopg.Connection, kind: str, keys: list[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+        with conn.cursor() as cur:
+            names = _term_names(cur, kind)  # the (kind, name, key) index, name by name
+            if not names or not keys:
+                return {}
+            rows = read(cur, "SELECT t.key, t.name, t.value FROM unnest(%b::text[]) AS k (key) JOIN read_model_terms t"
+                              " ON t.kind = %s AND t.name = ANY(%s) AND t.key = k.key", (keys, kind, names))
+        found: dict[str, list[tuple[str, str]]] = {}
+        for key, name, value in rows:
+            found.setdefault(key, []).append((name, value))
+        return {key: tuple(sorted(terms)) for key, terms in found.items()}
+
+    def get_rows(self, conn: psycopg.Connection, kind: str, keys: list[str]) -> dict[str, Row]:
+        with conn.cursor() as cur:
+            return _select_rows(cur, kind, keys)
+
+    def query_rows(self, conn: psycopg.Connection, query: RowQuery) -> list[Row]:
+        """Rows in key order, a page costing what it returns rather than every match.
+
+        What drives, as in SQLite: an equality term (its entries are in key order: e.g. the
+        wants waiting for one partition); else the rows in key order (the status index for
+        one status), where each other term condition is a key list when few rows match
+        it (a bounded count) and a probe of the (kind, name, key) term index per row when
+        many do."""
+        terms = list(query.terms)
+        driver = next((m for m in terms if len(m.values) == 1 and m.low is m.high is m.pattern is None), None)
+        key = "t.key" if driver else "r.key"
+        where: list[str] = []
+        params: list[object] = []
+        if len(query.statuses) == 1:  # equality: the (kind, status, key) index yields rows in key order
+            where.append("r.status = %s")
+            params.append(query.statuses[0])
+        elif query.statuses:
+            where.append("r.status = ANY(%s)")
+            params.append(list(query.statuses))
+        if query.pattern is not None:
+            pattern_sql, pattern_params = PG.pattern_condition(compile_pattern(query.pattern), "r.key")
+            where.append(pattern_sql)
+            params += pattern_params
+        if query.after_key is not None:
+            where.append(f"{key} > %s")
+            params.append(query.after_key)
+        for match in terms:
+            if match is driver:
+                continue
+            term_sql, term_params = PG.term_condition(match, "m.value")
+            if self._few_terms(conn, query.kind, match):
+                where.append(f"r.key IN (SELECT m.key FROM read_model_terms m WHERE m.kind = %s AND m.name = %s{term_sql})")
+                params += [query.kind, match.name, *term_params]
+            else:
+                # A scalar subquery, not EXISTS: the planner cannot turn it into a join that
+                # collects every match and sorts (its estimate of a regex's matches is no
+                # guide), so the rows are walked in key order and the page stops at its limit.
+                where.append("(SELECT 1 FROM read_model_terms m"
+                             f" WHERE m.kind = r.kind AND m.name = %s AND m.key = r.key{term_sql} LIMIT 1) IS NOT NULL")
+                params += [match.name, *term_params]
+        if driver:
+            sql = ("SELECT r.key, r.status, r.body FROM read_model_terms t JOIN read_model r"
+                   " ON r.kind = t.kind AND r.key = t.key WHERE t.kind = %s AND t.name = %s AND t.value = %s")
+            params = [query.kind, driver.name, driver.values[0], *params]
+        else:
+            sql = "SELECT r.key, r.status, r.body FROM read_model r WHERE r.kind = %s"
+            params = [query.kind, *params]
+        sql += "".join(f" AND {w}" for w in where) + f" ORDER BY {key} LIMIT %s"
+        return [Row(query.kind, k, s, bytes(b)) for k, s, b in _query(conn, sql, [*params, query.limit])]
+
+    def _few_terms(self, conn: psycopg.Connection, kind: str, match: TermMatch) -> bool:
+        """Whether fewer than ``few_terms`` rows match ``match`` (a count that stops there)."""
+        term_sql, params = PG.term_condition(match, "value")
+        ((count,),) = _query(conn, 
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM read_model_terms WHERE kind = %s AND name = %s{term_sql} LIMIT %s) f",
+            [kind, match.name, *params, self.few_terms])
+        return count < self.few_terms
+
+    def count_rows(self, conn: psycopg.Connection, kind: str, statuses: tuple[int, ...], term: TermMatch | None) -> dict[int, int]:
+        where, params = ["r.kind = %s"], [kind]
+        if statuses:
+            where.append("r.status = ANY(%s)")
+            params.append(list(statuses))
+        if term is not None:
+            term_sql, term_params = PG.term_condition(term, "m.value")
+            where.append(f"r.key IN (SELECT m.key FROM read_model_terms m WHERE m.kind = %s AND m.name = %s{term_sql})")
+            params += [kind, term.name, *term_params]
+        sql = f"SELECT r.status, COUNT(*) FROM read_model r WHERE {' AND '.join(where)} GROUP BY r.status"
+        return {status: count for status, count in _query(conn, sql, params)}
+
+    def count_terms(self, conn: psycopg.Connection, kind: str, term: TermMatch) -> int:
+        term_sql, params = PG.term_condition(term, "value")
+        ((count,),) = _query(conn, f"SELECT COUNT(*) FROM read_model_terms WHERE kind = %s AND name = %s{term_sql}",
+                                  [kind, term.name, *params])
+        return count
+
+    def term_entries(self, conn: psycopg.Connection, kind: str, name: str, low: str | None, high: str | None,
+                      limit: int, reverse: bool, after: tuple[str, str] | None) -> list[tuple[str, str]]:
+        term_sql, params = PG.term_condition(TermMatch(name, low=low, high=high), "value")
+        order = "DESC" if reverse else "ASC"
+        if after is not None:  # a row comparison: the (kind, name, value, key) index seeks to it
+            term_sql += f" AND (value, key) {'<' if reverse else '>'} (%s, %s)"
+            params += [after[0], after[1]]
+        rows = _query(conn, 
+            f"SELECT value, key FROM read_model_terms WHERE kind = %s AND name = %s{term_sql}"
+            f" ORDER BY value {order}, key {order} LIMIT %s", [kind, name, *params, limit])
+        return [(value, key) for value, key in rows]
+
+    def keys_with_prefix(self, conn: psycopg.Connection, kind: str, prefix: str, limit: int) -> list[str]:
+        sql, params = PG.prefix_range("SELECT key FROM read_model WHERE kind = %s", prefix)
+        return [key for (key,) in _query(conn, sql + " ORDER BY key LIMIT %s", [kind, *params, limit])]
+
+
+def _query(conn: psycopg.Connection, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+    """The rows of one statement outside a transaction (autocommit: its own)."""
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
