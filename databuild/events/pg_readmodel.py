@@ -20,6 +20,8 @@ def _glob(pattern: RefPattern, column: str) -> tuple[str, list[object]]:
     return f"{column} ~ %s", [posix_regex(pattern.pattern)]
 
 
+#: PostgreSQL's side of the SQL both backends share: ``%s`` parameters, globs as regular
+#: expressions, and text that cannot hold NUL.
 PG = Dialect("%s", _glob, nul_free=True)
 
 
