@@ -13,8 +13,8 @@ transaction's locks. So the next writer can only pick its indices once every low
 is visible, and a reader paging with ``since`` never sees index n+1 before n (a sequence
 or SERIAL column, without the lock, would let a later, lower index commit behind a
 reader's cursor: the event is skipped). Threads of one process also share a group
-commit, as with SQLite. Reads run outside the lock; a page and its head are read in one
-REPEATABLE READ snapshot.
+commit, as with SQLite. Reads run outside the lock; a page and its head are read by one
+statement, so from one snapshot.
 
 Connections are lent to one call at a time from a small pool. A server that cannot be
 reached, or a connection it drops, raises UnavailableError naming the database and
@@ -257,15 +257,13 @@ class PostgresEventLog(EventLog):
         return self._local.conn
 
     @contextlib.contextmanager
-    def _transaction(self, snapshot: bool = False, pipeline: bool = True) -> Iterator[psycopg.Cursor]:
+    def _transaction(self, pipeline: bool = True) -> Iterator[psycopg.Cursor]:
         """A transaction on this call's connection, in pipeline mode: statements whose
         results are not read go out together (BEGIN with the first, the last writes with
         COMMIT), so a transaction costs a round trip per result it reads, not per
-        statement. ``snapshot``: read-only, every statement in one snapshot."""
+        statement (``pipeline=False`` for COPY, which does not pipeline)."""
         conn = self._conn()
         with conn.pipeline() if pipeline else contextlib.nullcontext(), conn.transaction(), conn.cursor() as cur:
-            if snapshot:
-                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield cur
 
     def _query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
@@ -480,15 +478,13 @@ class PostgresEventLog(EventLog):
             sql, params = self._pattern_query(filter, since, where, params)
         else:
             sql = f"SELECT {EVENT_COLUMNS} FROM events e WHERE {' AND '.join(where)} ORDER BY e.idx LIMIT %s"
-        conn = self._conn()
-        # One snapshot and one round trip for the page and the head; each read on a cursor
-        # of its own (``cur`` ran SET TRANSACTION, see ``_read``).
-        with self._transaction(snapshot=True), conn.cursor() as page_cur, conn.cursor() as head_cur:
-            page_cur.execute(sql, [*params, limit + 1])
-            head_cur.execute(_HEAD)
-            rows = page_cur.fetchall()
-            found = head_cur.fetchone()
-        head = Cursor(*found) if found else START
+        # One statement, so one snapshot, for the page and the head (no transaction to open):
+        # each page row carries the head, and an empty page is one row of NULLs beside it.
+        paged = (f"WITH h AS ({_HEAD}) SELECT p.idx, p.event_id, p.ts, p.body, h.idx, h.event_id"
+                 f" FROM (SELECT 1) AS one LEFT JOIN h ON TRUE LEFT JOIN ({sql}) AS p ON TRUE ORDER BY p.idx")
+        found = self._query(paged, [*params, limit + 1])
+        head = Cursor(found[0][4], found[0][5]) if found[0][4] is not None else START
+        rows = [row[:4] for row in found if row[0] is not None]
         events = [event_of_row(*row) for row in rows[:limit]]
         return Page.of(events, len(rows) > limit, since, head)
 
