@@ -161,6 +161,13 @@ class AppendConflictError(ConflictError):
     code = "append_conflict"
 
 
+class LeaseLostError(UnavailableError):
+    """A leading replica lost its leader lease while alive (its database connection
+    dropped): it stops, so that it decides nothing more, and is started again as a follower."""
+
+    code = "lease_lost"
+
+
 class ServiceUnavailableError(UnavailableError):
     """The service could not be reached, or its daemon could not be started."""
 

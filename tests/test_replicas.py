@@ -40,6 +40,8 @@ class Replica(DataGraph):
 
     def leads(self) -> bool:
         r = requests.get(f"{self.url}/metrics", timeout=10)
+        if r.status_code == 503:  # its storage is away (a restart of the server): not leading now
+            return False
         assert r.status_code == 200, r.text
         (leader,) = [s.value for f in text_string_to_metric_families(r.text) for s in f.samples
                      if s.name == "databuild_leader"]
@@ -114,3 +116,32 @@ def test_a_replica_takes_over_from_a_killed_leader_and_builds_the_want_once(chao
         assert new_leader.leads()
         again = new_leader.post("wants", {"partitions": ["ok/after"]})["want_id"]
         wait_for(lambda: new_leader.get(f"wants/{again}")["status"] == "satisfied", "a want after the follower died")
+
+
+def test_replicas_ride_out_a_restart_of_postgresql(chaos_binaries, tmp_path, pg_cluster, pg_database):
+    """While the server is down requests get a clear 503 and the leader, whose lease went
+    with its connection, stops (exit 3, saying why) rather than decide on; once the server is
+    back a follower leads and builds."""
+    shared = tmp_path / "shared"
+    (shared / "data").mkdir(parents=True)
+    bel = pg_database()
+    with served_graphs(Replica, chaos_binaries, tmp_path) as make:
+        a = make("a", shared, bel).start()
+        b = make("b", shared, bel).start()
+        c = make("c", shared, bel).start()
+        assert [a.leads(), b.leads(), c.leads()] == [True, False, False]
+        pg_cluster.stop("fast")
+        try:
+            down = requests.get(f"{b.url}/api/v1/wants", headers={"Authorization": f"Bearer {b.token}"}, timeout=30)
+            assert down.status_code == 503, down.text
+            assert down.json()["error"]["code"] in ("unavailable", "storage_error"), down.text
+            assert a.proc.wait(WAIT_S) == 3  # it found its lease gone within a poll
+            assert "lost the leader lease" in a.proc.stderr.read().decode()
+        finally:
+            pg_cluster.start()
+        new_leader = wait_for(lambda: next((r for r in (b, c) if r.leads()), None), "a leader after the restart")
+        assert sum(r.leads() for r in (b, c)) == 1
+        want = c.post("wants", {"partitions": ["ok/after-restart"]})["want_id"]
+        done = wait_for(lambda: (w := b.get(f"wants/{want}"))["status"] == "satisfied" and w, "the want")
+        build = new_leader.get(f"builds/{done['build_id']}")["build"]
+        assert build["executor"].endswith(f":{new_leader.proc.pid}")

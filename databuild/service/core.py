@@ -11,7 +11,7 @@ import os
 import threading
 import time
 import uuid
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from google.protobuf.message import Message
 
@@ -91,6 +91,8 @@ class DataBuildService:
         self._evaluating = False
         self.history = JobHistory()  # fed on read from the log (catch_up): see docs/wants.md#sla-prediction
         self.leadership: Leadership | None = None  # with start_evaluator(lease=True)
+        #: Called once a leading replica lost its lease (after it stopped deciding).
+        self.on_lease_lost: Callable[[], None] = lambda: None
         self._producers = GraphResolver(graph)
 
     def start_evaluator(self, triggers: bool = True, lease: bool = False) -> None:
@@ -133,11 +135,14 @@ class DataBuildService:
             self.trigger_runner.start()
 
     def _lost_lease(self) -> None:
-        """Stop deciding: another replica leads now. Running builds are cancelled (their
-        jobs killed); the new leader closes them as a crash if they are not done by then."""
+        """Stop deciding: another replica may lead now. Running builds are cancelled (their
+        jobs killed); the new leader closes them as a crash if they are not done by then.
+        Then ``on_lease_lost`` (``serve``: stop the process, to be started again as a
+        follower; the evaluator's threads run once)."""
         self._stop_singletons()
         for build_id in self.builds.running_ids():
             self.builds.cancel(build_id, "this replica lost the leader lease")
+        self.on_lease_lost()
 
     def close(self) -> None:
         """Stop the triggers, the evaluator, its planners and the upstream syncs (running builds

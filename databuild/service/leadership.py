@@ -77,6 +77,10 @@ class Leadership:
                 self.on_lost()
             return
         if self.lease.try_acquire():
-            self.leader = True
             log.info("holds the %s lease: this replica leads", self.lease.name)
-            self.on_elected()
+            try:
+                self.on_elected()
+            except BaseException:  # e.g. the storage failed closing the old leader's builds: lead later
+                self.lease.release()
+                raise
+            self.leader = True

@@ -22,7 +22,7 @@ from typing import Callable, Mapping
 import uvicorn
 
 from databuild.errors import (
-    ConflictError, EventLogClosedError, EventLogLostError, ServiceUnavailableError, StorageError,
+    ConflictError, EventLogClosedError, EventLogLostError, LeaseLostError, ServiceUnavailableError, StorageError,
 )
 from databuild.graph import GraphSpec, resolve_upstreams
 from databuild.service.core import DataBuildService
@@ -155,16 +155,20 @@ def _serve(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir: Path, 
         sock.close()
         raise
     server: uvicorn.Server | None = None
-    lost: list[EventLogLostError] = []
+    lost: list[EventLogLostError | LeaseLostError] = []
 
     def stop() -> None:
-        server.should_exit = True
+        if server is not None:  # before the server exists, it is stopped as soon as it does (below)
+            server.should_exit = True
 
-    def on_lost(error: EventLogLostError) -> None:
+    def on_lost(error: EventLogLostError | LeaseLostError) -> None:
         lost.append(error)
         stop()
 
     store.log.add_fatal_listener(on_lost)
+    service.on_lease_lost = lambda: on_lost(LeaseLostError(
+        "this service lost the leader lease of its event log (its connection to the database dropped); it stops, "
+        "so that it decides nothing more: start it again to serve as a follower"))
     # Running builds, active wants (deadlines to record, data to wait for) and triggers
     # that are not paused (ticks to fire) keep the daemon up even when no client is asking.
     idle = IdleWatch(idle_timeout, stop, busy=lambda: service.running_builds > 0 or bool(store.active_wants(limit=1))
@@ -173,6 +177,8 @@ def _serve(graph: GraphSpec, store: StateStore, state_dir: Path, log_dir: Path, 
     app = create_app(service, token, idle.touch, loopback_only=host in LOOPBACK_HOSTS,
                      on_shutdown=[lambda: remove_info(state_dir, info.pid)], read_token=read_token)
     server = uvicorn.Server(server_config(app, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S))
+    if lost:
+        stop()
     # uvicorn re-raises SIGTERM after shutting down, so cleanup cannot wait for run() to return.
 
     def publish() -> None:
