@@ -48,11 +48,12 @@ from databuild.events.keys import Key, KeyKind, event_type
 from databuild.events.lease import FileLease, Lease
 from databuild.events.log import START, Clock, Cursor, EventLog, Page, Precondition, Unchanged, system_clock
 from databuild.events.readmodel import Projection, Row, RowQuery, TermMatch
-from databuild.events.sqlcommon import EVENT_COLUMNS as _EVENT_COLUMNS, Dialect, Pending as _Pending
+from databuild.events.sqlcommon import EVENT_COLUMNS as _EVENT_COLUMNS, Pending as _Pending
 from databuild.events.sqlcommon import body as _body, event_of_row as _event
 from databuild.events.types import upcast
 from databuild.proto import databuild_pb2 as pb
-from databuild.refs import RefPattern, compile_pattern, sqlite_glob
+from databuild.events.sqlite_readmodel import SQLITE, SqliteReadModels, SqliteRows
+from databuild.refs import compile_pattern
 
 T = TypeVar("T")
 _REPLAY_CHUNK = 5000
@@ -65,75 +66,6 @@ _REASONS = {13: "the disk is full", 8: "it is read-only", 11: "it is corrupt",
 
 def _ref_match(pattern: str, key: str) -> bool:
     return compile_pattern(pattern).matches(key)
-
-
-class _SqliteRows:
-    """ReadModelTx on the open write transaction's cursor."""
-
-    def __init__(self, db: peewee.SqliteDatabase, by_name_key: bool) -> None:
-        self._db = db
-        self._by_name_key = by_name_key  # terms indexed by (name, key), not by (key, name)
-
-    def get_many(self, kind: str, keys: Sequence[str]) -> dict[str, Row]:
-        return _select_rows(self._db, kind, list(keys))
-
-    def put_many(self, rows: Sequence[Row]) -> None:
-        cursor = self._db.cursor()
-        cursor.executemany(
-            "INSERT INTO read_model (kind, key, status, body) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (kind, key) DO UPDATE SET status = excluded.status, body = excluded.body",
-            [(r.kind, r.key, r.status, r.body) for r in rows],
-        )
-        indexed = [r for r in rows if r.terms is not None]
-        unknown = [(r.kind, r.key) for r in indexed if r.old_terms is None]
-        if unknown:
-            self._delete_terms(cursor, unknown)
-        # Only statements with rows to write: new rows (a batch of created wants) have no old terms.
-        stale = [(r.kind, name, value, r.key) for r in indexed if r.old_terms
-                 for name, value in set(r.old_terms) - set(r.terms)]
-        if stale:
-            cursor.executemany("DELETE FROM read_model_terms WHERE kind = ? AND name = ? AND value = ? AND key = ?",
-                               stale)
-        added = [(r.kind, name, value, r.key) for r in indexed
-                 for name, value in (set(r.terms) - set(r.old_terms) if r.old_terms else r.terms)]
-        if added:
-            cursor.executemany("INSERT OR IGNORE INTO read_model_terms (kind, name, value, key) VALUES (?, ?, ?, ?)",
-                               added)
-
-    def _delete_terms(self, cursor: sqlite3.Cursor, rows: list[tuple[str, str]]) -> None:
-        """Delete every term of these (kind, key) rows, whose old terms the writer did not give."""
-        if not self._by_name_key:
-            cursor.executemany("DELETE FROM read_model_terms WHERE kind = ? AND key = ?", rows)
-            return
-        for kind in {kind for kind, _ in rows}:
-            # The (name, key) index finds a row's entries name by name: the kind's few names first.
-            names = _term_names(cursor, kind)
-            if names:
-                cursor.executemany(
-                    f"DELETE FROM read_model_terms WHERE kind = ? AND name IN ({_placeholders(names)}) AND key = ?",
-                    [(kind, *names, key) for k, key in rows if k == kind])
-
-
-def _term_names(cursor: sqlite3.Cursor, kind: str) -> list[str]:
-    """The distinct term names of ``kind``: one primary-key seek per name, not a scan of its terms."""
-    cursor.execute(
-        "WITH RECURSIVE names (name) AS (SELECT MIN(name) FROM read_model_terms WHERE kind = ?1"
-        " UNION ALL SELECT (SELECT MIN(name) FROM read_model_terms WHERE kind = ?1 AND name > names.name)"
-        " FROM names WHERE names.name IS NOT NULL) SELECT name FROM names WHERE name IS NOT NULL", (kind,))
-    return [name for (name,) in cursor.fetchall()]
-
-
-def _select_rows(db: peewee.SqliteDatabase, kind: str, keys: list[str]) -> dict[str, Row]:
-    found: dict[str, Row] = {}
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        cursor = db.execute_sql(
-            f"SELECT key, status, body FROM read_model WHERE kind = ? AND key IN ({_placeholders(chunk)})",
-            [kind, *chunk],
-        )
-        for key, status, body in cursor:
-            found[key] = Row(kind, key, status, bytes(body))
-    return found
 
 
 class _ThreadConnection:
@@ -252,6 +184,7 @@ class SqliteEventLog(EventLog):
             timeout=busy_timeout_s,  # SQLite's busy handler waits this long for another process's lock
         )
         self._db.register_function(_ref_match, "ref_match", 2, deterministic=True)
+        self.rows = SqliteReadModels(self._db, lambda: self._by_name_key)  # the read-model store, same transactions
         try:
             with self._storage():
                 self.schema_version = self._retry(
@@ -450,7 +383,7 @@ class SqliteEventLog(EventLog):
         A projection misses events appended by a process that did not register it
         (an older DataBuild, a tool): it catches up here, in the same transaction.
         """
-        tx = _SqliteRows(self._db, self._by_name_key)
+        tx = SqliteRows(self._db, self._by_name_key)
         status = self._projection_status()
         for projection in self.projections:
             version, last = status.get(projection.name, (None, 0))
@@ -597,135 +530,43 @@ class SqliteEventLog(EventLog):
                                f"before logs had an id (version {migrations.LOG_ID_VERSION})")
         return self._id
 
-    def _get_rows(self, kind: str, keys: list[str]) -> dict[str, Row]:
-        return _select_rows(self._db, kind, keys)
-
-    def _query_rows(self, query: RowQuery) -> list[Row]:
-        """Rows in key order, a page costing what it returns rather than every match.
-
-        What drives the scan, best first: an equality term (its entries are in key order);
-        else, when no term condition matches few rows, the first term's entries in key order
-        (``TERMS_BY_NAME_KEY``: its value is checked in the index and a row read only for an
-        entry that matches), unless statuses that few rows have drive instead (their index,
-        then a sort); else the rows in key order. Term conditions that do not drive are a key list when few rows match,
-        a per-row check when many do."""
-        terms = list(query.terms)
-        driver = next((m for m in terms if len(m.values) == 1 and m.low is m.high is m.pattern is None), None)
-        few = {i for i, m in enumerate(terms) if m is not driver and self._few_terms(query.kind, m)}
-        walker, by_status = None, False
-        if driver is None and not few and terms:
-            by_status = bool(query.statuses) and self._few_statuses(query.kind, query.statuses)
-            if not by_status and self._by_name_key:
-                walker = terms[0]
-        where, params = ["r.kind = ?"], [query.kind]
-        if query.statuses:
-            where.append(f"r.status IN ({_placeholders(query.statuses)})")
-            params += query.statuses
-        if query.pattern is not None:
-            pattern_sql, pattern_params = _pattern_condition(compile_pattern(query.pattern), "r.key")
-            where.append(pattern_sql)
-            params += pattern_params
-        key = "t.key" if driver or walker else "r.key"
-        if query.after_key is not None:
-            where.append(f"{key} > ?")
-            params.append(query.after_key)
-        for i, match in enumerate(terms):
-            if match is driver or match is walker:
-                continue
-            term_sql, term_params = _term_condition(match, "m.value")
-            if i in few:
-                where.append(f"r.key IN (SELECT m.key FROM read_model_terms m WHERE m.kind = ? AND m.name = ?{term_sql})")
-            else:
-                index = migrations.TERMS_BY_NAME_KEY if self._by_name_key else migrations.TERMS_BY_KEY
-                where.append(f"EXISTS (SELECT 1 FROM read_model_terms m INDEXED BY {index}"
-                             f" WHERE m.kind = ? AND m.key = r.key AND m.name = ?{term_sql})")
-            params += [query.kind, match.name, *term_params]
-        group = ""
-        if driver:
-            sql = ("SELECT r.key, r.status, r.body FROM read_model_terms t JOIN read_model r"
-                   " ON r.kind = t.kind AND r.key = t.key WHERE t.kind = ? AND t.name = ? AND t.value = ? AND ")
-            params = [query.kind, driver.name, driver.values[0], *params]
-        elif walker:
-            # A row may have several entries that match (two partitions in one pattern): one each.
-            term_sql, term_params = _term_condition(walker, "t.value")
-            sql = (f"SELECT r.key, r.status, r.body FROM read_model_terms t INDEXED BY {migrations.TERMS_BY_NAME_KEY}"
-                   f" JOIN read_model r ON r.kind = t.kind AND r.key = t.key WHERE t.kind = ? AND t.name = ?{term_sql}"
-                   " AND ")
-            params = [query.kind, walker.name, *term_params, *params]
-            group = " GROUP BY t.key"
-        else:
-            # Few rows with these statuses: walk them (then sort) rather than every row.
-            indexed = " INDEXED BY read_model_status" if by_status else ""
-            sql = f"SELECT r.key, r.status, r.body FROM read_model r{indexed} WHERE "
-        sql += " AND ".join(where) + f"{group} ORDER BY {key} LIMIT ?"
-        params.append(query.limit)
-        return [Row(query.kind, k, s, bytes(b)) for k, s, b in self._db.execute_sql(sql, params)]
-
-    #: Below this many matches a term condition is a key list, above it a per-row check.
-    few_terms = 5000
+    # -- read models (sqlite_readmodel) --------------------------------------------
 
     @property
     def _by_name_key(self) -> bool:
         """Whether the log's terms are indexed by (name, key) (``TERMS_BY_NAME_KEY``)."""
         return self.schema_version >= migrations.TERMS_BY_NAME_KEY_VERSION
 
-    def _few_terms(self, kind: str, match: TermMatch) -> bool:
-        """Whether fewer than ``few_terms`` rows match ``match`` (a bounded count)."""
-        threshold = self.few_terms
-        term_sql, params = _term_condition(match, "value")
-        (count,) = self._db.execute_sql(
-            f"SELECT COUNT(*) FROM (SELECT 1 FROM read_model_terms WHERE kind = ? AND name = ?{term_sql} LIMIT ?)",
-            [kind, match.name, *params, threshold]).fetchone()
-        return count < threshold
+    @property
+    def few_terms(self) -> int:
+        """Below this many matches a term condition of a row query is a key list."""
+        return self.rows.few_terms
 
-    def _few_statuses(self, kind: str, statuses: Sequence[int]) -> bool:
-        """Whether fewer than ``few_terms`` rows have one of ``statuses`` (a bounded count on
-        ``read_model_status``): then walking those rows beats walking a broad term's entries."""
-        (count,) = self._db.execute_sql(
-            f"SELECT COUNT(*) FROM (SELECT 1 FROM read_model WHERE kind = ? AND status IN ({_placeholders(statuses)})"
-            " LIMIT ?)", [kind, *statuses, self.few_terms]).fetchone()
-        return count < self.few_terms
+    @few_terms.setter
+    def few_terms(self, value: int) -> None:
+        self.rows.few_terms = value
+
+    def _get_rows(self, kind: str, keys: list[str]) -> dict[str, Row]:
+        return self.rows.get_rows(kind, keys)
+
+    def _get_terms(self, kind: str, keys: list[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+        return self.rows.get_terms(kind, keys)
+
+    def _query_rows(self, query: RowQuery) -> list[Row]:
+        return self.rows.query_rows(query)
 
     def _count_rows(self, kind: str, statuses: tuple[int, ...], term: TermMatch | None) -> dict[int, int]:
-        """A covering scan of ``read_model_status`` (kind, status[, key]); with ``term``, the
-        keys its entries name (a range of the terms' primary key) probe the rows."""
-        where, params = ["r.kind = ?"], [kind]
-        if statuses:
-            where.append(f"r.status IN ({_placeholders(statuses)})")
-            params += statuses
-        if term is not None:
-            term_sql, term_params = _term_condition(term, "m.value")
-            where.append(f"r.key IN (SELECT m.key FROM read_model_terms m WHERE m.kind = ? AND m.name = ?{term_sql})")
-            params += [kind, term.name, *term_params]
-        sql = f"SELECT r.status, COUNT(*) FROM read_model r WHERE {' AND '.join(where)} GROUP BY r.status"
-        return {status: count for status, count in self._db.execute_sql(sql, params)}
+        return self.rows.count_rows(kind, statuses, term)
 
     def _count_terms(self, kind: str, term: TermMatch) -> int:
-        term_sql, params = _term_condition(term, "value")
-        (count,) = self._db.execute_sql(
-            f"SELECT COUNT(*) FROM read_model_terms WHERE kind = ? AND name = ?{term_sql}",
-            [kind, term.name, *params]).fetchone()
-        return count
+        return self.rows.count_terms(kind, term)
 
     def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,
                       limit: int, reverse: bool, after: tuple[str, str] | None) -> list[tuple[str, str]]:
-        term_sql, params = _term_condition(TermMatch(name, low=low, high=high), "value")
-        order = "DESC" if reverse else "ASC"
-        if after is not None:
-            beyond = "<" if reverse else ">"
-            term_sql += f" AND (value {beyond} ? OR (value = ? AND key {beyond} ?))"
-            params += [after[0], after[0], after[1]]
-        cursor = self._db.execute_sql(
-            f"SELECT value, key FROM read_model_terms WHERE kind = ? AND name = ?{term_sql}"
-            f" ORDER BY value {order}, key {order} LIMIT ?",
-            [kind, name, *params, limit],
-        )
-        return [(value, key) for value, key in cursor]
+        return self.rows.term_entries(kind, name, low, high, limit, reverse, after)
 
     def _keys_with_prefix(self, kind: str, prefix: str, limit: int) -> list[str]:
-        sql, params = _prefix_range("SELECT key FROM read_model WHERE kind = ?", prefix)
-        cursor = self._db.execute_sql(sql + " ORDER BY key LIMIT ?", [kind, *params, limit])
-        return [key for (key,) in cursor]
+        return self.rows.keys_with_prefix(kind, prefix, limit)
 
     def _lease(self, name: str) -> Lease:
         # A file beside the log: its flock goes with the holding process, SIGKILL included.
@@ -766,21 +607,6 @@ class SqliteEventLog(EventLog):
         self._id = log_id
         return head
 
-    def _get_terms(self, kind: str, keys: list[str]) -> dict[str, tuple[tuple[str, str], ...]]:
-        found: dict[str, list[tuple[str, str]]] = {}
-        # The (name, key) index finds a row's entries name by name: the kind's few names first.
-        names = _term_names(self._db.cursor(), kind) if self._by_name_key else []
-        by_name = f" AND name IN ({_placeholders(names)})" if names else ""
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            cursor = self._db.execute_sql(
-                f"SELECT key, name, value FROM read_model_terms WHERE kind = ?{by_name}"
-                f" AND key IN ({_placeholders(chunk)})", [kind, *names, *chunk])
-            for key, name, value in cursor:
-                found.setdefault(key, []).append((name, value))
-        return {key: tuple(sorted(terms)) for key, terms in found.items()}
-
-
 def _sqlite_cause(error: BaseException | None) -> sqlite3.Error | None:
     """The sqlite3 error behind peewee's ``error``, looking past a failed ROLLBACK that
     masks it (SQLite rolls back by itself after e.g. a full disk)."""
@@ -818,18 +644,5 @@ def _restrict_to_owner(path: str) -> None:
             raise StorageError(f"cannot make event log file {name} private: {e.strerror}") from e
 
 
-def _glob(pattern: RefPattern, column: str) -> tuple[str, list[object]]:
-    """SQLite's exact match of a non-literal ref glob: a GLOB, made exact by the count of
-    ``/`` or, with ``**``, by ``ref_match`` (the only case that calls into Python for each row)."""
-    sql, params = f"{column} GLOB ?", [sqlite_glob(pattern.pattern)]
-    if pattern.slash_count is None:
-        return sql + f" AND ref_match(?, {column})", [*params, pattern.pattern]
-    return (sql + f" AND length({column}) - length(replace({column}, '/', '')) = ?",
-            [*params, pattern.slash_count])
-
-
-_SQLITE = Dialect("?", _glob)
-_placeholders = _SQLITE.marks
-_term_condition = _SQLITE.term_condition
-_pattern_condition = _SQLITE.pattern_condition
-_prefix_range = _SQLITE.prefix_range
+_placeholders = SQLITE.marks
+_pattern_condition = SQLITE.pattern_condition
