@@ -38,9 +38,9 @@ from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, KeyKind, event_type
 from databuild.events.lease import Lease
 from databuild.events.log import START, Clock, Cursor, EventLog, Page, Precondition, Unchanged, system_clock
-from databuild.events.readmodel import Projection, Row, RowQuery, TermMatch
+from databuild.events.readmodel import Projection
 from databuild.events.pg_readmodel import PG, PgReadModels, PgRows, columns as _columns, read as _read
-from databuild.events.sqlcommon import EVENT_COLUMNS, Pending, body, event_of_row
+from databuild.events.sqlcommon import EVENT_COLUMNS, Pending, StoredReadModels, body, event_of_row
 from databuild.events.types import upcast
 from databuild.proto import databuild_pb2 as pb
 
@@ -170,7 +170,7 @@ class _PgLease(Lease):
             conn.close()  # the session's end releases its advisory locks
 
 
-class PostgresEventLog(EventLog):
+class PostgresEventLog(StoredReadModels, EventLog):
     """Event log in one PostgreSQL database, shared by threads and processes (and hosts)."""
 
     def __init__(
@@ -506,38 +506,10 @@ class PostgresEventLog(EventLog):
         )
         return sql, [since, *key_params, *params]
 
-    # -- read models (pg_readmodel) ----------------------------------------------
+    # -- read models (pg_readmodel, through StoredReadModels) ----------------------------
 
-    @property
-    def few_terms(self) -> int:
-        """Below this many matches a term condition of a row query is a key list."""
-        return self.rows.few_terms
-
-    @few_terms.setter
-    def few_terms(self, value: int) -> None:
-        self.rows.few_terms = value
-
-    def _get_rows(self, kind: str, keys: list[str]) -> dict[str, Row]:
-        return self.rows.get_rows(self._conn(), kind, keys)
-
-    def _get_terms(self, kind: str, keys: list[str]) -> dict[str, tuple[tuple[str, str], ...]]:
-        return self.rows.get_terms(self._conn(), kind, keys)
-
-    def _query_rows(self, query: RowQuery) -> list[Row]:
-        return self.rows.query_rows(self._conn(), query)
-
-    def _count_rows(self, kind: str, statuses: tuple[int, ...], term: TermMatch | None) -> dict[int, int]:
-        return self.rows.count_rows(self._conn(), kind, statuses, term)
-
-    def _count_terms(self, kind: str, term: TermMatch) -> int:
-        return self.rows.count_terms(self._conn(), kind, term)
-
-    def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,
-                      limit: int, reverse: bool, after: tuple[str, str] | None) -> list[tuple[str, str]]:
-        return self.rows.term_entries(self._conn(), kind, name, low, high, limit, reverse, after)
-
-    def _keys_with_prefix(self, kind: str, prefix: str, limit: int) -> list[str]:
-        return self.rows.keys_with_prefix(self._conn(), kind, prefix, limit)
+    def _rows_conn(self) -> psycopg.Connection:
+        return self._conn()
 
     def _latest_index(self) -> int:
         with self._conn().cursor() as cur:

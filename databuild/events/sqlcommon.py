@@ -5,11 +5,11 @@ small ``Dialect`` (its parameter mark and how it matches a ref glob)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from databuild.events.keys import Key
 from databuild.events.log import Precondition
-from databuild.events.readmodel import TermMatch
+from databuild.events.readmodel import Row, RowQuery, TermMatch
 from databuild.proto import databuild_pb2 as pb
 from databuild.refs import RefPattern, compile_pattern, prefix_upper_bound
 
@@ -121,3 +121,45 @@ def _encodable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+class StoredReadModels:
+    """The ``EventLog`` read-model hooks of a SQL backend, answered by its read-model store
+    ``self.rows`` on the connection ``self._rows_conn()`` lends this call. Mixed in before
+    ``EventLog``."""
+
+    rows: Any
+
+    def _rows_conn(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def few_terms(self) -> int:
+        """Below this many matches a term condition of a row query is a key list."""
+        return self.rows.few_terms
+
+    @few_terms.setter
+    def few_terms(self, value: int) -> None:
+        self.rows.few_terms = value
+
+    def _get_rows(self, kind: str, keys: list[str]) -> dict[str, Row]:
+        return self.rows.get_rows(self._rows_conn(), kind, keys)
+
+    def _get_terms(self, kind: str, keys: list[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+        return self.rows.get_terms(self._rows_conn(), kind, keys)
+
+    def _query_rows(self, query: RowQuery) -> list[Row]:
+        return self.rows.query_rows(self._rows_conn(), query)
+
+    def _count_rows(self, kind: str, statuses: tuple[int, ...], term: TermMatch | None) -> dict[int, int]:
+        return self.rows.count_rows(self._rows_conn(), kind, statuses, term)
+
+    def _count_terms(self, kind: str, term: TermMatch) -> int:
+        return self.rows.count_terms(self._rows_conn(), kind, term)
+
+    def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,
+                      limit: int, reverse: bool, after: tuple[str, str] | None) -> list[tuple[str, str]]:
+        return self.rows.term_entries(self._rows_conn(), kind, name, low, high, limit, reverse, after)
+
+    def _keys_with_prefix(self, kind: str, prefix: str, limit: int) -> list[str]:
+        return self.rows.keys_with_prefix(self._rows_conn(), kind, prefix, limit)

@@ -47,8 +47,8 @@ from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, KeyKind, event_type
 from databuild.events.lease import FileLease, Lease
 from databuild.events.log import START, Clock, Cursor, EventLog, Page, Precondition, Unchanged, system_clock
-from databuild.events.readmodel import Projection, Row, RowQuery, TermMatch
-from databuild.events.sqlcommon import EVENT_COLUMNS as _EVENT_COLUMNS, Pending as _Pending
+from databuild.events.readmodel import Projection
+from databuild.events.sqlcommon import EVENT_COLUMNS as _EVENT_COLUMNS, Pending as _Pending, StoredReadModels
 from databuild.events.sqlcommon import body as _body, event_of_row as _event
 from databuild.events.types import upcast
 from databuild.proto import databuild_pb2 as pb
@@ -141,7 +141,7 @@ class _Database(peewee.SqliteDatabase):
         return conn
 
 
-class SqliteEventLog(EventLog):
+class SqliteEventLog(StoredReadModels, EventLog):
     """Event log in one SQLite file, shared safely by threads and processes."""
 
     def __init__(
@@ -184,7 +184,7 @@ class SqliteEventLog(EventLog):
             timeout=busy_timeout_s,  # SQLite's busy handler waits this long for another process's lock
         )
         self._db.register_function(_ref_match, "ref_match", 2, deterministic=True)
-        self.rows = SqliteReadModels(self._db, lambda: self._by_name_key)  # the read-model store, same transactions
+        self.rows = SqliteReadModels(lambda: self._by_name_key)  # the read-model store, same transactions
         try:
             with self._storage():
                 self.schema_version = self._retry(
@@ -530,43 +530,15 @@ class SqliteEventLog(EventLog):
                                f"before logs had an id (version {migrations.LOG_ID_VERSION})")
         return self._id
 
-    # -- read models (sqlite_readmodel) --------------------------------------------
+    # -- read models (sqlite_readmodel, through StoredReadModels) -------------------------
 
     @property
     def _by_name_key(self) -> bool:
         """Whether the log's terms are indexed by (name, key) (``TERMS_BY_NAME_KEY``)."""
         return self.schema_version >= migrations.TERMS_BY_NAME_KEY_VERSION
 
-    @property
-    def few_terms(self) -> int:
-        """Below this many matches a term condition of a row query is a key list."""
-        return self.rows.few_terms
-
-    @few_terms.setter
-    def few_terms(self, value: int) -> None:
-        self.rows.few_terms = value
-
-    def _get_rows(self, kind: str, keys: list[str]) -> dict[str, Row]:
-        return self.rows.get_rows(kind, keys)
-
-    def _get_terms(self, kind: str, keys: list[str]) -> dict[str, tuple[tuple[str, str], ...]]:
-        return self.rows.get_terms(kind, keys)
-
-    def _query_rows(self, query: RowQuery) -> list[Row]:
-        return self.rows.query_rows(query)
-
-    def _count_rows(self, kind: str, statuses: tuple[int, ...], term: TermMatch | None) -> dict[int, int]:
-        return self.rows.count_rows(kind, statuses, term)
-
-    def _count_terms(self, kind: str, term: TermMatch) -> int:
-        return self.rows.count_terms(kind, term)
-
-    def _term_entries(self, kind: str, name: str, low: str | None, high: str | None,
-                      limit: int, reverse: bool, after: tuple[str, str] | None) -> list[tuple[str, str]]:
-        return self.rows.term_entries(kind, name, low, high, limit, reverse, after)
-
-    def _keys_with_prefix(self, kind: str, prefix: str, limit: int) -> list[str]:
-        return self.rows.keys_with_prefix(kind, prefix, limit)
+    def _rows_conn(self) -> peewee.SqliteDatabase:
+        return self._db
 
     def _lease(self, name: str) -> Lease:
         # A file beside the log: its flock goes with the holding process, SIGKILL included.

@@ -28,6 +28,8 @@ def _glob(pattern: RefPattern, column: str) -> tuple[str, list[object]]:
 
 
 SQLITE = Dialect("?", _glob)
+#: The database a read is lent (peewee's, on the calling thread's connection).
+Db = peewee.SqliteDatabase
 _placeholders = SQLITE.marks
 _term_condition = SQLITE.term_condition
 _pattern_condition = SQLITE.pattern_condition
@@ -37,7 +39,7 @@ _prefix_range = SQLITE.prefix_range
 class SqliteRows:
     """ReadModelTx on the open write transaction's cursor."""
 
-    def __init__(self, db: peewee.SqliteDatabase, by_name_key: bool) -> None:
+    def __init__(self, db: Db, by_name_key: bool) -> None:
         self._db = db
         self._by_name_key = by_name_key  # terms indexed by (name, key), not by (key, name)
 
@@ -104,20 +106,19 @@ def _select_rows(db: peewee.SqliteDatabase, kind: str, keys: list[str]) -> dict[
 
 
 class SqliteReadModels:
-    """Queries of the read models on the log's database (each thread's connection)."""
+    """Queries of the read models, each on the database a call was lent (its thread's connection)."""
 
     #: Below this many matches a term condition is a key list, above it a per-row check.
     few_terms = 5000
 
-    def __init__(self, db: peewee.SqliteDatabase, by_name_key: Callable[[], bool]) -> None:
-        self.db = db
+    def __init__(self, by_name_key: Callable[[], bool]) -> None:
         #: Whether the log's terms are indexed by (name, key) (``TERMS_BY_NAME_KEY``), by its schema version.
         self.by_name_key = by_name_key
 
-    def get_rows(self, kind: str, keys: list[str]) -> dict[str, Row]:
-        return _select_rows(self.db, kind, keys)
+    def get_rows(self, db: Db, kind: str, keys: list[str]) -> dict[str, Row]:
+        return _select_rows(db, kind, keys)
 
-    def query_rows(self, query: RowQuery) -> list[Row]:
+    def query_rows(self, db: Db, query: RowQuery) -> list[Row]:
         """Rows in key order, a page costing what it returns rather than every match.
 
         What drives the scan, best first: an equality term (its entries are in key order);
@@ -128,10 +129,10 @@ class SqliteReadModels:
         a per-row check when many do."""
         terms = list(query.terms)
         driver = next((m for m in terms if len(m.values) == 1 and m.low is m.high is m.pattern is None), None)
-        few = {i for i, m in enumerate(terms) if m is not driver and self._few_terms(query.kind, m)}
+        few = {i for i, m in enumerate(terms) if m is not driver and self._few_terms(db, query.kind, m)}
         walker, by_status = None, False
         if driver is None and not few and terms:
-            by_status = bool(query.statuses) and self._few_statuses(query.kind, query.statuses)
+            by_status = bool(query.statuses) and self._few_statuses(db, query.kind, query.statuses)
             if not by_status and self.by_name_key():
                 walker = terms[0]
         where, params = ["r.kind = ?"], [query.kind]
@@ -176,26 +177,26 @@ class SqliteReadModels:
             sql = f"SELECT r.key, r.status, r.body FROM read_model r{indexed} WHERE "
         sql += " AND ".join(where) + f"{group} ORDER BY {key} LIMIT ?"
         params.append(query.limit)
-        return [Row(query.kind, k, s, bytes(b)) for k, s, b in self.db.execute_sql(sql, params)]
+        return [Row(query.kind, k, s, bytes(b)) for k, s, b in db.execute_sql(sql, params)]
 
-    def _few_terms(self, kind: str, match: TermMatch) -> bool:
+    def _few_terms(self, db: Db, kind: str, match: TermMatch) -> bool:
         """Whether fewer than ``few_terms`` rows match ``match`` (a bounded count)."""
         threshold = self.few_terms
         term_sql, params = _term_condition(match, "value")
-        (count,) = self.db.execute_sql(
+        (count,) = db.execute_sql(
             f"SELECT COUNT(*) FROM (SELECT 1 FROM read_model_terms WHERE kind = ? AND name = ?{term_sql} LIMIT ?)",
             [kind, match.name, *params, threshold]).fetchone()
         return count < threshold
 
-    def _few_statuses(self, kind: str, statuses: Sequence[int]) -> bool:
+    def _few_statuses(self, db: Db, kind: str, statuses: Sequence[int]) -> bool:
         """Whether fewer than ``few_terms`` rows have one of ``statuses`` (a bounded count on
         ``read_model_status``): then walking those rows beats walking a broad term's entries."""
-        (count,) = self.db.execute_sql(
+        (count,) = db.execute_sql(
             f"SELECT COUNT(*) FROM (SELECT 1 FROM read_model WHERE kind = ? AND status IN ({_placeholders(statuses)})"
             " LIMIT ?)", [kind, *statuses, self.few_terms]).fetchone()
         return count < self.few_terms
 
-    def count_rows(self, kind: str, statuses: tuple[int, ...], term: TermMatch | None) -> dict[int, int]:
+    def count_rows(self, db: Db, kind: str, statuses: tuple[int, ...], term: TermMatch | None) -> dict[int, int]:
         """A covering scan of ``read_model_status`` (kind, status[, key]); with ``term``, the
         keys its entries name (a range of the terms' primary key) probe the rows."""
         where, params = ["r.kind = ?"], [kind]
@@ -207,16 +208,16 @@ class SqliteReadModels:
             where.append(f"r.key IN (SELECT m.key FROM read_model_terms m WHERE m.kind = ? AND m.name = ?{term_sql})")
             params += [kind, term.name, *term_params]
         sql = f"SELECT r.status, COUNT(*) FROM read_model r WHERE {' AND '.join(where)} GROUP BY r.status"
-        return {status: count for status, count in self.db.execute_sql(sql, params)}
+        return {status: count for status, count in db.execute_sql(sql, params)}
 
-    def count_terms(self, kind: str, term: TermMatch) -> int:
+    def count_terms(self, db: Db, kind: str, term: TermMatch) -> int:
         term_sql, params = _term_condition(term, "value")
-        (count,) = self.db.execute_sql(
+        (count,) = db.execute_sql(
             f"SELECT COUNT(*) FROM read_model_terms WHERE kind = ? AND name = ?{term_sql}",
             [kind, term.name, *params]).fetchone()
         return count
 
-    def term_entries(self, kind: str, name: str, low: str | None, high: str | None,
+    def term_entries(self, db: Db, kind: str, name: str, low: str | None, high: str | None,
                       limit: int, reverse: bool, after: tuple[str, str] | None) -> list[tuple[str, str]]:
         term_sql, params = _term_condition(TermMatch(name, low=low, high=high), "value")
         order = "DESC" if reverse else "ASC"
@@ -224,26 +225,26 @@ class SqliteReadModels:
             beyond = "<" if reverse else ">"
             term_sql += f" AND (value {beyond} ? OR (value = ? AND key {beyond} ?))"
             params += [after[0], after[0], after[1]]
-        cursor = self.db.execute_sql(
+        cursor = db.execute_sql(
             f"SELECT value, key FROM read_model_terms WHERE kind = ? AND name = ?{term_sql}"
             f" ORDER BY value {order}, key {order} LIMIT ?",
             [kind, name, *params, limit],
         )
         return [(value, key) for value, key in cursor]
 
-    def keys_with_prefix(self, kind: str, prefix: str, limit: int) -> list[str]:
+    def keys_with_prefix(self, db: Db, kind: str, prefix: str, limit: int) -> list[str]:
         sql, params = _prefix_range("SELECT key FROM read_model WHERE kind = ?", prefix)
-        cursor = self.db.execute_sql(sql + " ORDER BY key LIMIT ?", [kind, *params, limit])
+        cursor = db.execute_sql(sql + " ORDER BY key LIMIT ?", [kind, *params, limit])
         return [key for (key,) in cursor]
 
-    def get_terms(self, kind: str, keys: list[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+    def get_terms(self, db: Db, kind: str, keys: list[str]) -> dict[str, tuple[tuple[str, str], ...]]:
         found: dict[str, list[tuple[str, str]]] = {}
         # The (name, key) index finds a row's entries name by name: the kind's few names first.
-        names = _term_names(self.db.cursor(), kind) if self.by_name_key() else []
+        names = _term_names(db.cursor(), kind) if self.by_name_key() else []
         by_name = f" AND name IN ({_placeholders(names)})" if names else ""
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
-            cursor = self.db.execute_sql(
+            cursor = db.execute_sql(
                 f"SELECT key, name, value FROM read_model_terms WHERE kind = ?{by_name}"
                 f" AND key IN ({_placeholders(chunk)})", [kind, *names, *chunk])
             for key, name, value in cursor:
