@@ -360,7 +360,7 @@ def _queue_behind_first_append(log, projection, appends):
     for n, t in enumerate(threads, 1):
         t.start()
         deadline = time.monotonic() + 10
-        while len(log._queue) < n and time.monotonic() < deadline:  # queued in this order behind the first
+        while log._group.queued < n and time.monotonic() < deadline:  # queued in this order behind the first
             time.sleep(0.001)
     projection.gate.set()
     for t in [first, *threads]:

@@ -40,7 +40,7 @@ from databuild.events.lease import Lease
 from databuild.events.log import START, Clock, Cursor, EventLog, Page, Precondition, Unchanged, system_clock
 from databuild.events.readmodel import Projection
 from databuild.events.pg_readmodel import PG, PgReadModels, PgRows, columns as _columns, read as _read
-from databuild.events.sqlcommon import EVENT_COLUMNS, Pending, StoredReadModels, body, event_of_row
+from databuild.events.sqlcommon import EVENT_COLUMNS, GroupCommit, Pending, StoredReadModels, body, event_of_row
 from databuild.events.types import upcast
 from databuild.proto import databuild_pb2 as pb
 
@@ -191,9 +191,7 @@ class PostgresEventLog(StoredReadModels, EventLog):
         self._pool = _Pool(uri, params)
         self.rows = PgReadModels()  # the read-model store, in the same transactions
         self._local = threading.local()
-        self._write_lock = threading.Lock()
-        self._queue_lock = threading.Lock()  # held only to add to or take the queue
-        self._queue: list[Pending] = []  # appends waiting for the next group commit
+        self._group = GroupCommit(self._append_tx)  # as on SQLite
         self._status: dict[str, tuple[int, int]] = {}  # projections' (version, last index), read with the head
         try:
             with self._storage():
@@ -281,38 +279,7 @@ class PostgresEventLog(StoredReadModels, EventLog):
     # -- writes --------------------------------------------------------------
 
     def _append(self, events: list[pb.Event], keys: list[set[Key]], condition: Precondition) -> list[int]:
-        """Group commit, as in SQLite: appends that queue while another thread commits go
-        into the next transaction together, each with its own indices, precondition and error."""
-        mine = Pending(events, keys, condition)
-        with self._queue_lock:
-            self._queue.append(mine)
-        with self._write_lock:
-            if not mine.settled:
-                with self._queue_lock:
-                    group, self._queue = self._queue, []
-                self._commit_group(group)
-        if mine.error is not None:
-            raise mine.error
-        assert mine.indices is not None
-        return mine.indices
-
-    def _commit_group(self, group: list[Pending]) -> None:
-        """Commit ``group`` in one transaction; if that fails, each alone, so a failure
-        reaches the append that caused it and only that one."""
-        try:
-            try:
-                self._append_tx(group)
-            except Exception as e:  # each caller's _storage names a server fault in its thread
-                if len(group) == 1:
-                    group[0].error = e
-                else:
-                    for pending in group:
-                        self._commit_group([pending])
-        except BaseException as e:
-            for pending in group:
-                if not pending.settled:
-                    pending.error = e
-            raise
+        return self._group.append(events, keys, condition)
 
     def _append_tx(self, group: list[Pending]) -> None:
         # Small appends gain from the pipeline (round trips), batches from COPY (rows).
@@ -434,7 +401,7 @@ class PostgresEventLog(StoredReadModels, EventLog):
         if self.schema_version < migrations.LOG_ID_VERSION:
             raise StorageError(f"event log {self.where} is at schema version {self.schema_version}, "
                                f"before logs had an id (version {migrations.LOG_ID_VERSION}): it cannot take one")
-        with self._write_lock, self._transaction(pipeline=False) as cur:
+        with self._group.write_lock, self._transaction(pipeline=False) as cur:
             head = self._claim_head(cur)
             if head:
                 raise not_empty(head)

@@ -4,6 +4,7 @@ small ``Dialect`` (its parameter mark and how it matches a ref glob)."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -52,6 +53,59 @@ class Pending:
     @property
     def settled(self) -> bool:
         return self.indices is not None or self.error is not None
+
+
+class GroupCommit:
+    """Group commit: appends that arrive while another thread commits queue up, and the next
+    thread to get the write lock commits all of them in one transaction (a commit costs far
+    more than the rows of a small append). Each keeps its own indices, precondition and
+    error; none returns before its transaction committed. ``transaction(group)`` writes a
+    group in one transaction, settling each append's indices (or its precondition's
+    AppendConflictError); if it raises, each append is tried alone, so a fault or a failing
+    projection reaches the append that caused it and only that one."""
+
+    def __init__(self, transaction: Callable[[list[Pending]], None]) -> None:
+        self._transaction = transaction
+        #: Held by the committing thread (and by anything that must not interleave with appends).
+        self.write_lock = threading.Lock()
+        self._queue_lock = threading.Lock()  # held only to add to or take the queue
+        self._queue: list[Pending] = []  # appends waiting for the next group commit
+
+    @property
+    def queued(self) -> int:
+        """Appends waiting for the next group commit."""
+        with self._queue_lock:
+            return len(self._queue)
+
+    def append(self, events: list[pb.Event], keys: list[set[Key]], condition: Precondition) -> list[int]:
+        mine = Pending(events, keys, condition)
+        with self._queue_lock:
+            self._queue.append(mine)
+        with self.write_lock:
+            if not mine.settled:  # no thread took it yet: take it and whatever queued with it
+                with self._queue_lock:
+                    group, self._queue = self._queue, []
+                self._commit(group)
+        if mine.error is not None:
+            raise mine.error
+        assert mine.indices is not None
+        return mine.indices
+
+    def _commit(self, group: list[Pending]) -> None:
+        try:
+            try:
+                self._transaction(group)
+            except Exception as e:  # each caller's _storage names the fault in its own thread
+                if len(group) == 1:
+                    group[0].error = e
+                else:
+                    for pending in group:
+                        self._commit([pending])
+        except BaseException as e:  # interrupted: no waiting caller is left without an answer
+            for pending in group:
+                if not pending.settled:
+                    pending.error = e
+            raise
 
 
 @dataclass(frozen=True)

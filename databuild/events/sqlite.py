@@ -48,7 +48,8 @@ from databuild.events.keys import Key, KeyKind, event_type
 from databuild.events.lease import FileLease, Lease
 from databuild.events.log import START, Clock, Cursor, EventLog, Page, Precondition, Unchanged, system_clock
 from databuild.events.readmodel import Projection
-from databuild.events.sqlcommon import EVENT_COLUMNS as _EVENT_COLUMNS, Pending as _Pending, StoredReadModels
+from databuild.events.sqlcommon import EVENT_COLUMNS as _EVENT_COLUMNS, GroupCommit, StoredReadModels
+from databuild.events.sqlcommon import Pending as _Pending
 from databuild.events.sqlcommon import body as _body, event_of_row as _event
 from databuild.events.types import upcast
 from databuild.proto import databuild_pb2 as pb
@@ -156,9 +157,8 @@ class SqliteEventLog(StoredReadModels, EventLog):
         super().__init__(projections, clock)
         self.path = os.path.abspath(path)
         self.busy_timeout_s = busy_timeout_s
-        self._write_lock = threading.Lock()
-        self._queue_lock = threading.Lock()  # held only to add to or take the queue
-        self._queue: list[_Pending] = []  # appends waiting for the next group commit
+        # A busy SQLite lock is waited out (``_retry``) inside the group's transaction.
+        self._group = GroupCommit(lambda group: self._retry(lambda: self._append_tx(group)))
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
         self._connections = _Connections()
         with self._storage():
@@ -307,40 +307,7 @@ class SqliteEventLog(StoredReadModels, EventLog):
     # -- writes ------------------------------------------------------------
 
     def _append(self, events: list[pb.Event], keys: list[set[Key]], condition: Precondition) -> list[int]:
-        """Group commit: appends that arrive while another thread commits queue up, and the
-        next thread to get the write lock commits all of them in one transaction (a commit
-        costs far more than the rows of a small append). Each keeps its own indices,
-        precondition and error; none returns before its transaction committed."""
-        mine = _Pending(events, keys, condition)
-        with self._queue_lock:
-            self._queue.append(mine)
-        with self._write_lock:
-            if not mine.settled:  # no thread took it yet: take it and whatever queued with it
-                with self._queue_lock:
-                    group, self._queue = self._queue, []
-                self._commit_group(group)
-        if mine.error is not None:
-            raise mine.error
-        assert mine.indices is not None
-        return mine.indices
-
-    def _commit_group(self, group: list[_Pending]) -> None:
-        """Commit ``group`` in one transaction; if that fails, each alone, so a fault or a
-        failing projection reaches the append that caused it and only that one."""
-        try:
-            try:
-                self._retry(lambda: self._append_tx(group))
-            except Exception as e:
-                if len(group) == 1:
-                    group[0].error = e
-                else:
-                    for pending in group:
-                        self._commit_group([pending])
-        except BaseException as e:  # interrupted: no waiting caller is left without an answer
-            for pending in group:
-                if not pending.settled:
-                    pending.error = e
-            raise
+        return self._group.append(events, keys, condition)
 
     def _append_tx(self, group: list[_Pending]) -> None:
         with self._db.atomic("IMMEDIATE"):
@@ -559,7 +526,7 @@ class SqliteEventLog(StoredReadModels, EventLog):
         if self.schema_version < migrations.LOG_ID_VERSION:
             raise StorageError(f"event log {self.path} is at schema version {self.schema_version}, "
                                f"before logs had an id (version {migrations.LOG_ID_VERSION}): it cannot take one")
-        with self._write_lock, self._db.atomic("IMMEDIATE"):
+        with self._group.write_lock, self._db.atomic("IMMEDIATE"):
             head = self._max_index()
             if head:
                 raise not_empty(head)
