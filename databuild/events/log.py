@@ -273,8 +273,11 @@ class EventLog(abc.ABC):
     def get_rows(self, kind: str, keys: Sequence[str]) -> dict[str, Row]:
         """Read-model rows of ``kind`` for those ``keys`` that exist."""
         self._check_open()
+        keys = list(keys)
+        if not keys:  # nothing to ask a server for (a pass with nothing due)
+            return {}
         with self._storage():
-            return self._get_rows(kind, list(keys))
+            return self._get_rows(kind, keys)
 
     def query_rows(self, query: RowQuery) -> list[Row]:
         """Read-model rows matching ``query``, in key order."""
