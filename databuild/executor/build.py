@@ -364,8 +364,9 @@ class _Run:
         if self.stop_at:
             due = max(0.0, min(self.stop_at.values()) - self.x.clock())
             timeout = due if timeout is None else min(timeout, due)
-        for rid, code, log_bytes_dropped in self.x.launcher.wait(timeout):
-            self._finished(runs[rid], code, log_bytes_dropped=log_bytes_dropped)
+        for ended in self.x.launcher.wait(timeout):
+            self._finished(runs[ended.job_run_id], ended.exit_code, ended.error,
+                           log_bytes_dropped=ended.log_bytes_dropped)
         now = self.x.clock()
         for rid, at in list(self.stop_at.items()):
             if at > now:

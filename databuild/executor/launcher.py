@@ -32,12 +32,14 @@ MAX_LOG_BYTES_ENV = "DATABUILD_MAX_LOG_BYTES"
 
 
 class RunExit(NamedTuple):
-    """How a run ended: its exit code (negative: killed by that signal) and how many
-    bytes of its output its log dropped past the cap."""
+    """How a run ended: its exit code (negative: killed by that signal), how many
+    bytes of its output its log dropped past the cap, and why it failed when the
+    backend knows better than the exit code (e.g. "worker lost")."""
 
     job_run_id: str
     exit_code: int
     log_bytes_dropped: int = 0
+    error: str = ""
 
 
 class Launcher(Protocol):
@@ -62,6 +64,11 @@ def max_log_bytes(graph: GraphSpec, environ: Mapping[str, str]) -> int:
     if not text.isascii() or not text.isdigit() or int(text) == 0:
         raise InvalidArgumentError(f"{MAX_LOG_BYTES_ENV} must be a positive number of bytes, got {text!r}")
     return int(text)
+
+
+def run_invocation(graph: GraphSpec, run: PlannedRun, base_env: dict[str, str]) -> tuple[list[str], dict[str, str], bytes]:
+    """argv, environment and stdin of ``run``'s job process: the same for every launcher."""
+    return exec_invocation(graph.job(run.job_label), run.job_run_id, run.config, base_env)
 
 
 def _size(n: int) -> str:
@@ -134,7 +141,7 @@ class ProcessLauncher:
         self._draining: dict[str, float] = {}  # exited runs whose pipe is still open -> when to cut it
 
     def start(self, run: PlannedRun, log_path: str) -> int:
-        argv, env, stdin = exec_invocation(self.graph.job(run.job_label), run.job_run_id, run.config, self.base_env)
+        argv, env, stdin = run_invocation(self.graph, run, self.base_env)
         log = RunLog(log_path, self.max_log_bytes)
         try:
             if len(stdin) <= PIPE_SAFE_BYTES:

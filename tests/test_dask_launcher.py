@@ -1,0 +1,184 @@
+"""The Dask launcher against a real local cluster (tests/dask_support.py): job runs are
+tasks on three workers, their logs come back, cancel and timeouts kill the remote job,
+a lost worker fails its run with "worker lost", and a restarted scheduler serves the
+next build."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from databuild.errors import InvalidArgumentError, UnavailableError
+from databuild.events import MemoryEventLog
+from databuild.executor import BuildExecutor
+from databuild.executor.dask_launcher import DaskLauncher, check_scheduler, dask_address
+from databuild.graph import GraphSpec, JobSpec
+from databuild.procs import process_alive
+from databuild.proto import databuild_pb2 as pb
+from databuild.state import StateProjection, StateStore
+from dask_support import Cluster, cluster, free_port  # noqa: F401
+from fakes import FakeResolver, cfg, ids
+from test_launcher import gone, job_script
+
+pytestmark = pytest.mark.slow
+
+
+class Build:
+    """A graph of one job ``x/*`` running ``body``, built through a DaskLauncher."""
+
+    def __init__(self, tmp_path: Path, address: str, body: str, timeout: float = 0) -> None:
+        job = JobSpec("//t:job", job_script(tmp_path / "job", body), ("x/*",), timeout)
+        self.graph = GraphSpec("//t:g", (job,))
+        self.store = StateStore(MemoryEventLog([StateProjection()]))
+        self.launcher = DaskLauncher(self.graph, address, drain_grace=2.0)
+        resolver = FakeResolver(jobs={"//t:job": lambda ref: cfg([ref])}, produces={"//t:job": lambda ref: True})
+        self.executor = BuildExecutor(self.graph, self.store, self.launcher, str(tmp_path / "logs"), 3,
+                                      resolver=resolver, new_id=ids(), kill_grace=1.0)
+
+    def run(self, refs: list[str]):
+        try:
+            return self.executor.run(refs)
+        finally:
+            self.launcher.close()
+
+    def runs(self, result) -> list[pb.JobRun]:
+        return [self.store.job_run(r.job_run_id) for r in result.plan.runs]
+
+
+def wait_for(path: Path) -> str:
+    deadline = time.monotonic() + 60
+    while not path.exists() or not path.read_text():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+    return path.read_text()
+
+
+PID_THEN = "open(os.path.join(data, os.environ['DATABUILD_JOB_RUN_ID'] + '.pid'), 'w').write(str(os.getpid()))\n"
+
+
+def test_a_multi_job_build_spreads_over_the_workers_and_its_logs_arrive(tmp_path, cluster):
+    b = Build(tmp_path, cluster.address, "import json\nref = json.load(sys.stdin)['outputs'][0]\n"
+              "print('hello', ref, flush=True)\ntime.sleep(1)\nprint('bye', ref)")
+    refs = [f"x/{i}" for i in range(6)]
+    workers: set[str] = set()
+    real_end = b.launcher._end
+
+    def spy(rid, code, error=""):
+        workers.add(b.launcher.worker(rid))
+        real_end(rid, code, error)
+
+    b.launcher._end = spy
+    result = b.run(refs)
+    assert result.status == pb.BUILD_STATUS_COMPLETED, result
+    for run in b.runs(result):
+        assert run.status == pb.JOB_RUN_STATUS_SUCCEEDED
+        (ref,) = run.outputs
+        assert Path(run.log_path).read_text() == f"hello {ref}\nbye {ref}\n"
+    assert len(workers - {None}) > 1, workers
+
+
+def test_cancel_kills_the_remote_job(tmp_path, cluster):
+    b = Build(tmp_path, cluster.address, PID_THEN + "print('started', flush=True)\ntime.sleep(600)")
+    out: list = []
+    t = threading.Thread(target=lambda: out.append(b.run(["x/1"])))
+    t.start()
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("*.pid")):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    pid = int(wait_for(next(tmp_path.glob("*.pid"))))
+    b.executor.cancel("the test cancels it")
+    t.join(60)
+    (result,) = out
+    (run,) = b.runs(result)
+    assert run.status == pb.JOB_RUN_STATUS_CANCELLED
+    assert gone(pid)
+
+
+def test_a_job_past_its_timeout_on_a_remote_worker_is_killed(tmp_path, cluster):
+    b = Build(tmp_path, cluster.address, PID_THEN + "signal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(600)",
+              timeout=1)
+    result = b.run(["x/1"])
+    (run,) = b.runs(result)
+    assert run.status == pb.JOB_RUN_STATUS_FAILED
+    assert run.message.startswith("timed out after"), run.message
+    assert gone(int(next(tmp_path.glob("*.pid")).read_text()))
+
+
+def test_a_lost_worker_fails_its_run_with_worker_lost_and_the_job_is_not_rerun(tmp_path, cluster):
+    body = PID_THEN + ("open(os.path.join(data, 'starts'), 'a').write('x')\n"
+                       "print('started', flush=True)\ntime.sleep(600)")
+    b = Build(tmp_path, cluster.address, body)
+    out: list = []
+    t = threading.Thread(target=lambda: out.append(b.run(["x/1"])))
+    t.start()
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("*.pid")):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    job_pid = int(wait_for(next(tmp_path.glob("*.pid"))))
+    (rid,) = b.launcher.running
+    while b.launcher.worker(rid) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    worker_pid = cluster.worker_addresses()[b.launcher.worker(rid)]
+    os.kill(worker_pid, signal.SIGKILL)
+    t.join(60)
+    (result,) = out
+    (run,) = b.runs(result)
+    assert run.status == pb.JOB_RUN_STATUS_FAILED
+    assert run.message.startswith("worker lost"), run.message
+    assert gone(job_pid)  # the job died with its worker
+    assert (tmp_path / "starts").read_text() == "x"  # Dask did not start it again
+    cluster.wait_ready(3)  # the nanny restarts the worker for the next tests
+
+
+def test_a_restarted_scheduler_serves_the_next_build(tmp_path_factory):
+    c = Cluster(tmp_path_factory.mktemp("dask-restart"))
+    c.start_scheduler()
+    c.start_worker()
+    try:
+        c.wait_ready(1)
+        first = tmp_path_factory.mktemp("first")
+        assert Build(first, c.address, "print('one')").run(["x/1"]).status == pb.BUILD_STATUS_COMPLETED
+        c.stop_all()
+        c.workers = []
+        c.start_scheduler()
+        c.start_worker()
+        c.wait_ready(1)
+        second = tmp_path_factory.mktemp("second")
+        b = Build(second, c.address, "print('two')")
+        result = b.run(["x/1"])
+        assert result.status == pb.BUILD_STATUS_COMPLETED
+        (run,) = b.runs(result)
+        assert Path(run.log_path).read_text() == "two\n"
+    finally:
+        c.stop_all()
+
+
+def test_an_unreachable_scheduler_is_named():
+    address = f"tcp://127.0.0.1:{free_port()}"
+    with pytest.raises(UnavailableError, match=address):
+        check_scheduler(address)
+
+
+def test_a_run_on_an_unreachable_scheduler_fails_naming_it(tmp_path):
+    address = f"tcp://127.0.0.1:{free_port()}"
+    result = Build(tmp_path, address, "print('never')").run(["x/1"])
+    assert result.status == pb.BUILD_STATUS_FAILED
+    assert address in result.message
+
+
+@pytest.mark.parametrize("uri", ["dask://", "dask://host", "http://h:1", "dask://h:port", "dask://h:1/x"])
+def test_a_bad_executor_uri_is_named(uri):
+    with pytest.raises(InvalidArgumentError, match="is not dask://HOST:PORT"):
+        dask_address(uri)
+
+
+def test_a_good_executor_uri():
+    assert dask_address("dask://10.0.0.1:8786") == "tcp://10.0.0.1:8786"
