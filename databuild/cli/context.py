@@ -51,6 +51,8 @@ class CliContext:
     as_json: bool
     service_url: str | None = None
     local: bool = False
+    #: The job runs' backend (--executor / DATABUILD_EXECUTOR): None (local processes) or dask://HOST:PORT.
+    executor: str | None = None
     _graph: GraphSpec | None = None
     _store: StateStore | None = field(default=None, repr=False)
     _service: "DataBuildService | ServiceClient | None" = field(default=None, repr=False)
@@ -130,7 +132,7 @@ class CliContext:
         if self.local:
             from databuild.service import DataBuildService
 
-            return DataBuildService(self.graph, self.store, str(self.log_dir))
+            return DataBuildService(self.graph, self.store, str(self.log_dir), executor=self.executor)
         from databuild.procs import process_alive
         from databuild.service.daemon import ensure_daemon, read_info
 
@@ -169,7 +171,9 @@ class CliContext:
         program = sys.argv[0]
         base = [program] if os.access(program, os.X_OK) and not program.endswith(".py") else [
             sys.executable, "-m", "databuild.cli"]
-        return [*base, "--state-dir", str(self.state_dir.absolute()), "--bel", self.bel_uri, "serve", "--daemon"]
+        executor = ["--executor", self.executor] if self.executor else []
+        return [*base, "--state-dir", str(self.state_dir.absolute()), "--bel", self.bel_uri, *executor,
+                "serve", "--daemon"]
 
     def close(self) -> None:
         if self._store is not None:
@@ -193,4 +197,14 @@ duration_option = _click_callback(parse_duration, "``90s``, ``15m``, ``6h``, ``2
 timestamp_option = _click_callback(parse_timestamp, "An ISO 8601 date or datetime (UTC unless it says otherwise).")
 pattern_option = _click_callback(lambda value: compile_pattern(value).pattern, "A ref glob, kept as given.")
 ref_option = _click_callback(validate_ref, "One partition ref, validated.")
+
+
+def _executor(value: str) -> str | None:
+    from databuild.executor.backends import parse_executor  # only when the option is given
+
+    parse_executor(value)
+    return value.strip() or None
+
+
+executor_option = _click_callback(_executor, "An executor URI (local or dask://HOST:PORT), validated, kept as given.")
 refs_argument = _click_callback(lambda values: [validate_ref(v) for v in values], "Partition refs, each validated.")

@@ -14,7 +14,7 @@ from typing import NoReturn
 import click
 
 from databuild.cli import bel, feed, inspect, triggers, wants
-from databuild.cli.context import CliContext, duration_option, refs_argument
+from databuild.cli.context import CliContext, duration_option, executor_option, refs_argument
 from databuild.cli.render import ProgressLine, emit_json, pb, table, to_dict, want_status
 from databuild.cli.wants import create_want, report_outcome, show_created, want_options
 from databuild.errors import DataBuildError, InvalidArgumentError, error_document
@@ -31,15 +31,17 @@ PROG_NAME = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "data
 @click.option("--local", is_flag=True, envvar="DATABUILD_LOCAL",
               help="Work in this process on the event log, without the daemon.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
+@click.option("--executor", envvar="DATABUILD_EXECUTOR", callback=executor_option, metavar="local|dask://HOST:PORT",
+              help="Where job runs run: local processes (default) or the Dask cluster at HOST:PORT.")
 @click.pass_context
 def cli(ctx: click.Context, state_dir: str | None, bel: str | None, service_url: str | None, local: bool,
-        as_json: bool) -> None:
+        as_json: bool, executor: str | None) -> None:
     """A DataBuild graph: plan, build and inspect its partitions.
 
     Commands talk to the graph's daemon (started on first use, one per state
     directory), to --service URL, or with --local to the event log directly.
     """
-    ctx.obj = CliContext(state_dir, bel, as_json, service_url, local)
+    ctx.obj = CliContext(state_dir, bel, as_json, service_url, local, executor)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -131,7 +133,7 @@ def serve(c: CliContext, host: str, port: int, token: str | None, read_token: st
 
     options = ServiceOptions(Policy(max_attempts=max_attempts, backoff_initial_s=retry_backoff,
                                     max_concurrent_builds=max_concurrent_builds), parallelism,
-                             parse_upstream_overrides(upstreams))
+                             parse_upstream_overrides(upstreams), c.executor)
 
     if host not in LOOPBACK and not token:
         raise click.BadParameter(f"binding {host} (not loopback) requires --token or DATABUILD_TOKEN",

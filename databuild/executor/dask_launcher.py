@@ -16,7 +16,6 @@ an attempt that finds the mark does not start the job again but ends the run wit
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import queue as stdqueue
 import signal
@@ -58,6 +57,8 @@ def dask_address(uri: str) -> str:
 def _die_with_parent() -> None:
     """In the job (before exec): its own session, and SIGKILL if the worker thread that
     started it dies, so a killed worker leaves no job running behind it (Linux)."""
+    import ctypes  # here: only the forked child pays for it
+
     os.setsid()
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG

@@ -8,7 +8,8 @@ import threading
 from typing import Callable
 
 from databuild.errors import InvalidArgumentError
-from databuild.executor import BuildExecutor, ProcessLauncher, max_log_bytes, requested_event
+from databuild.executor import BuildExecutor, max_log_bytes, requested_event
+from databuild.executor.backends import make_launcher, parse_executor
 from databuild.executor.recovery import close_dead_build, stop_orphans
 from databuild.graph import GraphSpec
 from databuild.planner import Plan, Resolver
@@ -21,12 +22,15 @@ log = logging.getLogger(__name__)
 
 
 class ExecutorPool:
-    """Runs the builds the want evaluator orders, one executor thread each; thread-safe."""
+    """Runs the builds the want evaluator orders, one executor thread each; thread-safe.
+    ``executor`` names the backend of their job runs (``databuild.executor.backends``)."""
 
     def __init__(self, graph: GraphSpec, store: StateStore, log_dir: str, resolver: Resolver,
-                 parallelism: int | None = None) -> None:
+                 parallelism: int | None = None, executor: str | None = None) -> None:
         self.graph, self.store, self.log_dir, self.resolver = graph, store, log_dir, resolver
         self.parallelism = parallelism
+        parse_executor(executor)  # a bad URI fails at start, not at the first build
+        self.executor = executor
         self.max_log_bytes = max_log_bytes(graph, os.environ)  # a bad DATABUILD_MAX_LOG_BYTES fails at start
         self._lock = threading.Lock()
         self._running: dict[str, BuildExecutor] = {}
@@ -43,7 +47,7 @@ class ExecutorPool:
     def start(self, order: BuildOrder, planned: Plan | None = None) -> None:
         """Run ``order`` (already recorded as requested) in a background thread; ``planned``
         saves the executor planning it again."""
-        launcher = ProcessLauncher(self.graph, max_log_bytes=self.max_log_bytes)
+        launcher = make_launcher(self.graph, self.executor, self.max_log_bytes)
         executor = BuildExecutor(self.graph, self.store, launcher, self.log_dir, self.parallelism,
                                  resolver=self.resolver)
         with self._lock:

@@ -72,8 +72,9 @@ class DataBuildService:
     def __init__(self, graph: GraphSpec, store: StateStore, log_dir: str, resolver: Resolver | None = None,
                  policy: Policy = Policy(), parallelism: int | None = None,
                  clock_us: Clock = system_clock, builds: ExecutorPool | None = None,
-                 fire_call: FireCall = call_fire) -> None:
-        """``builds`` runs the evaluator's builds (default: executor threads in this process);
+                 fire_call: FireCall = call_fire, executor: str | None = None) -> None:
+        """``builds`` runs the evaluator's builds (default: executor threads in this process,
+        their job runs on the backend ``executor`` names: local processes or ``dask://HOST:PORT``);
         ``fire_call`` calls trigger binaries (``databuild.triggers.protocol``)."""
         self.graph, self.store, self.log = graph, store, store.log
         self.log_dir = os.path.realpath(log_dir)
@@ -81,7 +82,7 @@ class DataBuildService:
         self.policy, self.clock_us = policy, clock_us
         self._appended = threading.Condition()
         self.log.add_listener(self._on_append)
-        self.builds = builds or ExecutorPool(graph, store, self.log_dir, self.resolver, parallelism)
+        self.builds = builds or ExecutorPool(graph, store, self.log_dir, self.resolver, parallelism, executor)
         self.evaluator = WantRunner(store, graph.label, self.resolver, self.builds, policy, clock_us)
         self.syncs = [UpstreamSync(store, u, ServiceClient(u.url, u.token or None)) for u in graph.upstreams]
         self._triggers = {t.name: Trigger(t) for t in graph.triggers}

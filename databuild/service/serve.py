@@ -24,6 +24,7 @@ import uvicorn
 from databuild.errors import (
     ConflictError, EventLogClosedError, EventLogLostError, LeaseLostError, ServiceUnavailableError, StorageError,
 )
+from databuild.executor.backends import check_executor
 from databuild.graph import GraphSpec, resolve_upstreams
 from databuild.service.core import DataBuildService
 from databuild.service.daemon import (
@@ -49,6 +50,8 @@ class ServiceOptions:
     policy: Policy = Policy()
     parallelism: int | None = None
     upstream_urls: Mapping[str, str] = field(default_factory=dict)
+    #: Where job runs run: None/"local" (processes here) or dask://HOST:PORT (--executor).
+    executor: str | None = None
 
 
 def resolved_graph(graph: GraphSpec, options: ServiceOptions) -> GraphSpec:
@@ -67,7 +70,9 @@ def start_service(graph: GraphSpec, store: StateStore, log_dir: Path, options: S
     # Threads serving cheap reads wait for the GIL behind threads encoding big pages; a
     # shorter switch interval keeps /health and status reads quick while a feed is read.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    service = DataBuildService(graph, store, str(log_dir), policy=options.policy, parallelism=options.parallelism)
+    check_executor(options.executor)  # an unreachable scheduler is named at start, not at the first build
+    service = DataBuildService(graph, store, str(log_dir), policy=options.policy, parallelism=options.parallelism,
+                               executor=options.executor)
     releaser = MemoryReleaser(service.builds.running, release=lambda: release_freed_memory(store.log))
     service.builds.add_finished_listener(releaser.build_ended)
     releaser.start()
