@@ -19,6 +19,7 @@ import contextlib
 import os
 import queue as stdqueue
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -64,6 +65,14 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def _kill_left_behind(mark: dict[str, Any]) -> None:
+    """Kill what the lost attempt's job left running (its process group) when this attempt
+    runs on the same host: the job itself died with its worker, its children did not."""
+    if mark.get("pgid") and mark.get("host") == socket.gethostname():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(mark["pgid"], signal.SIGKILL)
+
+
 def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, log_queue: str, cap: int,
                  drain_grace: float) -> dict[str, Any]:
     """The task body on the worker: run the job, stream its output, return how it ended."""
@@ -77,12 +86,15 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, l
     except TimeoutError:
         earlier = None
     if earlier is not None:  # rescheduled after the worker of the first attempt died
-        end = {"rid": rid, "kind": "end", "lost": earlier, "worker": worker}
+        _kill_left_behind(earlier)
+        end = {"rid": rid, "kind": "end", "lost": earlier["worker"], "worker": worker}
         out.put(end)
         return end
-    started.set(worker)
+    mark = {"worker": worker, "host": socket.gethostname(), "pgid": 0}
+    started.set(mark)  # before the job starts: a later attempt must never start it again
     proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             preexec_fn=_die_with_parent, close_fds=True)
+    started.set({**mark, "pgid": proc.pid})
     out.put({"rid": rid, "kind": "started", "worker": worker, "pid": proc.pid})
     sent, dropped = 0, 0
 

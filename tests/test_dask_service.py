@@ -1,0 +1,123 @@
+"""Wants through the service with ``--executor dask://...``: real HTTP, a real SQLite log,
+a real local Dask cluster (tests/dask_support.py) and real job processes on its workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from databuild.errors import InvalidArgumentError, UnavailableError
+from databuild.graph import GraphSpec, JobSpec
+from databuild.proto import databuild_pb2 as pb
+from databuild.service import DataBuildService
+from databuild.service.client import ServiceClient
+from databuild.service.serve import ServiceOptions, start_service
+from databuild.wants import Policy
+from dask_support import cluster, free_port  # noqa: F401
+from test_launcher import gone
+from test_service_http import TOKEN, serving
+from test_wants_service import create, open_store, wait_for
+
+pytestmark = pytest.mark.slow
+
+# One run per ref. Each exec records its worker (its parent process) in $DIR/workers and its
+# pid in $DIR/pids/<ref>. daily/*: prints, sleeps 1 s, prints. lost/*: the first attempt
+# sleeps until killed; a later one succeeds.
+JOB = """#!/bin/sh
+if [ "$1" = config ]; then
+  shift; printf '{"configs": ['; sep=
+  for r in "$@"; do printf '%s{"outputs": ["%s"], "args": ["%s"]}' "$sep" "$r" "$r"; sep=,; done
+  printf ']}\\n'; exit 0
+fi
+name=$(echo "$2" | tr / _)
+echo "$PPID" >> "$DIR/workers"
+mkdir -p "$DIR/pids"; echo $$ > "$DIR/pids/$name"
+case "$2" in
+  daily/*) echo "start $2"; sleep 1; echo "done $2";;
+  lost/*) if [ ! -e "$DIR/$name.tried" ]; then touch "$DIR/$name.tried"; echo "first try"
+            sleep 600 & echo $! > "$DIR/pids/$name.child"; wait; fi
+          echo "second try";;
+esac
+exit 0
+"""
+
+
+@pytest.fixture
+def graph(tmp_path, monkeypatch):
+    job = tmp_path / "job.sh"
+    job.write_text(JOB)
+    job.chmod(0o755)
+    monkeypatch.setenv("DIR", str(tmp_path))
+    return GraphSpec("//g:d", (JobSpec("//g:job", str(job), ("daily/*", "lost/*")),))
+
+
+@pytest.fixture
+def live(tmp_path, graph, cluster):
+    store = open_store(tmp_path)
+    service = DataBuildService(graph, store, str(tmp_path / "logs"), executor=cluster.uri,
+                               policy=Policy(max_attempts=2, backoff_initial_s=0.2))
+    service.start_evaluator()
+    with serving(service) as url:
+        yield ServiceClient(url, TOKEN), url, store
+    service.close()
+    store.close()
+
+
+def test_a_multi_job_build_spreads_over_the_workers_and_its_logs_arrive(live, tmp_path):
+    client, url, store = live
+    refs = [f"daily/{i}" for i in range(6)]
+    want = wait_for(client, create(url, partitions=refs)["want_id"], pb.WANT_STATUS_SATISFIED, timeout=60)
+    assert want.attempts == 1
+    assert len(set((tmp_path / "workers").read_text().split())) > 1
+    runs = store.job_runs_of("//g:job", limit=10)
+    assert sorted(r.outputs[0] for r in runs) == refs
+    for run in runs:
+        ref = run.outputs[0]
+        assert run.status == pb.JOB_RUN_STATUS_SUCCEEDED
+        assert Path(run.log_path).read_text() == f"start {ref}\ndone {ref}\n"
+
+
+def test_a_killed_worker_fails_its_run_with_worker_lost_and_the_want_is_retried(live, tmp_path, cluster):
+    client, url, store = live
+    wid = create(url, partitions=["lost/1"])["want_id"]
+    deadline = time.monotonic() + 60
+    child = tmp_path / "pids" / "lost_1.child"
+    while not child.exists() or not child.read_text().strip():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    worker_pid = int((tmp_path / "workers").read_text().split()[0])
+    assert worker_pid in cluster.worker_addresses().values()
+    os.kill(worker_pid, signal.SIGKILL)
+    want = wait_for(client, wid, pb.WANT_STATUS_SATISFIED, timeout=60)
+    assert want.attempts == 2
+    first, second = sorted(store.job_runs_of("//g:job", limit=10), key=lambda r: r.scheduled_at.ToNanoseconds())
+    assert first.status == pb.JOB_RUN_STATUS_FAILED and first.message.startswith("worker lost"), first.message
+    assert second.status == pb.JOB_RUN_STATUS_SUCCEEDED
+    assert Path(second.log_path).read_text() == "second try\n"
+    workers = (tmp_path / "workers").read_text().split()
+    assert len(workers) == 2 and workers[0] != workers[1]  # retried on another worker process
+    assert gone(int((tmp_path / "pids" / "lost_1.child").read_text()))  # nothing of the lost attempt is left
+    cluster.wait_ready(3)
+
+
+def test_a_bad_executor_uri_is_named(tmp_path, graph):
+    store = open_store(tmp_path)
+    try:
+        with pytest.raises(InvalidArgumentError, match="'dask://nowhere'"):
+            DataBuildService(graph, store, str(tmp_path / "logs"), executor="dask://nowhere")
+    finally:
+        store.close()
+
+
+def test_an_unreachable_scheduler_fails_the_start_naming_it(tmp_path, graph):
+    store = open_store(tmp_path)
+    port = free_port()
+    try:
+        with pytest.raises(UnavailableError, match=f"tcp://127.0.0.1:{port}"):
+            start_service(graph, store, tmp_path / "logs", ServiceOptions(executor=f"dask://127.0.0.1:{port}"))
+    finally:
+        store.close()
