@@ -121,3 +121,19 @@ def test_an_unreachable_scheduler_fails_the_start_naming_it(tmp_path, graph):
             start_service(graph, store, tmp_path / "logs", ServiceOptions(executor=f"dask://127.0.0.1:{port}"))
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("how", ["option", "env"])
+def test_the_cli_refuses_a_bad_executor_naming_it(how):
+    import subprocess
+    import sys
+
+    args, env = [], dict(os.environ)
+    if how == "option":
+        args = ["--executor", "dask://nowhere"]
+    else:
+        env["DATABUILD_EXECUTOR"] = "dask://nowhere"
+    done = subprocess.run([sys.executable, "-m", "databuild.cli", *args, "status"], capture_output=True, text=True,
+                          env=env)
+    assert done.returncode == 2
+    assert "'dask://nowhere' is not dask://HOST:PORT" in done.stderr
