@@ -89,6 +89,7 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, l
         _kill_left_behind(earlier)
         end = {"rid": rid, "kind": "end", "lost": earlier["worker"], "worker": worker}
         out.put(end)
+        out.close()  # queues are reference-counted per handle on the scheduler
         return end
     mark = {"worker": worker, "host": socket.gethostname(), "pgid": 0}
     started.set(mark)  # before the job starts: a later attempt must never start it again
@@ -125,6 +126,7 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, l
                 continue
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL if sig == "KILL" else signal.SIGTERM)
+        ctl.close()
 
     threads = [threading.Thread(target=f, daemon=True) for f in (feed, pump, control)]
     for t in threads:
@@ -139,6 +141,7 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, l
     proc.stdout.close()
     end = {"rid": rid, "kind": "end", "exit_code": code, "dropped": dropped, "worker": worker}
     out.put(end)
+    out.close()
     return end
 
 
@@ -157,6 +160,7 @@ class DaskLauncher:
         self._client = None
         self._log_queue = f"databuild-log-{uuid.uuid4().hex}"
         self._runs: dict[str, tuple[Any, RunLog]] = {}  # job run id -> (future, log)
+        self._controls: dict[str, Any] = {}  # job run id -> its control Queue, once terminated
         self._workers: dict[str, str] = {}  # job run id -> worker address
         self._exits: stdqueue.Queue[RunExit | None] = stdqueue.Queue()
         self._lock = threading.Lock()
@@ -173,6 +177,11 @@ class DaskLauncher:
                 self._client = Client(self.address, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)
             except (OSError, TimeoutError) as e:
                 raise ConnectionError(f"Dask scheduler {self.address} is unreachable: {e}") from e
+            from distributed import Queue
+
+            # Held until close: the queue lives on the scheduler while some handle is open,
+            # so records a task puts are kept even before the pump reads them.
+            self._logs = Queue(self._log_queue, client=self._client)
             self._pump = threading.Thread(target=self._pump_loop, name="dask-logs", daemon=True)
             self._pump.start()
         return self._client
@@ -201,9 +210,7 @@ class DaskLauncher:
         return self._workers.get(job_run_id)
 
     def _pump_loop(self) -> None:
-        from distributed import Queue
-
-        q = Queue(self._log_queue, client=self._client)
+        q = self._logs
         while not self._closing.is_set():
             try:
                 records = [q.get(timeout=POLL_SECONDS)]
@@ -261,6 +268,10 @@ class DaskLauncher:
         if entry is None:
             return
         future, log = entry
+        control = self._controls.pop(rid, None)
+        if control is not None:
+            with contextlib.suppress(Exception):
+                control.close()
         if future is not None:
             future.release()
             from distributed import Variable
@@ -288,7 +299,10 @@ class DaskLauncher:
         from distributed import Queue
 
         with contextlib.suppress(Exception):  # the run ended meanwhile, or the scheduler is gone
-            Queue(f"databuild-ctl-{job_run_id}", client=self._client).put("KILL" if force else "TERM", timeout=5)
+            control = self._controls.get(job_run_id)
+            if control is None:  # kept open until the run ends: a signal sent before the task started waits
+                control = self._controls[job_run_id] = Queue(f"databuild-ctl-{job_run_id}", client=self._client)
+            control.put("KILL" if force else "TERM", timeout=5)
 
     def wake(self) -> None:
         self._exits.put(None)
@@ -307,6 +321,8 @@ class DaskLauncher:
         if self._pump is not None:
             self._pump.join(5)
         if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._logs.close()
             with contextlib.suppress(Exception):
                 self._client.close(timeout=5)
 
