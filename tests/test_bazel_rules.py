@@ -241,6 +241,10 @@ def test_graph_binary_found_through_a_symlink(bin_dir, tmp_path):
         ("bad_max_log_bytes", [
             "graph //tests/rules/failures:bad_max_log_bytes: max_log_bytes -1 must be a positive number of bytes",
         ]),
+        ("bad_executor", [
+            """graph //tests/rules/failures:bad_executor: executor "http://scheduler:8786" is neither 'local' nor """
+            "dask://HOST:PORT",
+        ]),
         *[(name, [f"databuild_trigger //tests/rules/failures:{name}: {message}"]) for name, message in [
             ("cron_and_on", 'give either cron = "..." (a schedule) or on = [...] (ref templates of partitions that '
                             "fire it when they land), not both"),

@@ -137,3 +137,21 @@ def test_the_cli_refuses_a_bad_executor_naming_it(how):
                           env=env)
     assert done.returncode == 2
     assert "'dask://nowhere' is not dask://HOST:PORT" in done.stderr
+
+
+def test_the_graphs_executor_is_the_default_and_local_overrides_it(tmp_path, graph, cluster):
+    on_dask = GraphSpec(graph.label, graph.jobs, executor=cluster.uri)
+    store = open_store(tmp_path)
+    try:
+        for executor, ref in ((None, "daily/1"), ("local", "daily/2")):
+            service = DataBuildService(on_dask, store, str(tmp_path / "logs"), executor=executor)
+            service.start_evaluator()
+            with serving(service) as url:
+                client = ServiceClient(url, TOKEN)
+                wait_for(client, create(url, partitions=[ref])["want_id"], pb.WANT_STATUS_SATISFIED, timeout=60)
+            service.close()
+        first, second = (int(p) for p in (tmp_path / "workers").read_text().split())
+        assert first in cluster.worker_addresses().values()  # the graph's Dask cluster
+        assert second == os.getpid()  # local: a child of this process
+    finally:
+        store.close()

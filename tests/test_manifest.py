@@ -199,3 +199,11 @@ def test_a_malformed_triggers_list_is_refused(triggers, message):
 def test_triggers_of_a_graph_made_in_python_are_checked_too():
     with pytest.raises(InvalidManifestError, match="trigger 'x': needs either partitions or an executable"):
         GraphSpec("//g:g", (JobSpec("//g:a", "a", ("a/*",)),), triggers=(TriggerSpec("x", "//g:x", cron="@daily"),))
+
+
+def test_the_executor_is_the_graphs_default_backend_none_unless_set():
+    assert parse_manifest(manifest()).executor is None
+    assert parse_manifest({**manifest(), "executor": None}).executor is None
+    assert parse_manifest({**manifest(), "executor": "dask://h:8786"}).executor == "dask://h:8786"
+    with pytest.raises(InvalidManifestError, match="field 'executor' must be a str, got 3"):
+        parse_manifest({**manifest(), "executor": 3})

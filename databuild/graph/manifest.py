@@ -18,7 +18,12 @@ JSON, one document::
                    "max_catchup": 1, "timeout_seconds": 30 | null, "comment": ""}],
      "defaults": {"ttl_seconds": 0, "sla_seconds": 0},
      "limits": {"job_timeout_seconds": 7200 | null, "config_timeout_seconds": 60 | null,
-                "max_log_bytes": 67108864 | null}}
+                "max_log_bytes": 67108864 | null},
+     "executor": "dask://scheduler:8786" | null}
+
+``executor`` is the graph's default execution backend of job runs ("local" or
+``dask://HOST:PORT``; null: local); ``--executor`` and ``DATABUILD_EXECUTOR`` override it,
+and the service validates it when it starts.
 
 Executable paths are relative to the runfiles root of the graph binary; ``resolve``
 turns them into absolute paths. Everything is validated on load so that a manifest
@@ -148,6 +153,7 @@ class GraphSpec:
     default_ttl_seconds: int = 0
     default_sla_seconds: int = 0
     max_log_bytes: int = DEFAULT_MAX_LOG_BYTES  # of each job run's log; the rest is dropped and counted
+    executor: str | None = None  # default backend of job runs (databuild.executor.backends); None: local
     jobs_by_label: dict[str, JobSpec] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -401,7 +407,8 @@ def parse_manifest(doc: object, base: Path | None = None) -> GraphSpec:
     return GraphSpec(label, tuple(jobs), lookup, upstreams, triggers,
                      default_ttl_seconds=int(defaults.get("ttl_seconds", 0)),
                      default_sla_seconds=int(defaults.get("sla_seconds", 0)),
-                     max_log_bytes=_or(limits, "max_log_bytes", DEFAULT_MAX_LOG_BYTES))
+                     max_log_bytes=_or(limits, "max_log_bytes", DEFAULT_MAX_LOG_BYTES),
+                     executor=_optional(doc, "executor", str, None, label) or None)
 
 
 def load_manifest(path: str | os.PathLike, runfiles: str | os.PathLike | None = None) -> GraphSpec:

@@ -23,14 +23,15 @@ log = logging.getLogger(__name__)
 
 class ExecutorPool:
     """Runs the builds the want evaluator orders, one executor thread each; thread-safe.
-    ``executor`` names the backend of their job runs (``databuild.executor.backends``)."""
+    ``executor`` names the backend of their job runs (``databuild.executor.backends``;
+    None: the graph's default)."""
 
     def __init__(self, graph: GraphSpec, store: StateStore, log_dir: str, resolver: Resolver,
                  parallelism: int | None = None, executor: str | None = None) -> None:
         self.graph, self.store, self.log_dir, self.resolver = graph, store, log_dir, resolver
         self.parallelism = parallelism
-        parse_executor(executor)  # a bad URI fails at start, not at the first build
-        self.executor = executor
+        self.executor = graph.executor if executor is None else executor  # --executor beats the graph's
+        parse_executor(self.executor)  # a bad URI fails at start, not at the first build
         self.max_log_bytes = max_log_bytes(graph, os.environ)  # a bad DATABUILD_MAX_LOG_BYTES fails at start
         self._lock = threading.Lock()
         self._running: dict[str, BuildExecutor] = {}

@@ -70,7 +70,7 @@ def start_service(graph: GraphSpec, store: StateStore, log_dir: Path, options: S
     # Threads serving cheap reads wait for the GIL behind threads encoding big pages; a
     # shorter switch interval keeps /health and status reads quick while a feed is read.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    check_executor(options.executor)  # an unreachable scheduler is named at start, not at the first build
+    check_executor(graph.executor if options.executor is None else options.executor)  # an unreachable scheduler is named at start, not at the first build
     service = DataBuildService(graph, store, str(log_dir), policy=options.policy, parallelism=options.parallelism,
                                executor=options.executor)
     releaser = MemoryReleaser(service.builds.running, release=lambda: release_freed_memory(store.log))

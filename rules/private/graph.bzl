@@ -107,6 +107,9 @@ def _limits(ctx, graph):
     if ctx.attr.max_log_bytes < 0:
         fail("%s: max_log_bytes %d must be a positive number of bytes (0 for the default, 64 MiB)" %
              (owner, ctx.attr.max_log_bytes))
+    executor = ctx.attr.executor
+    if executor not in ("", "local") and not executor.startswith("dask://"):
+        fail("%s: executor %r is neither 'local' nor dask://HOST:PORT" % (owner, executor))
     return {
         "job_timeout_seconds": optional_duration(owner, "job_timeout", ctx.attr.job_timeout),
         "config_timeout_seconds": optional_duration(owner, "config_timeout", ctx.attr.config_timeout),
@@ -183,6 +186,7 @@ def _databuild_graph_impl(ctx):
             "triggers": [_trigger_doc(ctx, t) for t in triggers],
             "defaults": defaults,
             "limits": limits,
+            "executor": ctx.attr.executor or None,
         }) + "\n",
     )
 
@@ -258,6 +262,9 @@ have the same name (each databuild_trigger checks itself).""",
         ),
         "config_timeout": attr.string(
             doc = "Timeout of each `config` call (of jobs that set no `config_timeout`) and of each lookup call; empty for 60s.",
+        ),
+        "executor": attr.string(
+            doc = "Default backend of job runs: `local` (processes of the service) or `dask://HOST:PORT` (a Dask cluster); empty for local. `--executor` and `DATABUILD_EXECUTOR` override it.",
         ),
         "max_log_bytes": attr.int(
             doc = "Most bytes of a job run's output its log keeps; the rest is dropped, counted and marked. 0 for 64 MiB. `DATABUILD_MAX_LOG_BYTES` overrides it at run time.",
