@@ -67,7 +67,7 @@ def live(tmp_path, graph, cluster):
     store.close()
 
 
-def test_a_multi_job_build_spreads_over_the_workers_and_its_logs_arrive(live, tmp_path):
+def test_a_multi_job_build_spreads_over_the_workers_and_its_logs_arrive(live, tmp_path, cluster):
     client, url, store = live
     refs = [f"daily/{i}" for i in range(6)]
     want = wait_for(client, create(url, partitions=refs)["want_id"], pb.WANT_STATUS_SATISFIED, timeout=60)
@@ -75,6 +75,8 @@ def test_a_multi_job_build_spreads_over_the_workers_and_its_logs_arrive(live, tm
     assert len(set((tmp_path / "workers").read_text().split())) > 1
     runs = store.job_runs_of("//g:job", limit=10)
     assert sorted(r.outputs[0] for r in runs) == refs
+    addresses = cluster.worker_addresses()
+    assert {r.worker for r in runs} <= set(addresses) and len({r.worker for r in runs}) > 1
     for run in runs:
         ref = run.outputs[0]
         assert run.status == pb.JOB_RUN_STATUS_SUCCEEDED
@@ -90,12 +92,13 @@ def test_a_killed_worker_fails_its_run_with_worker_lost_and_the_want_is_retried(
         assert time.monotonic() < deadline
         time.sleep(0.05)
     worker_pid = int((tmp_path / "workers").read_text().split()[0])
-    assert worker_pid in cluster.worker_addresses().values()
+    (address,) = [a for a, pid in cluster.worker_addresses().items() if pid == worker_pid]
     os.kill(worker_pid, signal.SIGKILL)
     want = wait_for(client, wid, pb.WANT_STATUS_SATISFIED, timeout=60)
     assert want.attempts == 2
     first, second = sorted(store.job_runs_of("//g:job", limit=10), key=lambda r: r.scheduled_at.ToNanoseconds())
-    assert first.status == pb.JOB_RUN_STATUS_FAILED and first.message.startswith("worker lost"), first.message
+    assert first.status == pb.JOB_RUN_STATUS_FAILED and first.message == f"worker lost: {address}", first.message
+    assert first.worker == address and second.worker and second.worker != address
     assert second.status == pb.JOB_RUN_STATUS_SUCCEEDED
     assert Path(second.log_path).read_text() == "second try\n"
     workers = (tmp_path / "workers").read_text().split()

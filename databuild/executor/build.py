@@ -366,7 +366,7 @@ class _Run:
             timeout = due if timeout is None else min(timeout, due)
         for ended in self.x.launcher.wait(timeout):
             self._finished(runs[ended.job_run_id], ended.exit_code, ended.error,
-                           log_bytes_dropped=ended.log_bytes_dropped)
+                           log_bytes_dropped=ended.log_bytes_dropped, worker=ended.worker)
         now = self.x.clock()
         for rid, at in list(self.stop_at.items()):
             if at > now:
@@ -383,7 +383,8 @@ class _Run:
         self.terminated.add(rid)
         self.stop_at[rid] = now + self.x.kill_grace
 
-    def _finished(self, run: PlannedRun, code: int | None, error: str = "", log_bytes_dropped: int = 0) -> None:
+    def _finished(self, run: PlannedRun, code: int | None, error: str = "", log_bytes_dropped: int = 0,
+                  worker: str = "") -> None:
         rid = run.job_run_id
         self.stop_at.pop(rid, None)
         self.terminated.discard(rid)
@@ -391,7 +392,7 @@ class _Run:
         if code == 0 and not timed_out:
             self.runs.set(rid, "succeeded", self._eligible)
             self._events.append(self._run_event(run, pb.JOB_RUN_STATUS_SUCCEEDED, exit_code=0,
-                                                log_bytes_dropped=log_bytes_dropped))
+                                                log_bytes_dropped=log_bytes_dropped, worker=worker))
             self._events += self._partition_events(run, self.mine[rid], AVAILABLE)
             return
         cancelled = self.x._cancel_reason is not None and not timed_out
@@ -402,7 +403,7 @@ class _Run:
         message = error or (f"cancelled: {self.x._cancel_reason}" if cancelled else self._exit_message(run, code))
         status = pb.JOB_RUN_STATUS_CANCELLED if cancelled else pb.JOB_RUN_STATUS_FAILED
         self._events.append(self._run_event(run, status, exit_code=code or 0, message=message,
-                                            log_bytes_dropped=log_bytes_dropped))
+                                            log_bytes_dropped=log_bytes_dropped, worker=worker))
         parts = pb.PARTITION_STATUS_MISSING if cancelled else pb.PARTITION_STATUS_FAILED
         self._events += self._partition_events(run, self.mine[rid], parts, message)
         if not cancelled:

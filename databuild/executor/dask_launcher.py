@@ -278,7 +278,7 @@ class DaskLauncher:
 
             with contextlib.suppress(Exception):  # the scheduler is gone: nothing is left to clean
                 Variable(f"databuild-started-{rid}", client=self._client).delete()
-        self._exits.put(RunExit(rid, code, log.close(), error))
+        self._exits.put(RunExit(rid, code, log.close(), error, self._workers.pop(rid, "")))
 
     def wait(self, timeout: float | None) -> list[RunExit]:
         try:

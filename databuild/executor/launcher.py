@@ -34,12 +34,14 @@ MAX_LOG_BYTES_ENV = "DATABUILD_MAX_LOG_BYTES"
 class RunExit(NamedTuple):
     """How a run ended: its exit code (negative: killed by that signal), how many
     bytes of its output its log dropped past the cap, and why it failed when the
-    backend knows better than the exit code (e.g. "worker lost")."""
+    backend knows better than the exit code (e.g. "worker lost"), and where it ran
+    when that is not this host (a Dask worker's address)."""
 
     job_run_id: str
     exit_code: int
     log_bytes_dropped: int = 0
     error: str = ""
+    worker: str = ""
 
 
 class Launcher(Protocol):

@@ -261,7 +261,7 @@ class JobGraphRecorded(_message.Message):
     def __init__(self, build_id: _Optional[str] = ..., job_graph: _Optional[_Union[JobGraph, _Mapping]] = ...) -> None: ...
 
 class JobRunStatusChanged(_message.Message):
-    __slots__ = ("job_run_id", "build_id", "job_label", "status", "outputs", "config", "exit_code", "message", "log_path", "pid", "log_bytes_dropped")
+    __slots__ = ("job_run_id", "build_id", "job_label", "status", "outputs", "config", "exit_code", "message", "log_path", "pid", "log_bytes_dropped", "worker")
     JOB_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     BUILD_ID_FIELD_NUMBER: _ClassVar[int]
     JOB_LABEL_FIELD_NUMBER: _ClassVar[int]
@@ -273,6 +273,7 @@ class JobRunStatusChanged(_message.Message):
     LOG_PATH_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     LOG_BYTES_DROPPED_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
     job_run_id: str
     build_id: str
     job_label: str
@@ -284,7 +285,8 @@ class JobRunStatusChanged(_message.Message):
     log_path: str
     pid: int
     log_bytes_dropped: int
-    def __init__(self, job_run_id: _Optional[str] = ..., build_id: _Optional[str] = ..., job_label: _Optional[str] = ..., status: _Optional[_Union[JobRunStatus, str]] = ..., outputs: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[JobConfig, _Mapping]] = ..., exit_code: _Optional[int] = ..., message: _Optional[str] = ..., log_path: _Optional[str] = ..., pid: _Optional[int] = ..., log_bytes_dropped: _Optional[int] = ...) -> None: ...
+    worker: str
+    def __init__(self, job_run_id: _Optional[str] = ..., build_id: _Optional[str] = ..., job_label: _Optional[str] = ..., status: _Optional[_Union[JobRunStatus, str]] = ..., outputs: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[JobConfig, _Mapping]] = ..., exit_code: _Optional[int] = ..., message: _Optional[str] = ..., log_path: _Optional[str] = ..., pid: _Optional[int] = ..., log_bytes_dropped: _Optional[int] = ..., worker: _Optional[str] = ...) -> None: ...
 
 class PartitionStatusChanged(_message.Message):
     __slots__ = ("ref", "status", "build_id", "job_run_id", "message")
@@ -573,7 +575,7 @@ class PartitionState(_message.Message):
     def __init__(self, ref: _Optional[str] = ..., status: _Optional[_Union[PartitionStatus, str]] = ..., external: _Optional[bool] = ..., build_id: _Optional[str] = ..., job_run_id: _Optional[str] = ..., upstream: _Optional[str] = ..., message: _Optional[str] = ..., last_event_index: _Optional[int] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class JobRunState(_message.Message):
-    __slots__ = ("job_run_id", "build_id", "job_label", "status", "outputs", "config", "exit_code", "message", "log_path", "scheduled_at", "started_at", "finished_at", "last_event_index", "pid", "log_bytes_dropped")
+    __slots__ = ("job_run_id", "build_id", "job_label", "status", "outputs", "config", "exit_code", "message", "log_path", "scheduled_at", "started_at", "finished_at", "last_event_index", "pid", "log_bytes_dropped", "worker")
     JOB_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     BUILD_ID_FIELD_NUMBER: _ClassVar[int]
     JOB_LABEL_FIELD_NUMBER: _ClassVar[int]
@@ -589,6 +591,7 @@ class JobRunState(_message.Message):
     LAST_EVENT_INDEX_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     LOG_BYTES_DROPPED_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
     job_run_id: str
     build_id: str
     job_label: str
@@ -604,7 +607,8 @@ class JobRunState(_message.Message):
     last_event_index: int
     pid: int
     log_bytes_dropped: int
-    def __init__(self, job_run_id: _Optional[str] = ..., build_id: _Optional[str] = ..., job_label: _Optional[str] = ..., status: _Optional[_Union[JobRunStatus, str]] = ..., outputs: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[JobConfig, _Mapping]] = ..., exit_code: _Optional[int] = ..., message: _Optional[str] = ..., log_path: _Optional[str] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ..., pid: _Optional[int] = ..., log_bytes_dropped: _Optional[int] = ...) -> None: ...
+    worker: str
+    def __init__(self, job_run_id: _Optional[str] = ..., build_id: _Optional[str] = ..., job_label: _Optional[str] = ..., status: _Optional[_Union[JobRunStatus, str]] = ..., outputs: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[JobConfig, _Mapping]] = ..., exit_code: _Optional[int] = ..., message: _Optional[str] = ..., log_path: _Optional[str] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_index: _Optional[int] = ..., pid: _Optional[int] = ..., log_bytes_dropped: _Optional[int] = ..., worker: _Optional[str] = ...) -> None: ...
 
 class BuildState(_message.Message):
     __slots__ = ("build_id", "status", "partitions", "want_ids", "job_graph", "executor", "delegations", "message", "cancel_requested", "requested_at", "finished_at", "last_event_index", "executor_lost")

@@ -151,6 +151,8 @@ def _job_run(s: pb.JobRunState, _key: str, p: pb.JobRunStatusChanged, event: pb.
     elif p.status in _TERMINAL_JOB_RUN:
         s.finished_at.CopyFrom(event.timestamp)
         s.log_bytes_dropped = p.log_bytes_dropped
+        if p.worker:
+            s.worker = p.worker
 
 
 # -- builds -----------------------------------------------------------------
