@@ -182,3 +182,35 @@ def test_a_bad_executor_uri_is_named(uri):
 
 def test_a_good_executor_uri():
     assert dask_address("dask://10.0.0.1:8786") == "tcp://10.0.0.1:8786"
+
+
+ABANDON = """
+import sys, time
+sys.path[:0] = {paths!r}
+from pathlib import Path
+from test_dask_launcher import Build
+b = Build(Path({tmp!r}), {address!r}, {body!r})
+b.run(["x/1"])
+"""
+
+
+def test_a_dead_service_leaves_no_job_running_on_the_workers(tmp_path, cluster):
+    import subprocess
+    import sys
+
+    tests = str(Path(__file__).parent)
+    script = ABANDON.format(paths=[tests], tmp=str(tmp_path), address=cluster.address,
+                            body=PID_THEN + "time.sleep(600)")
+    service = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob("*.pid")):
+            assert time.monotonic() < deadline and service.poll() is None
+            time.sleep(0.05)
+        pid = int(wait_for(next(tmp_path.glob("*.pid"))))
+        os.killpg(service.pid, signal.SIGKILL)  # the service dies: nobody will ever wait for the run
+        service.wait()
+        assert gone(pid)
+    finally:
+        if service.poll() is None:
+            os.killpg(service.pid, signal.SIGKILL)

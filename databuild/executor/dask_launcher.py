@@ -78,7 +78,8 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, l
     """The task body on the worker: run the job, stream its output, return how it ended."""
     from distributed import Queue, Variable, get_client, get_worker
 
-    client, worker = get_client(), get_worker().address
+    here = get_worker()
+    client, worker, key = get_client(), here.address, here.get_current_task()
     out = Queue(log_queue, client=client)
     started = Variable(f"databuild-started-{rid}", client=client)
     try:
@@ -123,10 +124,17 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, l
             try:
                 sig = ctl.get(timeout=0.5)
             except TimeoutError:
-                continue
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL if sig == "KILL" else signal.SIGTERM)
-        ctl.close()
+                # Nobody waits for the run any more (the service died, its client with it,
+                # and the scheduler released the task): stop the job rather than orphan it.
+                task = here.state.tasks.get(key)
+                sig = "KILL" if task is None or task.state == "cancelled" else None
+            except Exception:  # the scheduler is gone: the service cannot hear of the run
+                sig = "KILL"
+            if sig is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL if sig == "KILL" else signal.SIGTERM)
+        with contextlib.suppress(Exception):
+            ctl.close()
 
     threads = [threading.Thread(target=f, daemon=True) for f in (feed, pump, control)]
     for t in threads:
