@@ -12,8 +12,10 @@ run = (build time - baseline time) / runs. The trivial job's `config` returns th
 configs for every ref it is asked for, and for the whole chain at once, so one
 config call plans the build; planning time is reported separately too.
 
-Usage: python benchmarks/executor_overhead.py [--fanout 1000] [--chain 200]
-Prints a table and one JSON line. Target (docs/development.md): <= 2 ms per job run.
+Usage: python benchmarks/executor_overhead.py [--fanout 1000] [--chain 200] [--executor dask://HOST:PORT]
+Prints a table and one JSON line. Target (docs/development.md): <= 2 ms per job run with
+local processes, <= 10 ms on a Dask cluster (``--executor``: start one first, e.g.
+``dask scheduler --port 8786`` and two ``dask worker tcp://127.0.0.1:8786 --nthreads 1``).
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from databuild.executor import BuildExecutor, ProcessLauncher
+from databuild.executor import BuildExecutor
+from databuild.executor.backends import make_launcher, parse_executor
 from databuild.graph import GraphSpec, JobSpec
 from databuild.planner import GraphResolver, plan
 from databuild.state import open_state_store
 
 TARGET_MS = 2.0
+DASK_TARGET_MS = 10.0  # issue 15: a run is a task, its scheduling and log round trips included
 
 CONFIG_SCRIPT = r'''
 import json, sys
@@ -76,13 +80,13 @@ def baseline(job: Path, runs: int, parallelism: int, log_dir: Path) -> float:
     return time.perf_counter() - start
 
 
-def build(job: Path, root: Path, refs: list[str], parallelism: int) -> dict:
+def build(job: Path, root: Path, refs: list[str], parallelism: int, executor: str | None) -> dict:
     graph = GraphSpec("//bench:graph", (JobSpec("//bench:job", str(job), ("fan/*", "chain/*")),))
     store = open_state_store(f"sqlite://{root}/bel.sqlite3")
     t0 = time.perf_counter()
     planned = plan(graph.label, refs, GraphResolver(graph), store.partition_statuses)
     planning = time.perf_counter() - t0
-    launcher = ProcessLauncher(graph)
+    launcher = make_launcher(graph, executor)
     executor = BuildExecutor(graph, store, launcher, str(root / "logs"), parallelism)
     t0 = time.perf_counter()
     result = executor.run(refs)
@@ -94,36 +98,39 @@ def build(job: Path, root: Path, refs: list[str], parallelism: int) -> dict:
     return {"runs": runs, "build_s": total, "planning_s": planning, "events": None}
 
 
-def measure(name: str, refs: list[str], runs: int, parallelism: int, tmp: Path) -> dict:
+def measure(name: str, refs: list[str], runs: int, parallelism: int, tmp: Path, executor: str | None) -> dict:
     root = tmp / name
     root.mkdir()
     job = make_job(root)
     base = baseline(job, runs, parallelism, root / "baseline-logs")
-    got = build(job, root, refs, parallelism)
+    got = build(job, root, refs, parallelism, executor)
     assert got["runs"] == runs, got
     overhead_ms = (got["build_s"] - base) / runs * 1000
-    return {"workload": name, "runs": runs, "parallelism": parallelism, "baseline_s": base, "build_s": got["build_s"],
+    target = TARGET_MS if parse_executor(executor) is None else DASK_TARGET_MS
+    return {"workload": name, "runs": runs, "parallelism": parallelism, "executor": executor or "local",
+            "baseline_s": base, "build_s": got["build_s"],
             "planning_s": got["planning_s"], "baseline_ms_per_run": base / runs * 1000,
-            "overhead_ms_per_run": overhead_ms, "target_ms": TARGET_MS, "pass": overhead_ms <= TARGET_MS}
+            "overhead_ms_per_run": overhead_ms, "target_ms": target, "pass": overhead_ms <= target}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fanout", type=int, default=1000)
     parser.add_argument("--chain", type=int, default=200)
+    parser.add_argument("--executor", default=None, help="local (default) or dask://HOST:PORT")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="executor_overhead_") as tmp:
         results = [
-            measure("fan-out", [f"fan/{n}" for n in range(args.fanout)], args.fanout, 2, Path(tmp)),
-            measure("chain", [f"chain/{args.chain}"], args.chain, 2, Path(tmp)),
+            measure("fan-out", [f"fan/{n}" for n in range(args.fanout)], args.fanout, 2, Path(tmp), args.executor),
+            measure("chain", [f"chain/{args.chain}"], args.chain, 2, Path(tmp), args.executor),
         ]
-    print(f"executor overhead: Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")
+    print(f"executor overhead ({args.executor or 'local'}): Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")
     header = ("workload", "runs", "par", "baseline ms/run", "build ms/run", "planning s", "overhead ms/run", "target")
     print("{:<9} {:>5} {:>4} {:>16} {:>13} {:>11} {:>16}  {}".format(*header))
     for r in results:
         print("{:<9} {:>5} {:>4} {:>16.2f} {:>13.2f} {:>11.3f} {:>16.2f}  <= {} ms {}".format(
             r["workload"], r["runs"], r["parallelism"], r["baseline_ms_per_run"], r["build_s"] / r["runs"] * 1000,
-            r["planning_s"], r["overhead_ms_per_run"], TARGET_MS, "PASS" if r["pass"] else "MISS"))
+            r["planning_s"], r["overhead_ms_per_run"], r["target_ms"], "PASS" if r["pass"] else "MISS"))
     print("\nFor scale, measured on this kind of machine: Luigi ~5.6 ms (chain) and ~14.5 ms (fan-out) per task;"
           " Dagster 34-106 ms.")
     print(json.dumps({"benchmark": "executor_overhead", "results": results}))

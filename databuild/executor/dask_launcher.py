@@ -55,14 +55,23 @@ def dask_address(uri: str) -> str:
     return f"tcp://{parts.netloc}"
 
 
+_PRCTL: list[Any] = []  # libc's prctl, looked up once per worker process (not in each forked child)
+
+
 def _die_with_parent() -> None:
     """In the job (before exec): its own session, and SIGKILL if the worker thread that
     started it dies, so a killed worker leaves no job running behind it (Linux)."""
-    import ctypes  # here: only the forked child pays for it
-
     os.setsid()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if _PRCTL:
+        _PRCTL[0](1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _load_prctl() -> None:
+    if not _PRCTL:
+        import ctypes  # in the worker only: the service never needs it
+
+        with contextlib.suppress(OSError, AttributeError):
+            _PRCTL.append(ctypes.CDLL(None, use_errno=True).prctl)
 
 
 def _kill_left_behind(mark: dict[str, Any]) -> None:
@@ -78,6 +87,7 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, l
     """The task body on the worker: run the job, stream its output, return how it ended."""
     from distributed import Queue, Variable, get_client, get_worker
 
+    _load_prctl()
     here = get_worker()
     client, worker, key = get_client(), here.address, here.get_current_task()
     out = Queue(log_queue, client=client)
