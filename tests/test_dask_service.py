@@ -158,3 +158,20 @@ def test_the_graphs_executor_is_the_default_and_local_overrides_it(tmp_path, gra
         assert second == os.getpid()  # local: a child of this process
     finally:
         store.close()
+
+
+def test_serve_with_an_unreachable_scheduler_exits_naming_it(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    manifest = tmp_path / "graph.manifest.json"
+    manifest.write_text(json.dumps({"version": 1, "label": "//g:g", "lookup": None,
+                                    "jobs": [{"label": "//g:a", "executable": "/bin/true", "outputs": ["a/*"]}]}))
+    port = free_port()
+    done = subprocess.run([sys.executable, "-m", "databuild.cli", "--state-dir", str(tmp_path / "state"),
+                           "--executor", f"dask://127.0.0.1:{port}", "serve", "--port", "0"],
+                          capture_output=True, text=True, env={**os.environ, "DATABUILD_GRAPH_MANIFEST": str(manifest)},
+                          timeout=60)
+    assert done.returncode == 3, done.stderr
+    assert f"Dask scheduler tcp://127.0.0.1:{port} is unreachable" in done.stderr
