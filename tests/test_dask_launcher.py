@@ -214,3 +214,30 @@ def test_a_dead_service_leaves_no_job_running_on_the_workers(tmp_path, cluster):
     finally:
         if service.poll() is None:
             os.killpg(service.pid, signal.SIGKILL)
+
+
+def test_a_lost_scheduler_fails_the_run_naming_it_and_kills_the_job(tmp_path_factory):
+    c = Cluster(tmp_path_factory.mktemp("dask-lost"))
+    c.start_scheduler()
+    c.start_worker()
+    tmp_path = tmp_path_factory.mktemp("lost-scheduler")
+    try:
+        c.wait_ready(1)
+        b = Build(tmp_path, c.address, PID_THEN + "time.sleep(600)")
+        out: list = []
+        t = threading.Thread(target=lambda: out.append(b.run(["x/1"])))
+        t.start()
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob("*.pid")):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        pid = int(wait_for(next(tmp_path.glob("*.pid"))))
+        os.killpg(c.scheduler.pid, signal.SIGKILL)
+        t.join(120)
+        (result,) = out
+        (run,) = b.runs(result)
+        assert run.status == pb.JOB_RUN_STATUS_FAILED
+        assert c.address in run.message, run.message
+        assert gone(pid)
+    finally:
+        c.stop_all()

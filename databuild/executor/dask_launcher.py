@@ -272,9 +272,11 @@ class DaskLauncher:
     def _failure(self, rid: str, future) -> str:
         from distributed import KilledWorker
 
+        if future.status != "error":  # "lost" / "cancelled": the scheduler went away or dropped it
+            return f"Dask scheduler {self.address} lost the task ({future.status})"
         try:
             exc = future.exception(timeout=1)
-        except Exception as e:  # cancelled, or the scheduler is gone
+        except Exception as e:
             return f"Dask scheduler {self.address} lost the task: {type(e).__name__}: {e}"
         if isinstance(exc, KilledWorker):
             return f"{WORKER_LOST}: {self._workers.get(rid, 'its worker')}"
