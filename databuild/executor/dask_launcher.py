@@ -176,6 +176,7 @@ class DaskLauncher:
         self.max_log_bytes = max_log_bytes or graph.max_log_bytes
         self.drain_grace = drain_grace
         self._client = None
+        self._logs = None  # this launcher's log Queue handle, once connected
         self._log_queue = f"databuild-log-{uuid.uuid4().hex}"
         self._runs: dict[str, tuple[Any, RunLog]] = {}  # job run id -> (future, log)
         self._controls: dict[str, Any] = {}  # job run id -> its control Queue, once terminated
