@@ -61,6 +61,19 @@ def wait_for(path: Path) -> str:
 PID_THEN = "open(os.path.join(data, os.environ['DATABUILD_JOB_RUN_ID'] + '.pid'), 'w').write(str(os.getpid()))\n"
 
 
+
+def run_in_background(b: Build, tmp_path: Path) -> tuple[threading.Thread, list, int]:
+    """``b.run(["x/1"])`` on a thread (its result appended to the list), once its job
+    started: the thread, the list and the job's pid (the file it wrote)."""
+    out: list = []
+    t = threading.Thread(target=lambda: out.append(b.run(["x/1"])))
+    t.start()
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("*.pid")):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return t, out, int(wait_for(next(tmp_path.glob("*.pid"))))
+
 def test_a_multi_job_build_spreads_over_the_workers_and_its_logs_arrive(tmp_path, cluster):
     b = Build(tmp_path, cluster.address, "import json\nref = json.load(sys.stdin)['outputs'][0]\n"
               "print('hello', ref, flush=True)\ntime.sleep(1)\nprint('bye', ref)")
@@ -84,14 +97,7 @@ def test_a_multi_job_build_spreads_over_the_workers_and_its_logs_arrive(tmp_path
 
 def test_cancel_kills_the_remote_job(tmp_path, cluster):
     b = Build(tmp_path, cluster.address, PID_THEN + "print('started', flush=True)\ntime.sleep(600)")
-    out: list = []
-    t = threading.Thread(target=lambda: out.append(b.run(["x/1"])))
-    t.start()
-    deadline = time.monotonic() + 60
-    while not list(tmp_path.glob("*.pid")):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    pid = int(wait_for(next(tmp_path.glob("*.pid"))))
+    t, out, pid = run_in_background(b, tmp_path)
     b.executor.cancel("the test cancels it")
     t.join(60)
     (result,) = out
@@ -114,14 +120,7 @@ def test_a_lost_worker_fails_its_run_with_worker_lost_and_the_job_is_not_rerun(t
     body = PID_THEN + ("open(os.path.join(data, 'starts'), 'a').write('x')\n"
                        "print('started', flush=True)\ntime.sleep(600)")
     b = Build(tmp_path, cluster.address, body)
-    out: list = []
-    t = threading.Thread(target=lambda: out.append(b.run(["x/1"])))
-    t.start()
-    deadline = time.monotonic() + 60
-    while not list(tmp_path.glob("*.pid")):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    job_pid = int(wait_for(next(tmp_path.glob("*.pid"))))
+    t, out, job_pid = run_in_background(b, tmp_path)
     (rid,) = b.launcher.running
     while b.launcher.worker(rid) is None:
         assert time.monotonic() < deadline
@@ -224,14 +223,7 @@ def test_a_lost_scheduler_fails_the_run_naming_it_and_kills_the_job(tmp_path_fac
     try:
         c.wait_ready(1)
         b = Build(tmp_path, c.address, PID_THEN + "time.sleep(600)")
-        out: list = []
-        t = threading.Thread(target=lambda: out.append(b.run(["x/1"])))
-        t.start()
-        deadline = time.monotonic() + 60
-        while not list(tmp_path.glob("*.pid")):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        pid = int(wait_for(next(tmp_path.glob("*.pid"))))
+        t, out, pid = run_in_background(b, tmp_path)
         os.killpg(c.scheduler.pid, signal.SIGKILL)
         t.join(120)
         (result,) = out
