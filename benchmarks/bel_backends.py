@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from bel_append import Workload  # noqa: E402
+from wants import waiting_wants  # noqa: E402
 
 from databuild.graph import GraphSpec, JobSpec  # noqa: E402
 from databuild.proto import databuild_pb2 as pb  # noqa: E402
@@ -84,16 +85,7 @@ def wants_at_scale(uri: str, root: Path, n: int, reps: int, arrivals: int) -> di
     graph = GraphSpec("//bench:backends", (JobSpec("//bench:job", str(job), ("w/*",)),))
     service = DataBuildService(graph, store, str(root / f"logs-{abs(hash(uri))}"))
     try:
-        t = time.perf_counter()
-        ids: list[str] = []
-        for start in range(0, n, 10_000):
-            ids += [w.spec.want_id for w in service.create_wants(pb.CreateWantsRequest(wants=[
-                pb.CreateWantRequest(partitions=[f"w/{i}"], external_dependencies=[f"up/{i}"])
-                for i in range(start, min(n, start + 10_000))])).wants]
-        created_s = time.perf_counter() - t
-        t = time.perf_counter()
-        service.evaluator.tick()
-        settle_s = time.perf_counter() - t
+        ids, created_s, settle_s = waiting_wants(service, n)
         queries = {
             "status=waiting&limit=100": pb.ListWantsRequest(statuses=[pb.WANT_STATUS_WAITING], limit=100),
             "pattern=w/1*&limit=100": pb.ListWantsRequest(pattern="w/1*", limit=100),

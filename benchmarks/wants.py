@@ -245,21 +245,27 @@ def arrival_latency(client: Client, stamps: Path, trials: int, kind: str) -> dic
 # -- 2. one arrival among many waiting wants (in process) ----------------------------
 
 
+def waiting_wants(service: DataBuildService, n: int) -> tuple[list[str], float, float]:
+    """``n`` wants ``w/<i>``, each waiting on an external ``up/<i>`` of its own, created in
+    batches of 10,000 and settled by one evaluator pass: their ids, and the seconds each took."""
+    t = time.perf_counter()
+    ids: list[str] = []
+    for start in range(0, n, 10_000):
+        ids += [w.spec.want_id for w in service.create_wants(pb.CreateWantsRequest(wants=[
+            pb.CreateWantRequest(partitions=[f"w/{i}"], external_dependencies=[f"up/{i}"])
+            for i in range(start, min(n, start + 10_000))])).wants]
+    created_s = time.perf_counter() - t
+    t = time.perf_counter()
+    service.evaluator.tick()
+    return ids, created_s, time.perf_counter() - t
+
+
 def arrival_at_scale(root: Path, job: Path, n: int, arrivals: int) -> dict:
     store = open_state_store(f"sqlite://{root}/scale.sqlite3")
     graph = GraphSpec("//bench:wants", (JobSpec("//bench:job", str(job), OUTPUTS),))
     service = DataBuildService(graph, store, str(root / "scale-logs"))
     try:
-        t = time.perf_counter()
-        ids: list[str] = []
-        for start in range(0, n, 10_000):
-            ids += [w.spec.want_id for w in service.create_wants(pb.CreateWantsRequest(wants=[
-                pb.CreateWantRequest(partitions=[f"w/{i}"], external_dependencies=[f"up/{i}"])
-                for i in range(start, min(n, start + 10_000))])).wants]
-        created_s = time.perf_counter() - t
-        t = time.perf_counter()
-        service.evaluator.tick()
-        settle_s = time.perf_counter() - t
+        ids, created_s, settle_s = waiting_wants(service, n)
         with sqlite3.connect(root / "scale.sqlite3") as db:
             waiting = db.execute("SELECT COUNT(*) FROM read_model WHERE kind = ? AND status = ?",
                                  (WANT, pb.WANT_STATUS_WAITING)).fetchone()[0]
