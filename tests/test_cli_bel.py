@@ -15,21 +15,14 @@ import time
 import pytest
 import requests
 
-from cli_harness import graph_cli
+from cli_harness import echo_job, graph_cli
 from databuild.events import RowQuery
 from databuild.state import PARTITION, WANT, open_state_store
 from eventgen import random_events
 
 pytestmark = pytest.mark.slow
 
-JOB = r"""#!/bin/sh
-if [ "$1" = config ]; then
-  shift; printf '{"configs": ['; sep=
-  for r in "$@"; do printf '%s{"outputs": ["%s"], "args": ["%s"]}' "$sep" "$r" "$r"; sep=,; done
-  printf ']}\n'; exit 0
-fi
-echo "built $2"
-"""
+JOB = echo_job()
 
 
 @pytest.fixture

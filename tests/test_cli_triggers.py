@@ -10,20 +10,12 @@ import time
 
 import pytest
 
-from cli_harness import graph_cli
+from cli_harness import echo_job, graph_cli
 
 pytestmark = pytest.mark.slow
 
 # A job that builds any ref it is asked for, after sleeping $1 seconds (written into the script).
-JOB = r"""#!/bin/sh
-if [ "$1" = config ]; then
-  shift; printf '{"configs": ['; sep=
-  for r in "$@"; do printf '%s{"outputs": ["%s"], "args": ["%s"]}' "$sep" "$r" "$r"; sep=,; done
-  printf ']}\n'; exit 0
-fi
-sleep SLEEP
-echo "built $2"
-"""
+JOB = echo_job("sleep SLEEP")
 
 DAILY = {"name": "daily_report", "label": "//t:daily_report", "cron": "0 2 * * *", "timezone": "Europe/Amsterdam",
          "partitions": ["reports/daily/{date-1d}"], "ttl_seconds": 3600}
