@@ -360,8 +360,11 @@ class SqliteEventLog(StoredReadModels, EventLog):
             for chunk in self._replay(last, before):
                 projection.apply(tx, chunk)
             projection.apply(tx, events)
+            # An upsert changes the row in place; a REPLACE would also rewrite the name's index
+            # entry: one WAL page more in every append.
             self._db.execute_sql(
-                "INSERT OR REPLACE INTO projections (name, version, last_index) VALUES (?, ?, ?)",
+                "INSERT INTO projections (name, version, last_index) VALUES (?, ?, ?) ON CONFLICT (name)"
+                " DO UPDATE SET version = excluded.version, last_index = excluded.last_index",
                 (projection.name, projection.version, events[-1].index if events else before),
             )
 
