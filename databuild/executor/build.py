@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Mapping
 
 from databuild.errors import AppendConflictError, EventLogBusyError
 from databuild.executor.launcher import Launcher
+from databuild.executor.recorder import Channel, Recorder
 from databuild.executor.recovery import close_dead_build, stop_orphans
 from databuild.graph import GraphSpec
 from databuild.planner import GraphResolver, Plan, PlannedRun, PlanningError, Resolver, plan
@@ -93,8 +94,12 @@ class BuildExecutor:
         poll_interval: float = 0.05,
         kill_grace: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        recorder: Recorder | None = None,
     ) -> None:
+        """``recorder``: where the build's progress events are appended (the service shares
+        one between its builds); by default one of its own, closed when the build ends."""
         self.graph, self.store, self.log, self.launcher = graph, store, store.log, launcher
+        self.recorder, self._own_recorder = recorder or Recorder(store.log.append), recorder is None
         self.log_dir = log_dir
         self.parallelism = max(1, parallelism or os.cpu_count() or 1)
         self.resolver = resolver or GraphResolver(graph)
@@ -121,7 +126,7 @@ class BuildExecutor:
         planning = _ev(build_status_changed=pb.BuildStatusChanged(build_id=build_id, status=pb.BUILD_STATUS_PLANNING))
         self.log.append([planning] if requested else [
             requested_event(self.graph.label, build_id, refs, want_ids), planning])
-        run = _Run(self, build_id)
+        run = _Run(self, build_id, self.recorder.channel())
         try:
             run.plan = planned or plan(self.graph.label, refs, self.resolver, self.store.partition_statuses,
                                        self.new_id)
@@ -135,7 +140,11 @@ class BuildExecutor:
             status, message = pb.BUILD_STATUS_FAILED, str(e)
         except BuildFinished as e:
             status, message = e.status, e.message
-        run.finish(status, message)
+        try:
+            run.finish(status, message)
+        finally:
+            if self._own_recorder:
+                self.recorder.close()
         return BuildResult(build_id, status, message, run.plan, run.failed_runs)
 
 
@@ -198,9 +207,10 @@ class _RunStates:
 class _Run:
     """Mutable execution state of one build."""
 
-    def __init__(self, executor: BuildExecutor, build_id: str) -> None:
+    def __init__(self, executor: BuildExecutor, build_id: str, recording: Channel) -> None:
         self.x = executor
         self.build_id = build_id
+        self.recording = recording
         self.plan: Plan | None = None
         self.mine: dict[str, list[str]] = {}  # job_run_id -> outputs this build claimed
         self.waits_on: dict[str, set[str]] = {}  # job_run_id -> refs other builds produce for it
@@ -323,8 +333,8 @@ class _Run:
                 # A new child starts on this thread's CPU and would wait for the write below
                 # (measured: a job's start-up delayed by all of it); yielding lets it run first.
                 os.sched_yield()
-            # Recorded after spawning so the write overlaps the jobs' own start-up; the
-            # runs were already claimed (scheduled), and only their exit makes outputs available.
+            # Handed over after spawning: the runs were already claimed (scheduled), and only
+            # their exit makes outputs available; the recorder's thread commits meanwhile.
             self._flush()
             if not self.runs.counts["running"] and not (self.waits_on and not self.failure):
                 break
@@ -467,6 +477,7 @@ class _Run:
         self._events.append(_ev(build_status_changed=pb.BuildStatusChanged(
             build_id=self.build_id, status=status, message=message)))
         self._flush()
+        self.recording.wait()  # the build has ended once its end is in the log
         self.progress.status = status
         self._report()
 
@@ -474,7 +485,7 @@ class _Run:
 
     def _flush(self) -> None:
         if self._events:
-            self.x.log.append(self._events)
+            self.recording.record(self._events)
             self._events = []
 
     def _report(self) -> None:

@@ -10,6 +10,7 @@ from typing import Callable
 from databuild.errors import InvalidArgumentError
 from databuild.executor import BuildExecutor, max_log_bytes, requested_event
 from databuild.executor.backends import make_launcher, parse_executor
+from databuild.executor.recorder import Recorder
 from databuild.executor.recovery import close_dead_build, stop_orphans
 from databuild.graph import GraphSpec
 from databuild.planner import Plan, Resolver
@@ -36,6 +37,7 @@ class ExecutorPool:
         self._lock = threading.Lock()
         self._running: dict[str, BuildExecutor] = {}
         self._finished_listeners: list[Callable[[], None]] = []
+        self._recorder = Recorder(store.log.append)  # one thread appends every build's progress
 
     def add_finished_listener(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (from the build's thread) each time a build stops counting as running."""
@@ -50,7 +52,7 @@ class ExecutorPool:
         saves the executor planning it again."""
         launcher = make_launcher(self.graph, self.executor, self.max_log_bytes)
         executor = BuildExecutor(self.graph, self.store, launcher, self.log_dir, self.parallelism,
-                                 resolver=self.resolver)
+                                 resolver=self.resolver, recorder=self._recorder)
         with self._lock:
             self._running[order.build_id] = executor
         # A want cancelled between the request and now found no executor to stop: stop it here.
