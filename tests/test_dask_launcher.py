@@ -16,13 +16,13 @@ import pytest
 from databuild.errors import InvalidArgumentError, UnavailableError
 from databuild.events import MemoryEventLog
 from databuild.executor import BuildExecutor
-from databuild.executor.dask_launcher import DaskLauncher, check_scheduler, dask_address
+from databuild.executor.dask_launcher import DaskLauncher, check_scheduler, dask_address, stop_remote_runs
 from databuild.graph import GraphSpec, JobSpec
 from databuild.procs import process_alive
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import StateProjection, StateStore
 from dask_support import Cluster, cluster, free_port  # noqa: F401
-from fakes import FakeResolver, cfg, ids
+from fakes import FakeResolver, cfg
 from test_launcher import gone, job_script
 
 pytestmark = pytest.mark.slow
@@ -37,8 +37,10 @@ class Build:
         self.store = StateStore(MemoryEventLog([StateProjection()]))
         self.launcher = DaskLauncher(self.graph, address, drain_grace=2.0)
         resolver = FakeResolver(jobs={"//t:job": lambda ref: cfg([ref])}, produces={"//t:job": lambda ref: True})
+        # Run ids unique over the module, as in a service: the run a dead service left behind
+        # (its Dask names still on the scheduler) must not be taken for the next test's.
         self.executor = BuildExecutor(self.graph, self.store, self.launcher, str(tmp_path / "logs"), 3,
-                                      resolver=resolver, new_id=ids(), kill_grace=1.0)
+                                      resolver=resolver, kill_grace=1.0)
 
     def run(self, refs: list[str]):
         try:
@@ -233,3 +235,24 @@ def test_a_lost_scheduler_fails_the_run_naming_it_and_kills_the_job(tmp_path_fac
         assert gone(pid)
     finally:
         c.stop_all()
+
+
+def test_recovery_kills_a_remote_job_the_scheduler_still_thinks_wanted(tmp_path, cluster):
+    # The launcher's client stays connected: as for a dead service whose death the
+    # scheduler has not noticed yet (its host lost power), the task would go on.
+    b = Build(tmp_path, cluster.address, PID_THEN + "print('started', flush=True)\ntime.sleep(600)")
+    t, out, pid = run_in_background(b, tmp_path)
+    (rid,) = b.launcher.running
+    assert stop_remote_runs(cluster.address, [rid, "no-such-run"]) == []  # each task ended within the wait
+    assert gone(pid)
+    t.join(60)
+    (result,) = out
+    (run,) = b.runs(result)
+    assert run.status == pb.JOB_RUN_STATUS_FAILED and run.exit_code == -signal.SIGKILL
+
+
+def test_recovery_names_an_unreachable_scheduler():
+    address = f"tcp://127.0.0.1:{free_port()}"
+    with pytest.raises(UnavailableError, match=address):
+        stop_remote_runs(address, ["r1"])
+    assert stop_remote_runs(address, []) == []  # nothing to stop: no connection tried

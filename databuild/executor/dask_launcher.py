@@ -358,3 +358,52 @@ def check_scheduler(address: str) -> None:
         Client(address, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False).close()
     except (OSError, TimeoutError) as e:
         raise UnavailableError(f"Dask scheduler {address} is unreachable: {e}") from e
+
+
+#: How long recovery waits for the remote jobs of a dead service's runs to end.
+STOP_WAIT_SECONDS = 10
+
+
+def _running_keys(dask_worker, keys: list[str]) -> list[str]:
+    """On each worker: which of ``keys`` it is still executing."""
+    state = dask_worker.state
+    busy = {ts.key for ts in (*state.executing, *state.long_running)}
+    return [k for k in keys if k in busy]
+
+
+def stop_remote_runs(address: str, job_run_ids: list[str], wait: float = STOP_WAIT_SECONDS) -> list[str]:
+    """Kill the jobs of ``job_run_ids`` (runs a dead service left unfinished) wherever they
+    still run on the cluster at ``address``, and wait up to ``wait`` seconds for their
+    tasks to end; return the ids whose task still ran then.
+
+    A task already kills its job once nobody waits for it (the scheduler dropped the dead
+    service's client), but a scheduler that has not noticed the death yet (the service's
+    host lost power: TCP keepalive takes its time) would leave the job running next to
+    the retry; this says KILL on each run's control queue instead. UnavailableError
+    naming ``address`` if no scheduler answers (then the workers kill the jobs on their own)."""
+    if not job_run_ids:
+        return []
+    from distributed import Client, Queue, Variable
+
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)
+    except (OSError, TimeoutError) as e:
+        raise UnavailableError(f"Dask scheduler {address} is unreachable: {e}") from e
+    try:
+        for rid in job_run_ids:
+            control = Queue(f"databuild-ctl-{rid}", client=client)
+            control.put("KILL", timeout=5)
+            control.close()  # a queue no running task holds is gone with this handle
+        keys = [f"databuild-run-{rid}" for rid in job_run_ids]
+        deadline = time.monotonic() + wait
+        while True:
+            left = sorted({k.removeprefix("databuild-run-")
+                           for found in client.run(_running_keys, keys=keys).values() for k in found})
+            if not left or time.monotonic() >= deadline:
+                break
+            time.sleep(POLL_SECONDS)
+        for rid in set(job_run_ids) - set(left):  # kept while a task runs: a rescheduled one must not start the job
+            Variable(f"databuild-started-{rid}", client=client).delete()
+        return left
+    finally:
+        client.close(timeout=5)
