@@ -244,5 +244,10 @@ def test_a_killed_service_leaves_no_remote_job_and_its_restart_builds_the_want_a
         assert killed.status == pb.BUILD_STATUS_FAILED and killed.executor_lost
         assert second.status == pb.JOB_RUN_STATUS_SUCCEEDED and second.worker in cluster.worker_addresses()
         assert Path(second.log_path).read_text() == "second try\n"
+        from distributed import Client, Variable
+
+        with Client(cluster.address, set_as_default=False) as dask:  # recovery left nothing of the run there
+            with pytest.raises(TimeoutError):
+                Variable(f"databuild-started-{first.job_run_id}", client=dask).get(timeout=0)
     finally:
         serve.kill()
