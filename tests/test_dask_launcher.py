@@ -16,7 +16,8 @@ import pytest
 from databuild.errors import InvalidArgumentError, UnavailableError
 from databuild.events import MemoryEventLog
 from databuild.executor import BuildExecutor
-from databuild.executor.dask_launcher import DaskLauncher, check_scheduler, dask_address, stop_remote_runs
+from databuild.executor.dask_launcher import (DaskLauncher, check_scheduler, dask_address, map_invocation,
+                                              parse_path_map, stop_remote_runs)
 from databuild.graph import GraphSpec, JobSpec
 from databuild.procs import process_alive
 from databuild.proto import databuild_pb2 as pb
@@ -256,3 +257,30 @@ def test_recovery_names_an_unreachable_scheduler():
     with pytest.raises(UnavailableError, match=address):
         stop_remote_runs(address, ["r1"])
     assert stop_remote_runs(address, []) == []  # nothing to stop: no connection tried
+
+
+def test_the_path_map_runs_the_job_from_where_the_workers_have_the_artefact(tmp_path, cluster, monkeypatch):
+    # The graph names its job under local/ (the service host's artefact); the workers have
+    # it under remote/ only: DATABUILD_DASK_PATH_MAP moves the job's argv and environment.
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    local.mkdir()
+    monkeypatch.setenv("DATABUILD_DASK_PATH_MAP", f"{local}={remote}")
+    monkeypatch.setenv("JOB_TOOLS", f"/usr/bin:{local}/tools")
+    b = Build(local, cluster.address, "print(sys.argv[0], os.environ['JOB_TOOLS'])")
+    local.rename(remote)
+    result = b.run(["x/1"])
+    assert result.status == pb.BUILD_STATUS_COMPLETED, result
+    (run,) = b.runs(result)
+    assert Path(run.log_path).read_text() == f"{remote}/job /usr/bin:{remote}/tools\n"
+
+
+@pytest.mark.parametrize("value", ["relative=/x", "/x", "/a=b", "=/b"])
+def test_a_bad_path_map_is_named(value):
+    with pytest.raises(InvalidArgumentError, match=f"DATABUILD_DASK_PATH_MAP entry '{value}'"):
+        parse_path_map(value)
+
+
+def test_the_longest_local_directory_of_the_path_map_wins():
+    pairs = parse_path_map("/srv=/opt, /srv/g/=/mnt/g")
+    assert map_invocation(["/srv/g/job", "/srv/x", "/srvx", "rel"], {"P": "/srv/g:/srv"}, pairs) == (
+        ["/mnt/g/job", "/opt/x", "/srvx", "rel"], {"P": "/mnt/g:/opt"})

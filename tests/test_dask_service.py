@@ -116,6 +116,16 @@ def test_a_bad_executor_uri_is_named(tmp_path, graph):
         store.close()
 
 
+def test_a_bad_path_map_fails_the_start_naming_it(tmp_path, graph, monkeypatch):
+    monkeypatch.setenv("DATABUILD_DASK_PATH_MAP", "/srv/g=opt/g")
+    store = open_store(tmp_path)
+    try:
+        with pytest.raises(InvalidArgumentError, match="DATABUILD_DASK_PATH_MAP entry '/srv/g=opt/g'"):
+            DataBuildService(graph, store, str(tmp_path / "logs"), executor="dask://127.0.0.1:8786")
+    finally:
+        store.close()
+
+
 def test_an_unreachable_scheduler_fails_the_start_naming_it(tmp_path, graph):
     store = open_store(tmp_path)
     port = free_port()

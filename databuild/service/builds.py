@@ -10,6 +10,7 @@ from typing import Callable
 from databuild.errors import InvalidArgumentError, UnavailableError
 from databuild.executor import BuildExecutor, max_log_bytes, requested_event
 from databuild.executor.backends import make_launcher, parse_executor, stop_remote_orphans
+from databuild.executor.dask_launcher import PATH_MAP_ENV, parse_path_map
 from databuild.executor.recovery import close_dead_build, stop_orphans
 from databuild.graph import GraphSpec
 from databuild.planner import Plan, Resolver
@@ -32,6 +33,7 @@ class ExecutorPool:
         self.parallelism = parallelism
         self.executor = graph.executor if executor is None else executor  # --executor beats the graph's
         parse_executor(self.executor)  # a bad URI fails at start, not at the first build
+        parse_path_map(os.environ.get(PATH_MAP_ENV, ""))  # so does a bad DATABUILD_DASK_PATH_MAP
         self.max_log_bytes = max_log_bytes(graph, os.environ)  # a bad DATABUILD_MAX_LOG_BYTES fails at start
         self._lock = threading.Lock()
         self._running: dict[str, BuildExecutor] = {}
