@@ -10,8 +10,10 @@ last ones change the cluster (a worker killed and replaced, the scheduler restar
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -148,6 +150,19 @@ def test_a_job_past_its_timeout_on_a_remote_worker_is_killed_with_its_child(chao
     assert failed["worker"] in cluster.worker_addresses()
     assert gone(chaos.job_pid(rid)) and gone(child)
     chaos.delete(f"wants/{want}")  # no second attempt
+
+
+def test_the_executor_flag_sends_a_local_mode_build_to_the_cluster(chaos, cluster, tmp_path):
+    # --executor (global, before the command) on the same binary, with a state directory of its own.
+    env = {**chaos.env, "DATABUILD_STATE_DIR": str(tmp_path / "state")}
+    run = [str(chaos.binary), "--executor", cluster.uri, "--local"]
+    done = subprocess.run([*run, "build", "ok/flag"], env=env, cwd="/", capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "satisfied" in done.stdout, done.stdout + done.stderr
+    shown = subprocess.run([*run, "--json", "partitions", "show", "ok/flag"], env=env, cwd="/", capture_output=True,
+                           text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    produced_by = json.loads(shown.stdout)["produced_by"]
+    assert produced_by["status"] == "succeeded" and produced_by["worker"] in cluster.worker_addresses()
 
 
 def test_a_sigkilled_service_leaves_no_remote_job_and_its_restart_builds_the_want(chaos, cluster):

@@ -407,6 +407,8 @@ def stop_remote_runs(address: str, job_run_ids: list[str], wait: float = STOP_WA
         for rid in set(job_run_ids) - set(left):  # kept while a task runs: a rescheduled one must not start the job
             Variable(f"databuild-started-{rid}", client=client).delete()
         return left
+    except (OSError, TimeoutError) as e:  # the scheduler went away meanwhile: as if it never answered
+        raise UnavailableError(f"Dask scheduler {address} stopped answering: {e}") from e
     finally:
         client.close(timeout=5)
 
