@@ -16,13 +16,14 @@ import pytest
 from databuild.errors import InvalidArgumentError, UnavailableError
 from databuild.events import MemoryEventLog
 from databuild.executor import BuildExecutor
-from databuild.executor.dask_launcher import DaskLauncher, check_scheduler, dask_address
+from databuild.executor.dask_launcher import (DaskLauncher, check_scheduler, dask_address, map_invocation,
+                                              parse_path_map, stop_remote_runs)
 from databuild.graph import GraphSpec, JobSpec
 from databuild.procs import process_alive
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import StateProjection, StateStore
 from dask_support import Cluster, cluster, free_port  # noqa: F401
-from fakes import FakeResolver, cfg, ids
+from fakes import FakeResolver, cfg
 from test_launcher import gone, job_script
 
 pytestmark = pytest.mark.slow
@@ -37,8 +38,10 @@ class Build:
         self.store = StateStore(MemoryEventLog([StateProjection()]))
         self.launcher = DaskLauncher(self.graph, address, drain_grace=2.0)
         resolver = FakeResolver(jobs={"//t:job": lambda ref: cfg([ref])}, produces={"//t:job": lambda ref: True})
+        # Run ids unique over the module, as in a service: the run a dead service left behind
+        # (its Dask names still on the scheduler) must not be taken for the next test's.
         self.executor = BuildExecutor(self.graph, self.store, self.launcher, str(tmp_path / "logs"), 3,
-                                      resolver=resolver, new_id=ids(), kill_grace=1.0)
+                                      resolver=resolver, kill_grace=1.0)
 
     def run(self, refs: list[str]):
         try:
@@ -122,6 +125,7 @@ def test_a_lost_worker_fails_its_run_with_worker_lost_and_the_job_is_not_rerun(t
     b = Build(tmp_path, cluster.address, body)
     t, out, job_pid = run_in_background(b, tmp_path)
     (rid,) = b.launcher.running
+    deadline = time.monotonic() + 60
     while b.launcher.worker(rid) is None:
         assert time.monotonic() < deadline
         time.sleep(0.05)
@@ -233,3 +237,51 @@ def test_a_lost_scheduler_fails_the_run_naming_it_and_kills_the_job(tmp_path_fac
         assert gone(pid)
     finally:
         c.stop_all()
+
+
+def test_recovery_kills_a_remote_job_the_scheduler_still_thinks_wanted(tmp_path, cluster):
+    # The launcher's client stays connected: as for a dead service whose death the
+    # scheduler has not noticed yet (its host lost power), the task would go on.
+    b = Build(tmp_path, cluster.address, PID_THEN + "print('started', flush=True)\ntime.sleep(600)")
+    t, out, pid = run_in_background(b, tmp_path)
+    (rid,) = b.launcher.running
+    assert stop_remote_runs(cluster.address, [rid, "no-such-run"]) == []  # each task ended within the wait
+    assert gone(pid)
+    t.join(60)
+    (result,) = out
+    (run,) = b.runs(result)
+    assert run.status == pb.JOB_RUN_STATUS_FAILED and run.exit_code == -signal.SIGKILL
+
+
+def test_recovery_names_an_unreachable_scheduler():
+    address = f"tcp://127.0.0.1:{free_port()}"
+    with pytest.raises(UnavailableError, match=address):
+        stop_remote_runs(address, ["r1"])
+    assert stop_remote_runs(address, []) == []  # nothing to stop: no connection tried
+
+
+def test_the_path_map_runs_the_job_from_where_the_workers_have_the_artefact(tmp_path, cluster, monkeypatch):
+    # The graph names its job under local/ (the service host's artefact); the workers have
+    # it under remote/ only: DATABUILD_DASK_PATH_MAP moves the job's argv and environment.
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    local.mkdir()
+    monkeypatch.setenv("DATABUILD_DASK_PATH_MAP", f"{local}={remote}")
+    monkeypatch.setenv("JOB_TOOLS", f"/usr/bin:{local}/tools")
+    b = Build(local, cluster.address, "print(sys.argv[0], os.environ['JOB_TOOLS'])")
+    local.rename(remote)
+    result = b.run(["x/1"])
+    assert result.status == pb.BUILD_STATUS_COMPLETED, result
+    (run,) = b.runs(result)
+    assert Path(run.log_path).read_text() == f"{remote}/job /usr/bin:{remote}/tools\n"
+
+
+@pytest.mark.parametrize("value", ["relative=/x", "/x", "/a=b", "=/b"])
+def test_a_bad_path_map_is_named(value):
+    with pytest.raises(InvalidArgumentError, match=f"DATABUILD_DASK_PATH_MAP entry '{value}'"):
+        parse_path_map(value)
+
+
+def test_the_longest_local_directory_of_the_path_map_wins():
+    pairs = parse_path_map("/srv=/opt, /srv/g/=/mnt/g")
+    assert map_invocation(["/srv/g/job", "/srv/x", "/srvx", "rel"], {"P": "/srv/g:/srv"}, pairs) == (
+        ["/mnt/g/job", "/opt/x", "/srvx", "rel"], {"P": "/mnt/g:/opt"})

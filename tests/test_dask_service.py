@@ -116,6 +116,16 @@ def test_a_bad_executor_uri_is_named(tmp_path, graph):
         store.close()
 
 
+def test_a_bad_path_map_fails_the_start_naming_it(tmp_path, graph, monkeypatch):
+    monkeypatch.setenv("DATABUILD_DASK_PATH_MAP", "/srv/g=opt/g")
+    store = open_store(tmp_path)
+    try:
+        with pytest.raises(InvalidArgumentError, match="DATABUILD_DASK_PATH_MAP entry '/srv/g=opt/g'"):
+            DataBuildService(graph, store, str(tmp_path / "logs"), executor="dask://127.0.0.1:8786")
+    finally:
+        store.close()
+
+
 def test_an_unreachable_scheduler_fails_the_start_naming_it(tmp_path, graph):
     store = open_store(tmp_path)
     port = free_port()
@@ -175,3 +185,79 @@ def test_serve_with_an_unreachable_scheduler_exits_naming_it(tmp_path):
                           timeout=60)
     assert done.returncode == 3, done.stderr
     assert f"Dask scheduler tcp://127.0.0.1:{port} is unreachable" in done.stderr
+
+
+class Serve:
+    """``databuild serve --executor dask://...`` as its own process on one state directory
+    (SQLite log), so that it can be SIGKILLed and started again on the same log."""
+
+    def __init__(self, tmp_path: Path, uri: str) -> None:
+        import json
+
+        job = tmp_path / "job.sh"  # the graph fixture's script
+        manifest = tmp_path / "graph.manifest.json"
+        manifest.write_text(json.dumps({"version": 1, "label": "//g:d", "lookup": None, "jobs": [
+            {"label": "//g:job", "executable": str(job), "outputs": ["daily/*", "lost/*"]}]}))
+        self.state, self.uri = tmp_path / "state", uri
+        self.env = {**os.environ, "DATABUILD_GRAPH_MANIFEST": str(manifest), "DATABUILD_TOKEN": TOKEN,
+                    "DATABUILD_MAX_ATTEMPTS": "1", "DATABUILD_RETRY_BACKOFF": "1s"}
+        self.proc = None
+        self.url = ""
+
+    def start(self) -> "Serve":
+        import json
+        import subprocess
+        import sys
+
+        self.proc = subprocess.Popen([sys.executable, "-m", "databuild.cli", "--state-dir", str(self.state),
+                                      "--executor", self.uri, "serve", "--port", "0"], env=self.env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        record = self.state / "daemon.json"
+        deadline = time.monotonic() + 60
+        while not (record.exists() and json.loads(record.read_text())["pid"] == self.proc.pid):
+            assert self.proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        self.url = json.loads(record.read_text())["url"]
+        return self
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.wait(30)
+
+
+def test_a_killed_service_leaves_no_remote_job_and_its_restart_builds_the_want_again(tmp_path, graph, cluster):
+    serve = Serve(tmp_path, cluster.uri).start()
+    try:
+        client = ServiceClient(serve.url, TOKEN)
+        wid = create(serve.url, partitions=["lost/restart"])["want_id"]
+        deadline = time.monotonic() + 60
+        child = tmp_path / "pids" / "lost_restart.child"
+        while not child.exists() or not child.read_text().strip():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        job, sleeper = int((tmp_path / "pids" / "lost_restart").read_text()), int(child.read_text())
+        worker_pid = int((tmp_path / "workers").read_text().split()[0])
+        assert worker_pid in cluster.worker_addresses().values()  # the job runs on a Dask worker
+        serve.kill()  # SIGKILL: no clean-up of its own
+        assert gone(job) and gone(sleeper)  # the remote job and what it started, killed on the worker
+        serve.start()  # the same log: recovery closes the dead process's build
+        client = ServiceClient(serve.url, TOKEN)
+        want = wait_for(client, wid, pb.WANT_STATUS_SATISFIED, timeout=60)
+        assert want.attempts == 1  # a crash of the service is no failed attempt (DATABUILD_MAX_ATTEMPTS=1)
+        runs = sorted(client.list_job_runs(pb.ListJobRunsRequest(job_label="//g:job")).job_runs,
+                      key=lambda r: r.scheduled_at.ToNanoseconds())
+        first, second = runs
+        assert first.status == pb.JOB_RUN_STATUS_FAILED and "exited without finishing" in first.message
+        killed = client.build(pb.GetBuildRequest(build_id=first.build_id)).build
+        assert killed.status == pb.BUILD_STATUS_FAILED and killed.executor_lost
+        assert second.status == pb.JOB_RUN_STATUS_SUCCEEDED and second.worker in cluster.worker_addresses()
+        assert Path(second.log_path).read_text() == "second try\n"
+        from distributed import Client, Variable
+
+        with Client(cluster.address, set_as_default=False) as dask:  # recovery left nothing of the run there
+            with pytest.raises(TimeoutError):
+                Variable(f"databuild-started-{first.job_run_id}", client=dask).get(timeout=0)
+    finally:
+        serve.kill()

@@ -3,14 +3,18 @@ cluster (``dask://HOST:PORT``), from ``--executor`` or ``DATABUILD_EXECUTOR``.""
 
 from __future__ import annotations
 
+import logging
+
 from databuild.errors import InvalidArgumentError
-from databuild.executor.dask_launcher import DaskLauncher, check_scheduler, dask_address
+from databuild.executor.dask_launcher import DaskLauncher, check_scheduler, dask_address, stop_remote_runs
 from databuild.executor.launcher import Launcher, ProcessLauncher
 from databuild.graph import GraphSpec
 
 #: The environment variable naming the backend when ``--executor`` is not given.
 EXECUTOR_ENV = "DATABUILD_EXECUTOR"
 LOCAL = "local"
+
+log = logging.getLogger(__name__)
 
 
 def parse_executor(uri: str | None) -> str | None:
@@ -37,3 +41,15 @@ def make_launcher(graph: GraphSpec, uri: str | None, max_log_bytes: int | None =
     if address is None:
         return ProcessLauncher(graph, max_log_bytes=max_log_bytes)
     return DaskLauncher(graph, address, max_log_bytes=max_log_bytes)
+
+
+def stop_remote_orphans(uri: str | None, job_run_ids: list[str]) -> None:
+    """Kill the jobs of ``job_run_ids`` (left unfinished by a dead service) on the Dask
+    cluster ``uri`` names; nothing for local processes (``recovery.stop_orphans`` kills
+    those). UnavailableError naming the scheduler if it does not answer."""
+    address = parse_executor(uri)
+    if address is None or not job_run_ids:
+        return
+    left = stop_remote_runs(address, job_run_ids)
+    if left:  # its worker did not answer the kill in time: its retry may run beside it a while
+        log.warning("the tasks of job runs %s still ran on %s after they were told to stop", left, address)

@@ -175,6 +175,7 @@ class DaskLauncher:
         self.base_env = dict(os.environ if base_env is None else base_env)
         self.max_log_bytes = max_log_bytes or graph.max_log_bytes
         self.drain_grace = drain_grace
+        self.path_map = parse_path_map(self.base_env.get(PATH_MAP_ENV, ""))
         self._client = None
         self._logs = None  # this launcher's log Queue handle, once connected
         self._log_queue = f"databuild-log-{uuid.uuid4().hex}"
@@ -207,6 +208,7 @@ class DaskLauncher:
 
     def start(self, run: PlannedRun, log_path: str) -> None:
         argv, env, stdin = run_invocation(self.graph, run, self.base_env)
+        argv, env = map_invocation(argv, env, self.path_map)
         client = self._connect()
         log = RunLog(log_path, self.max_log_bytes)
         with self._lock:
@@ -358,3 +360,89 @@ def check_scheduler(address: str) -> None:
         Client(address, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False).close()
     except (OSError, TimeoutError) as e:
         raise UnavailableError(f"Dask scheduler {address} is unreachable: {e}") from e
+
+
+#: How long recovery waits for the remote jobs of a dead service's runs to end.
+STOP_WAIT_SECONDS = 10
+
+
+def _running_keys(dask_worker, keys: list[str]) -> list[str]:
+    """On each worker: which of ``keys`` it is still executing."""
+    state = dask_worker.state
+    busy = {ts.key for ts in (*state.executing, *state.long_running)}
+    return [k for k in keys if k in busy]
+
+
+def stop_remote_runs(address: str, job_run_ids: list[str], wait: float = STOP_WAIT_SECONDS) -> list[str]:
+    """Kill the jobs of ``job_run_ids`` (runs a dead service left unfinished) wherever they
+    still run on the cluster at ``address``, and wait up to ``wait`` seconds for their
+    tasks to end; return the ids whose task still ran then.
+
+    A task already kills its job once nobody waits for it (the scheduler dropped the dead
+    service's client), but a scheduler that has not noticed the death yet (the service's
+    host lost power: TCP keepalive takes its time) would leave the job running next to
+    the retry; this says KILL on each run's control queue instead. UnavailableError
+    naming ``address`` if no scheduler answers (then the workers kill the jobs on their own)."""
+    if not job_run_ids:
+        return []
+    from distributed import Client, Queue, Variable
+
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)
+    except (OSError, TimeoutError) as e:
+        raise UnavailableError(f"Dask scheduler {address} is unreachable: {e}") from e
+    try:
+        for rid in job_run_ids:
+            control = Queue(f"databuild-ctl-{rid}", client=client)
+            control.put("KILL", timeout=5)
+            control.close()  # a queue no running task holds is gone with this handle
+        keys = [f"databuild-run-{rid}" for rid in job_run_ids]
+        deadline = time.monotonic() + wait
+        while True:
+            left = sorted({k.removeprefix("databuild-run-")
+                           for found in client.run(_running_keys, keys=keys).values() for k in found})
+            if not left or time.monotonic() >= deadline:
+                break
+            time.sleep(POLL_SECONDS)
+        for rid in set(job_run_ids) - set(left):  # kept while a task runs: a rescheduled one must not start the job
+            Variable(f"databuild-started-{rid}", client=client).delete()
+        return left
+    except (OSError, TimeoutError) as e:  # the scheduler went away meanwhile: as if it never answered
+        raise UnavailableError(f"Dask scheduler {address} stopped answering: {e}") from e
+    finally:
+        client.close(timeout=5)
+
+
+#: ``LOCAL=REMOTE[,LOCAL=REMOTE...]``: where paths under the service host's LOCAL
+#: directory (the graph's ``.build`` artefact) are on the workers, when not at the same path.
+PATH_MAP_ENV = "DATABUILD_DASK_PATH_MAP"
+
+
+def parse_path_map(text: str) -> tuple[tuple[str, str], ...]:
+    """The (local, remote) directory pairs of a ``DATABUILD_DASK_PATH_MAP`` value, longest
+    local first; InvalidArgumentError naming a pair that is not two absolute paths."""
+    pairs = []
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        local, sep, remote = item.partition("=")
+        if not sep or not os.path.isabs(local) or not os.path.isabs(remote):
+            raise InvalidArgumentError(f"{PATH_MAP_ENV} entry {item!r} is not LOCAL=REMOTE (two absolute paths)")
+        pairs.append((os.path.normpath(local), os.path.normpath(remote)))
+    return tuple(sorted(pairs, key=lambda p: -len(p[0])))
+
+
+def _map_path(path: str, pairs: tuple[tuple[str, str], ...]) -> str:
+    for local, remote in pairs:
+        if path == local or path.startswith(local.rstrip("/") + "/"):
+            return remote + path[len(local):]
+    return path
+
+
+def map_invocation(argv: list[str], env: dict[str, str], pairs: tuple[tuple[str, str], ...]
+                   ) -> tuple[list[str], dict[str, str]]:
+    """``argv`` and ``env`` with paths under a local directory of ``pairs`` moved to its
+    remote one: each argument, and each ``:``-separated part of each variable (the
+    runfiles variables, ``PYTHONPATH``, ...)."""
+    if not pairs:
+        return argv, env
+    return ([_map_path(a, pairs) for a in argv],
+            {k: ":".join(_map_path(p, pairs) for p in v.split(":")) for k, v in env.items()})

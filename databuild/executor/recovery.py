@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 import socket
+from typing import Callable
 
 from databuild.procs import process_alive
 from databuild.proto import databuild_pb2 as pb
@@ -65,17 +66,22 @@ def close_dead_build(store: StateStore, build: pb.BuildState, why: str = "",
     return events
 
 
-def recover_abandoned_builds(store: StateStore, alive) -> list[str]:
+def recover_abandoned_builds(store: StateStore, alive,
+                             stop_remote: Callable[[list[str]], None] | None = None) -> list[str]:
     """Close every unfinished build whose executor ``alive(identity)`` says is gone, after
-    killing its orphaned jobs; return their ids."""
-    closed, events, after = [], [], None
+    killing its orphaned jobs (on this host; elsewhere through ``stop_remote(job_run_ids)``,
+    e.g. on a Dask cluster); return their ids."""
+    closed, events, after, remote = [], [], None, []
     while page := store.builds(ACTIVE_BUILD_STATUSES, after=after, limit=1000):
         for build in page:
             if not alive(build.executor):
                 stop_orphans(store, build)
+                remote += [run.job_run_id for run in _unfinished_runs(store, build)]
                 events += close_dead_build(store, build)
                 closed.append(build.build_id)
         after = page[-1].build_id
+    if remote and stop_remote is not None:  # before the runs are closed: their retries come after
+        stop_remote(remote)
     if events:
         store.log.append(events)
     return closed

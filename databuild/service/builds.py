@@ -7,9 +7,10 @@ import os
 import threading
 from typing import Callable
 
-from databuild.errors import InvalidArgumentError
+from databuild.errors import InvalidArgumentError, UnavailableError
 from databuild.executor import BuildExecutor, max_log_bytes, requested_event
-from databuild.executor.backends import make_launcher, parse_executor
+from databuild.executor.backends import make_launcher, parse_executor, stop_remote_orphans
+from databuild.executor.dask_launcher import PATH_MAP_ENV, parse_path_map
 from databuild.executor.recorder import Recorder
 from databuild.executor.recovery import close_dead_build, stop_orphans
 from databuild.graph import GraphSpec
@@ -33,6 +34,7 @@ class ExecutorPool:
         self.parallelism = parallelism
         self.executor = graph.executor if executor is None else executor  # --executor beats the graph's
         parse_executor(self.executor)  # a bad URI fails at start, not at the first build
+        parse_path_map(os.environ.get(PATH_MAP_ENV, ""))  # so does a bad DATABUILD_DASK_PATH_MAP
         self.max_log_bytes = max_log_bytes(graph, os.environ)  # a bad DATABUILD_MAX_LOG_BYTES fails at start
         self._lock = threading.Lock()
         self._running: dict[str, BuildExecutor] = {}
@@ -80,6 +82,14 @@ class ExecutorPool:
             stop_orphans(self.store, build)
             # The executor failed, not the service: this counts as a failed attempt of its wants.
             self.store.log.append(close_dead_build(self.store, build, why, executor_lost=False))
+
+    def stop_remote_orphans(self, job_run_ids: list[str]) -> None:
+        """Kill the remote jobs (on the Dask cluster of this pool's backend) of runs that a
+        dead service left unfinished, before they are closed and their wants retried."""
+        try:
+            stop_remote_orphans(self.executor, job_run_ids)
+        except UnavailableError as e:  # its workers kill their jobs once they lose the scheduler
+            log.warning("could not stop the remote jobs of %d job runs: %s", len(job_run_ids), e)
 
     def running(self) -> int:
         with self._lock:

@@ -117,7 +117,8 @@ class DataBuildService:
             return
 
         def elected() -> None:
-            recover_abandoned_builds(self.store, lambda identity: not leader_gone(identity))
+            recover_abandoned_builds(self.store, lambda identity: not leader_gone(identity),
+                                     self.builds.stop_remote_orphans)
             self._lead(triggers)
         self.leadership = Leadership(self.log.lease(LEADER_LEASE), elected, self._lost_lease)
         self.leadership.start()
