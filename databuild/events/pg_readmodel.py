@@ -6,7 +6,7 @@ side of the ``Dialect`` both SQL backends share (``sqlcommon``)."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 import psycopg
 
@@ -26,18 +26,64 @@ PG = Dialect("%s", _glob, nul_free=True)
 
 
 class PgRows:
-    """ReadModelTx on the append transaction's cursor."""
+    """ReadModelTx on the append transaction's cursor.
+
+    Rows the projections said they would read can be fetched up front, in one statement
+    over all kinds that goes out in the pipeline with the transaction's first reads
+    (``send_reads``, then ``take_reads``): ``get_many`` then answers from them, and asks
+    the server only for the others. They stay current: the transaction holds the write
+    lock, and ``put_many`` writes through; ``forget`` drops them (before a replay, which
+    rewrites rows)."""
 
     def __init__(self, cur: psycopg.Cursor) -> None:
         self._cur = cur
+        self._known: dict[tuple[str, str], Row | None] = {}  # None: no such row
+
+    def send_reads(self, wanted: Mapping[str, Collection[str]]) -> tuple[psycopg.Cursor, list[tuple[str, str]]] | None:
+        """Send the statement reading the rows ``wanted`` (kind -> keys); its answer is
+        read by ``take_reads`` (in a pipeline, with whatever else was sent before it)."""
+        ids = [(kind, key) for kind, keys in wanted.items() for key in keys]
+        if not ids:
+            return None
+        own = self._cur.connection.cursor()
+        own.execute("SELECT r.kind, r.key, r.status, r.body FROM unnest(%b::text[], %b::text[]) AS k (kind, key)"
+                    " JOIN read_model r ON r.kind = k.kind AND r.key = k.key", columns(ids, 2))
+        return own, ids
+
+    def take_reads(self, sent: tuple[psycopg.Cursor, list[tuple[str, str]]] | None) -> None:
+        """Keep the rows ``send_reads`` asked for (and that those it did not find do not exist)."""
+        if sent is None:
+            return
+        own, ids = sent
+        try:
+            found = {(kind, key): Row(kind, key, status, bytes(data)) for kind, key, status, data in own.fetchall()}
+        finally:
+            own.close()
+        self._known.update({id: found.get(id) for id in ids})
+
+    def forget(self) -> None:
+        """Drop the rows read up front: they may change behind ``put_many`` (a replay, a rebuild)."""
+        self._known.clear()
 
     def get_many(self, kind: str, keys: Sequence[str]) -> dict[str, Row]:
-        return _select_rows(self._cur, kind, list(keys))
+        found, unknown = {}, []
+        for key in keys:
+            if (kind, key) in self._known:
+                row = self._known[(kind, key)]
+                if row is not None:
+                    found[key] = row
+            else:
+                unknown.append(key)
+        if unknown:
+            found.update(_select_rows(self._cur, kind, unknown))
+        return found
 
     def put_many(self, rows: Sequence[Row]) -> None:
         if not rows:
             return
         cur = self._cur
+        if self._known:
+            self._known.update({(r.kind, r.key): Row(r.kind, r.key, r.status, r.body) for r in rows})
         last = {(r.kind, r.key): r for r in rows}  # one upsert may not touch a row twice: the last write wins
         cur.execute(
             "INSERT INTO read_model (kind, key, status, body)"

@@ -38,7 +38,7 @@ from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, KeyKind, event_type
 from databuild.events.lease import Lease
 from databuild.events.log import START, Clock, Cursor, EventLog, Page, Precondition, Unchanged, system_clock
-from databuild.events.readmodel import Projection
+from databuild.events.readmodel import Projection, projection_reads
 from databuild.events.pg_readmodel import PG, PgReadModels, PgRows, columns as _columns, read as _read
 from databuild.events.sqlcommon import EVENT_COLUMNS, GroupCommit, Pending, StoredReadModels, body, event_of_row
 from databuild.events.types import upcast
@@ -285,14 +285,30 @@ class PostgresEventLog(StoredReadModels, EventLog):
         # Small appends gain from the pipeline (round trips), batches from COPY (rows).
         small = sum(len(pending.events) for pending in group) < _COPY_FROM
         with self._transaction(pipeline=small) as cur:
-            before = latest = self._claim_head(cur)
-            accepted = []
-            for pending in group:
+            # What the transaction reads before it writes goes out together (pipelined: one
+            # round trip): the lock and head, each guarded append's check, and the rows the
+            # projections will read, all answered once the lock is held.
+            head = self._send_head(cur)
+            checks = [self._send_touched(cur, p.condition.unchanged) for p in group]
+            tx = PgRows(cur)
+            reads = None
+            if small and self.projections:
+                wanted: dict[str, set[str]] = {}
+                events = [e for pending in group for e in pending.events]
+                for projection in self.projections:
+                    for kind, keys in projection_reads(projection, events).items():
+                        wanted.setdefault(kind, set()).update(keys)
+                reads = tx.send_reads(wanted)
+            before = latest = self._take_head(head)
+            touched = [_take(check) for check in checks]
+            tx.take_reads(reads)
+            accepted: list[Pending] = []
+            for pending, touched_before in zip(group, touched):
                 pending.error = None
                 try:  # each append's precondition sees the appends before it in the group
                     pending.condition.check_latest(latest)
                     guard = pending.condition.unchanged
-                    if guard is not None and self._touched_since(cur, guard):
+                    if guard is not None and (touched_before or _touched_by(accepted, guard)):
                         raise pending.condition.conflict(guard.since)
                 except AppendConflictError as e:
                     pending.error = e
@@ -300,22 +316,46 @@ class PostgresEventLog(StoredReadModels, EventLog):
                 latest = self._insert(cur, pending.events, pending.keys, latest + 1)
                 accepted.append(pending)
             if self.projections and accepted:
-                self._project(cur, [e for pending in accepted for e in pending.events], before)
+                self._project(cur, [e for pending in accepted for e in pending.events], before, tx)
         for pending in accepted:
             pending.indices = [e.index for e in pending.events]
 
     def _claim_head(self, cur: psycopg.Cursor) -> int:
-        """Take the log's write lock (until commit) and return its latest index, read after
-        the lock was granted: every lower index is committed and visible by then. (Two
-        statements: a statement's snapshot is taken when it starts, before a lock it
-        waits for; pipelined, they still cost one round trip.) The projections' status
-        comes in the same answer (``_status``)."""
+        """Take the log's write lock (until commit) and return its latest index (``_send_head``)."""
+        return self._take_head(self._send_head(cur))
+
+    def _send_head(self, cur: psycopg.Cursor) -> psycopg.Cursor:
+        """Take the log's write lock (until commit) and send the read of its latest index,
+        which runs once the lock was granted: every lower index is committed and visible by
+        then. (Two statements: a statement's snapshot is taken when it starts, before a
+        lock it waits for; pipelined, they still cost one round trip.) The projections'
+        status comes in the same answer; ``_take_head`` reads it."""
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
-        ((latest, status),) = _read(
-            cur, "SELECT COALESCE((SELECT MAX(idx) FROM events), 0),"
-                 " (SELECT json_agg(json_build_array(name, version, last_index)) FROM projections)")
+        own = cur.connection.cursor()
+        own.execute("SELECT COALESCE((SELECT MAX(idx) FROM events), 0),"
+                    " (SELECT json_agg(json_build_array(name, version, last_index)) FROM projections)")
+        return own
+
+    def _take_head(self, own: psycopg.Cursor) -> int:
+        """The latest index ``_send_head`` read (and the projections' status, as ``_status``)."""
+        try:
+            ((latest, status),) = own.fetchall()
+        finally:
+            own.close()
         self._status = {name: (version, last) for name, version, last in status or ()}
         return latest
+
+    def _send_touched(self, cur: psycopg.Cursor, guard: Unchanged | None) -> psycopg.Cursor | None:
+        """Send the check whether an event after ``guard.since`` has one of its keys (read by
+        ``_take``): one statement over all its kinds. It sees the log as it was before this
+        transaction; ``_touched_by`` adds the appends before it in the group."""
+        if guard is None or not guard.keys:
+            return None
+        kinds, keys = _columns([(int(kind), key) for kind, key in guard.keys], 2)
+        own = cur.connection.cursor()
+        own.execute("SELECT EXISTS (SELECT 1 FROM unnest(%b::bigint[], %b::text[]) AS k (kind, key) JOIN event_keys e"
+                    " ON e.kind = k.kind AND e.key = k.key AND e.idx > %s)", (kinds, keys, guard.since))
+        return own
 
     def _insert(self, cur: psycopg.Cursor, events: list[pb.Event], keys: list[set[Key]], first: int) -> int:
         """Store ``events`` from index ``first`` on, with their keys; the last index written.
@@ -345,10 +385,11 @@ class PostgresEventLog(StoredReadModels, EventLog):
                     copy.write_row(row)
         return first + len(events) - 1
 
-    def _project(self, cur: psycopg.Cursor, events: list[pb.Event], before: int) -> None:
+    def _project(self, cur: psycopg.Cursor, events: list[pb.Event], before: int, tx: PgRows | None = None) -> None:
         """Fold ``events`` into every projection, first replaying what it missed (events
-        appended by a process that did not register it), in the same transaction."""
-        tx = PgRows(cur)
+        appended by a process that did not register it), in the same transaction. ``tx``
+        may hold rows read up front (``PgRows.send_reads``)."""
+        tx = tx or PgRows(cur)
         status = self._status  # read with the head, under the write lock
         for projection in self.projections:
             version, last = status.get(projection.name, (None, 0))
@@ -357,6 +398,8 @@ class PostgresEventLog(StoredReadModels, EventLog):
                     cur.execute("DELETE FROM read_model WHERE kind = %s", (kind,))
                     cur.execute("DELETE FROM read_model_terms WHERE kind = %s", (kind,))
                 last = 0
+            if last < before:
+                tx.forget()  # rows read up front may be gone (a rebuild) or be rewritten by the replay
             for chunk in self._replay(cur, last, before):
                 projection.apply(tx, chunk)
             projection.apply(tx, events)
@@ -366,16 +409,6 @@ class PostgresEventLog(StoredReadModels, EventLog):
                 " ON CONFLICT (name) DO UPDATE SET version = excluded.version, last_index = excluded.last_index",
                 (projection.name, projection.version, last))
             self._status[projection.name] = (projection.version, last)  # for the next batch of an import
-
-    def _touched_since(self, cur: psycopg.Cursor, guard: Unchanged) -> bool:
-        by_kind: dict[int, list[str]] = {}
-        for kind, key in guard.keys:
-            by_kind.setdefault(int(kind), []).append(key)
-        for kind, keys in by_kind.items():
-            if _read(cur, "SELECT 1 FROM unnest(%b::text[]) AS k (key) JOIN event_keys e"
-                          " ON e.kind = %s AND e.key = k.key AND e.idx > %s LIMIT 1", (keys, kind, guard.since)):
-                return True
-        return False
 
     def _catch_up_projections(self) -> None:
         with self._transaction() as cur:
@@ -495,6 +528,23 @@ class PostgresEventLog(StoredReadModels, EventLog):
             raise StorageError(f"event log {self.where} was opened at schema version {self.schema_version}, "
                                f"before logs had an id (version {migrations.LOG_ID_VERSION})")
         return self._id
+
+
+def _take(own: psycopg.Cursor | None) -> bool:
+    """The answer of a check ``_send_touched`` sent (False if none was sent)."""
+    if own is None:
+        return False
+    try:
+        ((found,),) = own.fetchall()
+    finally:
+        own.close()
+    return bool(found)
+
+
+def _touched_by(accepted: list[Pending], guard: Unchanged) -> bool:
+    """Whether an event of these appends (earlier in the group, indexed) after ``guard.since`` has one of its keys."""
+    return any(event.index > guard.since and not guard.keys.isdisjoint(keys)
+               for pending in accepted for event, keys in zip(pending.events, pending.keys))
 
 
 def _rows(cur: psycopg.Cursor, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
