@@ -307,7 +307,7 @@ class PostgresEventLog(StoredReadModels, EventLog):
             checks = [self._send_touched(cur, p.condition.unchanged) for p in group]
             tx = PgRows(cur)
             reads = None
-            if small and self.projections:
+            if small and self.projections:  # (a batch's rows cost more than its round trips)
                 wanted: dict[str, set[str]] = {}
                 events = [e for pending in group for e in pending.events]
                 for projection in self.projections:
