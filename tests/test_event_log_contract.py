@@ -154,15 +154,17 @@ class ExplodingProjection:
         tx.put_many([Row("count", "n", 0, str(n + len(events)).encode())])
 
 
-def test_projection_failure_rolls_back_events_and_rows(make_log):
+@pytest.mark.parametrize("batch", [2, 150])  # 150: a batch PostgreSQL copies in
+def test_projection_failure_rolls_back_events_and_rows(make_log, batch):
     log = make_log([ExplodingProjection()])
-    log.append([partition_event("a/1"), partition_event("a/2")])
+    log.append([partition_event(f"a/{i}") for i in range(batch)])
     with pytest.raises(RuntimeError):
-        log.append([partition_event("a/3"), partition_event("explode/now")])
-    assert log.latest_index() == 2
-    assert log.get_row("count", "n").body == b"2"
-    assert log.append([partition_event("a/4")]) == [3]
-    assert log.get_row("count", "n").body == b"3"
+        log.append([partition_event(f"b/{i}") for i in range(batch - 1)] + [partition_event("explode/now")])
+    assert log.latest_index() == batch
+    assert log.get_row("count", "n").body == str(batch).encode()
+    assert log.append([partition_event("a/4")]) == [batch + 1]
+    assert log.get_row("count", "n").body == str(batch + 1).encode()
+    assert [e.index for e in all_events(log, limit=1000)] == list(range(1, batch + 2))
 
 
 def brute_force(events, filter):

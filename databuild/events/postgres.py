@@ -297,43 +297,55 @@ class PostgresEventLog(StoredReadModels, EventLog):
         return self._group.append(events, keys, condition)
 
     def _append_tx(self, group: list[Pending]) -> None:
-        # Small appends gain from the pipeline (round trips), batches from COPY (rows).
+        """One transaction for the group, in pipeline mode but for a batch's COPY: a round
+        trip for what it reads before it writes (the lock and head, each guarded append's
+        check, the rows the projections will read), one for the commit; a batch of
+        ``_COPY_FROM`` events or more leaves the pipeline for its COPY in between."""
         small = sum(len(pending.events) for pending in group) < _COPY_FROM
-        with self._transaction(pipeline=small) as cur:
-            # What the transaction reads before it writes goes out together (pipelined: one
-            # round trip): the lock and head, each guarded append's check, and the rows the
-            # projections will read, all answered once the lock is held.
-            head = self._send_head(cur)
-            checks = [self._send_touched(cur, p.condition.unchanged) for p in group]
-            tx = PgRows(cur)
-            reads = None
-            if small and self.projections:  # (a batch's rows cost more than its round trips)
-                wanted: dict[str, set[str]] = {}
-                events = [e for pending in group for e in pending.events]
-                for projection in self.projections:
-                    for kind, keys in projection_reads(projection, events).items():
-                        wanted.setdefault(kind, set()).update(keys)
-                reads = tx.send_reads(wanted)
-            before = latest = self._take_head(head)
-            touched = [_take(check) for check in checks]
-            tx.take_reads(reads)
-            accepted: list[Pending] = []
-            for pending, touched_before in zip(group, touched):
-                pending.error = None
-                try:  # each append's precondition sees the appends before it in the group
-                    pending.condition.check_latest(latest)
-                    guard = pending.condition.unchanged
-                    if guard is not None and (touched_before or _touched_by(accepted, guard)):
-                        raise pending.condition.conflict(guard.since)
-                except AppendConflictError as e:
-                    pending.error = e
-                    continue
-                latest = self._insert(cur, pending.events, pending.keys, latest + 1)
-                accepted.append(pending)
-            if self.projections and accepted:
-                self._project(cur, [e for pending in accepted for e in pending.events], before, tx)
+        conn = self._conn()
+        try:
+            with conn.pipeline(), conn.cursor() as cur:
+                cur.execute("BEGIN")  # by hand: psycopg's transaction() syncs the pipeline as it opens and closes
+                head = self._send_head(cur)
+                checks = [self._send_touched(cur, p.condition.unchanged) for p in group]
+                tx = PgRows(cur)
+                reads = None
+                if small and self.projections:  # (a batch's rows cost more than its round trips)
+                    wanted: dict[str, set[str]] = {}
+                    events = [e for pending in group for e in pending.events]
+                    for projection in self.projections:
+                        for kind, keys in projection_reads(projection, events).items():
+                            wanted.setdefault(kind, set()).update(keys)
+                    reads = tx.send_reads(wanted)
+                before = self._take_head(head)
+                touched = [_take(check) for check in checks]
+                tx.take_reads(reads)
+                accepted = _accepted(group, before, touched)
+                if small:
+                    self._write(cur, tx, accepted, before)
+            if not small:
+                with conn.cursor() as cur:  # COPY does not pipeline
+                    for pending in accepted:
+                        self._insert(cur, pending.events, pending.keys, pending.events[0].index)
+                with conn.pipeline(), conn.cursor() as cur:
+                    self._write(cur, PgRows(cur), [], before, projected=accepted)
+        except BaseException:
+            if not conn.broken and conn.info.transaction_status in _OPEN:
+                conn.rollback()  # the connection goes back to the pool (or a retry) usable
+            raise
         for pending in accepted:
             pending.indices = [e.index for e in pending.events]
+
+    def _write(self, cur: psycopg.Cursor, tx: PgRows, inserted: list[Pending], before: int,
+               projected: list[Pending] | None = None) -> None:
+        """Insert ``inserted`` (pipelined), fold them (or ``projected``, inserted already)
+        into the projections, and send COMMIT, answered as the pipeline ends."""
+        for pending in inserted:
+            self._insert(cur, pending.events, pending.keys, pending.events[0].index)
+        done = inserted if projected is None else projected
+        if self.projections and done:
+            self._project(cur, [e for pending in done for e in pending.events], before, tx)
+        cur.execute("COMMIT")
 
     def _claim_head(self, cur: psycopg.Cursor) -> int:
         """Take the log's write lock (until commit) and return its latest index (``_send_head``)."""
@@ -554,6 +566,28 @@ def _take(own: psycopg.Cursor | None) -> bool:
     finally:
         own.close()
     return bool(found)
+
+
+def _accepted(group: list[Pending], latest: int, touched: list[bool]) -> list[Pending]:
+    """The appends of ``group`` whose preconditions hold, each seeing the appends before it
+    in the group, their events indexed from ``latest + 1`` on; the others get their
+    AppendConflictError. ``touched``: each one's guard check against the log before the group."""
+    accepted: list[Pending] = []
+    for pending, touched_before in zip(group, touched):
+        pending.error = None
+        try:
+            pending.condition.check_latest(latest)
+            guard = pending.condition.unchanged
+            if guard is not None and (touched_before or _touched_by(accepted, guard)):
+                raise pending.condition.conflict(guard.since)
+        except AppendConflictError as e:
+            pending.error = e
+            continue
+        for event in pending.events:
+            latest += 1
+            event.index = latest
+        accepted.append(pending)
+    return accepted
 
 
 def _touched_by(accepted: list[Pending], guard: Unchanged) -> bool:
