@@ -383,8 +383,11 @@ class PostgresEventLog(StoredReadModels, EventLog):
             return None
         kinds, keys = _columns([(int(kind), key) for kind, key in guard.keys], 2)
         own = cur.connection.cursor()
-        own.execute("SELECT EXISTS (SELECT 1 FROM unnest(%b::bigint[], %b::text[]) AS k (kind, key) JOIN event_keys e"
-                    " ON e.kind = k.kind AND e.key = k.key AND e.idx > %s)", (kinds, keys, guard.since))
+        # A probe of the (kind, key, idx) index per key (a scalar subquery the planner cannot
+        # turn into a join that scans event_keys): the cost follows the keys, not the log.
+        own.execute("SELECT EXISTS (SELECT 1 FROM unnest(%b::bigint[], %b::text[]) AS k (kind, key)"
+                    " WHERE (SELECT 1 FROM event_keys e WHERE e.kind = k.kind AND e.key = k.key AND e.idx > %s"
+                    " LIMIT 1) IS NOT NULL)", (kinds, keys, guard.since))
         return own
 
     def _insert(self, cur: psycopg.Cursor, events: list[pb.Event], keys: list[set[Key]], first: int) -> int:
