@@ -8,6 +8,9 @@
    dependency of its own, settled by one evaluator pass): ``list_wants`` with
    ``status=waiting&limit=100``, ``pattern=w/1*&limit=100``,
    ``source=api&limit=100&after=<middle id>``, p50/p99 over ``--reps``.
+   On PostgreSQL the tables are analyzed after the set-up (``analyze``), as autovacuum
+   would on a live database: without statistics the planner's choices depend on whether
+   it ran during the set-up.
 3. **Arrival latency among those waiting wants**: ``mark_available([up/<i>])`` then
    one ``evaluator.settle()`` (the pass that finds the one affected want, plans it and
    records it building), p50/p99 over ``--arrivals``; the build itself (a tiny shell
@@ -21,12 +24,14 @@ fsync stays on in both.
 
 Usage: python benchmarks/bel_backends.py [--events 100000] [--wants 100000]
        python benchmarks/bel_backends.py --quick      # 20,000 events, 5,000 wants
+       python benchmarks/bel_backends.py --quick --count  # PostgreSQL statements, round trips
 Prints a table and one JSON line ``{"benchmark": "bel_backends", ...}``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -40,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from bel_append import Workload  # noqa: E402
+from pg_trace import Trace  # noqa: E402
 from wants import waiting_wants  # noqa: E402
 
 from databuild.graph import GraphSpec, JobSpec  # noqa: E402
@@ -77,7 +83,7 @@ def batched_appends(uri: str, n: int, batch: int = 1000) -> dict:
     return {"events": n, "seconds": elapsed, "events_per_s": n / elapsed}
 
 
-def wants_at_scale(uri: str, root: Path, n: int, reps: int, arrivals: int) -> dict:
+def wants_at_scale(uri: str, root: Path, n: int, reps: int, arrivals: int, count: bool = False) -> dict:
     job = root / "job.sh"
     job.write_text(JOB)
     job.chmod(0o755)
@@ -86,6 +92,8 @@ def wants_at_scale(uri: str, root: Path, n: int, reps: int, arrivals: int) -> di
     service = DataBuildService(graph, store, str(root / f"logs-{abs(hash(uri))}"))
     try:
         ids, created_s, settle_s = waiting_wants(service, n)
+        if uri.startswith("postgres"):
+            analyze(uri)
         queries = {
             "status=waiting&limit=100": pb.ListWantsRequest(statuses=[pb.WANT_STATUS_WAITING], limit=100),
             "pattern=w/1*&limit=100": pb.ListWantsRequest(pattern="w/1*", limit=100),
@@ -101,13 +109,20 @@ def wants_at_scale(uri: str, root: Path, n: int, reps: int, arrivals: int) -> di
                 service.list_wants(request)
                 samples.append(time.perf_counter() - t)
             lists[name] = summary(samples)
+            if count:
+                with Trace() as trace:
+                    service.list_wants(request)
+                print(f"  list_wants {name}:")
+                trace.report(1, sys.stdout)
         ticks = []
+        traced = Trace()
         for k in range(arrivals + 1):  # arrival 0 warms up
             i = (k * 7919) % n
-            t = time.perf_counter()
-            service.mark_available(pb.MarkAvailableRequest(refs=[f"up/{i}"]))
-            assert service.evaluator.settle()
-            elapsed = time.perf_counter() - t
+            with traced if count and k else contextlib.nullcontext():
+                t = time.perf_counter()
+                service.mark_available(pb.MarkAvailableRequest(refs=[f"up/{i}"]))
+                assert service.evaluator.settle()
+                elapsed = time.perf_counter() - t
             assert service.store.want(ids[i]).status == pb.WANT_STATUS_BUILDING
             deadline = time.monotonic() + 30
             while service.builds.running():
@@ -116,10 +131,25 @@ def wants_at_scale(uri: str, root: Path, n: int, reps: int, arrivals: int) -> di
             service.evaluator.settle()
             if k:
                 ticks.append(elapsed)
+        if count:
+            print("  arrival -> want building (mark_available + settle, this thread):")
+            traced.report(arrivals, sys.stdout)
         return {"wants": n, "create_s": created_s, "settle_s": settle_s, "lists": lists, "arrival": summary(ticks)}
     finally:
         service.close()
         store.close()
+
+
+def analyze(uri: str) -> None:
+    """Give PostgreSQL's planner its statistics of the tables just filled, as autovacuum's
+    ANALYZE does on a live database within a minute or so of a load. Without them it takes
+    the fresh tables for nearly empty, and a plan can walk all 100,000 wants to sort them
+    (the by-status list: 9 ms instead of 0.5), so that a measurement would depend on
+    whether autovacuum woke up during the set-up."""
+    import psycopg
+
+    with psycopg.connect(uri.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
+        conn.execute("ANALYZE")
 
 
 def start_postgres(root: Path, durable: bool):
@@ -147,6 +177,9 @@ def main() -> None:
     parser.add_argument("--postgres", help="URI of an empty PostgreSQL database for the want measurements "
                                            "(appends then use a second run on it: it must be empty again)")
     parser.add_argument("--pg-durable", action="store_true", help="synchronous_commit=on in the throwaway cluster")
+    parser.add_argument("--count", action="store_true",
+                        help="count PostgreSQL statements and round trips of each list and arrival, and say "
+                             "where each comes from (timings then include the tracer)")
     parser.add_argument("--quick", action="store_true", help="20,000 events, 5,000 wants, 10 reps, 5 arrivals")
     args = parser.parse_args()
     if args.quick:
@@ -169,7 +202,8 @@ def main() -> None:
                 if args.postgres and name == "postgresql":
                     print("  (--postgres: want measurements on a database with the appends' events too)")
                 print(f"{name}: {args.wants:,} waiting wants, lists and arrivals ...", flush=True)
-                results[name]["wants"] = wants_at_scale(wants_uri, root, args.wants, args.reps, args.arrivals)
+                results[name]["wants"] = wants_at_scale(wants_uri, root, args.wants, args.reps, args.arrivals,
+                                                        args.count and name == "postgresql")
         finally:
             if cluster is not None:
                 cluster.stop("fast")

@@ -154,15 +154,17 @@ class ExplodingProjection:
         tx.put_many([Row("count", "n", 0, str(n + len(events)).encode())])
 
 
-def test_projection_failure_rolls_back_events_and_rows(make_log):
+@pytest.mark.parametrize("batch", [2, 150])  # 150: a batch PostgreSQL copies in
+def test_projection_failure_rolls_back_events_and_rows(make_log, batch):
     log = make_log([ExplodingProjection()])
-    log.append([partition_event("a/1"), partition_event("a/2")])
+    log.append([partition_event(f"a/{i}") for i in range(batch)])
     with pytest.raises(RuntimeError):
-        log.append([partition_event("a/3"), partition_event("explode/now")])
-    assert log.latest_index() == 2
-    assert log.get_row("count", "n").body == b"2"
-    assert log.append([partition_event("a/4")]) == [3]
-    assert log.get_row("count", "n").body == b"3"
+        log.append([partition_event(f"b/{i}") for i in range(batch - 1)] + [partition_event("explode/now")])
+    assert log.latest_index() == batch
+    assert log.get_row("count", "n").body == str(batch).encode()
+    assert log.append([partition_event("a/4")]) == [batch + 1]
+    assert log.get_row("count", "n").body == str(batch + 1).encode()
+    assert [e.index for e in all_events(log, limit=1000)] == list(range(1, batch + 2))
 
 
 def brute_force(events, filter):
@@ -428,6 +430,97 @@ def test_append_unless_keys_changed(make_log):
         log.append([stale], unchanged=guard)
     assert stale.index == 0 and log.latest_index() == 5
     assert log.append([partition_event("c/2")], unchanged=Unchanged(5, guard.keys)) == [6]
+
+
+class SaysWhatItReads:
+    """Counts events per ref in rows of kind "n", and says which rows it reads (``reads``),
+    except those of refs under "quiet/" (read as usual) and of "nothing/" refs, which it
+    does not read at all: rows read up front and rows read as usual must agree."""
+
+    name, kinds = "says_reads", ("n",)
+
+    def __init__(self, version: int = 1) -> None:
+        self.version = version
+
+    def reads(self, events):
+        refs = {e.partition_status_changed.ref for e in events}
+        return {"n": {r for r in refs if not r.startswith("quiet/")} | {"absent/never"}}
+
+    def apply(self, tx, events):
+        refs = [e.partition_status_changed.ref for e in events if not e.partition_status_changed.ref.startswith("nothing/")]
+        rows = tx.get_many("n", sorted(set(refs)))
+        counts = {ref: self._count(rows[ref]) if ref in rows else 0 for ref in refs}
+        for ref in refs:
+            counts[ref] += 1
+        tx.put_many([Row("n", ref, 0, f"{self.version}:{n}".encode()) for ref, n in counts.items()])
+        # Written rows read back in the same transaction are the new ones.
+        assert {k: self._count(r) for k, r in tx.get_many("n", sorted(counts)).items()} == counts
+
+    def _count(self, row):
+        version, n = row.body.decode().split(":")
+        assert int(version) == self.version, f"a row of version {version} read by version {self.version}"
+        return int(n)
+
+
+def test_rows_a_projection_says_it_reads_are_current(make_log, backend, tmp_path):
+    log = make_log([SaysWhatItReads()], path=tmp_path / "reads.sqlite3")
+    for refs in (["a/1"], ["a/1", "a/2"], ["quiet/1", "a/1"], ["quiet/1"], ["nothing/1"], ["a/2", "quiet/1"]):
+        log.append([partition_event(ref) for ref in refs])
+    counts = lambda log: {k: int(r.body.split(b":")[1]) for k, r in log.get_rows("n", ["a/1", "a/2", "quiet/1", "nothing/1"]).items()}
+    assert counts(log) == {"a/1": 3, "a/2": 2, "quiet/1": 3}
+    if backend == "memory":
+        return  # nothing to reopen
+    log.close()
+    # A new version rebuilds its rows by replay in the next append: rows read up front before then are stale.
+    log = make_log([SaysWhatItReads(version=2)], path=tmp_path / "reads.sqlite3")
+    log.append([partition_event("a/1")])
+    assert counts(log) == {"a/1": 4, "a/2": 2, "quiet/1": 3}
+    # Events appended meanwhile by a writer without the projection are replayed into it by
+    # the next append that has it: rows read up front before the replay are stale.
+    other = make_log([], path=tmp_path / "reads.sqlite3")
+    other.append([partition_event("a/1"), partition_event("quiet/1")])
+    log.append([partition_event("a/1")])
+    assert counts(log) == {"a/1": 6, "a/2": 2, "quiet/1": 4}
+    # A writer of another version rebuilds the rows its way (on open), and the next append
+    # of this one rebuilds them back: the rows read up front were the other version's.
+    make_log([SaysWhatItReads(version=3)], path=tmp_path / "reads.sqlite3")
+    log.append([partition_event("a/1")])
+    assert counts(log) == {"a/1": 7, "a/2": 2, "quiet/1": 4}
+
+
+def test_a_guarded_append_sees_the_appends_before_it_in_a_group_commit(make_log):
+    """Appends that queue while another commits go in together (SQL backends): a guard is
+    checked against the earlier appends of its group too."""
+    log = make_log()
+    log.append([partition_event("a/1")])
+    guard = Unchanged(1, frozenset({(KeyKind.PARTITION, "a/1")}))
+    group = getattr(log, "_group", None)
+    results: dict[str, object] = {}
+
+    def append(name, events, **kwargs):
+        try:
+            results[name] = log.append(events, **kwargs)
+        except AppendConflictError as e:
+            results[name] = e
+
+    threads = [threading.Thread(target=append, args=("touch", [partition_event("a/1")])),
+               threading.Thread(target=append, args=("guarded", [partition_event("b/1")]), kwargs={"unchanged": guard})]
+    if group is None:  # memory: no group commit, the same outcome one by one
+        for thread in threads:
+            thread.start()
+            thread.join()
+    else:
+        with group.write_lock:  # both queue up, then one commit takes them together, in order
+            for thread in threads:
+                thread.start()
+                while group.queued < threads.index(thread) + 1:
+                    pass
+        for thread in threads:
+            thread.join()
+    assert results["touch"] == [2]
+    assert isinstance(results["guarded"], AppendConflictError)
+    assert log.latest_index() == 2
+    assert log.append([partition_event("b/1")], unchanged=Unchanged(2, guard.keys)) == [3]
 
 
 def test_listeners_hear_committed_appends_only(make_log):

@@ -6,7 +6,8 @@ side of the ``Dialect`` both SQL backends share (``sqlcommon``)."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import time
+from typing import Any, Collection, Mapping, Sequence
 
 import psycopg
 
@@ -20,24 +21,73 @@ def _glob(pattern: RefPattern, column: str) -> tuple[str, list[object]]:
     return f"{column} ~ %s", [posix_regex(pattern.pattern)]
 
 
+#: How long a term condition's few-or-many answer is remembered, and for how many conditions.
+_FEW_TERMS_TTL_S, _FEW_TERMS_REMEMBERED = 10.0, 256
+
 #: PostgreSQL's side of the SQL both backends share: ``%s`` parameters, globs as regular
 #: expressions, and text that cannot hold NUL.
 PG = Dialect("%s", _glob, nul_free=True)
 
 
 class PgRows:
-    """ReadModelTx on the append transaction's cursor."""
+    """ReadModelTx on the append transaction's cursor.
+
+    Rows the projections said they would read can be fetched up front, in one statement
+    over all kinds that goes out in the pipeline with the transaction's first reads
+    (``send_reads``, then ``take_reads``): ``get_many`` then answers from them, and asks
+    the server only for the others. They stay current: the transaction holds the write
+    lock, and ``put_many`` writes through; ``forget`` drops them (before a replay, which
+    rewrites rows)."""
 
     def __init__(self, cur: psycopg.Cursor) -> None:
         self._cur = cur
+        self._known: dict[tuple[str, str], Row | None] = {}  # None: no such row
+
+    def send_reads(self, wanted: Mapping[str, Collection[str]]) -> tuple[psycopg.Cursor, list[tuple[str, str]]] | None:
+        """Send the statement reading the rows ``wanted`` (kind -> keys); its answer is
+        read by ``take_reads`` (in a pipeline, with whatever else was sent before it)."""
+        ids = [(kind, key) for kind, keys in wanted.items() for key in keys]
+        if not ids:
+            return None
+        own = self._cur.connection.cursor()
+        own.execute("SELECT r.kind, r.key, r.status, r.body FROM unnest(%b::text[], %b::text[]) AS k (kind, key)"
+                    " JOIN read_model r ON r.kind = k.kind AND r.key = k.key", columns(ids, 2))
+        return own, ids
+
+    def take_reads(self, sent: tuple[psycopg.Cursor, list[tuple[str, str]]] | None) -> None:
+        """Keep the rows ``send_reads`` asked for (and that those it did not find do not exist)."""
+        if sent is None:
+            return
+        own, ids = sent
+        try:
+            found = {(kind, key): Row(kind, key, status, bytes(data)) for kind, key, status, data in own.fetchall()}
+        finally:
+            own.close()
+        self._known.update({id: found.get(id) for id in ids})
+
+    def forget(self) -> None:
+        """Drop the rows read up front: they may change behind ``put_many`` (a replay, a rebuild)."""
+        self._known.clear()
 
     def get_many(self, kind: str, keys: Sequence[str]) -> dict[str, Row]:
-        return _select_rows(self._cur, kind, list(keys))
+        found, unknown = {}, []
+        for key in keys:
+            if (kind, key) in self._known:
+                row = self._known[(kind, key)]
+                if row is not None:
+                    found[key] = row
+            else:
+                unknown.append(key)
+        if unknown:
+            found.update(_select_rows(self._cur, kind, unknown))
+        return found
 
     def put_many(self, rows: Sequence[Row]) -> None:
         if not rows:
             return
         cur = self._cur
+        if self._known:
+            self._known.update({(r.kind, r.key): Row(r.kind, r.key, r.status, r.body) for r in rows})
         last = {(r.kind, r.key): r for r in rows}  # one upsert may not touch a row twice: the last write wins
         cur.execute(
             "INSERT INTO read_model (kind, key, status, body)"
@@ -114,6 +164,10 @@ class PgReadModels:
     #: Below this many matches a term condition is a key list, above it a per-row probe.
     few_terms = 5000
 
+    def __init__(self) -> None:
+        #: ``_few_terms`` answers: (kind, match, threshold) -> (few, until when, monotonic seconds).
+        self._few_cache: dict[tuple[str, TermMatch, int], tuple[bool, float]] = {}
+
     def get_terms(self, conn: psycopg.Connection, kind: str, keys: list[str]) -> dict[str, tuple[tuple[str, str], ...]]:
         with conn.cursor() as cur:
             names = _term_names(cur, kind)  # the (kind, name, key) index, name by name
@@ -171,21 +225,45 @@ class PgReadModels:
                              f" WHERE m.kind = r.kind AND m.name = %s AND m.key = r.key{term_sql} LIMIT 1) IS NOT NULL")
                 params += [match.name, *term_params]
         if driver:
+            # The rows' side starts at the first entry's key (after ``after_key``): a merge join,
+            # the planner's choice for a dense term (a source), then walks the rows from there,
+            # not from the kind's first row (a page after the middle of 20,000 wants: 3.4 ms
+            # of execution before, 0.2 after; the condition on ``t.key`` alone did not bound ``r``).
+            # (Only for a page after a key: the subquery costs planning time, a tenth of a
+            # millisecond, on every lookup of the wants on a partition.)
             sql = ("SELECT r.key, r.status, r.body FROM read_model_terms t JOIN read_model r"
                    " ON r.kind = t.kind AND r.key = t.key WHERE t.kind = %s AND t.name = %s AND t.value = %s")
-            params = [query.kind, driver.name, driver.values[0], *params]
+            first = [query.kind, driver.name, driver.values[0]]
+            if query.after_key is not None:
+                sql += (" AND r.key >= (SELECT f.key FROM read_model_terms f WHERE f.kind = %s AND f.name = %s"
+                        " AND f.value = %s AND f.key > %s ORDER BY f.key LIMIT 1)")
+                first += [*first, query.after_key]
+            params = [*first, *params]
         else:
             sql = "SELECT r.key, r.status, r.body FROM read_model r WHERE r.kind = %s"
             params = [query.kind, *params]
         sql += "".join(f" AND {w}" for w in where) + f" ORDER BY {key} LIMIT %s"
-        return [Row(query.kind, k, s, bytes(b)) for k, s, b in _query(conn, sql, [*params, query.limit])]
+        return [Row(query.kind, k, s, bytes(b)) for k, s, b in _query(conn, sql, [*params, query.limit], binary=True)]
 
     def _few_terms(self, conn: psycopg.Connection, kind: str, match: TermMatch) -> bool:
-        """Whether fewer than ``few_terms`` rows match ``match`` (a count that stops there)."""
+        """Whether fewer than ``few_terms`` rows match ``match`` (a count that stops there).
+
+        The answer only picks the plan, so it is remembered a while (``_FEW_TERMS_TTL_S``)
+        for the next page or the next rendering of the same list: on PostgreSQL the count
+        reads every entry up to the threshold (its heap too, until a vacuum marks the pages
+        all-visible), 2 to 5 ms for a broad pattern, ten times the page it chooses for."""
+        known = (kind, match, self.few_terms)
+        now = time.monotonic()
+        remembered = self._few_cache.get(known)
+        if remembered is not None and remembered[1] > now:
+            return remembered[0]
         term_sql, params = PG.term_condition(match, "value")
-        ((count,),) = _query(conn, 
+        ((count,),) = _query(conn,
             f"SELECT COUNT(*) FROM (SELECT 1 FROM read_model_terms WHERE kind = %s AND name = %s{term_sql} LIMIT %s) f",
             [kind, match.name, *params, self.few_terms])
+        if len(self._few_cache) >= _FEW_TERMS_REMEMBERED:
+            self._few_cache.clear()
+        self._few_cache[known] = (count < self.few_terms, now + _FEW_TERMS_TTL_S)
         return count < self.few_terms
 
     def count_rows(self, conn: psycopg.Connection, kind: str, statuses: tuple[int, ...], term: TermMatch | None) -> dict[int, int]:
@@ -223,8 +301,10 @@ class PgReadModels:
         return [key for (key,) in _query(conn, sql + " ORDER BY key LIMIT %s", [kind, *params, limit])]
 
 
-def _query(conn: psycopg.Connection, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
-    """The rows of one statement outside a transaction (autocommit: its own)."""
-    with conn.cursor() as cur:
+def _query(conn: psycopg.Connection, sql: str, params: Sequence[Any] | dict[str, Any] = (),
+           binary: bool = False) -> list[tuple[Any, ...]]:
+    """The rows of one statement outside a transaction (autocommit: its own); ``binary``
+    for rows with bodies (bytea comes as it is, not as hex text to decode)."""
+    with conn.cursor(binary=binary) as cur:
         cur.execute(sql, params)
         return cur.fetchall()

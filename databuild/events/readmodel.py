@@ -9,7 +9,7 @@ and "status of ref X" or "partitions matching P with status S" never replay even
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Collection, Mapping, Protocol, Sequence
 
 from databuild.proto import databuild_pb2 as pb
 from databuild.refs import compile_pattern
@@ -59,6 +59,15 @@ class Projection(Protocol):
 
     def apply(self, tx: ReadModelTx, events: Sequence[pb.Event]) -> None:
         """Update rows for ``events`` (already indexed, in index order)."""
+
+
+def projection_reads(projection: Projection, events: Sequence[pb.Event]) -> Mapping[str, Collection[str]]:
+    """The rows (kind -> keys) ``projection.apply(tx, events)`` will ask ``tx.get_many``
+    for, if the projection says (an optional ``reads(events)`` method; events need not be
+    indexed yet): a backend may then fetch them in the round trip that opens the
+    transaction. Rows it asks for beyond these are read as usual. Empty if it does not say."""
+    reads = getattr(projection, "reads", None)
+    return reads(events) if reads is not None else {}
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,15 @@ class StateProjection:
     version = 5
     kinds = KINDS
 
+    def reads(self, events: Sequence[pb.Event]) -> dict[str, set[str]]:
+        """The rows ``apply`` reads for ``events``: every entity they touch (so a backend can
+        fetch them all with its first round trip)."""
+        wanted: dict[str, set[str]] = {}
+        for event in events:
+            for kind, key in touched(event):
+                wanted.setdefault(kind, set()).add(key)
+        return wanted
+
     def apply(self, tx: ReadModelTx, events: Sequence[pb.Event]) -> None:
         """Load every touched entity once, fold the batch in place, write back what changed."""
         touches = [(event, touched(event)) for event in events]
