@@ -118,6 +118,7 @@ class WantRunner:
             lambda wants: plan_wants(graph_label, wants, resolver, store.partition_statuses), self._planned, planners)
         self._thread = threading.Thread(target=self._loop, name="want-evaluator", daemon=True)
         self.log.add_listener(self._on_append, types=WAKE_TYPES, when=self._moves_a_want)
+        self._recording = threading.local()  # set on this runner's thread while it records its decisions
         builds.add_finished_listener(self._build_finished)
 
     def start(self) -> None:
@@ -181,7 +182,11 @@ class WantRunner:
             if len(declared.changed(getattr(event, declared.name))) > _CHECK_KEYS_UP_TO:
                 big = True  # a big batch (marked available, say): the pass reads it once, not twice
                 break
-            touched, ended = self._touched(event)
+            # A want this runner just decided on needs no other look for that decision: it was
+            # made on the state as of the append (a conditional one), and one that asks for
+            # another look says so (``again``). Marked examined, so no pass reads it back.
+            own = getattr(self._recording, "active", False) and declared.changes.kind is KeyKind.WANT
+            touched, ended = ([], False) if own else self._touched(event)
             # A cancellation is left for the pass to read: it releases the want's build.
             found.append((-1 if declared.name == "want_cancelled" else event.index, touched, ended))
         if found:
@@ -439,7 +444,11 @@ class WantRunner:
         recorded_us = None
         if decided.events or decided.orders:
             events = [self.builds.requested_event(o) for o in decided.orders] + decided.events
-            self.log.append(events, unchanged=basis)
+            self._recording.active = True
+            try:
+                self.log.append(events, unchanged=basis)
+            finally:
+                self._recording.active = False
             recorded_us = events[0].timestamp.ToMicroseconds()
         made = {id(p.plan): p.plan for p in plans.values() if p.plan is not None}.values()  # one per batch
         for order in decided.orders:
