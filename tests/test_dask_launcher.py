@@ -122,6 +122,7 @@ def test_a_lost_worker_fails_its_run_with_worker_lost_and_the_job_is_not_rerun(t
     b = Build(tmp_path, cluster.address, body)
     t, out, job_pid = run_in_background(b, tmp_path)
     (rid,) = b.launcher.running
+    deadline = time.monotonic() + 60
     while b.launcher.worker(rid) is None:
         assert time.monotonic() < deadline
         time.sleep(0.05)
