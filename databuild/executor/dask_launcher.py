@@ -72,8 +72,9 @@ INLINE_LOG_BYTES = 8192
 STARTED_AFTER_SECONDS = 0.02
 #: How often a worker's watchdog looks for jobs nobody waits for any more.
 WATCH_SECONDS = 0.5
-#: The launcher client's batched-send interval (Dask's default for a client is 10 ms; a
-#: submit right after another message waited for it: dask/distributed#2345).
+#: The batched-send interval of the launcher's client and of the workers' clients (Dask's
+#: default for a client is 10 ms: a submit or a dataset publish right after another
+#: message waited for it; see dask/distributed#2345 on these throttles and latency).
 CLIENT_SEND_INTERVAL_SECONDS = 0.001
 WORKER_LOST = "worker lost"
 
@@ -123,6 +124,11 @@ def _die_with_worker() -> tuple[list[str], Callable[[], None] | None]:
     return _DEATH[0]
 
 
+#: What the job runs under until its start is allowed: a shell that stops itself, then
+#: (on SIGCONT) execs the job's argv, so the job keeps the pid, session and environment.
+HOLD = ["/bin/sh", "-c", 'kill -STOP $$ && exec "$@"', "databuild-hold"]
+
+
 def started_mark(rid: str) -> str:
     """The name of the Dask dataset marking that job run ``rid``'s task started its job."""
     return f"databuild-started-{rid}"
@@ -158,6 +164,15 @@ def _watch_over(worker) -> None:
             _WATCHED.append(worker)
             threading.Thread(target=_watch, name="databuild-watchdog", daemon=True).start()
         _WATCHED[0] = worker
+
+
+def _tune(client) -> None:
+    """A batched-send interval of ``CLIENT_SEND_INTERVAL_SECONDS`` for ``client``: a dataset
+    publish waits for a marker on that stream, which Dask's 10 ms interval could hold back
+    (the last publish went less than 10 ms ago)."""
+    comm = getattr(client, "scheduler_comm", None)
+    if comm is not None and getattr(comm, "interval", None) != CLIENT_SEND_INTERVAL_SECONDS:
+        comm.interval = CLIENT_SEND_INTERVAL_SECONDS
 
 
 def signal_run(rid: str, sig: str) -> bool:
@@ -228,22 +243,16 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, c
     topic, log_queue = channel
     here = get_worker()
     client, worker, key = get_client(), here.address, here.get_current_task()
-    mark_name, mark = started_mark(rid), {"worker": worker, "host": socket.gethostname(), "pgid": 0}
-    try:  # before the job starts: a later attempt must never start it again
-        client.publish_dataset(**{mark_name: mark})  # one round trip: creates it, or KeyError if it exists
-    except KeyError:  # rescheduled after the worker of the first attempt died
-        earlier = client.get_dataset(mark_name, default=None) or {}
-        _kill_left_behind(earlier)
-        end = {"rid": rid, "kind": "end", "lost": earlier.get("worker", "its first worker"), "worker": worker}
-        here.log_event(topic, end)
-        return end
+    _tune(client)
     prefix, preexec = _die_with_worker()
     _watch_over(here)
     t0 = time.monotonic()
     out = _Output(rid, cap, log_queue, client, t0)
     selector = selectors.DefaultSelector()
     try:
-        child = GroupChild(rid, [*prefix, *argv], env, selector, out.write, stdin=subprocess.PIPE,
+        # Started held (stopped before its exec) while the mark's round trip goes on: the
+        # job itself starts only once no earlier attempt can have started it.
+        child = GroupChild(rid, [*prefix, *HOLD, *argv], env, selector, out.write, stdin=subprocess.PIPE,
                            drain_grace=drain_grace, preexec_fn=preexec)
         with _RUNNING_LOCK:
             _RUNNING[rid] = (child, key)
@@ -251,11 +260,24 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, c
             _feed(child.proc, stdin)
         else:  # too big for the pipe buffer: a job that never reads it would block us
             threading.Thread(target=_feed, args=(child.proc, stdin), daemon=True).start()
+        mark_name = started_mark(rid)
+        try:
+            # One round trip: creates the mark, or KeyError if an attempt made it before.
+            client.publish_dataset(**{mark_name: {"worker": worker, "host": socket.gethostname(),
+                                                  "pgid": child.pid}})
+        except KeyError:  # rescheduled after the worker of the first attempt died
+            with _RUNNING_LOCK:
+                _RUNNING.pop(rid, None)
+                child.kill()  # it never got past the hold
+            earlier = client.get_dataset(mark_name, default=None) or {}
+            _kill_left_behind(earlier)
+            end = {"rid": rid, "kind": "end", "lost": earlier.get("worker", "its first worker"), "worker": worker}
+            here.log_event(topic, end)
+            return end
+        _release_hold(child.pid)
 
-        def tell() -> None:  # the job runs long enough to be signalled, or lost with its worker
+        def tell() -> None:  # the job runs long enough to be signalled: say where
             here.log_event(topic, {"rid": rid, "kind": "started", "worker": worker, "pid": child.pid})
-            with contextlib.suppress(Exception):  # the mark without pgid still stops a second start
-                client.publish_dataset(**{mark_name: {**mark, "pgid": child.pid}}, override=True)
 
         code = _follow(rid, child, selector, out, t0 + STARTED_AFTER_SECONDS, tell)
     finally:
@@ -267,6 +289,15 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, c
            "chunks": out.chunks, "log": bytes(out.pending)}
     here.log_event(topic, end)
     return end
+
+
+def _release_hold(pid: int) -> None:
+    """Let the held job go on to its exec: wait until it stopped itself (or died: a signal
+    came first), then SIGCONT it. Nothing is reaped (WNOWAIT): GroupChild does that."""
+    info = os.waitid(os.P_PID, pid, os.WSTOPPED | os.WEXITED | os.WNOWAIT)
+    if info is not None and info.si_code == os.CLD_STOPPED:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
 
 
 def _follow(rid: str, child: GroupChild, selector: selectors.BaseSelector, out: _Output, tell_at: float | None,
@@ -345,9 +376,7 @@ class DaskLauncher:
                 raise ConnectionError(f"Dask scheduler {self.address} is unreachable: {e}") from e
             from distributed import Queue
 
-            comm = getattr(client, "scheduler_comm", None)
-            if comm is not None and hasattr(comm, "interval"):
-                comm.interval = CLIENT_SEND_INTERVAL_SECONDS
+            _tune(client)
             # Sent on the client's stream before any submit: no record of ours can come first.
             client.subscribe_topic(client.id, self._on_event)
             self._channel = (client.id, self._log_queue)
