@@ -234,3 +234,32 @@ def test_a_lost_scheduler_fails_the_run_naming_it_and_kills_the_job(tmp_path_fac
         assert gone(pid)
     finally:
         c.stop_all()
+
+
+def test_a_remote_jobs_log_arrives_while_it_runs_and_keeps_the_cap(tmp_path, cluster):
+    body = ("print('first line', flush=True)\n"
+            "while not os.path.exists(os.path.join(data, 'go')):\n    time.sleep(0.05)\n"
+            "sys.stdout.write('x' * 100000)\n")
+    b = Build(tmp_path, cluster.address, body)
+    b.launcher.max_log_bytes = 1000
+    out: list = []
+    t = threading.Thread(target=lambda: out.append(b.run(["x/1"])))
+    t.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not list((tmp_path / "logs").glob("*/*.log")):
+            assert time.monotonic() < deadline and t.is_alive()
+            time.sleep(0.05)
+        (log,) = (tmp_path / "logs").glob("*/*.log")
+        assert wait_for(log) == "first line\n"  # the job still runs: it waits for 'go'
+    finally:
+        (tmp_path / "go").write_text("")
+        t.join(60)
+    (result,) = out
+    (run,) = b.runs(result)
+    assert run.status == pb.JOB_RUN_STATUS_SUCCEEDED
+    assert run.log_bytes_dropped == len("first line\n") + 100000 - 1000
+    text = Path(run.log_path).read_text()
+    assert text.startswith("first line\nxxx")
+    assert text.endswith(f"\n[databuild: log capped at 1000 bytes; {run.log_bytes_dropped} bytes dropped]\n")
+    assert len(text.split("\n[databuild")[0]) == 1000

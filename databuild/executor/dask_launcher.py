@@ -58,9 +58,6 @@ CONNECT_TIMEOUT_SECONDS = 5
 #: How often the launcher looks for runs whose task failed without an end record
 #: (a lost scheduler, a task that raised); end records themselves arrive at once.
 POLL_SECONDS = 0.1
-#: How long the launcher's log reader waits on the log Queue per call (a long poll:
-#: chunks arrive at once; this only bounds the idle round trips).
-LOG_POLL_SECONDS = 1.0
 #: A job's output is sent while it runs at most this long after it was printed; a job
 #: that ends sooner sends it with its end record.
 LIVE_LAG_SECONDS = 0.1
@@ -134,12 +131,27 @@ def started_mark(rid: str) -> str:
     return f"databuild-started-{rid}"
 
 
-def _kill_left_behind(mark: dict[str, Any]) -> None:
-    """Kill what the lost attempt's job left running (its process group) when this attempt
-    runs on the same host: the job itself died with its worker, its children did not."""
-    if mark.get("pgid") and mark.get("host") == socket.gethostname():
+def _kill_left_behind(mark: dict[str, Any], rid: str) -> None:
+    """Kill what the lost attempt's job left running when this attempt runs on the same
+    host: the job itself died with its worker, its children did not. Its process group
+    when the mark has it (jobs that ran STARTED_AFTER_SECONDS), and every process whose
+    environment names the run (``DATABUILD_JOB_RUN_ID``: a job that died younger)."""
+    if mark.get("host") != socket.gethostname():
+        return
+    groups = {mark["pgid"]} if mark.get("pgid") else set()
+    tag = f"DATABUILD_JOB_RUN_ID={rid}".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if tag in f.read().split(b"\0"):
+                    groups.add(os.getpgid(int(entry)))
+        except (OSError, ProcessLookupError):
+            continue  # gone, or not ours to read
+    for pgid in groups:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(mark["pgid"], signal.SIGKILL)
+            os.killpg(pgid, signal.SIGKILL)
 
 
 def _watch() -> None:
@@ -249,6 +261,7 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, c
     t0 = time.monotonic()
     out = _Output(rid, cap, log_queue, client, t0)
     selector = selectors.DefaultSelector()
+    mark = _Mark(client, rid, {"worker": worker, "host": socket.gethostname(), "pgid": 0})
     try:
         # Started held (stopped before its exec) while the mark's round trip goes on: the
         # job itself starts only once no earlier attempt can have started it.
@@ -260,24 +273,20 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, c
             _feed(child.proc, stdin)
         else:  # too big for the pipe buffer: a job that never reads it would block us
             threading.Thread(target=_feed, args=(child.proc, stdin), daemon=True).start()
-        mark_name = started_mark(rid)
-        try:
-            # One round trip: creates the mark, or KeyError if an attempt made it before.
-            client.publish_dataset(**{mark_name: {"worker": worker, "host": socket.gethostname(),
-                                                  "pgid": child.pid}})
-        except KeyError:  # rescheduled after the worker of the first attempt died
+        earlier = mark.first()
+        if earlier is not None:  # rescheduled after the worker of the first attempt died
             with _RUNNING_LOCK:
                 _RUNNING.pop(rid, None)
                 child.kill()  # it never got past the hold
-            earlier = client.get_dataset(mark_name, default=None) or {}
-            _kill_left_behind(earlier)
+            _kill_left_behind(earlier, rid)
             end = {"rid": rid, "kind": "end", "lost": earlier.get("worker", "its first worker"), "worker": worker}
             here.log_event(topic, end)
             return end
         _release_hold(child.pid)
 
-        def tell() -> None:  # the job runs long enough to be signalled: say where
+        def tell() -> None:  # the job runs long enough to be signalled, or lost with its worker
             here.log_event(topic, {"rid": rid, "kind": "started", "worker": worker, "pid": child.pid})
+            mark.update(pgid=child.pid)
 
         code = _follow(rid, child, selector, out, t0 + STARTED_AFTER_SECONDS, tell)
     finally:
@@ -289,6 +298,40 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, c
            "chunks": out.chunks, "log": bytes(out.pending)}
     here.log_event(topic, end)
     return end
+
+
+class _Mark:
+    """The run's started mark, published on a thread while the job is being spawned (held):
+    one round trip that fails if an earlier attempt made the mark."""
+
+    def __init__(self, client, rid: str, mark: dict[str, Any]) -> None:
+        self.client, self.name, self.mark = client, started_mark(rid), mark
+        self._done = threading.Event()
+        self._earlier: dict[str, Any] | None = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._publish, name=f"databuild-mark-{rid}", daemon=True).start()
+
+    def _publish(self) -> None:
+        try:
+            self.client.publish_dataset(**{self.name: self.mark})
+        except KeyError:
+            self._earlier = self.client.get_dataset(self.name, default=None) or {}
+        except BaseException as e:  # handed to the task: it fails, the launcher says why
+            self._error = e
+        finally:
+            self._done.set()
+
+    def first(self) -> dict[str, Any] | None:
+        """Wait for the publish: None if this attempt made the mark, else the earlier one."""
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._earlier
+
+    def update(self, **fields: Any) -> None:
+        """Add ``fields`` to the mark (a second round trip: only for jobs that run a while)."""
+        with contextlib.suppress(Exception):  # the mark as it is still stops a second start
+            self.client.publish_dataset(**{self.name: {**self.mark, **fields}}, override=True)
 
 
 def _release_hold(pid: int) -> None:
@@ -424,10 +467,10 @@ class DaskLauncher:
         q = self._logs
         while not self._closing.is_set():
             try:
-                records = [q.get(timeout=LOG_POLL_SECONDS)]
+                # No timeout: the scheduler logs a traceback for each get that times out.
+                # close() wakes it with a None record.
+                records = [q.get()]
                 records += q.get(batch=True)
-            except TimeoutError:
-                continue
             except Exception:  # the scheduler went away: the futures say how each run ended
                 if self._closing.is_set():
                     return
@@ -593,6 +636,10 @@ class DaskLauncher:
         if self._client is not None:
             with contextlib.suppress(Exception):
                 self._logs.close()
+            with contextlib.suppress(Exception):
+                # Before closing: else the scheduler sends our topic its remove-client
+                # event over the closing stream, and logs a CRITICAL traceback per build.
+                self._client.unsubscribe_topic(self._client.id)
             with contextlib.suppress(Exception):
                 self._client.close(timeout=5)
 
