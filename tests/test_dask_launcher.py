@@ -22,7 +22,7 @@ from databuild.procs import process_alive
 from databuild.proto import databuild_pb2 as pb
 from databuild.state import StateProjection, StateStore
 from dask_support import Cluster, cluster, free_port  # noqa: F401
-from fakes import FakeResolver, cfg, ids
+from fakes import FakeResolver, cfg
 from test_launcher import gone, job_script
 
 pytestmark = pytest.mark.slow
@@ -37,8 +37,10 @@ class Build:
         self.store = StateStore(MemoryEventLog([StateProjection()]))
         self.launcher = DaskLauncher(self.graph, address, drain_grace=2.0)
         resolver = FakeResolver(jobs={"//t:job": lambda ref: cfg([ref])}, produces={"//t:job": lambda ref: True})
+        # Ids unique across builds (as real ones are): the cluster outlives each test, and the
+        # mark of a run whose service was killed stays on its scheduler.
         self.executor = BuildExecutor(self.graph, self.store, self.launcher, str(tmp_path / "logs"), 3,
-                                      resolver=resolver, new_id=ids(), kill_grace=1.0)
+                                      resolver=resolver, kill_grace=1.0)
 
     def run(self, refs: list[str]):
         try:
