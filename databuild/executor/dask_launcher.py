@@ -262,6 +262,7 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, c
     out = _Output(rid, cap, log_queue, client, t0)
     selector = selectors.DefaultSelector()
     mark = _Mark(client, rid, {"worker": worker, "host": socket.gethostname(), "pgid": 0})
+    child: GroupChild | None = None
     try:
         # Started held (stopped before its exec) while the mark's round trip goes on: the
         # job itself starts only once no earlier attempt can have started it.
@@ -292,6 +293,8 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, c
     finally:
         with _RUNNING_LOCK:
             _RUNNING.pop(rid, None)
+            if child is not None and child.code is None:  # e.g. the scheduler went away: no orphan
+                child.kill()
         selector.close()
         out.close()
     end = {"rid": rid, "kind": "end", "exit_code": code, "dropped": out.dropped, "worker": worker,
@@ -403,6 +406,7 @@ class DaskLauncher:
         self._marks: stdqueue.Queue[str | None] = stdqueue.Queue()  # run marks to unpublish (None: stop)
         self._janitor: threading.Thread | None = None
         self._exits: list[RunExit] = []
+        self._checked_at = 0.0  # when wait last looked at the futures
         self._lock = threading.Lock()
         self._pump: threading.Thread | None = None
         self._closing = threading.Event()
@@ -567,12 +571,17 @@ class DaskLauncher:
     def wait(self, timeout: float | None) -> list[RunExit]:
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._exits:
-            left = POLL_SECONDS if deadline is None else min(POLL_SECONDS, deadline - time.monotonic())
+            now = time.monotonic()
+            if now - self._checked_at >= POLL_SECONDS:  # also when records keep coming
+                self._checked_at = now
+                self._check_futures()
+                self._release_ended()
+                if self._exits:
+                    break
+            left = POLL_SECONDS if deadline is None else min(POLL_SECONDS, deadline - now)
             try:
                 item = self._inbox.get(timeout=max(0.0, left))
             except stdqueue.Empty:
-                self._check_futures()
-                self._release_ended()
                 if deadline is not None and time.monotonic() >= deadline:
                     break
                 continue
