@@ -134,8 +134,8 @@ def started_mark(rid: str) -> str:
 def _kill_left_behind(mark: dict[str, Any], rid: str) -> None:
     """Kill what the lost attempt's job left running when this attempt runs on the same
     host: the job itself died with its worker, its children did not. Its process group
-    when the mark has it (jobs that ran STARTED_AFTER_SECONDS), and every process whose
-    environment names the run (``DATABUILD_JOB_RUN_ID``: a job that died younger)."""
+    from the mark, and every process whose environment names the run
+    (``DATABUILD_JOB_RUN_ID``: children that left it)."""
     if mark.get("host") != socket.gethostname():
         return
     groups = {mark["pgid"]} if mark.get("pgid") else set()
@@ -261,7 +261,6 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, c
     t0 = time.monotonic()
     out = _Output(rid, cap, log_queue, client, t0)
     selector = selectors.DefaultSelector()
-    mark = _Mark(client, rid, {"worker": worker, "host": socket.gethostname(), "pgid": 0})
     child: GroupChild | None = None
     try:
         # Started held (stopped before its exec) while the mark's round trip goes on: the
@@ -274,20 +273,22 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, c
             _feed(child.proc, stdin)
         else:  # too big for the pipe buffer: a job that never reads it would block us
             threading.Thread(target=_feed, args=(child.proc, stdin), daemon=True).start()
-        earlier = mark.first()
-        if earlier is not None:  # rescheduled after the worker of the first attempt died
+        mark_name = started_mark(rid)
+        try:  # one round trip, while the held shell starts: creates the mark, or KeyError if it exists
+            client.publish_dataset(**{mark_name: {"worker": worker, "host": socket.gethostname(), "pgid": child.pid}})
+        except KeyError:  # rescheduled after the worker of the first attempt died
             with _RUNNING_LOCK:
                 _RUNNING.pop(rid, None)
                 child.kill()  # it never got past the hold
+            earlier = client.get_dataset(mark_name, default=None) or {}
             _kill_left_behind(earlier, rid)
             end = {"rid": rid, "kind": "end", "lost": earlier.get("worker", "its first worker"), "worker": worker}
             here.log_event(topic, end)
             return end
         _release_hold(child.pid)
 
-        def tell() -> None:  # the job runs long enough to be signalled, or lost with its worker
+        def tell() -> None:  # the job runs long enough to be signalled: say where
             here.log_event(topic, {"rid": rid, "kind": "started", "worker": worker, "pid": child.pid})
-            mark.update(pgid=child.pid)
 
         code = _follow(rid, child, selector, out, t0 + STARTED_AFTER_SECONDS, tell)
     finally:
@@ -301,40 +302,6 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, c
            "chunks": out.chunks, "log": bytes(out.pending)}
     here.log_event(topic, end)
     return end
-
-
-class _Mark:
-    """The run's started mark, published on a thread while the job is being spawned (held):
-    one round trip that fails if an earlier attempt made the mark."""
-
-    def __init__(self, client, rid: str, mark: dict[str, Any]) -> None:
-        self.client, self.name, self.mark = client, started_mark(rid), mark
-        self._done = threading.Event()
-        self._earlier: dict[str, Any] | None = None
-        self._error: BaseException | None = None
-        threading.Thread(target=self._publish, name=f"databuild-mark-{rid}", daemon=True).start()
-
-    def _publish(self) -> None:
-        try:
-            self.client.publish_dataset(**{self.name: self.mark})
-        except KeyError:
-            self._earlier = self.client.get_dataset(self.name, default=None) or {}
-        except BaseException as e:  # handed to the task: it fails, the launcher says why
-            self._error = e
-        finally:
-            self._done.set()
-
-    def first(self) -> dict[str, Any] | None:
-        """Wait for the publish: None if this attempt made the mark, else the earlier one."""
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        return self._earlier
-
-    def update(self, **fields: Any) -> None:
-        """Add ``fields`` to the mark (a second round trip: only for jobs that run a while)."""
-        with contextlib.suppress(Exception):  # the mark as it is still stops a second start
-            self.client.publish_dataset(**{self.name: {**self.mark, **fields}}, override=True)
 
 
 def _release_hold(pid: int) -> None:
