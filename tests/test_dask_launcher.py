@@ -265,3 +265,22 @@ def test_a_remote_jobs_log_arrives_while_it_runs_and_keeps_the_cap(tmp_path, clu
     assert text.startswith("first line\nxxx")
     assert text.endswith(f"\n[databuild: log capped at 1000 bytes; {run.log_bytes_dropped} bytes dropped]\n")
     assert len(text.split("\n[databuild")[0]) == 1000
+
+
+def test_a_cancel_before_the_remote_job_said_where_it_runs_still_kills_it(tmp_path, cluster):
+    b = Build(tmp_path, cluster.address, PID_THEN + "time.sleep(600)")
+    out: list = []
+    t = threading.Thread(target=lambda: out.append(b.run(["x/1"])))
+    t.start()
+    deadline = time.monotonic() + 60
+    while not b.launcher.running:  # submitted; its worker is not known yet
+        assert time.monotonic() < deadline and t.is_alive()
+        time.sleep(0.001)
+    b.executor.cancel("the test cancels it at once")
+    t.join(60)
+    (result,) = out
+    (run,) = b.runs(result)
+    assert run.status == pb.JOB_RUN_STATUS_CANCELLED, run.message
+    for pid_file in tmp_path.glob("*.pid"):  # the job may have got as far as starting
+        text = pid_file.read_text()
+        assert not text or gone(int(text))
