@@ -23,8 +23,8 @@ run; docs/builds.md has the figures):
   more (their task was released or the scheduler is gone).
 
 Dask must not retry behind the service's back: when a worker dies the scheduler
-reschedules its tasks, so each task first marks its run as started (a Dask dataset,
-published in one round trip that fails if it exists);
+reschedules its tasks, so each task first marks its run as started (a ``Variable`` the
+launcher set to FRESH, read then set while the job is held before its exec);
 an attempt that finds the mark does not start the job again but ends the run with
 "worker lost", and the want's retry policy decides what happens next. The job itself
 gets SIGKILL when its worker dies (``setpriv --pdeathsig``, or ``prctl`` where setpriv
@@ -69,9 +69,9 @@ INLINE_LOG_BYTES = 8192
 STARTED_AFTER_SECONDS = 0.02
 #: How often a worker's watchdog looks for jobs nobody waits for any more.
 WATCH_SECONDS = 0.5
-#: The batched-send interval of the launcher's client and of the workers' clients (Dask's
-#: default for a client is 10 ms: a submit or a dataset publish right after another
-#: message waited for it; see dask/distributed#2345 on these throttles and latency).
+#: The batched-send interval of the launcher's client (Dask's default for a client is
+#: 10 ms: a submit right after another message waited for it; see dask/distributed#2345
+#: on these throttles and latency).
 CLIENT_SEND_INTERVAL_SECONDS = 0.001
 WORKER_LOST = "worker lost"
 
@@ -126,8 +126,14 @@ def _die_with_worker() -> tuple[list[str], Callable[[], None] | None]:
 HOLD = ["/bin/sh", "-c", 'kill -STOP $$ && exec "$@"', "databuild-hold"]
 
 
+#: The started mark's value before the task started the job: set by the launcher.
+FRESH = "fresh"
+#: How long a task waits for the launcher's FRESH mark (it is sent before the submit).
+MARK_WAIT_SECONDS = 30
+
+
 def started_mark(rid: str) -> str:
-    """The name of the Dask dataset marking that job run ``rid``'s task started its job."""
+    """The name of the Dask ``Variable`` marking whether job run ``rid``'s task started its job."""
     return f"databuild-started-{rid}"
 
 
@@ -179,9 +185,7 @@ def _watch_over(worker) -> None:
 
 
 def _tune(client) -> None:
-    """A batched-send interval of ``CLIENT_SEND_INTERVAL_SECONDS`` for ``client``: a dataset
-    publish waits for a marker on that stream, which Dask's 10 ms interval could hold back
-    (the last publish went less than 10 ms ago)."""
+    """A batched-send interval of ``CLIENT_SEND_INTERVAL_SECONDS`` for ``client``."""
     comm = getattr(client, "scheduler_comm", None)
     if comm is not None and getattr(comm, "interval", None) != CLIENT_SEND_INTERVAL_SECONDS:
         comm.interval = CLIENT_SEND_INTERVAL_SECONDS
@@ -255,7 +259,6 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, c
     topic, log_queue = channel
     here = get_worker()
     client, worker, key = get_client(), here.address, here.get_current_task()
-    _tune(client)
     prefix, preexec = _die_with_worker()
     _watch_over(here)
     t0 = time.monotonic()
@@ -273,18 +276,21 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, c
             _feed(child.proc, stdin)
         else:  # too big for the pipe buffer: a job that never reads it would block us
             threading.Thread(target=_feed, args=(child.proc, stdin), daemon=True).start()
-        mark_name = started_mark(rid)
-        try:  # one round trip, while the held shell starts: creates the mark, or KeyError if it exists
-            client.publish_dataset(**{mark_name: {"worker": worker, "host": socket.gethostname(), "pgid": child.pid}})
-        except KeyError:  # rescheduled after the worker of the first attempt died
+        from distributed import Variable
+
+        started = Variable(started_mark(rid), client=client)
+        # The launcher set it to FRESH before submitting (a get that times out would log a
+        # traceback on the scheduler); this waits if that set is still on its way.
+        earlier = started.get(timeout=MARK_WAIT_SECONDS)
+        if earlier != FRESH:  # rescheduled after the worker of the first attempt died
             with _RUNNING_LOCK:
                 _RUNNING.pop(rid, None)
                 child.kill()  # it never got past the hold
-            earlier = client.get_dataset(mark_name, default=None) or {}
             _kill_left_behind(earlier, rid)
             end = {"rid": rid, "kind": "end", "lost": earlier.get("worker", "its first worker"), "worker": worker}
             here.log_event(topic, end)
             return end
+        started.set({"worker": worker, "host": socket.gethostname(), "pgid": child.pid})
         _release_hold(child.pid)
 
         def tell() -> None:  # the job runs long enough to be signalled: say where
@@ -370,8 +376,8 @@ class DaskLauncher:
         self._pending_signals: dict[str, str] = {}  # job run id -> signal asked before its worker was known
         self._released: list[tuple[Any, str]] = []  # (future, run id) of ended runs, to release after the next submit
         self._inbox: stdqueue.Queue[tuple[str, Any] | None] = stdqueue.Queue()
-        self._marks: stdqueue.Queue[str | None] = stdqueue.Queue()  # run marks to unpublish (None: stop)
-        self._janitor: threading.Thread | None = None
+        self._marks: stdqueue.Queue[str | None] = stdqueue.Queue()  # runs whose mark to set FRESH (None: stop)
+        self._marker: threading.Thread | None = None
         self._exits: list[RunExit] = []
         self._checked_at = 0.0  # when wait last looked at the futures
         self._lock = threading.Lock()
@@ -400,8 +406,8 @@ class DaskLauncher:
             self._client = client
             self._pump = threading.Thread(target=self._pump_loop, name="dask-logs", daemon=True)
             self._pump.start()
-            self._janitor = threading.Thread(target=self._janitor_loop, name="dask-marks", daemon=True)
-            self._janitor.start()
+            self._marker = threading.Thread(target=self._marker_loop, name="dask-marks", daemon=True)
+            self._marker.start()
         return self._client
 
     def start(self, run: PlannedRun, log_path: str) -> None:
@@ -411,6 +417,7 @@ class DaskLauncher:
         entry = _Run(None, log)
         with self._lock:
             self._runs[run.job_run_id] = entry
+        self._marks.put(run.job_run_id)  # before the submit: on its way first
         try:
             entry.future = client.submit(run_job_task, run.job_run_id, argv, env, stdin, self._channel,
                                          self.max_log_bytes, self.drain_grace, key=f"databuild-run-{run.job_run_id}",
@@ -510,30 +517,26 @@ class DaskLauncher:
         self._exits.append(RunExit(rid, code, run.log.close(), error, self._workers.pop(rid, "")))
 
     def _release_ended(self) -> None:
-        """Let the scheduler forget the ended runs' tasks (messages on the client's batched
-        stream, no round trip), done after a submit so they never delay it; their marks go
-        on the janitor's thread (a round trip for many)."""
+        """Let the scheduler forget the ended runs' tasks and marks (messages on the client's
+        batched stream, no round trip); done after a submit so they never delay it."""
         released, self._released = self._released, []
+        if not released:
+            return
+        from distributed import Variable
+
         for future, rid in released:
             future.release()
-            self._marks.put(started_mark(rid))
+            with contextlib.suppress(Exception):  # the scheduler is gone: nothing is left to clean
+                Variable(started_mark(rid), client=self._client).delete()
 
-    def _janitor_loop(self) -> None:
-        """Unpublish the marks of ended runs, as many as are waiting in one call, until close."""
-        while True:
-            names = [self._marks.get()]
-            while True:
-                try:
-                    names.append(self._marks.get_nowait())
-                except stdqueue.Empty:
-                    break
-            last = None in names
-            names = [n for n in names if n is not None]
-            if names:
-                with contextlib.suppress(Exception):  # the scheduler is gone: nothing is left to clean
-                    self._client.unpublish_dataset(names)
-            if last:
-                return
+    def _marker_loop(self) -> None:
+        """Set the marks of submitted runs to FRESH, off the executor's thread (a round trip
+        each; their tasks wait for it if it is late), until close."""
+        from distributed import Variable
+
+        while (rid := self._marks.get()) is not None:
+            with contextlib.suppress(Exception):  # the scheduler is gone: the task fails without it
+                Variable(started_mark(rid), client=self._client).set(FRESH)
 
     def wait(self, timeout: float | None) -> list[RunExit]:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -601,13 +604,17 @@ class DaskLauncher:
             self._end(rid, -signal.SIGKILL)
         self._exits = []
         self._closing.set()
+        if self._marker is not None:  # stopped first: no mark is set after its run let it go
+            with contextlib.suppress(stdqueue.Empty):
+                while True:
+                    self._marks.get_nowait()
+            self._marks.put(None)
+            self._marker.join(5)
         if self._client is not None:
             self._release_ended()  # a released task that still runs is killed by its worker's watchdog
             with contextlib.suppress(Exception):
                 self._logs.put(None, timeout=1)  # wakes the pump's long poll
         if self._pump is not None:
-            self._marks.put(None)
-            self._janitor.join(5)
             self._pump.join(5)
         if self._client is not None:
             with contextlib.suppress(Exception):
