@@ -13,7 +13,7 @@ run; docs/builds.md has the figures):
   record (exit code, dropped bytes, and the log itself when the job was short and
   quiet). They ride the worker's batched stream, so sending one costs the task nothing,
   and the scheduler forgets the topic when the client disconnects.
-- A job that prints for longer than ``LIVE_AFTER_SECONDS``, or more than
+- A job that prints for longer than ``LIVE_LAG_SECONDS``, or more than
   ``INLINE_LOG_BYTES``, streams its output while it runs as chunks on one Dask
   ``Queue`` per launcher (read, hence freed, at once); the end record says how many
   were sent, so the launcher writes the tail only after them. The launcher writes every
@@ -266,7 +266,7 @@ def run_job_task(rid: str, argv: list[str], env: dict[str, str], stdin: bytes, c
     selector = selectors.DefaultSelector()
     child: GroupChild | None = None
     try:
-        # Started held (stopped before its exec) while the mark's round trip goes on: the
+        # Started held (stopped before its exec) while the mark's round trips go on: the
         # job itself starts only once no earlier attempt can have started it.
         child = GroupChild(rid, [*prefix, *HOLD, *argv], env, selector, out.write, stdin=subprocess.PIPE,
                            drain_grace=drain_grace, preexec_fn=preexec)
