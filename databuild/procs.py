@@ -60,19 +60,21 @@ class GroupChild:
     be reused by another process while its group may still be signalled.
 
     ``stdout`` receives the child's stdout; ``stderr`` its stderr, or None to send
-    stderr into the stdout pipe (one stream, in the order written).
+    stderr into the stdout pipe (one stream, in the order written). ``preexec_fn`` runs
+    in the child before the exec (it makes the spawn a full fork: avoid it when you can).
     """
 
     def __init__(self, name: str, argv: Sequence[str], env: Mapping[str, str], selector: selectors.BaseSelector,
                  stdout: Sink, stderr: Sink | None = None, stdin: Stdin = subprocess.DEVNULL,
-                 drain_grace: float = DRAIN_GRACE_SECONDS) -> None:
+                 drain_grace: float = DRAIN_GRACE_SECONDS, preexec_fn: Callable[[], None] | None = None) -> None:
         self.name, self.drain_grace, self._selector = name, drain_grace, selector
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe() if stderr is not None else (None, None)
         try:
             self.proc = subprocess.Popen(argv, stdin=stdin, stdout=out_w,
                                          stderr=err_w if err_w is not None else subprocess.STDOUT,
-                                         env=dict(env), start_new_session=True, close_fds=True)
+                                         env=dict(env), start_new_session=True, close_fds=True,
+                                         preexec_fn=preexec_fn)
         except BaseException:
             for fd in (out_r, err_r):
                 if fd is not None:

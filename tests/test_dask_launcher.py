@@ -38,8 +38,8 @@ class Build:
         self.store = StateStore(MemoryEventLog([StateProjection()]))
         self.launcher = DaskLauncher(self.graph, address, drain_grace=2.0)
         resolver = FakeResolver(jobs={"//t:job": lambda ref: cfg([ref])}, produces={"//t:job": lambda ref: True})
-        # Run ids unique over the module, as in a service: the run a dead service left behind
-        # (its Dask names still on the scheduler) must not be taken for the next test's.
+        # Ids unique across builds (as real ones are): the cluster outlives each test, and the
+        # mark of a run whose service was killed stays on its scheduler.
         self.executor = BuildExecutor(self.graph, self.store, self.launcher, str(tmp_path / "logs"), 3,
                                       resolver=resolver, kill_grace=1.0)
 
@@ -285,3 +285,51 @@ def test_the_longest_local_directory_of_the_path_map_wins():
     pairs = parse_path_map("/srv=/opt, /srv/g/=/mnt/g")
     assert map_invocation(["/srv/g/job", "/srv/x", "/srvx", "rel"], {"P": "/srv/g:/srv"}, pairs) == (
         ["/mnt/g/job", "/opt/x", "/srvx", "rel"], {"P": "/mnt/g:/opt"})
+
+
+def test_a_remote_jobs_log_arrives_while_it_runs_and_keeps_the_cap(tmp_path, cluster):
+    body = ("print('first line', flush=True)\n"
+            "while not os.path.exists(os.path.join(data, 'go')):\n    time.sleep(0.05)\n"
+            "sys.stdout.write('x' * 100000)\n")
+    b = Build(tmp_path, cluster.address, body)
+    b.launcher.max_log_bytes = 1000
+    out: list = []
+    t = threading.Thread(target=lambda: out.append(b.run(["x/1"])))
+    t.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not list((tmp_path / "logs").glob("*/*.log")):
+            assert time.monotonic() < deadline and t.is_alive()
+            time.sleep(0.05)
+        (log,) = (tmp_path / "logs").glob("*/*.log")
+        assert wait_for(log) == "first line\n"  # the job still runs: it waits for 'go'
+    finally:
+        (tmp_path / "go").write_text("")
+        t.join(60)
+    (result,) = out
+    (run,) = b.runs(result)
+    assert run.status == pb.JOB_RUN_STATUS_SUCCEEDED
+    assert run.log_bytes_dropped == len("first line\n") + 100000 - 1000
+    text = Path(run.log_path).read_text()
+    assert text.startswith("first line\nxxx")
+    assert text.endswith(f"\n[databuild: log capped at 1000 bytes; {run.log_bytes_dropped} bytes dropped]\n")
+    assert len(text.split("\n[databuild")[0]) == 1000
+
+
+def test_a_cancel_before_the_remote_job_said_where_it_runs_still_kills_it(tmp_path, cluster):
+    b = Build(tmp_path, cluster.address, PID_THEN + "time.sleep(600)")
+    out: list = []
+    t = threading.Thread(target=lambda: out.append(b.run(["x/1"])))
+    t.start()
+    deadline = time.monotonic() + 60
+    while not b.launcher.running:  # submitted; its worker is not known yet
+        assert time.monotonic() < deadline and t.is_alive()
+        time.sleep(0.001)
+    b.executor.cancel("the test cancels it at once")
+    t.join(60)
+    (result,) = out
+    (run,) = b.runs(result)
+    assert run.status == pb.JOB_RUN_STATUS_CANCELLED, run.message
+    for pid_file in tmp_path.glob("*.pid"):  # the job may have got as far as starting
+        text = pid_file.read_text()
+        assert not text or gone(int(text))
