@@ -96,10 +96,10 @@ class BuildExecutor:
         clock: Callable[[], float] = time.monotonic,
         recorder: Recorder | None = None,
     ) -> None:
-        """``recorder``: where the build's progress events are appended (the service shares
-        one between its builds); by default one of its own, closed when the build ends."""
+        """``recorder``: where the builds' progress events are appended (the service shares
+        one between its builds); by default each build has one of its own, closed as it ends."""
         self.graph, self.store, self.log, self.launcher = graph, store, store.log, launcher
-        self.recorder, self._own_recorder = recorder or Recorder(store.log.append), recorder is None
+        self.recorder = recorder
         self.log_dir = log_dir
         self.parallelism = max(1, parallelism or os.cpu_count() or 1)
         self.resolver = resolver or GraphResolver(graph)
@@ -126,25 +126,26 @@ class BuildExecutor:
         planning = _ev(build_status_changed=pb.BuildStatusChanged(build_id=build_id, status=pb.BUILD_STATUS_PLANNING))
         self.log.append([planning] if requested else [
             requested_event(self.graph.label, build_id, refs, want_ids), planning])
-        run = _Run(self, build_id, self.recorder.channel())
+        recorder = self.recorder or Recorder(self.log.append)
         try:
-            run.plan = planned or plan(self.graph.label, refs, self.resolver, self.store.partition_statuses,
-                                       self.new_id)
-            self.log.append([_ev(job_graph_recorded=pb.JobGraphRecorded(build_id=build_id,
-                                                                       job_graph=run.plan.job_graph()))])
-            run.check_external()
-            run.claim()
-            run.execute()
-            status, message = pb.BUILD_STATUS_COMPLETED, ""
-        except PlanningError as e:
-            status, message = pb.BUILD_STATUS_FAILED, str(e)
-        except BuildFinished as e:
-            status, message = e.status, e.message
-        try:
+            run = _Run(self, build_id, recorder.channel())
+            try:
+                run.plan = planned or plan(self.graph.label, refs, self.resolver, self.store.partition_statuses,
+                                           self.new_id)
+                self.log.append([_ev(job_graph_recorded=pb.JobGraphRecorded(build_id=build_id,
+                                                                           job_graph=run.plan.job_graph()))])
+                run.check_external()
+                run.claim()
+                run.execute()
+                status, message = pb.BUILD_STATUS_COMPLETED, ""
+            except PlanningError as e:
+                status, message = pb.BUILD_STATUS_FAILED, str(e)
+            except BuildFinished as e:
+                status, message = e.status, e.message
             run.finish(status, message)
         finally:
-            if self._own_recorder:
-                self.recorder.close()
+            if recorder is not self.recorder:
+                recorder.close()  # after a failure too: what was handed over is appended, its thread ends
         return BuildResult(build_id, status, message, run.plan, run.failed_runs)
 
 
