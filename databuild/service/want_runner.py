@@ -293,7 +293,9 @@ class WantRunner:
             if free > 0:
                 ids.update(dict.fromkeys(w.spec.want_id for w in self.store.queued_wants(free * 50)))
         if ids:
-            self.evaluate(list(ids), woken_us=woken)
+            # The cursor is the log's head as the pass last read it: the decisions' basis needs
+            # no read of its own (a later event touching what they read still conflicts).
+            self.evaluate(list(ids), woken_us=woken, latest=self._cursor)
 
     def _all_examined(self) -> bool:
         """Whether every event after the cursor was appended here and its wants handed over by
@@ -337,16 +339,19 @@ class WantRunner:
 
     # -- evaluation ----------------------------------------------------------
 
-    def evaluate(self, want_ids: Sequence[str], resume: bool = False, woken_us: int | None = None) -> None:
+    def evaluate(self, want_ids: Sequence[str], resume: bool = False, woken_us: int | None = None,
+                 latest: int | None = None) -> None:
         """Decide for ``want_ids`` and carry the decisions out; retried on concurrent appends.
 
         Wants whose plan is ready decide with it; those that need one go to planning
         and are decided again when it is done (one whose plan is pending meanwhile is
         decided on everything but the plan: satisfied, expired, SLA). ``woken_us``: the
-        commit time of the event that woke this pass, for the reaction listeners."""
+        commit time of the event that woke this pass, for the reaction listeners; ``latest``:
+        an index of the log read before the wants' state (else read here)."""
         plans = self.planning.take(want_ids)
-        for _ in range(100):
-            latest = self.log.latest_index()
+        for attempt in range(100):
+            if attempt or latest is None:
+                latest = self.log.latest_index()
             decided = self._decide_all(want_ids, plans, resume)
             try:
                 recorded_us = self._carry_out(decided, Unchanged(latest, frozenset(decided.basis)), plans)
@@ -379,7 +384,7 @@ class WantRunner:
         """Decisions for ``want_ids``; wants that need a plan first are left to planning."""
         now = self.clock_us()
         wants = list(self.store.wants_by_id(want_ids).values())
-        statuses, made, builds, basis = self._read(wants, plans)
+        parts, statuses, made, builds, basis = self._read(wants, plans)
         events, buildable, to_plan, again, unwanted = [], [], [], [], []
         for want in wants:
             building = want.status == pb.WANT_STATUS_BUILDING
@@ -399,15 +404,16 @@ class WantRunner:
                 again.append(want.spec.want_id)
             if _left(want, decision.events):
                 unwanted.append(want.build_id)
-        more, orders = schedule(buildable, self._in_flight(buildable), self.builds.running(), self.policy,
+        more, orders = schedule(buildable, self._in_flight(buildable, parts), self.builds.running(), self.policy,
                                 lambda: str(uuid.uuid4()))
         return Decisions(events + more, orders, to_plan, again, unwanted, basis)
 
     def _read(self, wants: Sequence[pb.WantState], plans: dict[str, Planned]) -> tuple[
-            dict[str, int], dict[str, tuple[int, str]], dict[str, pb.BuildState | None], set[tuple[KeyKind, str]]]:
-        """What decisions about ``wants`` read: the status of every partition they involve,
-        how their available ones were made (event index, build), the builds they ride, and
-        those keys (the basis of the conditional append)."""
+            dict[str, pb.PartitionState], dict[str, int], dict[str, tuple[int, str]], dict[str, pb.BuildState | None],
+            set[tuple[KeyKind, str]]]:
+        """What decisions about ``wants`` read: the state of every partition they involve that
+        has one, the status of each, how their available ones were made (event index,
+        build), the builds they ride, and those keys (the basis of the conditional append)."""
         refs = sorted({r for w in wants for r in _refs_of(w, plans)})
         parts = self.store.partitions_by_ref(refs)
         statuses = {r: parts[r].status if r in parts else pb.PARTITION_STATUS_MISSING for r in refs}
@@ -415,15 +421,16 @@ class WantRunner:
         builds = {b: self.store.build(b) for b in {w.build_id for w in wants if w.status == pb.WANT_STATUS_BUILDING}}
         basis = {(KeyKind.WANT, w.spec.want_id) for w in wants} | {(KeyKind.PARTITION, r) for r in refs} | {
             (KeyKind.BUILD, b) for b in builds if b}
-        return statuses, made, builds, basis
+        return parts, statuses, made, builds, basis
 
-    def _in_flight(self, views: Iterable[WantView]) -> dict[str, str]:
-        """Missing refs of ``views`` that a live build is producing or will claim, and that build."""
+    def _in_flight(self, views: Iterable[WantView], parts: dict[str, pb.PartitionState]) -> dict[str, str]:
+        """Missing refs of ``views`` that a live build is producing or will claim, and that
+        build; ``parts``: the partitions' states as the decisions read them."""
         refs = sorted({r for v in views for r in v.missing})
         if not refs:
             return {}
-        producing = {ref: p.build_id for ref, p in self.store.partitions_by_ref(refs).items()
-                     if p.status in IN_FLIGHT_PARTITION_STATUSES}
+        producing = {ref: parts[ref].build_id for ref in refs
+                     if ref in parts and parts[ref].status in IN_FLIGHT_PARTITION_STATUSES}
         builds = {b: self.store.build(b) for b in set(producing.values())}
         live = {ref: b for ref, b in producing.items()
                 if builds[b] is not None and builds[b].status not in TERMINAL_BUILD_STATUSES}
