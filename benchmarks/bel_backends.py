@@ -8,9 +8,9 @@
    dependency of its own, settled by one evaluator pass): ``list_wants`` with
    ``status=waiting&limit=100``, ``pattern=w/1*&limit=100``,
    ``source=api&limit=100&after=<middle id>``, p50/p99 over ``--reps``.
-   On PostgreSQL the tables are analyzed after the set-up (``analyze``), as autovacuum
-   would on a live database: without statistics the planner's choices depend on whether
-   it ran during the set-up.
+   On PostgreSQL the tables are vacuumed and analyzed after the set-up (``analyze``), as
+   autovacuum would on a live database: else the planner's choices, and the cores the
+   measurements share, depend on when it runs.
 3. **Arrival latency among those waiting wants**: ``mark_available([up/<i>])`` then
    one ``evaluator.settle()`` (the pass that finds the one affected want, plans it and
    records it building), p50/p99 over ``--arrivals``; the build itself (a tiny shell
@@ -141,15 +141,16 @@ def wants_at_scale(uri: str, root: Path, n: int, reps: int, arrivals: int, count
 
 
 def analyze(uri: str) -> None:
-    """Give PostgreSQL's planner its statistics of the tables just filled, as autovacuum's
-    ANALYZE does on a live database within a minute or so of a load. Without them it takes
-    the fresh tables for nearly empty, and a plan can walk all 100,000 wants to sort them
-    (the by-status list: 9 ms instead of 0.5), so that a measurement would depend on
-    whether autovacuum woke up during the set-up."""
+    """Vacuum the tables just filled and give PostgreSQL's planner their statistics, as
+    autovacuum does on a live database within a minute or so of a load. Without the
+    statistics it takes the fresh tables for nearly empty, and a plan can walk all 100,000
+    wants to sort them (the by-status list: 9 ms instead of 0.5); without the vacuum,
+    autovacuum's own pass over them can run during the measurements, on the same cores.
+    Either way a figure would depend on when autovacuum woke up."""
     import psycopg
 
     with psycopg.connect(uri.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
-        conn.execute("ANALYZE")
+        conn.execute("VACUUM ANALYZE")
 
 
 def start_postgres(root: Path, durable: bool):
@@ -173,7 +174,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--wants", type=int, default=100_000)
     parser.add_argument("--reps", type=int, default=50)
-    parser.add_argument("--arrivals", type=int, default=20)
+    parser.add_argument("--arrivals", type=int, default=50)
     parser.add_argument("--postgres", help="URI of an empty PostgreSQL database for the want measurements "
                                            "(appends then use a second run on it: it must be empty again)")
     parser.add_argument("--pg-durable", action="store_true", help="synchronous_commit=on in the throwaway cluster")

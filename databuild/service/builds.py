@@ -55,11 +55,11 @@ class ExecutorPool:
         launcher = make_launcher(self.graph, self.executor, self.max_log_bytes)
         executor = BuildExecutor(self.graph, self.store, launcher, self.log_dir, self.parallelism,
                                  resolver=self.resolver, recorder=self._recorder)
+        # A want cancelled between the request and now (an API call finding no executor to
+        # stop yet) is not missed: the evaluator's next pass reads every want_cancelled event
+        # and releases the want's build, and that pass runs after this call, in its thread.
         with self._lock:
             self._running[order.build_id] = executor
-        # A want cancelled between the request and now found no executor to stop: stop it here.
-        if not self.store.wants_riding(order.build_id):
-            executor.cancel("no active want needs it any more")
 
         def run() -> None:
             try:

@@ -304,7 +304,9 @@ class WantRunner:
         a cancellation) and the pass reads the page as usual."""
         latest = self.log.latest_index()
         with self._wake:
-            if latest <= self._cursor or not all(i in self._examined for i in range(self._cursor + 1, latest + 1)):
+            if latest <= self._cursor:
+                return True  # nothing after the cursor: no page to read
+            if not all(i in self._examined for i in range(self._cursor + 1, latest + 1)):
                 return False
             self._cursor = latest
             self._examined = {i for i in self._examined if i > latest}
