@@ -235,6 +235,7 @@ def test_time_range_filter(make_log, clock):
         (lambda log: EventFilter(refs=("has space",)), "'has space'"),
         (lambda log: EventFilter(ref_patterns=("",)), "empty"),
         (lambda log: log.query_rows(RowQuery("partition", limit=0)), "limit"),
+        (lambda log: log.query_rows_each([RowQuery("partition"), RowQuery("partition", limit=0)]), "limit"),
         (lambda log: log.keys_with_prefix("build", "", 10), "empty"),
         (lambda log: log.keys_with_prefix("build", "ab", limit=0), "limit"),
     ],
@@ -373,6 +374,13 @@ def test_read_model_terms(make_log):
     check_terms(keys, A, F)
     after = RowQuery("w", after_key="w1", terms=(TermMatch("ref", values=("b/1",)),))
     assert [r.key for r in log.query_rows(after)] == ["w3"]
+    # Several queries at once (one round trip on PostgreSQL) answer as each does alone.
+    each = [RowQuery("w", terms=(TermMatch("ref", values=("b/1",)),)), after, RowQuery("w", statuses=(F,)),
+            RowQuery("w", pattern="nothing/*"), RowQuery("w", limit=1)]
+    answers = log.query_rows_each(each)
+    assert answers == [log.query_rows(q) for q in each]
+    assert [[r.key for r in rows] for rows in answers] == [["w1", "w3"], ["w3"], ["w3"], [], ["w1"]]
+    assert log.query_rows_each([after]) == [log.query_rows(after)] and log.query_rows_each([]) == []
     assert log.term_entries("w", "due", high="0003") == [("0001", "w2"), ("0002", "w3")]
     # Bounds just above a value (v + NUL, as the state store asks for a ref's newest entry),
     # also where text cannot hold NUL (PostgreSQL).

@@ -185,7 +185,27 @@ class PgReadModels:
             return _select_rows(cur, kind, keys)
 
     def query_rows(self, conn: psycopg.Connection, query: RowQuery) -> list[Row]:
-        """Rows in key order, a page costing what it returns rather than every match.
+        """Rows in key order, a page costing what it returns rather than every match (``_row_query``)."""
+        sql, params = self._row_query(conn, query)
+        return _rows_of(query, _query(conn, sql, params, binary=True))
+
+    def query_rows_each(self, conn: psycopg.Connection, queries: list[RowQuery]) -> list[list[Row]]:
+        """``query_rows`` of each query, sent in one pipeline: one round trip for all."""
+        statements = [self._row_query(conn, query) for query in queries]
+        if len(statements) == 1:
+            return [_rows_of(queries[0], _query(conn, *statements[0], binary=True))]
+        with conn.pipeline():
+            cursors = [conn.cursor(binary=True) for _ in statements]
+            try:
+                for cur, (sql, params) in zip(cursors, statements):
+                    cur.execute(sql, params)
+                return [_rows_of(query, cur.fetchall()) for query, cur in zip(queries, cursors)]
+            finally:
+                for cur in cursors:
+                    cur.close()
+
+    def _row_query(self, conn: psycopg.Connection, query: RowQuery) -> tuple[str, list[object]]:
+        """The statement of a row query and its parameters.
 
         What drives, as in SQLite: an equality term (its entries are in key order: e.g. the
         wants waiting for one partition); else the rows in key order (the status index for
@@ -243,7 +263,7 @@ class PgReadModels:
             sql = "SELECT r.key, r.status, r.body FROM read_model r WHERE r.kind = %s"
             params = [query.kind, *params]
         sql += "".join(f" AND {w}" for w in where) + f" ORDER BY {key} LIMIT %s"
-        return [Row(query.kind, k, s, bytes(b)) for k, s, b in _query(conn, sql, [*params, query.limit], binary=True)]
+        return sql, [*params, query.limit]
 
     def _few_terms(self, conn: psycopg.Connection, kind: str, match: TermMatch) -> bool:
         """Whether fewer than ``few_terms`` rows match ``match`` (a count that stops there).
@@ -299,6 +319,10 @@ class PgReadModels:
     def keys_with_prefix(self, conn: psycopg.Connection, kind: str, prefix: str, limit: int) -> list[str]:
         sql, params = PG.prefix_range("SELECT key FROM read_model WHERE kind = %s", prefix)
         return [key for (key,) in _query(conn, sql + " ORDER BY key LIMIT %s", [kind, *params, limit])]
+
+
+def _rows_of(query: RowQuery, found: list[tuple[Any, ...]]) -> list[Row]:
+    return [Row(query.kind, k, s, bytes(b)) for k, s, b in found]
 
 
 def _query(conn: psycopg.Connection, sql: str, params: Sequence[Any] | dict[str, Any] = (),

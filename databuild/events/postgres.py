@@ -38,7 +38,7 @@ from databuild.events.filter import EventFilter
 from databuild.events.keys import Key, KeyKind, event_type
 from databuild.events.lease import Lease
 from databuild.events.log import START, Clock, Cursor, EventLog, Page, Precondition, Unchanged, system_clock
-from databuild.events.readmodel import Projection, projection_reads
+from databuild.events.readmodel import Projection, Row, RowQuery, projection_reads
 from databuild.events.pg_readmodel import PG, PgReadModels, PgRows, columns as _columns, read as _read
 from databuild.events.sqlcommon import EVENT_COLUMNS, GroupCommit, Pending, StoredReadModels, body, event_of_row
 from databuild.events.types import upcast
@@ -545,6 +545,9 @@ class PostgresEventLog(StoredReadModels, EventLog):
 
     def _rows_conn(self) -> psycopg.Connection:
         return self._conn()
+
+    def _query_rows_each(self, queries: list[RowQuery]) -> list[list[Row]]:
+        return self.rows.query_rows_each(self._conn(), queries)
 
     def _latest_index(self) -> int:
         with self._conn().cursor() as cur:

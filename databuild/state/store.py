@@ -50,8 +50,9 @@ class StateStore:
         rows = self.log.query_rows(RowQuery(kind, tuple(statuses), pattern, after, limit, tuple(terms)))
         return [STATE_TYPES[kind].FromString(r.body) for r in rows]
 
-    def _all_wants(self, statuses: Sequence[int], terms: Sequence[TermMatch]) -> list[pb.WantState]:
-        found, after = [], None
+    def _all_wants(self, statuses: Sequence[int], terms: Sequence[TermMatch], after: str | None = None
+                   ) -> list[pb.WantState]:
+        found = []
         while True:
             page = self.wants(statuses, after, _PAGE, terms)
             found += page
@@ -215,10 +216,14 @@ class StateStore:
         """Active wants (or those in ``statuses``) asking for, or waiting for, any of ``refs``
         (indexed: cost follows the matches)."""
         refs = tuple(refs)
+        queries = [RowQuery(WANT, tuple(statuses), limit=_PAGE, terms=(TermMatch(name, values=refs),))
+                   for name in ("partition", "wait")]
         found = {}
-        for name in ("partition", "wait"):
-            for want in self._all_wants(statuses, [TermMatch(name, values=refs)]):
-                found[want.spec.want_id] = want
+        for query, rows in zip(queries, self.log.query_rows_each(queries)):  # both in one round trip
+            wants = [pb.WantState.FromString(r.body) for r in rows]
+            if len(wants) == _PAGE:  # more than a page: the rest, page by page
+                wants += self._all_wants(statuses, query.terms, after=wants[-1].spec.want_id)
+            found.update((want.spec.want_id, want) for want in wants)
         return list(found.values())
 
     def newest_want_on(self, ref: str) -> pb.WantState | None:
