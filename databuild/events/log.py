@@ -282,8 +282,7 @@ class EventLog(abc.ABC):
     def query_rows(self, query: RowQuery) -> list[Row]:
         """Read-model rows matching ``query``, in key order."""
         self._check_open()
-        if not 1 <= query.limit <= MAX_PAGE_SIZE:
-            raise InvalidArgumentError(f"limit must be from 1 to {MAX_PAGE_SIZE}, got {query.limit!r}")
+        _check_page_size(query.limit)
         with self._storage():
             return self._query_rows(query)
 
@@ -292,8 +291,7 @@ class EventLog(abc.ABC):
         a server backend sends them together, one round trip for all."""
         self._check_open()
         for query in queries:
-            if not 1 <= query.limit <= MAX_PAGE_SIZE:
-                raise InvalidArgumentError(f"limit must be from 1 to {MAX_PAGE_SIZE}, got {query.limit!r}")
+            _check_page_size(query.limit)
         with self._storage():
             return self._query_rows_each(list(queries))
 
@@ -325,8 +323,7 @@ class EventLog(abc.ABC):
         E.g. the wants whose deadline passed: ``term_entries("want", "due", high=now)``.
         """
         self._check_open()
-        if not 1 <= limit <= MAX_PAGE_SIZE:
-            raise InvalidArgumentError(f"limit must be from 1 to {MAX_PAGE_SIZE}, got {limit!r}")
+        _check_page_size(limit)
         with self._storage():
             return self._term_entries(kind, name, low, high, limit, reverse, after)
 
@@ -336,8 +333,7 @@ class EventLog(abc.ABC):
         self._check_open()
         if not prefix:
             raise InvalidArgumentError("a key prefix must not be empty")
-        if not 1 <= limit <= MAX_PAGE_SIZE:
-            raise InvalidArgumentError(f"limit must be from 1 to {MAX_PAGE_SIZE}, got {limit!r}")
+        _check_page_size(limit)
         with self._storage():
             return self._keys_with_prefix(kind, prefix, limit)
 
@@ -482,6 +478,11 @@ class EventLog(abc.ABC):
 
     def _get_terms(self, kind: str, keys: list[str]) -> dict[str, tuple[Term, ...]]:
         raise UnsupportedBackendError(f"{type(self).__name__} cannot list read-model terms yet")
+
+
+def _check_page_size(limit: int) -> None:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidArgumentError(f"limit must be from 1 to {MAX_PAGE_SIZE}, got {limit!r}")
 
 
 def not_empty(head: int) -> ConflictError:
